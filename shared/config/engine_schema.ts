@@ -1,0 +1,409 @@
+/**
+ * Keys shared by the Stratum services (stratum and relay): ckpool's JSON keys with ckpool's
+ * defaults, plus the TheBitcoinGame sections (events, vardiff, metrics, rate limits, region).
+ */
+import type { z } from "zod";
+import {
+  anyString,
+  arrayOf,
+  boolean,
+  defaultedSection,
+  difficultyExpects,
+  intInRange,
+  nonEmptyString,
+  nonNegativeNumber,
+  numberInRange,
+  oneOf,
+  optional,
+  port,
+  positiveInt,
+  positiveNumber,
+  required,
+  section,
+  stringMatching,
+  withDefault,
+} from "./_fields.ts";
+import {
+  isValidHost,
+  parseBtcdUrl,
+  parseHostPort,
+  parseNatsUrls,
+  parseServiceUrl,
+} from "./endpoint.ts";
+import { checkAddressKeys } from "./address_check.ts";
+import { Network } from "../bitcoin/address.ts";
+import { ALL_EVENT_TYPES, type EventType } from "../events/event_type.ts";
+
+/** Bitcoin networks a config may name: `shared/bitcoin`'s {@link Network} values. */
+export const NETWORK_NAMES = Object.values(Network) as [Network, ...Network[]];
+
+/** The event types `events.include` accepts: all nine kinds from `shared/events`. */
+export const EVENT_TYPE_NAMES = ALL_EVENT_TYPES as readonly [EventType, ...EventType[]];
+
+/** The largest coinbase scriptSig consensus allows (bytes). */
+export const COINBASE_SCRIPTSIG_MAX_BYTES = 100;
+
+/** Longest `btcsig` coinbase tag (characters, printable ASCII, so also bytes). */
+export const BTCSIG_MAX_CHARS = 73;
+
+/**
+ * Bytes the coinbase scriptSig takes at most for a tag and extranonce sizes, with the layout
+ * the job builder uses: BIP34 height push (1 length byte + up to 4 bytes), tag push (1 + tag
+ * bytes, none when the tag is empty), extranonce push (1 + nonce1length + nonce2length).
+ */
+export function coinbaseScriptSigBytes(
+  btcsig: string,
+  nonce1length: number,
+  nonce2length: number,
+): number {
+  const heightPush = 5;
+  const tagPush = btcsig.length === 0 ? 0 : 1 + btcsig.length;
+  const extranoncePush = 1 + nonce1length + nonce2length;
+  return heightPush + tagPush + extranoncePush;
+}
+
+/** True for a NATS subject made of literal tokens (no wildcards, no empty tokens). */
+export function isLiteralNatsSubject(subject: string): boolean {
+  return subject.split(".").every((token) => /^[A-Za-z0-9_-]+$/.test(token));
+}
+
+/** True for a region slug: safe as one NATS subject token. */
+export function isRegionSlug(region: string): boolean {
+  return /^[a-z0-9-]{1,32}$/.test(region);
+}
+
+/** A host name or IP address key. */
+export function hostField(): z.ZodString {
+  return stringMatching(isValidHost, "a host name or IP address");
+}
+
+/** A NATS server URL key. */
+export function natsUrlField(): z.ZodString {
+  return stringMatching(
+    (value) => parseNatsUrls(value) !== undefined,
+    `"nats://host:port" (several servers comma-separated)`,
+    true,
+  );
+}
+
+/** A Redis URL key. */
+export function redisUrlField(): z.ZodString {
+  return stringMatching(
+    (value) => parseServiceUrl(value, { redis: 6379, rediss: 6379 }) !== undefined,
+    `"redis://[user:password@]host[:port][/db]"`,
+    true,
+  );
+}
+
+function buildMetricsSection(defaultPort: number) {
+  return defaultedSection({
+    enabled: withDefault(boolean(), true, "Serve Prometheus metrics."),
+    host: withDefault(hostField(), "0.0.0.0", "Address the metrics listener binds to."),
+    port: withDefault(
+      port(true),
+      defaultPort,
+      "Port of the metrics listener (0 lets the kernel choose).",
+    ),
+    path: withDefault(
+      stringMatching((value) => /^\/[\x21-\x7e]*$/.test(value), `a URL path starting with "/"`),
+      "/metrics",
+      "HTTP path of the Prometheus endpoint.",
+    ),
+  }, "Prometheus metrics endpoint (also serves /health unless a health listener is set).");
+}
+
+/** The `metrics` section schema; `defaultPort` differs per service. */
+export function metricsSection(defaultPort: number): ReturnType<typeof buildMetricsSection> {
+  return buildMetricsSection(defaultPort);
+}
+
+const btcdEntry = section({
+  url: required(
+    stringMatching(
+      (value) => parseBtcdUrl(value) !== undefined,
+      `"host:port" or "http://host:port"`,
+    ),
+    "bitcoind JSON-RPC address.",
+  ),
+  auth: required(anyString(), "bitcoind RPC user name."),
+  pass: required(anyString(true), "bitcoind RPC password."),
+  notify: withDefault(
+    boolean(),
+    false,
+    "This node announces new blocks (ZMQ/blocknotify), so polling is only a fallback.",
+  ),
+});
+
+/** Shape shared by the stratum and relay configs. */
+export const engineShape = {
+  btcd: required(
+    arrayOf(btcdEntry, 1, `at least one bitcoind entry {"url", "auth", "pass", "notify"}`),
+    "bitcoind nodes for templates and block submission, first is preferred.",
+  ),
+  network: optional(
+    oneOf(NETWORK_NAMES),
+    "Bitcoin network; when absent it is learned from bitcoind getblockchaininfo at start.",
+    "from bitcoind",
+  ),
+  btcaddress: optional(
+    nonEmptyString("a Bitcoin address"),
+    "Pool operator address receiving the optional donation (operator fee) output.",
+  ),
+  btcsig: withDefault(
+    stringMatching(
+      (value) => value.length <= BTCSIG_MAX_CHARS && /^[\x20-\x7e]*$/.test(value),
+      `printable ASCII of at most ${BTCSIG_MAX_CHARS} characters`,
+    ),
+    "/TheBitcoinGame/",
+    "Coinbase tag written into every block's coinbase scriptSig.",
+  ),
+  blockpoll: withDefault(
+    positiveInt(),
+    100,
+    "Milliseconds between getblockchaininfo polls for a new tip.",
+  ),
+  donation: withDefault(
+    numberInRange(0, 100),
+    0,
+    "Operator fee in percent of the block reward, paid to btcaddress (requires btcaddress).",
+  ),
+  update_interval: withDefault(
+    positiveInt(),
+    30,
+    "Seconds between template refreshes (new transactions) when no block arrives.",
+  ),
+  serverurl: required(
+    arrayOf(
+      stringMatching((value) => parseHostPort(value, true) !== undefined, `"host:port"`),
+      1,
+      `at least one "host:port" listen address`,
+    ),
+    "Stratum listen addresses (port 0 lets the kernel choose).",
+  ),
+  mindiff: withDefault(
+    positiveNumber(difficultyExpects),
+    1,
+    "Lowest share difficulty vardiff may assign.",
+  ),
+  startdiff: withDefault(
+    positiveNumber(difficultyExpects),
+    42,
+    "Share difficulty of a new connection.",
+  ),
+  maxdiff: withDefault(
+    nonNegativeNumber("a number of at least 0 (0 means no maximum; fractions allowed)"),
+    0,
+    "Highest share difficulty vardiff may assign; 0 means no maximum.",
+  ),
+  version_mask: withDefault(
+    stringMatching((value) => /^[0-9a-fA-F]{8}$/.test(value), `8 hex digits such as "1fffe000"`),
+    "1fffe000",
+    "Version bits miners may roll (BIP310 version-rolling mask).",
+  ),
+  nonce1length: withDefault(
+    intInRange(2, 8),
+    4,
+    "Bytes of the per-connection extranonce1.",
+  ),
+  nonce2length: withDefault(intInRange(2, 8), 8, "Bytes of the miner-rolled extranonce2."),
+  zmqblock: optional(
+    stringMatching(
+      (value) => parseServiceUrl(value, { tcp: 0 }) !== undefined,
+      `"tcp://host:port"`,
+    ),
+    "bitcoind ZMQ hashblock publisher for instant new-block notice; polling only when absent.",
+  ),
+  maxclients: withDefault(positiveInt(), 100000, "Most concurrent miner connections."),
+  logdir: optional(
+    nonEmptyString("a directory path"),
+    "Directory for log files; stderr only when absent.",
+  ),
+  redis: optional(
+    section({ url: required(redisUrlField(), "Redis server URL.") }),
+    "Redis for vardiff reconnect memory; kept in process memory when absent.",
+  ),
+  health: optional(
+    section({
+      host: withDefault(hostField(), "0.0.0.0", "Address the health listener binds to."),
+      port: required(port(true), "Port of the health listener (0 lets the kernel choose)."),
+    }),
+    "Separate listener for GET /health; when absent /health is served on the metrics listener.",
+    "on the metrics listener",
+  ),
+  events: defaultedSection({
+    enabled: withDefault(boolean(), true, "Emit mining events to NATS."),
+    socket_path: optional(
+      nonEmptyString("a file path"),
+      "Accepted for ckpool compatibility; unused (events go to NATS, not a Unix socket).",
+    ),
+    nats_url: withDefault(
+      natsUrlField(),
+      "nats://127.0.0.1:4222",
+      "NATS server(s) events and templates are published to (the local leaf node in a region).",
+    ),
+    nats_subject: optional(
+      stringMatching(
+        isLiteralNatsSubject,
+        'a NATS subject of literal tokens such as "mining.events.eu"',
+      ),
+      "Subject prefix; events go to <prefix>.<event_type>.",
+      "mining.events.<region>",
+    ),
+    include: withDefault(
+      arrayOf(oneOf(EVENT_TYPE_NAMES, "an event type:"), 0, "a list of event types"),
+      [...EVENT_TYPE_NAMES],
+      "Event types to emit.",
+      "all nine",
+    ),
+    spool_dir: optional(
+      nonEmptyString("a directory path"),
+      "Directory where events are spooled while NATS is unreachable; memory buffer only when absent.",
+    ),
+    buffer_size: withDefault(
+      positiveInt(),
+      65536,
+      "Events held in memory while NATS is unreachable before the oldest are spooled or dropped.",
+    ),
+  }, "Event emission to NATS JetStream."),
+  vardiff: defaultedSection({
+    target_share_interval: withDefault(
+      positiveNumber(),
+      10,
+      "Seconds between shares vardiff aims for.",
+    ),
+    retarget_interval: withDefault(
+      positiveNumber(),
+      30,
+      "Seconds between difficulty re-evaluations.",
+    ),
+    ema_alpha: withDefault(
+      numberInRange(0, 1, { minExclusive: true }),
+      0.3,
+      "Smoothing factor of the share-rate moving average.",
+    ),
+    dampening: withDefault(
+      numberInRange(0, 1, { minExclusive: true }),
+      0.5,
+      "Fraction of the computed difficulty change applied per retarget.",
+    ),
+    dead_band_percent: withDefault(
+      numberInRange(0, 100, { maxExclusive: true }),
+      20,
+      "Rate deviation (percent) inside which difficulty is left alone.",
+    ),
+    reconnect_memory_ttl: withDefault(
+      positiveInt(),
+      86400,
+      "Seconds a worker's last difficulty is remembered for its reconnect.",
+    ),
+  }, "Variable difficulty."),
+  metrics: metricsSection(9100),
+  rate_limits: defaultedSection({
+    connections_per_ip_per_minute: withDefault(
+      positiveInt(),
+      10,
+      "New connections per IP per minute; more are refused.",
+    ),
+    max_connections_per_ip: withDefault(
+      positiveInt(),
+      50,
+      "Concurrent connections per IP; more are refused.",
+    ),
+    max_subscribes_per_minute: withDefault(
+      positiveInt(),
+      3,
+      "mining.subscribe per connection per minute; more disconnect.",
+    ),
+    max_authorizes_per_minute: withDefault(
+      positiveInt(),
+      5,
+      "mining.authorize per connection per minute; more disconnect.",
+    ),
+    max_shares_per_minute: withDefault(
+      positiveInt(),
+      1000,
+      "mining.submit per connection per minute; more soft-ban the connection.",
+    ),
+    submit_ban_seconds: withDefault(
+      positiveInt(),
+      300,
+      "Length of the submit soft-ban in seconds.",
+    ),
+    max_invalid_shares_per_minute: withDefault(
+      positiveInt(),
+      100,
+      "Invalid shares per connection per minute; more disconnect.",
+    ),
+  }, "Per-IP and per-connection rate limits."),
+  region: withDefault(
+    stringMatching(isRegionSlug, "a slug of 1 to 32 characters from [a-z0-9-]"),
+    "eu",
+    "Region name, used in NATS subjects and metrics labels.",
+  ),
+};
+
+/** The keys {@link checkEngine} reads; both engine configs have them. */
+export interface EngineCrossFields {
+  btcaddress?: string | undefined;
+  network?: Network | undefined;
+  btcsig: string;
+  donation: number;
+  mindiff: number;
+  startdiff: number;
+  maxdiff: number;
+  nonce1length: number;
+  nonce2length: number;
+}
+
+/** Adds one issue to a zod refinement context. */
+export type AddIssue = (path: (string | number)[], message: string, input: unknown) => void;
+
+/** Wraps a zod refinement context as an {@link AddIssue}. */
+export function issueAdder(ctx: z.RefinementCtx): AddIssue {
+  return (path, message, input) => ctx.addIssue({ code: "custom", path, message, input });
+}
+
+/**
+ * Rules spanning several keys: difficulty order, donation needs an address, the coinbase
+ * scriptSig fits consensus' 100 bytes, and the operator address decodes and is on the network.
+ */
+export function checkEngine(config: EngineCrossFields, addIssue: AddIssue): void {
+  if (config.startdiff < config.mindiff) {
+    addIssue(
+      ["startdiff"],
+      `expected at least mindiff (${config.mindiff}), got ${config.startdiff}`,
+      config.startdiff,
+    );
+  }
+  if (config.maxdiff > 0 && config.maxdiff < config.startdiff) {
+    addIssue(
+      ["maxdiff"],
+      `expected 0 (no maximum) or at least startdiff (${config.startdiff}), got ${config.maxdiff}`,
+      config.maxdiff,
+    );
+  }
+  if (config.donation > 0 && config.btcaddress === undefined) {
+    addIssue(
+      ["btcaddress"],
+      `is required when donation is above 0 (donation is ${config.donation})`,
+      undefined,
+    );
+  }
+  const scriptSigBytes = coinbaseScriptSigBytes(
+    config.btcsig,
+    config.nonce1length,
+    config.nonce2length,
+  );
+  if (scriptSigBytes > COINBASE_SCRIPTSIG_MAX_BYTES) {
+    addIssue(
+      ["btcsig"],
+      `coinbase scriptSig would need ${scriptSigBytes} bytes (height 5 + tag ${
+        config.btcsig.length + 1
+      } + extranonces ${
+        1 + config.nonce1length + config.nonce2length
+      }), more than the ${COINBASE_SCRIPTSIG_MAX_BYTES} consensus allows; shorten btcsig or the nonce lengths`,
+      config.btcsig,
+    );
+  }
+  checkAddressKeys(config, addIssue);
+}

@@ -1,0 +1,444 @@
+/**
+ * One miner connection's protocol state machine: subscribe, configure, authorize, difficulty,
+ * submits. It never touches a socket, a database or the network: replies go to a `Transport`,
+ * and everything that crosses the session boundary (job lookup, extranonce allocation, block
+ * submission, events, metrics) goes through the `SessionHost` the engine provides. Requests of
+ * one connection are handled strictly in order and synchronously.
+ */
+import { addressToScriptPubKey, bytesToHex, type Network } from "../bitcoin/mod.ts";
+import {
+  ClientMethod,
+  encodeError,
+  encodeNotification,
+  encodeResult,
+  encodeSetDifficulty,
+  parseLine,
+  type RequestId,
+  ServerMethod,
+  stratumError,
+  StratumErrorCode,
+  type SubmitRequest,
+  u32Hex,
+} from "../stratum/mod.ts";
+import type { Clock } from "./clock.ts";
+import type { Workbase } from "./jobs.ts";
+import type { JobManager } from "./jobs.ts";
+import { ConnectionLimiter, type RateLimitOptions } from "./rate_limit.ts";
+import { type ShareVerdict, validateShare } from "./share.ts";
+import { VarDiff, type VarDiffOptions } from "./vardiff.ts";
+
+/** Where a session's output goes: the connection that owns it. */
+export interface Transport {
+  /** Queues one complete line for the miner. */
+  send(line: string): void;
+  /** Flushes queued lines and closes the connection. */
+  close(reason: string): void;
+}
+
+/** The identity a worker authorized with. */
+export interface AuthorizedWorker {
+  readonly username: string;
+  readonly address: string;
+  readonly worker: string;
+  readonly payoutScript: Uint8Array;
+  /** Cache key of the payout script (hex), shared by all sessions paying the same script. */
+  readonly payoutKey: string;
+}
+
+/** Engine-wide settings every session reads. */
+export interface SessionOptions {
+  readonly network: Network;
+  readonly extranonce2Size: number;
+  /** The pool's version_mask (0 disables version rolling). */
+  readonly poolVersionMask: number;
+  readonly startDifficulty: number;
+  readonly vardiff: VarDiffOptions;
+  readonly rateLimits: RateLimitOptions;
+  /** After a retarget, shares at the previous difficulty are still accepted for this long. */
+  readonly difficultyGraceMs: number;
+  /** Longest line accepted from a miner. */
+  readonly maxLineBytes: number;
+}
+
+/** What the engine offers sessions. */
+export interface SessionHost {
+  readonly options: SessionOptions;
+  readonly clock: Clock;
+  readonly jobs: JobManager;
+  /** A fresh extranonce1, or the one of `resumeId` when it is free to reuse. */
+  allocateExtranonce1(resumeId: string | null): { extranonce1: Uint8Array; resumed: boolean };
+  /** Gives an extranonce1 back (kept reserved for resume for a while). */
+  releaseExtranonce1(extranonce1: Uint8Array): void;
+  /** Remembered difficulty for a reconnecting worker (may resolve later; never awaited on hot path). */
+  recallDifficulty(session: Session, username: string): void;
+  /** Records the difficulty for reconnect memory (fire-and-forget). */
+  rememberDifficulty(username: string, difficulty: number): void;
+  /** A share verdict, for metrics, events, best-share tracking and block submission. */
+  onShare(session: Session, submit: SubmitRequest, verdict: ShareVerdict, workbase: Workbase): void;
+  /** A worker authorized (first authorization on the connection is `first`). */
+  onAuthorized(session: Session, worker: AuthorizedWorker, first: boolean): void;
+  /** The session changed difficulty. */
+  onDifficultyChanged(session: Session, oldDiff: number, newDiff: number, reason: DifficultyReason): void;
+  /** A rate limit refused something; `rule` names the limit. */
+  onRateLimited(session: Session, rule: string): void;
+  /** A protocol error answered to the miner (for metrics). */
+  onProtocolError(session: Session, kind: string): void;
+  /** The pool is draining: refuse new subscriptions. */
+  readonly draining: boolean;
+}
+
+/** Why a difficulty changed (the diff_updated event's reason). */
+export type DifficultyReason = "vardiff" | "suggest" | "reconnect_memory" | "configure";
+
+/** Protocol state of one connection. */
+export class Session {
+  readonly id: number;
+  readonly ip: string;
+  readonly connectedAtMs: number;
+  readonly #host: SessionHost;
+  readonly #transport: Transport;
+  readonly #limiter: ConnectionLimiter;
+  extranonce1: Uint8Array | null = null;
+  extranonce1Hex = "";
+  userAgent = "";
+  resumed = false;
+  /** Authorized usernames on this connection; the first one is paid. */
+  readonly workers = new Map<string, AuthorizedWorker>();
+  payout: AuthorizedWorker | null = null;
+  versionMask = 0;
+  extranonceSubscribed = false;
+  #minerMinimum: number | null = null;
+  #suggested: number | null = null;
+  #vardiff: VarDiff | null = null;
+  #lastJobSent: Workbase | null = null;
+  sharesAccepted = 0;
+  sharesRejected = 0;
+  bestDiff = 0;
+  lastShareAtMs = 0;
+  #closed = false;
+
+  /** @param id engine-unique connection number. */
+  constructor(id: number, ip: string, host: SessionHost, transport: Transport) {
+    this.id = id;
+    this.ip = ip;
+    this.#host = host;
+    this.#transport = transport;
+    this.connectedAtMs = host.clock.nowMs();
+    this.#limiter = new ConnectionLimiter(host.options.rateLimits, host.clock);
+  }
+
+  /** True once subscribed. */
+  get subscribed(): boolean {
+    return this.extranonce1 !== null;
+  }
+
+  /** True once at least one worker authorized. */
+  get authorized(): boolean {
+    return this.payout !== null;
+  }
+
+  /** Current share difficulty. */
+  get difficulty(): number {
+    return this.#vardiff?.current ?? this.#host.options.startDifficulty;
+  }
+
+  /** Estimated hashrate, H/s. */
+  get hashrate(): number {
+    return this.#vardiff?.hashrateEstimate() ?? 0;
+  }
+
+  /** Handles one line from the miner. */
+  handleLine(line: string): void {
+    if (this.#closed) return;
+    const parsed = parseLine(line, { extranonce2Size: this.#host.options.extranonce2Size });
+    if (parsed.kind === "ignored") return;
+    if (parsed.kind === "error") {
+      this.#host.onProtocolError(this, parsed.fatal ? "invalid_json" : "invalid_request");
+      this.#transport.send(encodeError(parsed.id, stratumError(parsed.code, parsed.message)));
+      if (parsed.fatal) this.close("invalid JSON");
+      return;
+    }
+    const request = parsed.request;
+    switch (request.method) {
+      case ClientMethod.submit:
+        return this.#submit(request);
+      case ClientMethod.subscribe:
+        return this.#subscribe(request.id, request.userAgent, request.sessionId);
+      case ClientMethod.authorize:
+        return this.#authorize(request.id, request.address, request.worker);
+      case ClientMethod.configure:
+        return this.#configure(request);
+      case ClientMethod.suggestDifficulty:
+        return this.#suggestDifficulty(request.id, request.difficulty);
+      case ClientMethod.extranonceSubscribe:
+        this.extranonceSubscribed = true;
+        this.#transport.send(encodeResult(request.id, true));
+        return;
+    }
+  }
+
+  /** Sends a job if this session is ready for work. */
+  sendJob(workbase: Workbase, cleanJobs: boolean): void {
+    if (this.#closed || this.payout === null || this.extranonce1 === null) return;
+    this.#lastJobSent = workbase;
+    this.#transport.send(
+      this.#host.jobs.notifyLine(workbase, this.payout.payoutKey, this.payout.payoutScript, cleanJobs),
+    );
+  }
+
+  /** Applies a remembered difficulty (from reconnect memory) if still relevant. */
+  applyRememberedDifficulty(difficulty: number): void {
+    if (this.#vardiff === null || this.sharesAccepted > 0 || this.#suggested !== null) return;
+    this.#setDifficulty(this.#vardiff.setSuggested(difficulty)?.newDiff ?? null, "reconnect_memory");
+  }
+
+  /** Periodic tick: lets an idle miner's difficulty decay. */
+  tick(): void {
+    if (this.#vardiff === null || this.#closed) return;
+    this.#setDifficulty(this.#vardiff.maybeRetarget()?.newDiff ?? null, "vardiff");
+  }
+
+  /** Asks the miner to reconnect (drain), optionally elsewhere. */
+  sendReconnect(host?: string, port?: number, waitS = 0): void {
+    const params = host === undefined ? [] : [host, port ?? 3333, waitS];
+    this.#transport.send(encodeNotification(ServerMethod.reconnect, params));
+  }
+
+  /** Closes the connection. */
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#transport.close(reason);
+  }
+
+  /** Releases resources when the connection ended. */
+  dispose(): void {
+    this.#closed = true;
+    if (this.payout !== null && this.#vardiff !== null) {
+      this.#host.rememberDifficulty(this.payout.username, this.#vardiff.current);
+    }
+    if (this.extranonce1 !== null) this.#host.releaseExtranonce1(this.extranonce1);
+  }
+
+  #subscribe(id: RequestId, userAgent: string, resumeId: string | null): void {
+    if (this.#limiter.onSubscribe() === "disconnect") {
+      this.#host.onRateLimited(this, "max_subscribes_per_minute");
+      this.#transport.send(encodeError(id, stratumError(StratumErrorCode.other, "Too many subscribe requests")));
+      return this.close("subscribe rate limit");
+    }
+    if (this.#host.draining) {
+      this.#transport.send(encodeError(id, stratumError(StratumErrorCode.other, "Pool is restarting, reconnect")));
+      return this.close("draining");
+    }
+    if (this.extranonce1 === null) {
+      const { extranonce1, resumed } = this.#host.allocateExtranonce1(resumeId);
+      this.extranonce1 = extranonce1;
+      this.extranonce1Hex = bytesToHex(extranonce1);
+      this.resumed = resumed;
+    }
+    this.userAgent = userAgent;
+    const sid = this.extranonce1Hex;
+    this.#transport.send(
+      encodeResult(id, [
+        [[ServerMethod.setDifficulty, sid], [ServerMethod.notify, sid]],
+        sid,
+        this.#host.options.extranonce2Size,
+      ]),
+    );
+    this.#startWorkIfReady();
+  }
+
+  #authorize(id: RequestId, address: string, worker: string): void {
+    if (this.#limiter.onAuthorize() === "disconnect") {
+      this.#host.onRateLimited(this, "max_authorizes_per_minute");
+      this.#transport.send(encodeError(id, stratumError(StratumErrorCode.other, "Too many authorize requests")));
+      return this.close("authorize rate limit");
+    }
+    const username = worker === "" ? address : `${address}.${worker}`;
+    if (this.workers.has(username)) {
+      this.#transport.send(encodeResult(id, true));
+      return;
+    }
+    if (this.payout !== null && this.payout.address !== address) {
+      this.#host.onProtocolError(this, "second_address");
+      this.#transport.send(
+        encodeError(
+          id,
+          stratumError(
+            StratumErrorCode.unauthorized,
+            "Cannot authorize a second payout address on one connection; open another connection",
+          ),
+        ),
+      );
+      return;
+    }
+    let payoutScript: Uint8Array;
+    try {
+      payoutScript = addressToScriptPubKey(address, this.#host.options.network);
+    } catch (e) {
+      this.#host.onProtocolError(this, "bad_address");
+      const reason = e instanceof Error ? e.message : "invalid address";
+      this.#transport.send(encodeError(id, stratumError(StratumErrorCode.unauthorized, `Unauthorized: ${reason}`)));
+      return;
+    }
+    const authorized: AuthorizedWorker = {
+      username,
+      address,
+      worker,
+      payoutScript,
+      payoutKey: this.payout?.payoutKey ?? bytesToHex(payoutScript),
+    };
+    this.workers.set(username, authorized);
+    const first = this.payout === null;
+    if (first) this.payout = authorized;
+    this.#transport.send(encodeResult(id, true));
+    this.#host.onAuthorized(this, authorized, first);
+    if (first) {
+      this.#startWorkIfReady();
+      this.#host.recallDifficulty(this, username);
+    }
+  }
+
+  #configure(request: Extract<ReturnType<typeof parseLine>, { kind: "request" }>["request"] & {
+    method: typeof ClientMethod.configure;
+  }): void {
+    const result: Record<string, unknown> = {};
+    for (const extension of request.extensions) {
+      switch (extension) {
+        case "version-rolling": {
+          const minerMask = request.versionRollingMask ?? 0xffffffff;
+          const mask = (this.#host.options.poolVersionMask & minerMask) >>> 0;
+          this.versionMask = mask;
+          result["version-rolling"] = mask !== 0;
+          result["version-rolling.mask"] = u32Hex(mask);
+          break;
+        }
+        case "minimum-difficulty":
+          if (request.minimumDifficulty !== null) {
+            this.#minerMinimum = request.minimumDifficulty;
+            if (this.#vardiff !== null) {
+              this.#setDifficulty(this.#vardiff.setMinerMinimum(request.minimumDifficulty)?.newDiff ?? null, "configure");
+            }
+          }
+          result["minimum-difficulty"] = request.minimumDifficulty !== null;
+          break;
+        case "subscribe-extranonce":
+          this.extranonceSubscribed = true;
+          result["subscribe-extranonce"] = true;
+          break;
+        default:
+          result[extension.slice(0, 64)] = false;
+      }
+    }
+    this.#transport.send(encodeResult(request.id, result));
+  }
+
+  #suggestDifficulty(id: RequestId, difficulty: number): void {
+    this.#suggested = difficulty;
+    this.#transport.send(encodeResult(id, true));
+    if (this.#vardiff !== null) {
+      this.#setDifficulty(this.#vardiff.setSuggested(difficulty)?.newDiff ?? null, "suggest");
+      if (this.#lastJobSent !== null) this.sendJob(this.#lastJobSent, false);
+    }
+  }
+
+  #submit(submit: SubmitRequest): void {
+    const host = this.#host;
+    if (this.extranonce1 === null) {
+      host.onProtocolError(this, "not_subscribed");
+      this.#transport.send(encodeError(submit.id, stratumError(StratumErrorCode.notSubscribed, "Not subscribed")));
+      return;
+    }
+    if (this.payout === null || !this.workers.has(submit.workerName)) {
+      host.onProtocolError(this, "unauthorized");
+      this.#transport.send(encodeError(submit.id, stratumError(StratumErrorCode.unauthorized, "Unauthorized worker")));
+      return;
+    }
+    if (this.#limiter.onSubmit() === "banned") {
+      host.onRateLimited(this, "max_shares_per_minute");
+      this.#transport.send(
+        encodeError(submit.id, stratumError(StratumErrorCode.other, "Too many submits: temporarily banned")),
+      );
+      return;
+    }
+    const lookup = host.jobs.lookup(submit.jobId);
+    if (lookup.state === "unknown" || lookup.workbase === null) {
+      const stale = lookup.state === "stale";
+      this.#countReject();
+      this.#transport.send(
+        encodeError(
+          submit.id,
+          stratumError(StratumErrorCode.jobNotFound, stale ? "Stale job" : "Job not found"),
+        ),
+      );
+      if (!stale) this.#invalid();
+      return;
+    }
+    const workbase = lookup.workbase;
+    const vardiff = this.#vardiff!;
+    const nowMs = host.clock.nowMs();
+    const previous = vardiff.previous !== vardiff.current &&
+        (nowMs - vardiff.changedAtMs < host.options.difficultyGraceMs || workbase.createdAtMs < vardiff.changedAtMs)
+      ? vardiff.previous
+      : null;
+    const verdict = validateShare({
+      workbase,
+      stale: lookup.state === "stale",
+      coinbase: host.jobs.coinbaseFor(workbase, this.payout.payoutKey, this.payout.payoutScript),
+      extranonce1: this.extranonce1,
+      extranonce2Hex: submit.extranonce2,
+      ntime: submit.ntime,
+      nonce: submit.nonce,
+      versionBits: submit.versionBits,
+      versionMask: this.versionMask,
+      difficulty: vardiff.current,
+      previousDifficulty: previous,
+      nowSec: Math.floor(nowMs / 1000),
+    });
+    if (verdict.accepted) {
+      this.sharesAccepted++;
+      this.lastShareAtMs = nowMs;
+      this.#transport.send(encodeResult(submit.id, true));
+      host.onShare(this, submit, verdict, workbase);
+      vardiff.recordShare(vardiff.current);
+      const retarget = vardiff.maybeRetarget();
+      if (retarget !== null) {
+        this.#setDifficulty(retarget.newDiff, "vardiff");
+        if (this.#lastJobSent !== null) this.sendJob(this.#lastJobSent, false);
+      }
+      return;
+    }
+    this.#countReject();
+    this.#transport.send(encodeError(submit.id, stratumError(verdict.code, verdict.message)));
+    host.onShare(this, submit, verdict, workbase);
+    if (verdict.reason !== "stale") this.#invalid();
+  }
+
+  #countReject(): void {
+    this.sharesRejected++;
+  }
+
+  #invalid(): void {
+    if (this.#limiter.onInvalidShare() === "disconnect") {
+      this.#host.onRateLimited(this, "max_invalid_shares_per_minute");
+      this.close("too many invalid shares");
+    }
+  }
+
+  #startWorkIfReady(): void {
+    if (this.extranonce1 === null || this.payout === null || this.#vardiff !== null) return;
+    const options = this.#host.options;
+    this.#vardiff = new VarDiff(options.vardiff, this.#host.clock, options.startDifficulty);
+    if (this.#minerMinimum !== null) this.#vardiff.setMinerMinimum(this.#minerMinimum);
+    if (this.#suggested !== null) this.#vardiff.setSuggested(this.#suggested);
+    this.#transport.send(encodeSetDifficulty(this.#vardiff.current));
+    const current = this.#host.jobs.current;
+    if (current !== null) this.sendJob(current, true);
+  }
+
+  #setDifficulty(newDiff: number | null, reason: DifficultyReason): void {
+    if (newDiff === null || this.#vardiff === null) return;
+    this.#transport.send(encodeSetDifficulty(newDiff));
+    this.#host.onDifficultyChanged(this, this.#vardiff.previous, newDiff, reason);
+  }
+}

@@ -1,0 +1,161 @@
+import {
+  type CollectorConfig,
+  type ConfigByKind,
+  type Endpoint,
+  formatEndpoint,
+  httpListeners,
+  parseBtcdUrl,
+  parseNatsUrls,
+  parseServiceUrl,
+  type RelayConfig,
+  type ServiceKind,
+  type StratumConfig,
+  stratumListeners,
+} from "../config/mod.ts";
+import { zeromqPermissionPaths } from "./zeromq_paths.ts";
+
+/** The exact grants a service needs; each list renders as one `--allow-*=` flag. */
+export interface Permissions {
+  /** `host:port` pairs to listen on or connect to. */
+  net: string[];
+  /** Files and directories to read. */
+  read: string[];
+  /** Files and directories to write. */
+  write: string[];
+  /** Environment variable names. */
+  env: string[];
+  /** Native libraries (directories) to load. */
+  ffi: string[];
+  /** `Deno.permissions` sys kinds, e.g. "hostname", "osRelease". */
+  sys: string[];
+}
+
+/** Inputs besides the config that decide a service's grants. */
+export interface PermissionOptions {
+  /** The config file, as passed with `--config`. */
+  configPath: string;
+  /** Environment variables the service reads (it knows; the config does not). */
+  env?: readonly string[];
+  /** sys kinds the service needs. */
+  sys?: readonly string[];
+  /** Directory relative paths are resolved against; when absent paths stay as written. */
+  cwd?: string;
+  /** zeromq package directory; default resolved from the import map. */
+  zeromqDir?: string;
+}
+
+function unique(values: Iterable<string>): string[] {
+  return [...new Set(values)];
+}
+
+function resolvePath(path: string, cwd: string | undefined): string {
+  if (cwd === undefined || path.startsWith("/")) return path;
+  const base = cwd.endsWith("/") ? cwd : `${cwd}/`;
+  const joined = `${base}${path}`;
+  // Normalise "." and ".." so the flag names the same path Deno's checks compare.
+  const parts: string[] = [];
+  for (const part of joined.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join("/")}`;
+}
+
+function endpoint(text: string, parsed: Endpoint | undefined): Endpoint {
+  // Config schemas accept only parsable values; an unvalidated object is a caller bug.
+  if (parsed === undefined) {
+    throw new TypeError(`Cannot derive permissions: "${text}" is not an endpoint`);
+  }
+  return parsed;
+}
+
+function engineNet(config: StratumConfig | RelayConfig): Endpoint[] {
+  const net: Endpoint[] = [...stratumListeners(config), ...httpListeners(config)];
+  for (const btcd of config.btcd) net.push(endpoint(btcd.url, parseBtcdUrl(btcd.url)));
+  if (config.zmqblock !== undefined) {
+    net.push(endpoint(config.zmqblock, parseServiceUrl(config.zmqblock, { tcp: 0 })));
+  }
+  net.push(...(parseNatsUrls(config.events.nats_url) ?? []));
+  if (config.redis !== undefined) {
+    net.push(
+      endpoint("redis.url", parseServiceUrl(config.redis.url, { redis: 6379, rediss: 6379 })),
+    );
+  }
+  return net;
+}
+
+function collectorNet(config: CollectorConfig): Endpoint[] {
+  return [
+    ...httpListeners(config),
+    ...(parseNatsUrls(config.nats_url) ?? []),
+    endpoint(
+      "postgres.url",
+      parseServiceUrl(config.postgres.url, { postgres: 5432, postgresql: 5432 }),
+    ),
+    endpoint("redis.url", parseServiceUrl(config.redis.url, { redis: 6379, rediss: 6379 })),
+  ];
+}
+
+/**
+ * The narrowest Deno permissions a service needs for a config:
+ * - net: Stratum listen addresses, the metrics/health listeners, every bitcoind, the ZMQ
+ *   publisher, NATS servers, Redis and PostgreSQL, and for a relay the primary's two ports;
+ *   a listen on 0.0.0.0:3333 needs exactly `0.0.0.0:3333`;
+ * - read: the config file, logdir, events spool, and the zeromq addon when zmqblock is set;
+ * - write: logdir and events spool;
+ * - ffi: the zeromq addon directory, only when zmqblock is set;
+ * - env and sys: as given by the service.
+ *
+ * @param kind the service
+ * @param config its validated config
+ * @param opts config path, env and sys lists, optional base directory for relative paths
+ */
+export function requiredPermissions<K extends ServiceKind>(
+  kind: K,
+  config: ConfigByKind[K],
+  opts: PermissionOptions,
+): Permissions {
+  const path = (p: string): string => resolvePath(p, opts.cwd);
+  const read = [path(opts.configPath)];
+  const write: string[] = [];
+  const ffi: string[] = [];
+  let net: Endpoint[];
+  let logdir: string | undefined;
+  if (kind === "collector") {
+    const collector = config as CollectorConfig;
+    net = collectorNet(collector);
+    logdir = collector.logdir;
+  } else {
+    const engine = config as StratumConfig | RelayConfig;
+    net = engineNet(engine);
+    logdir = engine.logdir;
+    if (kind === "relay") {
+      const { primary } = engine as RelayConfig;
+      net.push({ host: primary.host, port: primary.port });
+      net.push({ host: primary.host, port: primary.template_push_port });
+    }
+    const spool = engine.events.spool_dir;
+    if (spool !== undefined) {
+      read.push(path(spool));
+      write.push(path(spool));
+    }
+    if (engine.zmqblock !== undefined) {
+      const zmq = zeromqPermissionPaths(opts.zeromqDir);
+      read.push(...zmq.read);
+      ffi.push(...zmq.ffi);
+    }
+  }
+  if (logdir !== undefined) {
+    read.push(path(logdir));
+    write.push(path(logdir));
+  }
+  return {
+    net: unique(net.map(formatEndpoint)),
+    read: unique(read),
+    write: unique(write),
+    env: unique(opts.env ?? []),
+    ffi: unique(ffi),
+    sys: unique(opts.sys ?? []),
+  };
+}

@@ -1,0 +1,346 @@
+/**
+ * Turns one line from a miner into a typed request, or into the exact error to answer with.
+ * Field rules follow the Phase 5 input validation matrix (§2.2.2): every hex field has an exact
+ * length, names are bounded and restricted to safe characters, nothing is trusted.
+ */
+import { StratumErrorCode } from "./errors.ts";
+import {
+  ClientMethod,
+  type RequestId,
+  type StratumRequest,
+  type SubmitRequest,
+} from "./messages.ts";
+
+/** Longest Bitcoin address accepted in a username (validation matrix). */
+export const MAX_ADDRESS_CHARS = 90;
+/** Longest worker name accepted (validation matrix). */
+export const MAX_WORKER_CHARS = 128;
+/** Longest user agent accepted (validation matrix). */
+export const MAX_USER_AGENT_CHARS = 256;
+/** Longest job id accepted (validation matrix: hex, at most 8 chars). */
+export const MAX_JOB_ID_CHARS = 8;
+/** Longest session id a client may present for resume (hex). */
+export const MAX_SESSION_ID_CHARS = 16;
+
+/** Parser settings that come from the pool's configuration. */
+export interface ParseOptions {
+  /** Extranonce2 size in bytes (`nonce2length`); submits must carry exactly twice as many hex chars. */
+  readonly extranonce2Size: number;
+}
+
+/** A request that parsed and passed field validation. */
+export interface ParsedRequest {
+  readonly kind: "request";
+  readonly request: StratumRequest;
+}
+
+/** A line that must be answered with an error (and, when `fatal`, followed by a disconnect). */
+export interface ParseFailure {
+  readonly kind: "error";
+  readonly id: RequestId;
+  readonly code: StratumErrorCode;
+  readonly message: string;
+  /** Invalid JSON or a non-object line: the stream can no longer be trusted. */
+  readonly fatal: boolean;
+}
+
+/** A line that needs no answer (a client's reply to one of our notifications). */
+export interface IgnoredLine {
+  readonly kind: "ignored";
+}
+
+/** Outcome of parsing one line. */
+export type ParseResult = ParsedRequest | ParseFailure | IgnoredLine;
+
+const HEX = /^[0-9a-fA-F]+$/;
+const WORKER = /^[A-Za-z0-9_.-]+$/;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
+/** True when `s` is a hex string of exactly `chars` characters. */
+export function isHexOfExactLength(s: unknown, chars: number): s is string {
+  return typeof s === "string" && s.length === chars && HEX.test(s);
+}
+
+/** True for a worker name per the validation matrix: 1–128 chars of `[A-Za-z0-9_.-]`. */
+export function isValidWorkerName(name: string): boolean {
+  return name.length >= 1 && name.length <= MAX_WORKER_CHARS && WORKER.test(name);
+}
+
+/** Parses one Stratum line (without its newline). Never throws. */
+export function parseLine(line: string, options: ParseOptions): ParseResult {
+  let message: unknown;
+  try {
+    message = JSON.parse(line);
+  } catch {
+    return failure(null, StratumErrorCode.other, "Invalid JSON: line is not a JSON object", true);
+  }
+  if (typeof message !== "object" || message === null || Array.isArray(message)) {
+    return failure(null, StratumErrorCode.other, "Invalid request: expected a JSON object", true);
+  }
+  const record = message as Record<string, unknown>;
+  const rawId = record.id;
+  const id: RequestId = typeof rawId === "number" || typeof rawId === "string" ? rawId : null;
+  const method = record.method;
+  if (method === undefined && ("result" in record || "error" in record)) return { kind: "ignored" };
+  if (typeof method !== "string") {
+    return failure(id, StratumErrorCode.other, "Invalid request: method must be a string", false);
+  }
+  const params = record.params === undefined || record.params === null ? [] : record.params;
+  if (!Array.isArray(params)) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      `Invalid params for ${safe(method)}: expected an array`,
+      false,
+    );
+  }
+  switch (method) {
+    case ClientMethod.submit:
+      return parseSubmit(id, params, options);
+    case ClientMethod.subscribe:
+      return parseSubscribe(id, params);
+    case ClientMethod.authorize:
+      return parseAuthorize(id, params);
+    case ClientMethod.configure:
+      return parseConfigure(id, params);
+    case ClientMethod.suggestDifficulty:
+      return parseSuggestDifficulty(id, params);
+    case ClientMethod.extranonceSubscribe:
+      return ok({ method: ClientMethod.extranonceSubscribe, id });
+    default:
+      return failure(id, StratumErrorCode.other, `Unknown method: ${safe(method)}`, false);
+  }
+}
+
+function parseSubmit(id: RequestId, params: unknown[], options: ParseOptions): ParseResult {
+  if (params.length < 5 || params.length > 6) {
+    return failure(id, StratumErrorCode.other, "Invalid submit: expected 5 or 6 params", false);
+  }
+  const [workerName, jobId, extranonce2, ntime, nonce, versionBits] = params;
+  if (
+    typeof workerName !== "string" || workerName.length > MAX_ADDRESS_CHARS + 1 + MAX_WORKER_CHARS
+  ) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      "Invalid submit: worker name must be a string",
+      false,
+    );
+  }
+  if (
+    typeof jobId !== "string" || jobId.length === 0 || jobId.length > MAX_JOB_ID_CHARS ||
+    !HEX.test(jobId)
+  ) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      "Invalid submit: job id must be 1-8 hex chars",
+      false,
+    );
+  }
+  const en2Chars = options.extranonce2Size * 2;
+  if (!isHexOfExactLength(extranonce2, en2Chars)) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      `Invalid submit: extranonce2 must be ${en2Chars} hex chars`,
+      false,
+    );
+  }
+  if (!isHexOfExactLength(ntime, 8)) {
+    return failure(id, StratumErrorCode.other, "Invalid submit: ntime must be 8 hex chars", false);
+  }
+  if (!isHexOfExactLength(nonce, 8)) {
+    return failure(id, StratumErrorCode.other, "Invalid submit: nonce must be 8 hex chars", false);
+  }
+  let version: number | null = null;
+  if (versionBits !== undefined) {
+    if (!isHexOfExactLength(versionBits, 8)) {
+      return failure(
+        id,
+        StratumErrorCode.other,
+        "Invalid submit: version bits must be 8 hex chars",
+        false,
+      );
+    }
+    version = parseInt(versionBits, 16) >>> 0;
+  }
+  const request: SubmitRequest = {
+    method: ClientMethod.submit,
+    id,
+    workerName,
+    jobId: jobId.toLowerCase(),
+    extranonce2: extranonce2.toLowerCase(),
+    ntime: parseInt(ntime, 16) >>> 0,
+    nonce: parseInt(nonce, 16) >>> 0,
+    versionBits: version,
+  };
+  return ok(request);
+}
+
+function parseSubscribe(id: RequestId, params: unknown[]): ParseResult {
+  const [userAgent = "", sessionId = null] = params;
+  if (typeof userAgent !== "string") {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      "Invalid subscribe: user agent must be a string",
+      false,
+    );
+  }
+  if (userAgent.length > MAX_USER_AGENT_CHARS || !PRINTABLE_ASCII.test(userAgent)) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      `Invalid subscribe: user agent must be printable ASCII of at most ${MAX_USER_AGENT_CHARS} chars`,
+      false,
+    );
+  }
+  let session: string | null = null;
+  if (typeof sessionId === "string" && sessionId.length > 0) {
+    if (sessionId.length > MAX_SESSION_ID_CHARS || !HEX.test(sessionId)) {
+      return failure(
+        id,
+        StratumErrorCode.other,
+        "Invalid subscribe: session id must be hex",
+        false,
+      );
+    }
+    session = sessionId.toLowerCase();
+  }
+  return ok({ method: ClientMethod.subscribe, id, userAgent, sessionId: session });
+}
+
+function parseAuthorize(id: RequestId, params: unknown[]): ParseResult {
+  const [username, password = ""] = params;
+  if (typeof username !== "string" || username.length === 0) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      "Invalid authorize: username must be a non-empty string",
+      false,
+    );
+  }
+  const dot = username.indexOf(".");
+  const address = dot === -1 ? username : username.slice(0, dot);
+  const worker = dot === -1 ? "" : username.slice(dot + 1);
+  if (address.length === 0 || address.length > MAX_ADDRESS_CHARS) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      `Invalid authorize: address must be 1-${MAX_ADDRESS_CHARS} chars`,
+      false,
+    );
+  }
+  if (dot !== -1 && !isValidWorkerName(worker)) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      `Invalid authorize: worker name must be 1-${MAX_WORKER_CHARS} chars of letters, digits, '_', '-' or '.'`,
+      false,
+    );
+  }
+  const pass = typeof password === "string" ? password : "";
+  return ok({ method: ClientMethod.authorize, id, address, worker, password: pass });
+}
+
+function parseConfigure(id: RequestId, params: unknown[]): ParseResult {
+  const [extensions, options = {}] = params;
+  if (
+    !Array.isArray(extensions) || !extensions.every((e) => typeof e === "string" && e.length <= 64)
+  ) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      "Invalid configure: extensions must be a list of names",
+      false,
+    );
+  }
+  if (extensions.length > 16) {
+    return failure(id, StratumErrorCode.other, "Invalid configure: too many extensions", false);
+  }
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      "Invalid configure: params must be an object",
+      false,
+    );
+  }
+  const opts = options as Record<string, unknown>;
+  let mask: number | null = null;
+  const rawMask = opts["version-rolling.mask"];
+  if (rawMask !== undefined) {
+    if (
+      typeof rawMask !== "string" || rawMask.length === 0 || rawMask.length > 8 ||
+      !HEX.test(rawMask)
+    ) {
+      return failure(
+        id,
+        StratumErrorCode.other,
+        "Invalid configure: version-rolling.mask must be hex",
+        false,
+      );
+    }
+    mask = parseInt(rawMask, 16) >>> 0;
+  }
+  const minBits = opts["version-rolling.min-bit-count"];
+  const minBitCount =
+    typeof minBits === "number" && Number.isInteger(minBits) && minBits >= 0 && minBits <= 32
+      ? minBits
+      : null;
+  const minDiff = opts["minimum-difficulty.value"];
+  let minimumDifficulty: number | null = null;
+  if (minDiff !== undefined) {
+    const value = typeof minDiff === "string" ? Number(minDiff) : minDiff;
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+      return failure(
+        id,
+        StratumErrorCode.other,
+        "Invalid configure: minimum-difficulty.value must be a positive number",
+        false,
+      );
+    }
+    minimumDifficulty = value;
+  }
+  return ok({
+    method: ClientMethod.configure,
+    id,
+    extensions: extensions as string[],
+    versionRollingMask: mask,
+    versionRollingMinBitCount: minBitCount,
+    minimumDifficulty,
+  });
+}
+
+function parseSuggestDifficulty(id: RequestId, params: unknown[]): ParseResult {
+  const raw = params[0];
+  const value = typeof raw === "string" ? Number(raw) : raw;
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      "Invalid suggest_difficulty: expected a positive number",
+      false,
+    );
+  }
+  return ok({ method: ClientMethod.suggestDifficulty, id, difficulty: value });
+}
+
+function ok(request: StratumRequest): ParsedRequest {
+  return { kind: "request", request };
+}
+
+function failure(
+  id: RequestId,
+  code: StratumErrorCode,
+  message: string,
+  fatal: boolean,
+): ParseFailure {
+  return { kind: "error", id, code, message, fatal };
+}
+
+/** Echo at most 64 printable chars of an untrusted method name in an error message. */
+function safe(text: string): string {
+  return text.slice(0, 64).replace(/[^\x20-\x7e]/g, "?");
+}

@@ -1,0 +1,209 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { parseLine, type ParseResult } from "./parse.ts";
+import { StratumErrorCode } from "./errors.ts";
+import type { StratumRequest } from "./messages.ts";
+
+const OPTIONS = { extranonce2Size: 8 };
+
+function request(line: string): StratumRequest {
+  const result = parseLine(line, OPTIONS);
+  assert.equal(result.kind, "request", JSON.stringify(result));
+  return (result as { request: StratumRequest }).request;
+}
+
+function error(line: string): Extract<ParseResult, { kind: "error" }> {
+  const result = parseLine(line, OPTIONS);
+  assert.equal(result.kind, "error", JSON.stringify(result));
+  return result as Extract<ParseResult, { kind: "error" }>;
+}
+
+const submit = (params: unknown[]) => JSON.stringify({ id: 7, method: "mining.submit", params });
+const GOOD = ["bc1qworker.rig1", "4a2", "00000000deadbeef", "6789abcd", "a8f3b2c1"];
+
+Deno.test("parseLine() parses a five-param submit with numeric ntime and nonce", () => {
+  const r = request(submit(GOOD));
+  assert.deepEqual(r, {
+    method: "mining.submit",
+    id: 7,
+    workerName: "bc1qworker.rig1",
+    jobId: "4a2",
+    extranonce2: "00000000deadbeef",
+    ntime: 0x6789abcd,
+    nonce: 0xa8f3b2c1,
+    versionBits: null,
+  });
+});
+
+Deno.test("parseLine() parses version bits as the sixth submit param", () => {
+  const r = request(submit([...GOOD, "1fffe000"]));
+  assert.equal(r.method === "mining.submit" && r.versionBits, 0x1fffe000);
+});
+
+for (
+  const [name, params, message] of [
+    [
+      "nonce of 7 chars",
+      [...GOOD.slice(0, 4), "a8f3b2c"],
+      "Invalid submit: nonce must be 8 hex chars",
+    ],
+    [
+      "nonce with non-hex",
+      [...GOOD.slice(0, 4), "a8f3b2cz"],
+      "Invalid submit: nonce must be 8 hex chars",
+    ],
+    [
+      "extranonce2 of wrong length",
+      [GOOD[0], GOOD[1], "00deadbeef", GOOD[3], GOOD[4]],
+      "Invalid submit: extranonce2 must be 16 hex chars",
+    ],
+    [
+      "job id over 8 chars",
+      [GOOD[0], "123456789", ...GOOD.slice(2)],
+      "Invalid submit: job id must be 1-8 hex chars",
+    ],
+    [
+      "job id not hex",
+      [GOOD[0], "zz", ...GOOD.slice(2)],
+      "Invalid submit: job id must be 1-8 hex chars",
+    ],
+    [
+      "ntime of 9 chars",
+      [...GOOD.slice(0, 3), "6789abcd0", GOOD[4]],
+      "Invalid submit: ntime must be 8 hex chars",
+    ],
+    [
+      "version bits of 4 chars",
+      [...GOOD, "1fff"],
+      "Invalid submit: version bits must be 8 hex chars",
+    ],
+    ["four params", GOOD.slice(0, 4), "Invalid submit: expected 5 or 6 params"],
+    ["numeric nonce", [...GOOD.slice(0, 4), 12345678], "Invalid submit: nonce must be 8 hex chars"],
+  ] as const
+) {
+  Deno.test(`parseLine() rejects a submit with ${name}`, () => {
+    const e = error(submit([...params]));
+    assert.equal(e.code, StratumErrorCode.other);
+    assert.equal(e.message, message);
+    assert.equal(e.fatal, false);
+    assert.equal(e.id, 7);
+  });
+}
+
+Deno.test("parseLine() splits username into address and worker", () => {
+  const r = request('{"id":1,"method":"mining.authorize","params":["bcrt1qxyz.rig_1-a.b","x"]}');
+  assert.deepEqual(r, {
+    method: "mining.authorize",
+    id: 1,
+    address: "bcrt1qxyz",
+    worker: "rig_1-a.b",
+    password: "x",
+  });
+});
+
+Deno.test("parseLine() rejects worker names outside the validation matrix", () => {
+  for (const worker of ["", "rig 1", "rig;drop", "w".repeat(129), "rig\n"]) {
+    const e = error(
+      JSON.stringify({ id: 2, method: "mining.authorize", params: [`bc1q.${worker}`, ""] }),
+    );
+    assert.match(e.message, /^Invalid authorize: worker name must be 1-128 chars/);
+  }
+  request(
+    JSON.stringify({ id: 2, method: "mining.authorize", params: ["bc1q." + "w".repeat(128), ""] }),
+  );
+});
+
+Deno.test("parseLine() rejects an address longer than 90 chars", () => {
+  const e = error(
+    JSON.stringify({ id: 3, method: "mining.authorize", params: ["b".repeat(91), ""] }),
+  );
+  assert.equal(e.message, "Invalid authorize: address must be 1-90 chars");
+});
+
+Deno.test("parseLine() accepts printable user agents up to 256 chars and rejects others", () => {
+  const ok = request(
+    JSON.stringify({ id: 1, method: "mining.subscribe", params: ["bitaxe/2.4.1"] }),
+  );
+  assert.deepEqual(ok, {
+    method: "mining.subscribe",
+    id: 1,
+    userAgent: "bitaxe/2.4.1",
+    sessionId: null,
+  });
+  request(JSON.stringify({ id: 1, method: "mining.subscribe", params: ["a".repeat(256)] }));
+  for (const ua of ["a".repeat(257), "bad\nagent", "caf\u00e9", "\x1b[31mred"]) {
+    const e = error(JSON.stringify({ id: 1, method: "mining.subscribe", params: [ua] }));
+    assert.equal(
+      e.message,
+      "Invalid subscribe: user agent must be printable ASCII of at most 256 chars",
+    );
+  }
+});
+
+Deno.test("parseLine() keeps a presented session id for resume", () => {
+  const r = request('{"id":1,"method":"mining.subscribe","params":["cgminer/4.12","DEADBEEF"]}');
+  assert.equal(r.method === "mining.subscribe" && r.sessionId, "deadbeef");
+});
+
+Deno.test("parseLine() parses BIP310 configure with version rolling and minimum difficulty", () => {
+  const r = request(
+    '{"id":1,"method":"mining.configure","params":[["version-rolling","minimum-difficulty"],' +
+      '{"version-rolling.mask":"ffffffff","version-rolling.min-bit-count":2,"minimum-difficulty.value":0.5}]}',
+  );
+  assert.deepEqual(r, {
+    method: "mining.configure",
+    id: 1,
+    extensions: ["version-rolling", "minimum-difficulty"],
+    versionRollingMask: 0xffffffff,
+    versionRollingMinBitCount: 2,
+    minimumDifficulty: 0.5,
+  });
+});
+
+Deno.test("parseLine() accepts fractional suggested difficulty and refuses non-positive", () => {
+  const r = request('{"id":4,"method":"mining.suggest_difficulty","params":[0.0001]}');
+  assert.equal(r.method === "mining.suggest_difficulty" && r.difficulty, 0.0001);
+  assert.equal(
+    error('{"id":4,"method":"mining.suggest_difficulty","params":[0]}').message,
+    "Invalid suggest_difficulty: expected a positive number",
+  );
+  error('{"id":4,"method":"mining.suggest_difficulty","params":["abc"]}');
+});
+
+Deno.test("parseLine() answers invalid JSON with a fatal error", () => {
+  const e = error('{"id":1,"method":');
+  assert.equal(e.fatal, true);
+  assert.equal(e.message, "Invalid JSON: line is not a JSON object");
+  assert.equal(error("[1,2]").fatal, true);
+});
+
+Deno.test("parseLine() answers an unknown method without disconnecting", () => {
+  const e = error('{"id":9,"method":"mining.get_transactions","params":[]}');
+  assert.deepEqual([e.code, e.message, e.fatal, e.id], [
+    20,
+    "Unknown method: mining.get_transactions",
+    false,
+    9,
+  ]);
+});
+
+Deno.test("parseLine() ignores client responses to server notifications", () => {
+  assert.deepEqual(parseLine('{"id":5,"result":true,"error":null}', OPTIONS), { kind: "ignored" });
+});
+
+Deno.test("parseLine() never throws on arbitrary input", () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.string(),
+        fc.json(),
+        fc.jsonValue().map((v) => JSON.stringify({ id: 1, method: "mining.submit", params: v })),
+      ),
+      (line) => {
+        const r = parseLine(line, OPTIONS);
+        assert.ok(r.kind === "request" || r.kind === "error" || r.kind === "ignored");
+      },
+    ),
+    { numRuns: 2000 },
+  );
+});

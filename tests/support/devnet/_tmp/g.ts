@@ -1,0 +1,2 @@
+import { regtestGenesis } from "../genesis.ts";
+console.log(regtestGenesis().block.header.hashHex);
