@@ -33,7 +33,9 @@ export function markdownTable(rows: readonly ConfigReferenceRow[]): string {
   const lines = ["| key | type | default | description |", "|---|---|---|---|"];
   for (const row of rows) {
     lines.push(
-      `| ${codeCell(row.key)} | ${cell(row.type)} | ${defaultCell(row.default)} | ${cell(row.doc)} |`,
+      `| ${codeCell(row.key)} | ${cell(row.type)} | ${defaultCell(row.default)} | ${
+        cell(row.doc)
+      } |`,
     );
   }
   return lines.join("\n");

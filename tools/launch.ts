@@ -18,9 +18,9 @@
  *
  * `flags` prints the flags on one line, e.g. for a systemd unit's ExecStart.
  *
- * `run --entry <file>` runs another entry point with the service's grants instead of
- * `<kind>/main.ts` (the tests run tests/support/config_probe.ts this way, proving the derived
- * flags satisfy the service's own start-up check).
+ * `--entry <file>` (run, compile) uses another entry point with the service's grants instead
+ * of `<kind>/main.ts`; the tests run tests/support/config_probe.ts this way, proving the
+ * derived flags satisfy the service's own start-up check.
  *
  * Relative paths: `--config` is resolved against the directory `deno task` was started from
  * (INIT_CWD) or else the working directory; paths inside the config (logdir, spool_dir) are
@@ -35,7 +35,7 @@ import { SERVICE_RUNTIME_NEEDS } from "@tbg/shared/service";
 
 const USAGE = [
   "usage: launch.ts run <stratum|relay|collector> --config <file> [--entry <file>] [--] [args]",
-  "       launch.ts compile <stratum|relay|collector> --config <file> [--output <file>]",
+  "       launch.ts compile <stratum|relay|collector> --config <file> [--output <file>] [--entry <file>]",
   "       launch.ts flags <stratum|relay|collector> --config <file>",
 ].join("\n");
 
@@ -83,7 +83,7 @@ function parseLaunchArgs(args: readonly string[]): LaunchArgs {
       : [arg, undefined];
     if (
       name === "--config" || (name === "--output" && command === "compile") ||
-      (name === "--entry" && command === "run")
+      (name === "--entry" && command !== "flags")
     ) {
       const value = inline ?? rest[++i];
       if (value === undefined || value === "") throw new LaunchUsageError(`${name} needs a value`);

@@ -8,11 +8,13 @@
  * its tip instead of trusting the stream.
  *
  * ZMQ reconnects by itself; ZMTP heartbeats make a silently dead TCP connection visible.
- * Needs `--allow-ffi` (the zeromq addon) besides `--allow-net` for the endpoint.
+ * The zeromq addon is loaded only when a listener starts, so importing this module needs no
+ * extra permission; starting one needs `--allow-ffi` and `--allow-read` for the addon
+ * (`node_modules`, and `/etc/alpine-release`, which its loader probes) besides `--allow-net`.
  *
  * @module
  */
-import * as zmq from "zeromq";
+import type * as Zmq from "zeromq";
 import { getLogger, type StructuredLogger } from "../log/logger.ts";
 import { parseServiceUrl } from "../config/endpoint.ts";
 
@@ -95,15 +97,25 @@ export interface ZmqBlockListenerOptions {
   readonly logger?: StructuredLogger;
 }
 
-/** Subscribes to `hashblock` on one endpoint. */
+/**
+ * Subscribes to `hashblock` on one endpoint.
+ *
+ * Under Deno, a zeromq.js socket whose established connection drops stops delivering messages
+ * after libzmq reconnects (it works under Node; a fresh socket works under both). So on every
+ * `disconnect` event the listener replaces its socket with a new one, which connects (and keeps
+ * retrying) on its own. Only the listener touches its sockets.
+ */
 export class ZmqBlockListener {
   readonly #options: ZmqBlockListenerOptions;
   readonly #log: StructuredLogger;
   readonly #tracker = new SequenceTracker();
-  #socket: zmq.Subscriber | undefined;
-  #loop: Promise<void> | undefined;
+  #zmq: typeof Zmq | undefined;
+  #socket: Zmq.Subscriber | undefined;
+  readonly #loops = new Set<Promise<void>>();
+  #state: "idle" | "starting" | "running" | "closed" = "idle";
   #received = 0;
   #gaps = 0;
+  #reopens = 0;
   #lastMessageAtMs = 0;
 
   /**
@@ -135,19 +147,49 @@ export class ZmqBlockListener {
     return this.#gaps;
   }
 
+  /** How many times the socket was replaced after a disconnect. */
+  get reconnects(): number {
+    return this.#reopens;
+  }
+
   /** Local time of the last message, ms since the epoch; 0 before any. */
   get lastMessageAtMs(): number {
     return this.#lastMessageAtMs;
   }
 
   /**
-   * Connects and starts receiving. Returns at once: ZMQ connects (and reconnects) in the
-   * background, so a publisher that starts later is picked up.
+   * Loads the zeromq addon, connects and starts receiving. Resolves once subscribed: ZMQ
+   * connects (and reconnects) in the background, so a publisher that starts later is picked up.
    *
-   * @throws {Error} when already started, or when the zeromq addon cannot load (`--allow-ffi`)
+   * @throws {Error} when started twice, or when the zeromq addon cannot load (permissions)
    */
-  start(): void {
-    if (this.#socket !== undefined) throw new Error("Cannot start ZMQ listener: already started");
+  async start(): Promise<void> {
+    if (this.#state !== "idle") {
+      throw new Error(`Cannot start ZMQ listener: ${this.#state}`);
+    }
+    this.#state = "starting";
+    try {
+      this.#zmq = await loadZeromq();
+    } catch (error) {
+      this.#state = "idle";
+      throw error;
+    }
+    if (this.#state !== "starting") return;
+    this.#state = "running";
+    this.#open();
+    this.#log.info("zmq subscribed", { endpoint: this.#options.endpoint, topic: HASHBLOCK_TOPIC });
+  }
+
+  /** Closes the socket and waits for its loops to end. */
+  async close(): Promise<void> {
+    this.#state = "closed";
+    this.#socket?.close();
+    this.#socket = undefined;
+    while (this.#loops.size > 0) await Promise.all([...this.#loops]);
+  }
+
+  #open(): void {
+    const zmq = this.#zmq!;
     const heartbeatIntervalMs = this.#options.heartbeatIntervalMs ?? 10_000;
     const socket = new zmq.Subscriber({
       heartbeatInterval: heartbeatIntervalMs,
@@ -160,28 +202,44 @@ export class ZmqBlockListener {
     socket.connect(this.#options.endpoint);
     socket.subscribe(HASHBLOCK_TOPIC);
     this.#socket = socket;
-    this.#loop = this.#receive(socket);
-    this.#log.info("zmq subscribed", { endpoint: this.#options.endpoint, topic: HASHBLOCK_TOPIC });
+    this.#track(this.#receive(socket));
+    this.#track(this.#watch(socket));
   }
 
-  /** Closes the socket and waits for the receive loop to end. */
-  async close(): Promise<void> {
-    const socket = this.#socket;
-    if (socket === undefined) return;
-    this.#socket = undefined;
-    socket.close();
-    await this.#loop;
-    this.#loop = undefined;
+  #track(loop: Promise<void>): void {
+    this.#loops.add(loop);
+    loop.finally(() => this.#loops.delete(loop));
   }
 
-  async #receive(socket: zmq.Subscriber): Promise<void> {
+  async #receive(socket: Zmq.Subscriber): Promise<void> {
     try {
-      for await (const frames of socket) {
-        this.#handle(frames);
-      }
+      for await (const frames of socket) this.#handle(frames);
     } catch (error) {
       if (!socket.closed) {
         this.#log.error("zmq receive failed", {
+          endpoint: this.#options.endpoint,
+          error: String(error),
+        });
+      }
+    }
+  }
+
+  /** Replaces the socket after its connection drops (see the class comment). */
+  async #watch(socket: Zmq.Subscriber): Promise<void> {
+    try {
+      for await (const event of socket.events) {
+        if (event.type === "connect") {
+          this.#log.info("zmq connected", { endpoint: this.#options.endpoint });
+        } else if (event.type === "disconnect" && this.#socket === socket) {
+          this.#log.warn("zmq disconnected; reconnecting", { endpoint: this.#options.endpoint });
+          this.#reopens++;
+          socket.close();
+          if (this.#state === "running") this.#open();
+        }
+      }
+    } catch (error) {
+      if (!socket.closed) {
+        this.#log.error("zmq event monitor failed", {
           endpoint: this.#options.endpoint,
           error: String(error),
         });
@@ -218,5 +276,17 @@ export class ZmqBlockListener {
     } catch (error) {
       this.#log.error("zmq callback threw", { error: String(error) });
     }
+  }
+}
+
+async function loadZeromq(): Promise<typeof Zmq> {
+  try {
+    return await import("zeromq");
+  } catch (error) {
+    throw new Error(
+      "Cannot start ZMQ listener: the zeromq addon did not load; run with --allow-ffi and " +
+        "--allow-read for node_modules and /etc/alpine-release",
+      { cause: error },
+    );
   }
 }

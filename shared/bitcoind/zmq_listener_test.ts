@@ -1,4 +1,5 @@
-// deno test --allow-net=127.0.0.1 --allow-ffi --allow-read --allow-env --allow-sys shared/bitcoind/zmq_listener_test.ts
+// deno test --allow-net=127.0.0.1 --allow-ffi=./node_modules \
+//   --allow-read=./node_modules,/etc/alpine-release shared/bitcoind/zmq_listener_test.ts
 import assert from "node:assert/strict";
 import * as zmq from "zeromq";
 import {
@@ -75,7 +76,7 @@ Deno.test("ZmqBlockListener receives hashblock from a real publisher and reports
     onBlock: (hashHex, sequence) => blocks.push([hashHex, sequence]),
     onGap: (gap) => gaps.push(gap),
   });
-  listener.start();
+  await listener.start();
   try {
     // A subscription reaches the publisher asynchronously; publish until one message arrives.
     const deadline = Date.now() + 5_000;
@@ -96,6 +97,48 @@ Deno.test("ZmqBlockListener receives hashblock from a real publisher and reports
     assert.deepEqual(gaps, [{ expected: sent, received: sent + 1 }]);
     assert.equal(listener.gaps, 1);
     assert.equal(listener.received, blocks.length);
+  } finally {
+    await listener.close();
+    publisher.close();
+  }
+});
+
+Deno.test("ZmqBlockListener reconnects by itself when the publisher restarts", async () => {
+  const blocks: [string, number][] = [];
+  let publisher = new zmq.Publisher({ linger: 0 });
+  await publisher.bind("tcp://127.0.0.1:0");
+  const endpoint = publisher.lastEndpoint!;
+  const listener = new ZmqBlockListener({
+    endpoint,
+    onBlock: (hashHex, sequence) => blocks.push([hashHex, sequence]),
+  });
+  await listener.start();
+  const deadline = Date.now() + 10_000;
+  /** Publishes `fill` blocks with rising sequences until one arrives. */
+  async function publishUntilReceived(fill: number): Promise<void> {
+    const hashHex = "00" + fill.toString(16).padStart(2, "0").repeat(30) + "ff";
+    let sequence = 0;
+    while (!blocks.some(([hash]) => hash === hashHex)) {
+      assert.ok(Date.now() < deadline, "Cannot receive a hashblock message: deadline passed");
+      await publisher.send([topic, hashBytes(fill), sequenceBytes(sequence++)]);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+  try {
+    await publishUntilReceived(0x01);
+    publisher.close();
+    publisher = new zmq.Publisher({ linger: 0 });
+    // libzmq releases the old listening socket on its I/O thread, so the port frees shortly.
+    while (true) {
+      try {
+        await publisher.bind(endpoint);
+        break;
+      } catch (error) {
+        assert.ok(Date.now() < deadline, `Cannot rebind ${endpoint}: ${error}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
+    await publishUntilReceived(0x02);
   } finally {
     await listener.close();
     publisher.close();

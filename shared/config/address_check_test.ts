@@ -31,7 +31,12 @@ Deno.test("assertConfigAddressesOnNetwork() accepts addresses of bitcoind's netw
 
 Deno.test("assertConfigAddressesOnNetwork() names the address, its network and the chain's", () => {
   assert.throws(
-    () => assertConfigAddressesOnNetwork({ btcaddress: MAINNET_ADDRESS }, Network.regtest, "/etc/s.json"),
+    () =>
+      assertConfigAddressesOnNetwork(
+        { btcaddress: MAINNET_ADDRESS },
+        Network.regtest,
+        "/etc/s.json",
+      ),
     (error: unknown) => {
       assert.ok(error instanceof Error);
       assert.equal(error.name, "ConfigError");
@@ -46,8 +51,11 @@ Deno.test("assertConfigAddressesOnNetwork() names the address, its network and t
 });
 
 Deno.test("assertConfigAddressesOnNetwork() lists every network an encoding is shared by", () => {
-  assert.throws(() => assertConfigAddressesOnNetwork({ btcaddress: TESTNET_ADDRESS }, Network.mainnet), {
-    message:
-      `Invalid config file: btcaddress: ${TESTNET_ADDRESS} is a testnet/testnet4/signet address, but network is "mainnet"`,
-  });
+  assert.throws(
+    () => assertConfigAddressesOnNetwork({ btcaddress: TESTNET_ADDRESS }, Network.mainnet),
+    {
+      message:
+        `Invalid config file: btcaddress: ${TESTNET_ADDRESS} is a testnet/testnet4/signet address, but network is "mainnet"`,
+    },
+  );
 });

@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { CollectorConfig, Equals } from "./config_types.ts";
 import {
   boolean,
   defaultedSection,
@@ -21,11 +22,7 @@ export function isJetStreamName(name: string): boolean {
 const jetStreamName = (): z.ZodString =>
   stringMatching(isJetStreamName, "a JetStream name of letters, digits, '_' and '-'");
 
-/**
- * Configuration of `tbg-collector`, the event pipeline from JetStream into PostgreSQL and
- * Redis. Unknown keys are rejected.
- */
-export const collectorConfigSchema = section({
+const schema = section({
   nats_url: withDefault(
     natsUrlField(),
     "nats://127.0.0.1:4222",
@@ -78,5 +75,11 @@ export const collectorConfigSchema = section({
   ),
 });
 
-/** A validated collector configuration, defaults filled in. */
-export type CollectorConfig = z.infer<typeof collectorConfigSchema>;
+/** Proof, checked by the compiler, that the schema's output is exactly {@link CollectorConfig}. */
+const _outputMatches: Equals<z.output<typeof schema>, CollectorConfig> = true;
+
+/**
+ * Configuration of `tbg-collector`, the event pipeline from JetStream into PostgreSQL and
+ * Redis. Unknown keys are rejected.
+ */
+export const collectorConfigSchema: z.ZodType<CollectorConfig, unknown> = schema;

@@ -1,7 +1,5 @@
-import type { CollectorConfig } from "./collector_schema.ts";
+import type { CollectorConfig, RelayConfig, StratumConfig } from "./config_types.ts";
 import { type Endpoint, parseHostPort } from "./endpoint.ts";
-import type { RelayConfig } from "./relay_schema.ts";
-import type { StratumConfig } from "./stratum_schema.ts";
 
 /** What an HTTP listener serves. */
 export const HttpRoute = { Metrics: "metrics", Health: "health" } as const;

@@ -2,9 +2,10 @@ import type { z } from "zod";
 import { ConfigError } from "./config_error.ts";
 import { findJsonProblem } from "./json_syntax.ts";
 import { toConfigIssues } from "./_zod_issues.ts";
-import { type CollectorConfig, collectorConfigSchema } from "./collector_schema.ts";
-import { type RelayConfig, relayConfigSchema } from "./relay_schema.ts";
-import { type StratumConfig, stratumConfigSchema } from "./stratum_schema.ts";
+import { collectorConfigSchema } from "./collector_schema.ts";
+import type { CollectorConfig, RelayConfig, StratumConfig } from "./config_types.ts";
+import { relayConfigSchema } from "./relay_schema.ts";
+import { stratumConfigSchema } from "./stratum_schema.ts";
 
 /** The services that read a config file. */
 export const ServiceKind = {

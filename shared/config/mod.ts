@@ -10,6 +10,7 @@
 export * from "./config_error.ts";
 export * from "./endpoint.ts";
 export * from "./json_syntax.ts";
+export * from "./config_types.ts";
 export {
   BTCSIG_MAX_CHARS,
   COINBASE_SCRIPTSIG_MAX_BYTES,

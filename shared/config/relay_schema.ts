@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { Equals, RelayConfig } from "./config_types.ts";
 import {
   nonEmptyString,
   oneOf,
@@ -11,12 +12,7 @@ import {
 } from "./_fields.ts";
 import { checkEngine, engineShape, hostField, issueAdder } from "./engine_schema.ts";
 
-/**
- * Configuration of `tbg-relay`, a regional Stratum instance fed with templates from the
- * primary: every stratum key plus `mode`, `primary` (ckpool passthrough shape) and
- * `independent_after_ms`. Unknown keys are rejected.
- */
-export const relayConfigSchema = section({
+const schema = section({
   ...engineShape,
   mode: withDefault(oneOf(["passthrough"]), "passthrough", "Relay mode; only passthrough exists."),
   primary: required(
@@ -43,5 +39,12 @@ export const relayConfigSchema = section({
   ),
 }).superRefine((config, ctx) => checkEngine(config, issueAdder(ctx)));
 
-/** A validated relay configuration, defaults filled in. */
-export type RelayConfig = z.infer<typeof relayConfigSchema>;
+/** Proof, checked by the compiler, that the schema's output is exactly {@link RelayConfig}. */
+const _outputMatches: Equals<z.output<typeof schema>, RelayConfig> = true;
+
+/**
+ * Configuration of `tbg-relay`, a regional Stratum instance fed with templates from the
+ * primary: every stratum key plus `mode`, `primary` (ckpool passthrough shape) and
+ * `independent_after_ms`. Unknown keys are rejected.
+ */
+export const relayConfigSchema: z.ZodType<RelayConfig, unknown> = schema;

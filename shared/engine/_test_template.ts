@@ -34,11 +34,14 @@ export function testGbt(options: TestGbtOptions = {}): Record<string, unknown> {
       sigops: 1,
     });
   }
-  const wtxids = txs.map((t) => reverseBytes(Uint8Array.from(t.hash.match(/../g)!.map((h) => parseInt(h, 16)))));
+  const wtxids = txs.map((t) =>
+    reverseBytes(Uint8Array.from(t.hash.match(/../g)!.map((h) => parseInt(h, 16))))
+  );
   return {
     version: 0x20000000,
     rules: ["csv", "!segwit", "taproot"],
-    previousblockhash: options.prevHash ?? "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
+    previousblockhash: options.prevHash ??
+      "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
     transactions: txs,
     coinbasevalue: 5_000_000_000 + txs.reduce((s, t) => s + t.fee, 0),
     target: "7fffff0000000000000000000000000000000000000000000000000000000000",

@@ -55,7 +55,9 @@ export function buildCoinbaseParts(spec: CoinbaseSpec): CoinbaseParts {
     throw new RangeError("Cannot build coinbase: extranonce size must be 2..75 bytes");
   }
   if (spec.tag.length > 75) throw new RangeError("Cannot build coinbase: tag longer than 75 bytes");
-  const tagPush = spec.tag.length === 0 ? new Uint8Array() : concat([Uint8Array.of(spec.tag.length), spec.tag]);
+  const tagPush = spec.tag.length === 0
+    ? new Uint8Array()
+    : concat([Uint8Array.of(spec.tag.length), spec.tag]);
   const scriptSigLength = heightPush.length + 1 + spec.extranonceSize + tagPush.length;
   if (scriptSigLength > MAX_COINBASE_SCRIPTSIG_BYTES) {
     throw new RangeError(
@@ -91,7 +93,14 @@ export function buildCoinbaseParts(spec: CoinbaseSpec): CoinbaseParts {
     ...outputs,
     u32le(0),
   ]);
-  return { coinb1, coinb2, coinb1Hex: toHex(coinb1), coinb2Hex: toHex(coinb2), payoutSats, feeSats };
+  return {
+    coinb1,
+    coinb2,
+    coinb1Hex: toHex(coinb1),
+    coinb2Hex: toHex(coinb2),
+    payoutSats,
+    feeSats,
+  };
 }
 
 /**

@@ -52,6 +52,15 @@ export class ConnectionTransport implements Transport {
     this.#scheduleFlush();
   }
 
+  /** Resolves once queued output is written (or after `timeoutMs`, whichever is first). */
+  async settle(timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while ((this.#writing || this.#flushScheduled || this.#queue.length > 0) && !this.#closed) {
+      if (performance.now() >= deadline) return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
   /** Closes immediately without flushing (peer gone or process exiting). */
   dispose(): void {
     this.#hardClose(this.closeReason ?? "disconnected");

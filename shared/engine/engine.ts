@@ -112,7 +112,9 @@ export class Engine implements SessionHost {
   constructor(options: EngineOptions, deps: EngineDeps) {
     const counterBytes = options.extranonce1Size - options.extranonce1Prefix.length;
     if (counterBytes < 2) {
-      throw new RangeError("Cannot create engine: extranonce1 needs at least 2 bytes after its prefix");
+      throw new RangeError(
+        "Cannot create engine: extranonce1 needs at least 2 bytes after its prefix",
+      );
     }
     this.options = options;
     this.clock = deps.clock;
@@ -197,7 +199,9 @@ export class Engine implements SessionHost {
     let total = 0;
     for (const session of this.sessions) {
       if (!session.authorized) {
-        if (nowMs - session.connectedAtMs > this.options.authorizeTimeoutMs) session.close("authorize timeout");
+        if (nowMs - session.connectedAtMs > this.options.authorizeTimeoutMs) {
+          session.close("authorize timeout");
+        }
         continue;
       }
       session.tick();
@@ -234,7 +238,10 @@ export class Engine implements SessionHost {
   /** @inheritdoc */
   allocateExtranonce1(resumeId: string | null): { extranonce1: Uint8Array; resumed: boolean } {
     const size = this.options.extranonce1Size;
-    if (resumeId !== null && resumeId.length === size * 2 && this.#released.has(resumeId) && !this.#inUse.has(resumeId)) {
+    if (
+      resumeId !== null && resumeId.length === size * 2 && this.#released.has(resumeId) &&
+      !this.#inUse.has(resumeId)
+    ) {
       this.#released.delete(resumeId);
       this.#inUse.add(resumeId);
       return { extranonce1: hexBytes(resumeId), resumed: true };
@@ -264,7 +271,9 @@ export class Engine implements SessionHost {
     const hex = bytesToHex(extranonce1);
     this.#inUse.delete(hex);
     this.#released.set(hex, this.clock.nowMs());
-    if (this.#released.size > RESUME_KEEP_MAX) this.#released.delete(this.#released.keys().next().value!);
+    if (this.#released.size > RESUME_KEEP_MAX) {
+      this.#released.delete(this.#released.keys().next().value!);
+    }
   }
 
   /** @inheritdoc */
@@ -295,7 +304,12 @@ export class Engine implements SessionHost {
   }
 
   /** @inheritdoc */
-  onDifficultyChanged(session: Session, oldDiff: number, newDiff: number, reason: DifficultyReason): void {
+  onDifficultyChanged(
+    session: Session,
+    oldDiff: number,
+    newDiff: number,
+    reason: DifficultyReason,
+  ): void {
     if (session.payout === null) return;
     this.#deps.events?.emit("diff_updated", {
       user: session.payout.address,
@@ -318,7 +332,12 @@ export class Engine implements SessionHost {
   }
 
   /** @inheritdoc */
-  onShare(session: Session, submit: SubmitRequest, verdict: ShareVerdict, workbase: Workbase): void {
+  onShare(
+    session: Session,
+    submit: SubmitRequest,
+    verdict: ShareVerdict,
+    workbase: Workbase,
+  ): void {
     const payout = session.payout!;
     const worker = session.workers.get(submit.workerName) ?? payout;
     const nowMs = this.clock.nowMs();
@@ -326,9 +345,11 @@ export class Engine implements SessionHost {
     if (verdict.block !== null) this.#submitBlock(verdict.block, workbase, worker);
     const events = this.#deps.events;
     if (verdict.accepted) {
-      this.#meters.get(session)?.add(session.difficulty, nowMs);
+      this.#meters.get(session)?.add(session.creditedDifficulty, nowMs);
       this.#trackBest(session, worker, verdict.shareDiff);
-      if (submit.versionBits !== null && submit.versionBits !== 0 && !this.#asicboostSeen.has(session)) {
+      if (
+        submit.versionBits !== null && submit.versionBits !== 0 && !this.#asicboostSeen.has(session)
+      ) {
         this.#asicboostSeen.add(session);
         events?.emit("asicboost_detected", {
           user: worker.address,
@@ -391,28 +412,37 @@ export class Engine implements SessionHost {
       worker: worker.worker,
     });
     const reward = Number(template.coinbaseValueSats);
-    this.#deps.submitter.submitBlock(blockHex, candidate.hashHex, template.height).then((submission) => {
-      this.#deps.observer.blockSubmitted(submission.accepted);
-      this.blocks.push({ hashHex: candidate.hashHex, height: template.height, user: worker.address, accepted: submission.accepted });
-      if (this.blocks.length > 1000) this.blocks.shift();
-      log.info(submission.accepted ? "block accepted" : "block rejected", {
-        hash: candidate.hashHex,
-        height: template.height,
-        results: submission.results,
-      });
-      const rejected = submission.results.find((r) => r.result !== null);
-      this.#deps.events?.emit("block_found", {
-        user: worker.address,
-        worker: worker.worker,
-        height: template.height,
-        hash: candidate.hashHex,
-        reward_sats: reward,
-        region: this.options.region,
-        accepted: submission.accepted,
-        ...(submission.accepted || rejected === undefined ? {} : { reject_reason: rejected.result! }),
-        submitted_to: submission.results.map((r) => r.target),
-      });
-    }).catch((e: unknown) => {
+    this.#deps.submitter.submitBlock(blockHex, candidate.hashHex, template.height).then(
+      (submission) => {
+        this.#deps.observer.blockSubmitted(submission.accepted);
+        this.blocks.push({
+          hashHex: candidate.hashHex,
+          height: template.height,
+          user: worker.address,
+          accepted: submission.accepted,
+        });
+        if (this.blocks.length > 1000) this.blocks.shift();
+        log.info(submission.accepted ? "block accepted" : "block rejected", {
+          hash: candidate.hashHex,
+          height: template.height,
+          results: submission.results,
+        });
+        const rejected = submission.results.find((r) => r.result !== null);
+        this.#deps.events?.emit("block_found", {
+          user: worker.address,
+          worker: worker.worker,
+          height: template.height,
+          hash: candidate.hashHex,
+          reward_sats: reward,
+          region: this.options.region,
+          accepted: submission.accepted,
+          ...(submission.accepted || rejected === undefined
+            ? {}
+            : { reject_reason: rejected.result! }),
+          submitted_to: submission.results.map((r) => r.target),
+        });
+      },
+    ).catch((e: unknown) => {
       this.#deps.observer.blockSubmitted(false);
       log.error("block submission failed", { hash: candidate.hashHex, error: String(e) });
     });

@@ -119,7 +119,9 @@ export class JobManager {
     if (retired !== undefined) return { state: "stale", workbase: retired };
     const seq = parseInt(jobId, 16);
     // Ids are issued in order, so an id we issued long ago is stale rather than unknown.
-    if (Number.isFinite(seq) && seq > 0 && seq <= this.#seq) return { state: "stale", workbase: null };
+    if (Number.isFinite(seq) && seq > 0 && seq <= this.#seq) {
+      return { state: "stale", workbase: null };
+    }
     return { state: "unknown" };
   }
 
@@ -143,7 +145,12 @@ export class JobManager {
   }
 
   /** The mining.notify line for a payout script (cached per job and script). */
-  notifyLine(workbase: Workbase, payoutKey: string, payoutScript: Uint8Array, cleanJobs: boolean): string {
+  notifyLine(
+    workbase: Workbase,
+    payoutKey: string,
+    payoutScript: Uint8Array,
+    cleanJobs: boolean,
+  ): string {
     const cacheKey = cleanJobs ? payoutKey : payoutKey + ":0";
     let line = workbase.notifyLines.get(cacheKey);
     if (line === undefined) {

@@ -78,7 +78,12 @@ export interface SessionHost {
   /** A worker authorized (first authorization on the connection is `first`). */
   onAuthorized(session: Session, worker: AuthorizedWorker, first: boolean): void;
   /** The session changed difficulty. */
-  onDifficultyChanged(session: Session, oldDiff: number, newDiff: number, reason: DifficultyReason): void;
+  onDifficultyChanged(
+    session: Session,
+    oldDiff: number,
+    newDiff: number,
+    reason: DifficultyReason,
+  ): void;
   /** A rate limit refused something; `rule` names the limit. */
   onRateLimited(session: Session, rule: string): void;
   /** A protocol error answered to the miner (for metrics). */
@@ -115,6 +120,8 @@ export class Session {
   sharesRejected = 0;
   bestDiff = 0;
   lastShareAtMs = 0;
+  /** Difficulty credited for the most recent accepted share (for hashrate meters). */
+  creditedDifficulty = 0;
   #closed = false;
 
   /** @param id engine-unique connection number. */
@@ -182,14 +189,22 @@ export class Session {
     if (this.#closed || this.payout === null || this.extranonce1 === null) return;
     this.#lastJobSent = workbase;
     this.#transport.send(
-      this.#host.jobs.notifyLine(workbase, this.payout.payoutKey, this.payout.payoutScript, cleanJobs),
+      this.#host.jobs.notifyLine(
+        workbase,
+        this.payout.payoutKey,
+        this.payout.payoutScript,
+        cleanJobs,
+      ),
     );
   }
 
   /** Applies a remembered difficulty (from reconnect memory) if still relevant. */
   applyRememberedDifficulty(difficulty: number): void {
     if (this.#vardiff === null || this.sharesAccepted > 0 || this.#suggested !== null) return;
-    this.#setDifficulty(this.#vardiff.setSuggested(difficulty)?.newDiff ?? null, "reconnect_memory");
+    this.#setDifficulty(
+      this.#vardiff.setRemembered(difficulty)?.newDiff ?? null,
+      "reconnect_memory",
+    );
   }
 
   /** Periodic tick: lets an idle miner's difficulty decay. */
@@ -223,11 +238,15 @@ export class Session {
   #subscribe(id: RequestId, userAgent: string, resumeId: string | null): void {
     if (this.#limiter.onSubscribe() === "disconnect") {
       this.#host.onRateLimited(this, "max_subscribes_per_minute");
-      this.#transport.send(encodeError(id, stratumError(StratumErrorCode.other, "Too many subscribe requests")));
+      this.#transport.send(
+        encodeError(id, stratumError(StratumErrorCode.other, "Too many subscribe requests")),
+      );
       return this.close("subscribe rate limit");
     }
     if (this.#host.draining) {
-      this.#transport.send(encodeError(id, stratumError(StratumErrorCode.other, "Pool is restarting, reconnect")));
+      this.#transport.send(
+        encodeError(id, stratumError(StratumErrorCode.other, "Pool is restarting, reconnect")),
+      );
       return this.close("draining");
     }
     if (this.extranonce1 === null) {
@@ -251,7 +270,9 @@ export class Session {
   #authorize(id: RequestId, address: string, worker: string): void {
     if (this.#limiter.onAuthorize() === "disconnect") {
       this.#host.onRateLimited(this, "max_authorizes_per_minute");
-      this.#transport.send(encodeError(id, stratumError(StratumErrorCode.other, "Too many authorize requests")));
+      this.#transport.send(
+        encodeError(id, stratumError(StratumErrorCode.other, "Too many authorize requests")),
+      );
       return this.close("authorize rate limit");
     }
     const username = worker === "" ? address : `${address}.${worker}`;
@@ -278,7 +299,9 @@ export class Session {
     } catch (e) {
       this.#host.onProtocolError(this, "bad_address");
       const reason = e instanceof Error ? e.message : "invalid address";
-      this.#transport.send(encodeError(id, stratumError(StratumErrorCode.unauthorized, `Unauthorized: ${reason}`)));
+      this.#transport.send(
+        encodeError(id, stratumError(StratumErrorCode.unauthorized, `Unauthorized: ${reason}`)),
+      );
       return;
     }
     const authorized: AuthorizedWorker = {
@@ -299,9 +322,11 @@ export class Session {
     }
   }
 
-  #configure(request: Extract<ReturnType<typeof parseLine>, { kind: "request" }>["request"] & {
-    method: typeof ClientMethod.configure;
-  }): void {
+  #configure(
+    request: Extract<ReturnType<typeof parseLine>, { kind: "request" }>["request"] & {
+      method: typeof ClientMethod.configure;
+    },
+  ): void {
     const result: Record<string, unknown> = {};
     for (const extension of request.extensions) {
       switch (extension) {
@@ -317,7 +342,10 @@ export class Session {
           if (request.minimumDifficulty !== null) {
             this.#minerMinimum = request.minimumDifficulty;
             if (this.#vardiff !== null) {
-              this.#setDifficulty(this.#vardiff.setMinerMinimum(request.minimumDifficulty)?.newDiff ?? null, "configure");
+              this.#setDifficulty(
+                this.#vardiff.setMinerMinimum(request.minimumDifficulty)?.newDiff ?? null,
+                "configure",
+              );
             }
           }
           result["minimum-difficulty"] = request.minimumDifficulty !== null;
@@ -346,18 +374,25 @@ export class Session {
     const host = this.#host;
     if (this.extranonce1 === null) {
       host.onProtocolError(this, "not_subscribed");
-      this.#transport.send(encodeError(submit.id, stratumError(StratumErrorCode.notSubscribed, "Not subscribed")));
+      this.#transport.send(
+        encodeError(submit.id, stratumError(StratumErrorCode.notSubscribed, "Not subscribed")),
+      );
       return;
     }
     if (this.payout === null || !this.workers.has(submit.workerName)) {
       host.onProtocolError(this, "unauthorized");
-      this.#transport.send(encodeError(submit.id, stratumError(StratumErrorCode.unauthorized, "Unauthorized worker")));
+      this.#transport.send(
+        encodeError(submit.id, stratumError(StratumErrorCode.unauthorized, "Unauthorized worker")),
+      );
       return;
     }
     if (this.#limiter.onSubmit() === "banned") {
       host.onRateLimited(this, "max_shares_per_minute");
       this.#transport.send(
-        encodeError(submit.id, stratumError(StratumErrorCode.other, "Too many submits: temporarily banned")),
+        encodeError(
+          submit.id,
+          stratumError(StratumErrorCode.other, "Too many submits: temporarily banned"),
+        ),
       );
       return;
     }
@@ -378,7 +413,8 @@ export class Session {
     const vardiff = this.#vardiff!;
     const nowMs = host.clock.nowMs();
     const previous = vardiff.previous !== vardiff.current &&
-        (nowMs - vardiff.changedAtMs < host.options.difficultyGraceMs || workbase.createdAtMs < vardiff.changedAtMs)
+        (nowMs - vardiff.changedAtMs < host.options.difficultyGraceMs ||
+          workbase.createdAtMs < vardiff.changedAtMs)
       ? vardiff.previous
       : null;
     const verdict = validateShare({
@@ -399,8 +435,13 @@ export class Session {
       this.sharesAccepted++;
       this.lastShareAtMs = nowMs;
       this.#transport.send(encodeResult(submit.id, true));
+      // A share accepted under the grace rule earns the difficulty it was mined at, not the new one.
+      const credit = previous !== null && verdict.shareDiff < vardiff.current
+        ? previous
+        : vardiff.current;
+      this.creditedDifficulty = credit;
       host.onShare(this, submit, verdict, workbase);
-      vardiff.recordShare(vardiff.current);
+      vardiff.recordShare(credit);
       const retarget = vardiff.maybeRetarget();
       if (retarget !== null) {
         this.#setDifficulty(retarget.newDiff, "vardiff");

@@ -146,7 +146,13 @@ export function validateShare(input: ShareInput): ShareVerdict {
     );
   }
   if (workbase.acceptedHashes.has(hashHex)) {
-    return reject(RejectReason.duplicate, StratumErrorCode.duplicate, "Duplicate share", shareDiff, block);
+    return reject(
+      RejectReason.duplicate,
+      StratumErrorCode.duplicate,
+      "Duplicate share",
+      shareDiff,
+      block,
+    );
   }
   workbase.acceptedHashes.add(hashHex);
   return { accepted: true, shareDiff, hashHex, block, version };

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import * as bitcoin from "bitcoinjs-lib";
-import { addressToScriptPubKey, bytesToHex, decodeBip34Height, hexToBytes } from "../bitcoin/mod.ts";
+import {
+  addressToScriptPubKey,
+  bytesToHex,
+  decodeBip34Height,
+  hexToBytes,
+} from "../bitcoin/mod.ts";
 import { assembleBlockHex } from "./block.ts";
 import { JobManager, type Workbase } from "./jobs.ts";
 import { type ShareInput, validateShare } from "./share.ts";
@@ -42,9 +47,16 @@ function input(wb: Workbase, jobs: JobManager, over: Partial<ShareInput> = {}): 
 }
 
 /** Tries nonces until the verdict satisfies `want` (bounded). */
-function findNonce(base: ShareInput, want: (v: ReturnType<typeof validateShare>) => boolean): number {
+function findNonce(
+  base: ShareInput,
+  want: (v: ReturnType<typeof validateShare>) => boolean,
+): number {
   for (let nonce = 0; nonce < 10_000; nonce++) {
-    const copy = { ...base, nonce, workbase: { ...base.workbase, acceptedHashes: new Set<string>() } };
+    const copy = {
+      ...base,
+      nonce,
+      workbase: { ...base.workbase, acceptedHashes: new Set<string>() },
+    };
     if (want(validateShare(copy))) return nonce;
   }
   throw new Error("no nonce found within bound");
@@ -59,7 +71,11 @@ Deno.test("coinbase halves pay the miner's script, carry the BIP34 height, tag a
   const tx = bitcoin.Transaction.fromBuffer(raw);
   assert.ok(tx.isCoinbase());
   assert.equal(decodeBip34Height(tx.ins[0]!.script), 840_000);
-  assert.ok(bytesToHex(tx.ins[0]!.script).includes(bytesToHex(new TextEncoder().encode("/TheBitcoinGame/"))));
+  assert.ok(
+    bytesToHex(tx.ins[0]!.script).includes(
+      bytesToHex(new TextEncoder().encode("/TheBitcoinGame/")),
+    ),
+  );
   assert.equal(bytesToHex(tx.outs[0]!.script), bytesToHex(script));
   assert.equal(tx.outs[0]!.value, BigInt(wb.template.coinbaseValueSats));
   assert.equal(bytesToHex(tx.outs[1]!.script), bytesToHex(wb.template.witnessCommitment!));
@@ -72,7 +88,9 @@ Deno.test("coinbase halves split an operator fee when donation is configured", (
   const wb = jobs.addTemplate(templateFromGbt(testGbt(), 0), 0);
   const script = addressToScriptPubKey(P2WPKH, "regtest");
   const parts = jobs.coinbaseFor(wb, bytesToHex(script), script);
-  const tx = bitcoin.Transaction.fromBuffer(new Uint8Array([...parts.coinb1, ...new Uint8Array(12), ...parts.coinb2]));
+  const tx = bitcoin.Transaction.fromBuffer(
+    new Uint8Array([...parts.coinb1, ...new Uint8Array(12), ...parts.coinb2]),
+  );
   const total = wb.template.coinbaseValueSats;
   assert.equal(tx.outs[1]!.value, (total * 150n) / 10_000n);
   assert.equal(tx.outs[0]!.value + tx.outs[1]!.value, total);
@@ -86,7 +104,11 @@ Deno.test("validateShare() accepts a share at the session difficulty and refuses
   const first = validateShare(input(wb, jobs, { nonce }));
   assert.equal(first.accepted, true);
   const again = validateShare(input(wb, jobs, { nonce }));
-  assert.deepEqual([again.accepted, !again.accepted && again.code, !again.accepted && again.message], [
+  assert.deepEqual([
+    again.accepted,
+    !again.accepted && again.code,
+    !again.accepted && again.message,
+  ], [
     false,
     22,
     "Duplicate share",
@@ -101,7 +123,9 @@ Deno.test("validateShare() refuses a low-difficulty share with code 23 and honou
   assert.equal(low.accepted, false);
   assert.equal(!low.accepted && low.code, 23);
   assert.match(!low.accepted ? low.message : "", /^Low difficulty share \(/);
-  const grace = validateShare(input(wb, jobs, { difficulty: 1e6, previousDifficulty: 1e-9, nonce }));
+  const grace = validateShare(
+    input(wb, jobs, { difficulty: 1e6, previousDifficulty: 1e-9, nonce }),
+  );
   assert.equal(grace.accepted, true);
 });
 
@@ -109,7 +133,11 @@ Deno.test("validateShare() refuses stale work with code 21", () => {
   const jobs = manager();
   const wb = jobs.addTemplate(templateFromGbt(testGbt({ bits: "1d00ffff" }), 0), 0);
   const v = validateShare(input(wb, jobs, { stale: true }));
-  assert.deepEqual([v.accepted, !v.accepted && v.code, !v.accepted && v.message], [false, 21, "Stale job"]);
+  assert.deepEqual([v.accepted, !v.accepted && v.code, !v.accepted && v.message], [
+    false,
+    21,
+    "Stale job",
+  ]);
 });
 
 Deno.test("validateShare() refuses ntime before mintime or too far ahead", () => {
@@ -117,7 +145,11 @@ Deno.test("validateShare() refuses ntime before mintime or too far ahead", () =>
   const wb = jobs.addTemplate(templateFromGbt(testGbt(), 0), 0);
   for (const ntime of [wb.template.mintime - 1, wb.ntime + 7001]) {
     const v = validateShare(input(wb, jobs, { ntime }));
-    assert.deepEqual([v.accepted, !v.accepted && v.reason, !v.accepted && v.message], [false, "bad_ntime", "ntime out of range"]);
+    assert.deepEqual([v.accepted, !v.accepted && v.reason, !v.accepted && v.message], [
+      false,
+      "bad_ntime",
+      "ntime out of range",
+    ]);
   }
 });
 
@@ -125,8 +157,13 @@ Deno.test("validateShare() checks version bits against the negotiated mask", () 
   const jobs = manager();
   const wb = jobs.addTemplate(templateFromGbt(testGbt({ bits: "1d00ffff" }), 0), 0);
   const unnegotiated = validateShare(input(wb, jobs, { versionBits: 0x00002000 }));
-  assert.equal(!unnegotiated.accepted && unnegotiated.message, "Version rolling was not negotiated (mining.configure)");
-  const outside = validateShare(input(wb, jobs, { versionBits: 0x00001000, versionMask: 0x1fffe000 }));
+  assert.equal(
+    !unnegotiated.accepted && unnegotiated.message,
+    "Version rolling was not negotiated (mining.configure)",
+  );
+  const outside = validateShare(
+    input(wb, jobs, { versionBits: 0x00001000, versionMask: 0x1fffe000 }),
+  );
   assert.equal(!outside.accepted && outside.message, "Version bits outside the negotiated mask");
   const rolled = input(wb, jobs, { versionBits: 0x00006000, versionMask: 0x1fffe000 });
   const inside = validateShare({ ...rolled, nonce: findNonce(rolled, (v) => v.accepted) });
@@ -166,7 +203,10 @@ Deno.test("JobManager marks a new tip clean and earlier jobs stale, a refresh no
   const b = jobs.addTemplate(templateFromGbt(testGbt({ curtime: 1_700_000_700 }), 0), 1);
   assert.equal(b.cleanJobs, false);
   assert.equal(jobs.lookup(a.id).state, "current");
-  const c = jobs.addTemplate(templateFromGbt(testGbt({ prevHash: "11".repeat(32), height: 2 }), 0), 2);
+  const c = jobs.addTemplate(
+    templateFromGbt(testGbt({ prevHash: "11".repeat(32), height: 2 }), 0),
+    2,
+  );
   assert.equal(c.cleanJobs, true);
   assert.equal(jobs.lookup(a.id).state, "stale");
   assert.equal(jobs.lookup(b.id).state, "stale");
@@ -177,7 +217,9 @@ Deno.test("JobManager marks a new tip clean and earlier jobs stale, a refresh no
 Deno.test("JobManager keeps only jobsPerTip refreshes live", () => {
   const jobs = manager();
   const ids = [];
-  for (let i = 0; i < 6; i++) ids.push(jobs.addTemplate(templateFromGbt(testGbt({ curtime: 1_700_000_600 + i }), 0), i).id);
+  for (let i = 0; i < 6; i++) {
+    ids.push(jobs.addTemplate(templateFromGbt(testGbt({ curtime: 1_700_000_600 + i }), 0), i).id);
+  }
   assert.equal(jobs.liveCount, 4);
   assert.equal(jobs.lookup(ids[0]!).state, "stale");
   assert.equal(jobs.lookup(ids[5]!).state, "current");

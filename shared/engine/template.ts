@@ -3,12 +3,7 @@
  * Everything the job manager needs per template is computed here once: decoded transactions, the
  * shared merkle branch, the network target from `bits` (never clamped), the witness commitment.
  */
-import {
-  bitsToTarget,
-  hexToBytes,
-  merkleBranchForCoinbase,
-  reverseBytes,
-} from "../bitcoin/mod.ts";
+import { bitsToTarget, hexToBytes, merkleBranchForCoinbase, reverseBytes } from "../bitcoin/mod.ts";
 
 /** A transaction of the template, in the byte orders the block needs. */
 export interface TemplateTransaction {
@@ -52,7 +47,9 @@ export const MAX_TEMPLATE_TRANSACTIONS = 20_000;
 
 /** Builds a BlockTemplate from a getblocktemplate result; TypeError names the bad field. */
 export function templateFromGbt(gbt: unknown, receivedAtMs: number): BlockTemplate {
-  if (typeof gbt !== "object" || gbt === null) throw new TypeError("Cannot read template: not an object");
+  if (typeof gbt !== "object" || gbt === null) {
+    throw new TypeError("Cannot read template: not an object");
+  }
   const g = gbt as Record<string, unknown>;
   const height = integer(g, "height", 0, 0x7fffffff);
   const version = integer(g, "version", -0x80000000, 0xffffffff) >>> 0;
@@ -62,21 +59,31 @@ export function templateFromGbt(gbt: unknown, receivedAtMs: number): BlockTempla
   const bits = parseInt(bitsHex, 16) >>> 0;
   const prevHashHex = hexField(g, "previousblockhash", 64).toLowerCase();
   const coinbaseValue = g.coinbasevalue;
-  if (typeof coinbaseValue !== "number" || !Number.isSafeInteger(coinbaseValue) || coinbaseValue < 0) {
+  if (
+    typeof coinbaseValue !== "number" || !Number.isSafeInteger(coinbaseValue) || coinbaseValue < 0
+  ) {
     throw new TypeError("Cannot read template: coinbasevalue must be a non-negative integer");
   }
-  const rules = Array.isArray(g.rules) ? g.rules.filter((r): r is string => typeof r === "string") : [];
+  const rules = Array.isArray(g.rules)
+    ? g.rules.filter((r): r is string => typeof r === "string")
+    : [];
   const rawTxs = g.transactions;
-  if (!Array.isArray(rawTxs)) throw new TypeError("Cannot read template: transactions must be an array");
+  if (!Array.isArray(rawTxs)) {
+    throw new TypeError("Cannot read template: transactions must be an array");
+  }
   if (rawTxs.length > MAX_TEMPLATE_TRANSACTIONS) {
-    throw new TypeError(`Cannot read template: more than ${MAX_TEMPLATE_TRANSACTIONS} transactions`);
+    throw new TypeError(
+      `Cannot read template: more than ${MAX_TEMPLATE_TRANSACTIONS} transactions`,
+    );
   }
   const transactions = rawTxs.map((t, i) => transaction(t, i));
   const dwc = g.default_witness_commitment;
   let witnessCommitment: Uint8Array | null = null;
   if (dwc !== undefined) {
     if (typeof dwc !== "string" || !/^6a24aa21a9ed[0-9a-fA-F]{64}$/.test(dwc)) {
-      throw new TypeError("Cannot read template: default_witness_commitment is not a witness commitment script");
+      throw new TypeError(
+        "Cannot read template: default_witness_commitment is not a witness commitment script",
+      );
     }
     witnessCommitment = hexToBytes(dwc);
   }
@@ -122,10 +129,20 @@ function transaction(raw: unknown, index: number): TemplateTransaction {
   };
 }
 
-function integer(o: Record<string, unknown>, key: string, min: number, max: number, where = ""): number {
+function integer(
+  o: Record<string, unknown>,
+  key: string,
+  min: number,
+  max: number,
+  where = "",
+): number {
   const v = o[key];
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new TypeError(`Cannot read template: ${where ? where + "." : ""}${key} must be an integer in [${min}, ${max}]`);
+    throw new TypeError(
+      `Cannot read template: ${
+        where ? where + "." : ""
+      }${key} must be an integer in [${min}, ${max}]`,
+    );
   }
   return v;
 }
@@ -133,7 +150,9 @@ function integer(o: Record<string, unknown>, key: string, min: number, max: numb
 function hexField(o: Record<string, unknown>, key: string, chars: number, where = ""): string {
   const v = o[key];
   if (typeof v !== "string" || v.length !== chars || !/^[0-9a-fA-F]+$/.test(v)) {
-    throw new TypeError(`Cannot read template: ${where ? where + "." : ""}${key} must be ${chars} hex chars`);
+    throw new TypeError(
+      `Cannot read template: ${where ? where + "." : ""}${key} must be ${chars} hex chars`,
+    );
   }
   return v;
 }

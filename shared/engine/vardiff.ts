@@ -19,16 +19,18 @@
  * ±dead_band_percent of the current difficulty nothing changes. Otherwise the difficulty moves
  * `dampening` of the way to the ideal, rounded to {@linkcode DIFFICULTY_SIGNIFICANT_DIGITS}
  * significant digits and clamped to the bounds, provided the shares seen since the current
- * difficulty was set confirm the move (see {@linkcode CONFIRM_Z}).
+ * difficulty was set confirm the move (see {@linkcode CONFIRM_Z}). The step aims at whichever
+ * of the two estimates (EMA, or the confirming shares) lies nearer the current difficulty, so a
+ * noise peak in the short EMA cannot carry a change further than the longer evidence supports.
  *
  * Why the confirmation: at the default settings a window holds about 3 shares, and an EMA with
  * weight 0.3 remembers about 17 shares, so the estimate alone wanders by about ±24 % (1σ) even
  * for a perfectly steady miner. Against a ±20 % dead band that alone would change a correctly
  * set miner's difficulty every third window or so. Requiring the shares since the last change
  * to be off by more than the dead band, and by more than {@linkcode CONFIRM_Z} standard
- * deviations of their Poisson noise, lets large errors through at once (a 2× error needs about
- * 8 shares) while small ones wait for enough evidence (a 30 % error needs about 45 shares), which
- * is what keeps a converged miner's difficulty still (ckpool gets the same effect from a
+ * deviations of their Poisson noise, lets large errors through quickly (a 2× error either way
+ * is confirmed after about 8 shares) while small ones wait for enough evidence (a 30 % error
+ * after about 45 target intervals), which is what keeps a converged miner's difficulty still (ckpool gets the same effect from a
  * 72-share minimum between changes and a 5-minute average).
  *
  * Shortcuts: fast start closes a window early once it holds {@linkcode FAST_START_FACTOR}×
@@ -47,7 +49,7 @@ export const HASHES_PER_DIFFICULTY = 4_294_967_296;
 /**
  * A window that reaches this many times its expected share count is closed early (fast start).
  * With the defaults (30 s windows, 10 s target) that is 12 shares, which a correctly set miner
- * reaches inside one window with probability about 5·10⁻⁵.
+ * reaches inside one window with probability about 7·10⁻⁵.
  */
 export const FAST_START_FACTOR = 4;
 
@@ -63,8 +65,8 @@ export const FAST_START_MIN_ELAPSED_MS = 100;
 /**
  * Idle decay halves the difficulty after this many retarget intervals without a share, but never
  * before {@linkcode IDLE_DECAY_MIN_EXPECTED_SHARES} target intervals: with the defaults that is
- * 120 s, a silence a correctly set miner produces about once in 190 days (e^-12 per share), where
- * 60 s would strike about once an hour. Each further halving without a share in between waits
+ * 120 s, a silence a correctly set miner produces about once in 19 days, where 60 s would
+ * strike about once an hour. Each further halving without a share in between waits
  * half as long as the one before (down to one retarget interval): the difficulty has halved, so
  * the same silence is as strong evidence in half the time.
  */
@@ -320,8 +322,6 @@ export class VarDiff {
     const tooLow = ideal > this.#current;
     const ratio = this.#confirmedRatio(tooLow, now);
     if (ratio < 0) return null;
-    // Of the two estimates, aim at the one nearer the current difficulty: a noise peak in
-    // the short EMA then cannot carry a change further than the longer evidence supports.
     const confirmedIdeal = this.#current * ratio;
     const aim = tooLow ? Math.min(ideal, confirmedIdeal) : Math.max(ideal, confirmedIdeal);
     return this.#change(roundDifficulty(this.#current + (aim - this.#current) * o.dampening), now);
@@ -343,6 +343,24 @@ export class VarDiff {
     const now = this.#clock.nowMs();
     this.#closeElapsedWindows(now);
     this.#suggestedDifficulty = diff;
+    return this.#change(diff, now);
+  }
+
+  /**
+   * Moves to a difficulty remembered from this worker's previous connection (reconnect
+   * memory), within the pool and miner bounds. Unlike {@linkcode VarDiff.setSuggested} it sets
+   * no floor: vardiff goes on from there in either direction.
+   *
+   * @param diff the remembered difficulty.
+   * @returns the new difficulty to announce, or null when it is unchanged.
+   * @throws {RangeError} when `diff` is not positive and finite.
+   */
+  setRemembered(diff: number): Retarget | null {
+    if (!isPositiveFinite(diff)) {
+      throw new RangeError(`Cannot apply remembered difficulty: ${diff} is not > 0`);
+    }
+    const now = this.#clock.nowMs();
+    this.#closeElapsedWindows(now);
     return this.#change(diff, now);
   }
 
@@ -404,9 +422,7 @@ export class VarDiff {
     }
     const observed = this.#evidenceUnits;
     const band = o.dead_band_percent / 100;
-    const beyondBand = tooLow
-      ? observed > expected * (1 + band)
-      : observed < expected * (1 - band);
+    const beyondBand = tooLow ? observed > expected * (1 + band) : observed < expected * (1 - band);
     const significant = Math.abs(observed - expected) >= CONFIRM_Z * Math.sqrt(expected);
     return beyondBand && significant ? observed / expected : -1;
   }

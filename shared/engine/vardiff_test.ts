@@ -369,6 +369,21 @@ Deno.test("VarDiff.setSuggested() sets the difficulty within bounds and keeps it
   assert.equal(floored.current, 5000);
 });
 
+Deno.test("VarDiff.setRemembered() sets the difficulty without making it a floor", () => {
+  const clock = new ManualClock(0);
+  const vd = new VarDiff({ ...DEFAULTS, mindiff: 1, maxdiff: 1e6 }, clock, 10_000);
+  assert.deepEqual(vd.setRemembered(1234.5), { newDiff: 1234.5 });
+  assert.equal(vd.previous, 10_000);
+  assert.equal(vd.floor, 1);
+  assert.equal(vd.setRemembered(1234.5), null);
+  assert.deepEqual(vd.setRemembered(1e9), { newDiff: 1e6 });
+  vd.setRemembered(1000);
+  // A silent miner decays below the remembered value.
+  clock.advanceTo(HOUR_MS);
+  vd.maybeRetarget();
+  assert.equal(vd.current, 500);
+});
+
 Deno.test("VarDiff.hashrateEstimate() is 0 until a window with shares closes, then tracks", () => {
   const clock = new ManualClock(0);
   const vd = new VarDiff(DEFAULTS, clock, 1000);
@@ -406,9 +421,13 @@ Deno.test("VarDiff rejects invalid settings and difficulties", () => {
   assert.throws(() => new VarDiff({ ...DEFAULTS, dampening: 1.5 }, clock, 1), RangeError);
   assert.throws(() => new VarDiff({ ...DEFAULTS, dead_band_percent: 100 }, clock, 1), RangeError);
   assert.throws(() => new VarDiff({ ...DEFAULTS, retarget_interval: 0 }, clock, 1), RangeError);
-  assert.throws(() => new VarDiff({ ...DEFAULTS, target_share_interval: NaN }, clock, 1), RangeError);
+  assert.throws(
+    () => new VarDiff({ ...DEFAULTS, target_share_interval: NaN }, clock, 1),
+    RangeError,
+  );
   assert.throws(() => new VarDiff(DEFAULTS, clock, 0), RangeError);
   const vd = new VarDiff(DEFAULTS, clock, 1);
   assert.throws(() => vd.setSuggested(Number.NaN), RangeError);
   assert.throws(() => vd.setMinerMinimum(-1), RangeError);
+  assert.throws(() => vd.setRemembered(0), RangeError);
 });

@@ -1,4 +1,8 @@
-/** Member-private: identity of one series within a metric. */
+/**
+ * Member-private: the identity of one series within a metric.
+ *
+ * @module
+ */
 
 /**
  * A stable key for a label set, checked against the metric's label names.

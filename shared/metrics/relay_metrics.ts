@@ -83,7 +83,8 @@ export class RelayMetrics {
     this.independentMode = new CellGauge({
       registry,
       name: "ckpool_relay_independent_mode",
-      help: "1 while the relay builds templates from its local bitcoind, 0 while fed by the primary.",
+      help:
+        "1 while the relay builds templates from its local bitcoind, 0 while fed by the primary.",
     }).child();
     this.replicationLagMs = new CellGauge({
       registry,

@@ -1,9 +1,4 @@
-import {
-  type ConfigByKind,
-  ConfigError,
-  loadConfig,
-  type ServiceKind,
-} from "../config/mod.ts";
+import { type ConfigByKind, ConfigError, loadConfig, type ServiceKind } from "../config/mod.ts";
 import {
   missingPermissions,
   type PermissionQuery,
@@ -110,9 +105,9 @@ export function bootstrap<K extends ServiceKind>(
   const failMissing = (flags: string[]): never => {
     const plural = flags.length > 1;
     return fail(
-      `missing permission${plural ? "s" : ""} ${flags.join(" ")} (run through "deno task start:${kind}" or add the flag${
-        plural ? "s" : ""
-      })`,
+      `missing permission${plural ? "s" : ""} ${
+        flags.join(" ")
+      } (run through "deno task start:${kind}" or add the flag${plural ? "s" : ""})`,
     );
   };
 

@@ -115,7 +115,12 @@ function decodeSegwit(text: string): DecodeResult {
   const address = encoder.encode(REGTEST_HRP, [version, ...bech32.toWords(program)], 90);
   return {
     ok: true,
-    destination: { address, script: witnessScript(version, program), isScript, witness: { version, program } },
+    destination: {
+      address,
+      script: witnessScript(version, program),
+      isScript,
+      witness: { version, program },
+    },
   };
 }
 

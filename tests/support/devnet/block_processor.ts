@@ -10,7 +10,13 @@
 import { Block } from "bitcoinjs-lib";
 import { bytesEqual, hashToDisplayHex, toHex } from "./bytes.ts";
 import type { ActivateOutcome, BlockEntry, ChainState } from "./chain.ts";
-import { isCoinbaseTx, parseBlock, type ParsedBlock, serializeBlock, withWitness } from "./codec.ts";
+import {
+  isCoinbaseTx,
+  parseBlock,
+  type ParsedBlock,
+  serializeBlock,
+  withWitness,
+} from "./codec.ts";
 import { RpcCode, RpcError } from "./rpc_error.ts";
 import { witnessCommitmentIndex } from "./script.ts";
 import { StagedCoins } from "./utxo_set.ts";
@@ -32,7 +38,10 @@ export interface ProcessResult {
 }
 
 /** Core's `UpdateUncommittedBlockStructures`: add a zero witness reserved value if it is missing. */
-function fillWitnessNonce(block: ParsedBlock, bytes: Uint8Array): { block: ParsedBlock; bytes: Uint8Array } {
+function fillWitnessNonce(
+  block: ParsedBlock,
+  bytes: Uint8Array,
+): { block: ParsedBlock; bytes: Uint8Array } {
   const coinbase = block.txs[0];
   if (!coinbase || !isCoinbaseTx(coinbase) || coinbase.hasWitness) return { block, bytes };
   if (witnessCommitmentIndex(coinbase.outputs) < 0) return { block, bytes };
@@ -58,7 +67,9 @@ export function crossCheckWithBitcoinjs(block: ParsedBlock, bytes: Uint8Array): 
   }
   const root = Block.calculateMerkleRoot(parsed.transactions ?? []);
   if (!bytesEqual(root, block.header.merkleRoot)) {
-    throw new Error(`Cannot accept block ${block.header.hashHex}: bitcoinjs-lib merkle root differs`);
+    throw new Error(
+      `Cannot accept block ${block.header.hashHex}: bitcoinjs-lib merkle root differs`,
+    );
   }
   parsed.transactions?.forEach((tx, index) => {
     if (tx.getId() !== block.txs[index]?.txid) {
@@ -72,7 +83,11 @@ export function crossCheckWithBitcoinjs(block: ParsedBlock, bytes: Uint8Array): 
  *
  * @throws {RpcError} -22 "Block decode failed" when the bytes do not parse.
  */
-export function processBlock(chain: ChainState, raw: Uint8Array, nowSeconds: number): ProcessResult {
+export function processBlock(
+  chain: ChainState,
+  raw: Uint8Array,
+  nowSeconds: number,
+): ProcessResult {
   let parsed: ParsedBlock;
   try {
     parsed = parseBlock(raw);
@@ -117,7 +132,11 @@ export function processBlock(chain: ChainState, raw: Uint8Array, nowSeconds: num
  *
  * @throws {RpcError} -22 "Block decode failed" when the bytes do not parse.
  */
-export function proposeBlock(chain: ChainState, raw: Uint8Array, nowSeconds: number): string | null {
+export function proposeBlock(
+  chain: ChainState,
+  raw: Uint8Array,
+  nowSeconds: number,
+): string | null {
   let block: ParsedBlock;
   try {
     block = parseBlock(raw);
@@ -130,7 +149,9 @@ export function proposeBlock(chain: ChainState, raw: Uint8Array, nowSeconds: num
     return known.txFeesSats !== null ? "duplicate" : "duplicate-inconclusive";
   }
   const tip = chain.tip;
-  if (hashToDisplayHex(block.header.prevHash) !== tip.hashHex) return "inconclusive-not-best-prevblk";
+  if (hashToDisplayHex(block.header.prevHash) !== tip.hashHex) {
+    return "inconclusive-not-best-prevblk";
+  }
   const parentMtp = chain.medianTimePast(tip);
   const reason = contextualCheckHeader(block.header, {
     expectedBits: chain.expectedBits(tip),

@@ -6,7 +6,12 @@
  * @module
  */
 import type { ParsedBlock } from "./codec.ts";
-import { bitsToTarget, MEDIAN_TIME_SPAN, REGTEST_POW_LIMIT_BITS, targetToWork } from "./consensus.ts";
+import {
+  bitsToTarget,
+  MEDIAN_TIME_SPAN,
+  REGTEST_POW_LIMIT_BITS,
+  targetToWork,
+} from "./consensus.ts";
 import { type BlockUndo, StagedCoins, UtxoSet } from "./utxo_set.ts";
 import { connectBlock } from "./validate_block.ts";
 

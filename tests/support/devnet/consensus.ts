@@ -74,7 +74,10 @@ export function targetToWork(target: bigint): bigint {
   return (1n << 256n) / (target + 1n);
 }
 
-/** Core's `GetDifficulty` for compact bits: difficulty 1 is bits 0x1d00ffff. */
+/**
+ * Core's `GetDifficulty` for compact bits (difficulty 1 is bits 0x1d00ffff), rounded to the 16
+ * significant digits Core's JSON writer prints.
+ */
 export function bitsToDifficulty(bits: number): number {
   let shift = (bits >>> 24) & 0xff;
   let difficulty = 0x0000ffff / (bits & 0x00ffffff);
@@ -86,7 +89,7 @@ export function bitsToDifficulty(bits: number): number {
     difficulty /= 256.0;
     shift--;
   }
-  return difficulty;
+  return Number(difficulty.toPrecision(16));
 }
 
 /** Block subsidy at a height on regtest. */

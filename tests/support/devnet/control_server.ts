@@ -34,12 +34,18 @@ function json(status: number, body: unknown): Response {
   });
 }
 
-async function dispatch(target: ControlTarget, method: unknown, params: unknown[]): Promise<unknown> {
+async function dispatch(
+  target: ControlTarget,
+  method: unknown,
+  params: unknown[],
+): Promise<unknown> {
   switch (method) {
     case ControlMethod.MINE_EXTERNAL_BLOCK:
       return await target.mineExternalBlock();
     case ControlMethod.SET_UNREACHABLE:
-      if (typeof params[0] !== "boolean") throw new TypeError("Cannot set unreachable: need a boolean");
+      if (typeof params[0] !== "boolean") {
+        throw new TypeError("Cannot set unreachable: need a boolean");
+      }
       await target.setUnreachable(params[0]);
       return params[0];
     case ControlMethod.SET_INITIAL_BLOCK_DOWNLOAD:
@@ -57,31 +63,26 @@ async function dispatch(target: ControlTarget, method: unknown, params: unknown[
   }
 }
 
-/** Starts the control listener; resolves with the server and its port once listening. */
+/** Starts the control listener; returns the server and its bound port. */
 export function serveControl(
   hostname: string,
   port: number,
   target: ControlTarget,
-): Promise<{ server: Deno.HttpServer<Deno.NetAddr>; port: number }> {
-  return new Promise((resolve) => {
-    const server: Deno.HttpServer<Deno.NetAddr> = Deno.serve({
-      hostname,
-      port,
-      onListen: (addr) => resolve({ server, port: addr.port }),
-    }, async (request) => {
-      if (request.method !== "POST") return json(405, { error: "POST a JSON object" });
-      let body: { method?: unknown; params?: unknown };
-      try {
-        body = await request.json();
-      } catch {
-        return json(400, { error: "Cannot parse control request: invalid JSON" });
-      }
-      const params = Array.isArray(body.params) ? body.params : [];
-      try {
-        return json(200, { result: await dispatch(target, body.method, params) ?? null });
-      } catch (error) {
-        return json(400, { error: error instanceof Error ? error.message : String(error) });
-      }
-    });
+): { server: Deno.HttpServer<Deno.NetAddr>; port: number } {
+  const server = Deno.serve({ hostname, port, onListen: () => {} }, async (request) => {
+    if (request.method !== "POST") return json(405, { error: "POST a JSON object" });
+    let body: { method?: unknown; params?: unknown };
+    try {
+      body = await request.json();
+    } catch {
+      return json(400, { error: "Cannot parse control request: invalid JSON" });
+    }
+    const params = Array.isArray(body.params) ? body.params : [];
+    try {
+      return json(200, { result: await dispatch(target, body.method, params) ?? null });
+    } catch (error) {
+      return json(400, { error: error instanceof Error ? error.message : String(error) });
+    }
   });
+  return { server, port: server.addr.port };
 }

@@ -53,6 +53,8 @@ export class DevnetNode {
   readonly #listeners = new Set<TipListener>();
   #extranonce = 0;
   #stopped = false;
+  /** Off while the initial chain is mined, so it is mined without transactions (faster start). */
+  #fillMempool = false;
 
   private constructor(options: DevnetNodeOptions) {
     this.#options = options;
@@ -72,6 +74,7 @@ export class DevnetNode {
       const hashes = await node.#mineOne(template, payout, DEFAULT_MAX_TRIES, time);
       if (!hashes) throw new Error(`Cannot mine initial block ${height}: no nonce found`);
     }
+    node.#fillMempool = true;
     node.#refill();
     return node;
   }
@@ -137,7 +140,11 @@ export class DevnetNode {
    * Mines `count` blocks paying `payoutScript` with mempool transactions; returns their hashes.
    * Stops early (like Core) when `maxTries` nonces did not find a block.
    */
-  async mineBlocks(count: number, payoutScript: Uint8Array, maxTries = DEFAULT_MAX_TRIES): Promise<string[]> {
+  async mineBlocks(
+    count: number,
+    payoutScript: Uint8Array,
+    maxTries = DEFAULT_MAX_TRIES,
+  ): Promise<string[]> {
     const hashes: string[] = [];
     let triesLeft = maxTries;
     while (hashes.length < count && triesLeft > 0 && !this.#stopped) {
@@ -181,7 +188,9 @@ export class DevnetNode {
     }
     const { result } = this.submitBlock(solved.hex);
     if (result !== null) {
-      if (this.chain.tip.hashHex !== template.previousblockhash) return { hashHex: null, tries: solved.tries };
+      if (this.chain.tip.hashHex !== template.previousblockhash) {
+        return { hashHex: null, tries: solved.tries };
+      }
       throw new Error(`Cannot mine block: own block rejected with ${result}`);
     }
     return { hashHex: solved.hashHex, tries: solved.tries };
@@ -208,6 +217,7 @@ export class DevnetNode {
   }
 
   #refill(): void {
+    if (!this.#fillMempool) return;
     this.#filler.refill(this.#mempoolContext(), this.#options.mempoolTarget);
   }
 }

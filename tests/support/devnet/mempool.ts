@@ -75,7 +75,12 @@ export class Mempool {
     const [txid, vout] = key.split(":");
     const output = this.#entries.get(txid ?? "")?.tx.outputs[Number(vout)];
     if (!output) return undefined;
-    return { valueSats: output.valueSats, script: output.script, height: MEMPOOL_HEIGHT, coinbase: false };
+    return {
+      valueSats: output.valueSats,
+      script: output.script,
+      height: MEMPOOL_HEIGHT,
+      coinbase: false,
+    };
   }
 
   /**

@@ -11,6 +11,11 @@ import type { SpendableCoin, Wallet } from "./wallet.ts";
 import { COINBASE_MATURITY } from "./consensus.ts";
 import { bytesEqual } from "./bytes.ts";
 
+/** vsize of a one-input P2WPKH spend to one P2WPKH and one P2PKH output. */
+const ESTIMATED_VSIZE_P2WPKH_SPEND = 144;
+/** vsize of a one-input P2PKH spend to one P2WPKH and one P2PKH output. */
+const ESTIMATED_VSIZE_P2PKH_SPEND = 223;
+
 /** Coins below this are left alone so fees never eat a whole output. */
 const MIN_SPEND_SATS = 100_000n;
 
@@ -61,7 +66,12 @@ export class MempoolFiller {
       if (coin.coinbase && nextHeight - coin.height < COINBASE_MATURITY) continue;
       if (this.mempool.spenderOf(key)) continue;
       const [txid, vout] = key.split(":");
-      coins.push({ txid: txid ?? "", vout: Number(vout), valueSats: coin.valueSats, script: coin.script });
+      coins.push({
+        txid: txid ?? "",
+        vout: Number(vout),
+        valueSats: coin.valueSats,
+        script: coin.script,
+      });
     }
     return coins;
   }
@@ -72,7 +82,12 @@ export class MempoolFiller {
       entry.tx.outputs.forEach((output, vout) => {
         if (!this.wallet.isMine(output.script) || output.valueSats < MIN_SPEND_SATS) return;
         if (this.mempool.spenderOf(outpointKey(entry.tx.txid, vout))) return;
-        coins.push({ txid: entry.tx.txid, vout, valueSats: output.valueSats, script: output.script });
+        coins.push({
+          txid: entry.tx.txid,
+          vout,
+          valueSats: output.valueSats,
+          script: output.script,
+        });
       });
     }
     return coins;
@@ -81,7 +96,9 @@ export class MempoolFiller {
   #pick(confirmed: SpendableCoin[], context: MempoolContext): SpendableCoin | null {
     const wantScript = this.#count % 2 === 0 ? this.wallet.p2wpkhScript : this.wallet.p2pkhScript;
     const chained = this.#count % 3 === 2;
-    const pools = chained ? [this.#unconfirmedCoins(), confirmed] : [confirmed, this.#unconfirmedCoins()];
+    const pools = chained
+      ? [this.#unconfirmedCoins(), confirmed]
+      : [confirmed, this.#unconfirmedCoins()];
     for (const preferKind of [true, false]) {
       for (const pool of pools) {
         const index = pool.findIndex((coin) =>
@@ -106,9 +123,9 @@ export class MempoolFiller {
         { script: this.wallet.p2pkhScript, valueSats: net - first },
       ];
     };
-    // Signature length can differ by a byte between the two signings; the fee stays near the rate.
-    const draft = this.wallet.spend([coin], outputs(0n), tipHeight);
-    const vsize = Math.ceil(draft.weight / 4);
+    // Size estimate for one input and these two outputs, so each transaction is signed once.
+    const isSegwit = bytesEqual(coin.script, this.wallet.p2wpkhScript);
+    const vsize = isSegwit ? ESTIMATED_VSIZE_P2WPKH_SPEND : ESTIMATED_VSIZE_P2PKH_SPEND;
     return this.wallet.spend([coin], outputs(BigInt(vsize * feeRate)), tipHeight);
   }
 }

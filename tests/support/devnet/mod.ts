@@ -231,7 +231,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       }),
       requestStop: () => void self().stop(),
     };
-    control = await serveControl(host, options.controlPort, target);
+    control = serveControl(host, options.controlPort, target);
   }
   const controlServer = control;
 

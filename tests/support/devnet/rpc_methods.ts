@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { validateAddress, decodeAddress } from "./address.ts";
+import { decodeAddress, validateAddress } from "./address.ts";
 import { blockHeaderHex, blockHeaderJson, blockJson } from "./block_json.ts";
 import { toHex } from "./bytes.ts";
 import { bitsToDifficulty, bitsToHex, bitsToTarget, satsToBtc, targetToHex } from "./consensus.ts";
@@ -114,7 +114,9 @@ const methods: Record<string, MethodSpec> = {
     run: ([height], context) => {
       const h = requireInt(height, usage("getblockhash", ["height"]));
       const entry = context.node.chain.atHeight(h);
-      if (h < 0 || !entry) throw new RpcError(RpcCode.INVALID_PARAMETER, "Block height out of range");
+      if (h < 0 || !entry) {
+        throw new RpcError(RpcCode.INVALID_PARAMETER, "Block height out of range");
+      }
       return entry.hashHex;
     },
   },
@@ -162,7 +164,9 @@ const methods: Record<string, MethodSpec> = {
     params: ["blockhash", "verbosity"],
     run: ([blockhash, verbosity], context) => {
       const hash = parseHashArg(blockhash, "blockhash", usage("getblock", ["blockhash"]));
-      const level = typeof verbosity === "boolean" ? (verbosity ? 1 : 0) : optionalInt(verbosity, 1);
+      const level = typeof verbosity === "boolean"
+        ? (verbosity ? 1 : 0)
+        : optionalInt(verbosity, 1);
       const entry = findBlock(context, hash);
       if (level <= 0) return toHex(entry.bytes);
       return blockJson(context.node.chain, entry, level === 1 ? 1 : 2);
@@ -170,7 +174,8 @@ const methods: Record<string, MethodSpec> = {
   },
   validateaddress: {
     params: ["address"],
-    run: ([address]) => validateAddress(requireString(address, usage("validateaddress", ["address"]))),
+    run: ([address]) =>
+      validateAddress(requireString(address, usage("validateaddress", ["address"]))),
   },
   getmininginfo: {
     params: [],

@@ -96,7 +96,10 @@ export function parseHashArg(value: unknown, name: string, usage: string): strin
     );
   }
   if (!/^[0-9a-fA-F]+$/.test(text)) {
-    throw new RpcError(RpcCode.INVALID_PARAMETER, `${name} must be hexadecimal string (not '${text}')`);
+    throw new RpcError(
+      RpcCode.INVALID_PARAMETER,
+      `${name} must be hexadecimal string (not '${text}')`,
+    );
   }
   return text.toLowerCase();
 }

@@ -187,13 +187,20 @@ export class RpcServer {
     try {
       body = JSON.parse(text);
     } catch {
-      return jsonResponse(500, replyObject(null, { code: RpcCode.PARSE_ERROR, message: "Parse error" }, newRequest()));
+      return jsonResponse(
+        500,
+        replyObject(null, { code: RpcCode.PARSE_ERROR, message: "Parse error" }, newRequest()),
+      );
     }
     if (Array.isArray(body)) return await this.#batch(body);
     if (typeof body === "object" && body !== null) return await this.#single(body);
     return jsonResponse(
       500,
-      replyObject(null, { code: RpcCode.PARSE_ERROR, message: "Top-level object parse error" }, newRequest()),
+      replyObject(
+        null,
+        { code: RpcCode.PARSE_ERROR, message: "Top-level object parse error" },
+        newRequest(),
+      ),
     );
   }
 

@@ -78,7 +78,11 @@ export function selectTransactions(mempool: Mempool): MempoolEntry[] {
 }
 
 /** Builds the template for the block after the active tip. */
-export function buildTemplate(chain: ChainState, mempool: Mempool, nowSeconds: number): BlockTemplate {
+export function buildTemplate(
+  chain: ChainState,
+  mempool: Mempool,
+  nowSeconds: number,
+): BlockTemplate {
   const tip = chain.tip;
   const height = tip.height + 1;
   const bits = chain.expectedBits(tip);

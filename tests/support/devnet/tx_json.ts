@@ -73,7 +73,7 @@ export function scriptToAsm(script: Uint8Array, sighashDecode = false): string {
 }
 
 const INPUT_CHARSET = "0123456789()[],'/*abcdefgh@:$%{}" +
-  "IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~" + "ijklmnopqrstuvwxyzABCDEFGH`#\"\\ ";
+  "IJKLMNOPQRSTUVWXYZ&+-.;<=>?!^_|~" + 'ijklmnopqrstuvwxyzABCDEFGH`#"\\ ';
 const CHECKSUM_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 
 function polyMod(c: bigint, value: number): bigint {
@@ -107,7 +107,9 @@ export function withDescriptorChecksum(descriptor: string): string {
   for (let j = 0; j < 8; j++) c = polyMod(c, 0);
   c ^= 1n;
   let checksum = "";
-  for (let j = 0; j < 8; j++) checksum += CHECKSUM_CHARSET[Number((c >> (5n * BigInt(7 - j))) & 31n)];
+  for (let j = 0; j < 8; j++) {
+    checksum += CHECKSUM_CHARSET[Number((c >> (5n * BigInt(7 - j))) & 31n)];
+  }
   return `${descriptor}#${checksum}`;
 }
 

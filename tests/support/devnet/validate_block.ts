@@ -198,7 +198,9 @@ export function connectBlock(
           return { ok: false, reason: "bad-txns-premature-spend-of-coinbase" };
         }
         valueIn += coin.valueSats;
-        if (valueIn > MAX_MONEY_SATS) return { ok: false, reason: "bad-txns-inputvalues-outofrange" };
+        if (valueIn > MAX_MONEY_SATS) {
+          return { ok: false, reason: "bad-txns-inputvalues-outofrange" };
+        }
       }
       const valueOut = tx.outputs.reduce((sum, output) => sum + output.valueSats, 0n);
       if (valueIn < valueOut) return { ok: false, reason: "bad-txns-in-belowout" };
@@ -212,7 +214,9 @@ export function connectBlock(
     if (sigops > MAX_BLOCK_SIGOPS_COST) return { ok: false, reason: "bad-blk-sigops" };
     if (!coinbase && scriptFailure === null) scriptFailure = verifyTxScripts(tx, coins as Coin[]);
     if (!coinbase) {
-      for (const input of tx.inputs) view.spend(outpointKey(hashToDisplayHex(input.prevTxid), input.prevVout));
+      for (const input of tx.inputs) {
+        view.spend(outpointKey(hashToDisplayHex(input.prevTxid), input.prevVout));
+      }
     }
     tx.outputs.forEach((output, vout) => {
       if (isUnspendable(output.script)) return;

@@ -23,12 +23,31 @@ const ScriptError = {
   INVALID_STACK: "Operation not valid with the current stack size",
 } as const;
 
+/** Largest number of wtxids the verified-script cache keeps. */
+const SCRIPT_CACHE_SIZE = 50_000;
+
+/**
+ * wtxids whose inputs already passed verification, like Core's script execution cache: a
+ * wtxid fixes the transaction and its outpoints, and an outpoint fixes the spent coin.
+ */
+const verifiedWtxids = new Set<string>();
+
 /**
  * Verifies every input of a transaction whose spent output is P2PKH or P2WPKH.
  *
  * @returns null when valid, else Core's reject reason for a block containing it.
  */
 export function verifyTxScripts(tx: ParsedTx, coins: readonly Coin[]): string | null {
+  if (verifiedWtxids.has(tx.wtxid)) return null;
+  const failure = verifyUncached(tx, coins);
+  if (failure === null) {
+    if (verifiedWtxids.size >= SCRIPT_CACHE_SIZE) verifiedWtxids.clear();
+    verifiedWtxids.add(tx.wtxid);
+  }
+  return failure;
+}
+
+function verifyUncached(tx: ParsedTx, coins: readonly Coin[]): string | null {
   let btx: Transaction | null = null;
   for (let index = 0; index < tx.inputs.length; index++) {
     const input = tx.inputs[index];
@@ -57,8 +76,11 @@ function verifyP2pkh(
   const pubkey = ops?.[1]?.data;
   if (!ops || ops.length !== 2 || !sig || !pubkey) return ScriptError.INVALID_STACK;
   if (!bytesEqual(hash160(pubkey), prevScript.subarray(3, 23))) return ScriptError.EQUALVERIFY;
-  const checked = checkSignature(sig, pubkey, (hashType) =>
-    tx.hashForSignature(index, prevScript, hashType));
+  const checked = checkSignature(
+    sig,
+    pubkey,
+    (hashType) => tx.hashForSignature(index, prevScript, hashType),
+  );
   if (checked) return checked;
   if (witness.length > 0) return ScriptError.WITNESS_UNEXPECTED;
   return null;
@@ -77,8 +99,11 @@ function verifyP2wpkh(
   if (witness.length !== 2 || !sig || !pubkey) return ScriptError.WITNESS_MISMATCH;
   const program = coin.script.subarray(2);
   if (!bytesEqual(hash160(pubkey), program)) return ScriptError.EQUALVERIFY;
-  return checkSignature(sig, pubkey, (hashType) =>
-    tx.hashForWitnessV0(index, p2pkhScript(program), coin.valueSats, hashType));
+  return checkSignature(
+    sig,
+    pubkey,
+    (hashType) => tx.hashForWitnessV0(index, p2pkhScript(program), coin.valueSats, hashType),
+  );
 }
 
 function checkSignature(

@@ -11,7 +11,15 @@ import { Block, opcodes, script as bscript, Transaction } from "bitcoinjs-lib";
 export interface GbtTemplate {
   readonly version: number;
   readonly previousblockhash: string;
-  readonly transactions: readonly { readonly data: string; readonly txid: string; readonly hash: string }[];
+  readonly transactions: readonly {
+    readonly data: string;
+    readonly txid: string;
+    readonly hash: string;
+    readonly depends: readonly number[];
+    readonly fee: number;
+    readonly sigops: number;
+    readonly weight: number;
+  }[];
   readonly coinbasevalue: number;
   readonly bits: string;
   readonly height: number;
@@ -146,12 +154,16 @@ export function blockFromTemplate(
       : new Uint8Array(32),
   });
   const transactions = template.transactions.map((tx) => Transaction.fromHex(tx.data));
-  const block = assembleBlock({
-    version: template.version,
-    previousBlockHash: template.previousblockhash,
-    time: template.curtime,
-    bits: parseInt(template.bits, 16),
-    nonce: 0,
-  }, coinbase, transactions);
+  const block = assembleBlock(
+    {
+      version: template.version,
+      previousBlockHash: template.previousblockhash,
+      time: template.curtime,
+      bits: parseInt(template.bits, 16),
+      nonce: 0,
+    },
+    coinbase,
+    transactions,
+  );
   return { block, coinbase, transactions, target: BigInt(`0x${template.target}`) };
 }

@@ -54,7 +54,9 @@ export function grindNonce(
   startNonce: number,
   count: number,
 ): number | null {
-  if (header80.length !== 80) throw new RangeError(`Cannot grind: header is ${header80.length} bytes`);
+  if (header80.length !== 80) {
+    throw new RangeError(`Cannot grind: header is ${header80.length} bytes`);
+  }
   const work = Uint8Array.from(header80);
   const view = new DataView(work.buffer);
   const targetLe = targetToLeBytes(target);

@@ -63,9 +63,13 @@ export class StratumClient {
   static async start(options: StratumClientOptions): Promise<StratumClient> {
     const client = await StratumClient.connect(options);
     try {
-      if (options.versionRollingMask !== undefined) await client.configure(options.versionRollingMask);
+      if (options.versionRollingMask !== undefined) {
+        await client.configure(options.versionRollingMask);
+      }
       await client.subscribe();
-      if (options.suggestDifficulty !== undefined) await client.suggestDifficulty(options.suggestDifficulty);
+      if (options.suggestDifficulty !== undefined) {
+        await client.suggestDifficulty(options.suggestDifficulty);
+      }
       const auth = await client.authorize();
       if (auth.error !== null || auth.result !== true) {
         throw new Error(`Cannot authorize ${options.username}: ${JSON.stringify(auth.error)}`);
@@ -86,10 +90,16 @@ export class StratumClient {
   async configure(mask: number): Promise<ClientResponse> {
     const r = await this.connection.request("mining.configure", [
       ["version-rolling"],
-      { "version-rolling.mask": mask.toString(16).padStart(8, "0"), "version-rolling.min-bit-count": 2 },
+      {
+        "version-rolling.mask": mask.toString(16).padStart(8, "0"),
+        "version-rolling.min-bit-count": 2,
+      },
     ]);
     const result = r.result as Record<string, unknown> | null;
-    if (result && result["version-rolling"] === true && typeof result["version-rolling.mask"] === "string") {
+    if (
+      result && result["version-rolling"] === true &&
+      typeof result["version-rolling.mask"] === "string"
+    ) {
       this.versionMask = parseInt(result["version-rolling.mask"], 16) >>> 0;
     }
     return r;
@@ -127,7 +137,13 @@ export class StratumClient {
     nonce: number,
     versionBits?: number,
   ): Promise<SubmitOutcome> {
-    const params: unknown[] = [this.options.username, jobId, extranonce2, hex32(ntime), hex32(nonce)];
+    const params: unknown[] = [
+      this.options.username,
+      jobId,
+      extranonce2,
+      hex32(ntime),
+      hex32(nonce),
+    ];
     if (versionBits !== undefined) params.push(hex32(versionBits));
     const start = performance.now();
     const r = await this.connection.request("mining.submit", params);
@@ -143,7 +159,10 @@ export class StratumClient {
   waitForJob(timeoutMs = 10_000, acceptCurrent = true): Promise<MinerJob> {
     if (acceptCurrent && this.currentJob) return Promise.resolve(this.currentJob);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`Cannot get a job: none within ${timeoutMs} ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`Cannot get a job: none within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
       this.#jobWaiters.push((job) => {
         clearTimeout(timer);
         resolve(job);

@@ -33,7 +33,11 @@ export class StratumConnection {
   }
 
   /** Connects to `host:port`. */
-  static async open(host: string, port: number, maxLineBytes = 1 << 20): Promise<StratumConnection> {
+  static async open(
+    host: string,
+    port: number,
+    maxLineBytes = 1 << 20,
+  ): Promise<StratumConnection> {
     const conn = await Deno.connect({ hostname: host, port, transport: "tcp" });
     conn.setNoDelay(true);
     return new StratumConnection(conn, maxLineBytes);
@@ -70,10 +74,16 @@ export class StratumConnection {
   }
 
   /** Sends a request without waiting; the response is delivered to `onResponse`. */
-  requestNoWait(method: string, params: unknown[], onResponse: (r: ClientResponse) => void): number {
+  requestNoWait(
+    method: string,
+    params: unknown[],
+    onResponse: (r: ClientResponse) => void,
+  ): number {
     const id = this.#nextId++;
     this.#pending.set(id, onResponse);
-    this.sendLine(JSON.stringify({ id, method, params }) + "\n").catch(() => this.#pending.delete(id));
+    this.sendLine(JSON.stringify({ id, method, params }) + "\n").catch(() =>
+      this.#pending.delete(id)
+    );
     return id;
   }
 

@@ -33,7 +33,13 @@ export interface CpuMinerStats {
 export class CpuMiner {
   readonly #client: StratumClient;
   readonly #options: CpuMinerOptions;
-  readonly stats: CpuMinerStats = { hashes: 0, submitted: 0, accepted: 0, rejected: 0, rejectReasons: new Map() };
+  readonly stats: CpuMinerStats = {
+    hashes: 0,
+    submitted: 0,
+    accepted: 0,
+    rejected: 0,
+    rejectReasons: new Map(),
+  };
   #running = false;
   #loop: Promise<void> | null = null;
   #extranonce2Counter = BigInt(Math.floor(Math.random() * 0xffff)) << 16n;
@@ -92,17 +98,25 @@ export class CpuMiner {
     }
   }
 
-  #submit(job: MinerJob, extranonce2: string, ntime: number, nonce: number, versionBits?: number): void {
+  #submit(
+    job: MinerJob,
+    extranonce2: string,
+    ntime: number,
+    nonce: number,
+    versionBits?: number,
+  ): void {
     this.stats.submitted++;
-    const p = this.#client.submit(job.jobId, extranonce2, ntime, nonce, versionBits).then((outcome) => {
-      if (outcome.accepted) this.stats.accepted++;
-      else {
-        this.stats.rejected++;
-        const reason = outcome.error?.[1] ?? "rejected";
-        this.stats.rejectReasons.set(reason, (this.stats.rejectReasons.get(reason) ?? 0) + 1);
-      }
-      this.#options.onShare?.(outcome, job);
-    }).catch(() => {
+    const p = this.#client.submit(job.jobId, extranonce2, ntime, nonce, versionBits).then(
+      (outcome) => {
+        if (outcome.accepted) this.stats.accepted++;
+        else {
+          this.stats.rejected++;
+          const reason = outcome.error?.[1] ?? "rejected";
+          this.stats.rejectReasons.set(reason, (this.stats.rejectReasons.get(reason) ?? 0) + 1);
+        }
+        this.#options.onShare?.(outcome, job);
+      },
+    ).catch(() => {
       this.stats.rejected++;
     }).finally(() => this.#inFlight.delete(p));
     this.#inFlight.add(p);

@@ -50,8 +50,14 @@ export function decodeNotify(params: unknown[]): MinerJob {
 }
 
 /** Builds the coinbase transaction (without witness) for given extranonces. */
-export function buildCoinbase(job: MinerJob, extranonce1: Uint8Array, extranonce2: Uint8Array): Uint8Array {
-  const out = new Uint8Array(job.coinb1.length + extranonce1.length + extranonce2.length + job.coinb2.length);
+export function buildCoinbase(
+  job: MinerJob,
+  extranonce1: Uint8Array,
+  extranonce2: Uint8Array,
+): Uint8Array {
+  const out = new Uint8Array(
+    job.coinb1.length + extranonce1.length + extranonce2.length + job.coinb2.length,
+  );
   out.set(job.coinb1, 0);
   out.set(extranonce1, job.coinb1.length);
   out.set(extranonce2, job.coinb1.length + extranonce1.length);
@@ -70,7 +76,14 @@ export function buildHeader(
 ): Uint8Array {
   const coinbaseHash = sha256d(buildCoinbase(job, extranonce1, extranonce2));
   const merkleRoot = merkleRootFromBranch(coinbaseHash, [...job.merkleBranch]);
-  return serializeHeader({ version, prevHash: job.prevHash, merkleRoot, time: ntime, bits: job.bits, nonce });
+  return serializeHeader({
+    version,
+    prevHash: job.prevHash,
+    merkleRoot,
+    time: ntime,
+    bits: job.bits,
+    nonce,
+  });
 }
 
 /** Big-endian hex of an extranonce2 counter of `size` bytes. */

@@ -41,16 +41,29 @@ const client = await StratumClient.start({
   username: values.user,
   password: values.password,
   ...(values["version-rolling"] ? { versionRollingMask: 0x1fffe000 } : {}),
-  ...(values["suggest-difficulty"] ? { suggestDifficulty: Number(values["suggest-difficulty"]) } : {}),
+  ...(values["suggest-difficulty"]
+    ? { suggestDifficulty: Number(values["suggest-difficulty"]) }
+    : {}),
 });
-out({ event: "authorized", user: values.user, extranonce1: client.sessionId, versionMask: client.versionMask });
+out({
+  event: "authorized",
+  user: values.user,
+  extranonce1: client.sessionId,
+  versionMask: client.versionMask,
+});
 
 const miner = values.mine
   ? new CpuMiner(client, {
     rollVersion: values["version-rolling"],
     ...(values["max-hashrate"] ? { maxHashesPerSecond: Number(values["max-hashrate"]) } : {}),
     onShare: (outcome, job) =>
-      out({ event: "share", job: job.jobId, accepted: outcome.accepted, error: outcome.error, difficulty: client.difficulty }),
+      out({
+        event: "share",
+        job: job.jobId,
+        accepted: outcome.accepted,
+        error: outcome.error,
+        difficulty: client.difficulty,
+      }),
   })
   : null;
 miner?.start();
@@ -58,7 +71,12 @@ miner?.start();
 const stop = async () => {
   await miner?.stop();
   client.close();
-  out({ event: "summary", ...(miner ? { ...miner.stats, rejectReasons: Object.fromEntries(miner.stats.rejectReasons) } : {}) });
+  out({
+    event: "summary",
+    ...(miner
+      ? { ...miner.stats, rejectReasons: Object.fromEntries(miner.stats.rejectReasons) }
+      : {}),
+  });
   Deno.exit(0);
 };
 Deno.addSignalListener("SIGTERM", stop);

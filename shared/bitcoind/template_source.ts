@@ -1,0 +1,484 @@
+/**
+ * Block templates from bitcoind for the Stratum engine.
+ *
+ * {@link TemplateSource} is what the engine consumes; {@link BitcoindTemplateSource} implements it
+ * on a {@link BitcoindPool}:
+ * - at start, a template (`startup`);
+ * - on a ZMQ `hashblock`, or when polling getbestblockhash every `blockpoll` ms sees a tip that
+ *   the last template does not build on, a new template at once (`new_block`); ZMQ and polling
+ *   for the same hash give one template;
+ * - every `update_interval` s without a template, a fresh one (`refresh`, new transactions);
+ * - when the pool switches node, a template from the new node (`failover`).
+ * A template whose previous block differs from the last one delivered is always `new_block`,
+ * whatever asked for it, so the engine can rely on the reason to send clean_jobs.
+ *
+ * At most one getblocktemplate is in flight, with at most one more pending (requests arriving
+ * meanwhile merge into it). Every loop stops on {@link BitcoindTemplateSource.stop}, which returns
+ * only after timers, sockets and requests are gone.
+ *
+ * The raw getblocktemplate result is passed on unparsed; the engine parses it with
+ * `templateFromGbt` (shared/engine/template.ts).
+ *
+ * @module
+ */
+import { blockHashHex, HEADER_BYTES, hexToBytes } from "../bitcoin/mod.ts";
+import { getLogger, type StructuredLogger } from "../log/logger.ts";
+import {
+  BitcoindPool,
+  type BtcdNodeConfig,
+  DEFAULT_BLOCKPOLL_MS,
+  type NodeSwitchEvent,
+} from "./node_pool.ts";
+import { ZmqBlockListener } from "./zmq_listener.ts";
+
+/** Why a template was produced. */
+export const TemplateReason = {
+  newBlock: "new_block",
+  refresh: "refresh",
+  startup: "startup",
+  failover: "failover",
+} as const;
+
+/** One of {@link TemplateReason}. */
+export type TemplateReason = typeof TemplateReason[keyof typeof TemplateReason];
+
+/** What asked for a template. */
+export const TemplateTrigger = {
+  zmq: "zmq",
+  poll: "poll",
+  timer: "timer",
+  startup: "startup",
+  switch: "switch",
+} as const;
+
+/** One of {@link TemplateTrigger}. */
+export type TemplateTrigger = typeof TemplateTrigger[keyof typeof TemplateTrigger];
+
+/** One template handed to the engine. */
+export interface TemplateUpdate {
+  /** The raw getblocktemplate result; parse with `templateFromGbt`. */
+  readonly gbt: unknown;
+  readonly reason: TemplateReason;
+  readonly source: TemplateTrigger;
+  /** Local time the template arrived, ms since the epoch. */
+  readonly receivedAtMs: number;
+}
+
+/** One node's answer to a block submission. */
+export interface NodeBlockSubmitResult {
+  /** Node URL, no credentials. */
+  readonly url: string;
+  /** `null` when accepted, else the reject reason (`duplicate`, `high-hash`, …). */
+  readonly result: string | null;
+  /** Set when the node could not be asked. */
+  readonly error?: string;
+  /** The node's best block is the submitted block. */
+  readonly tipMoved: boolean;
+}
+
+/** The outcome of submitting a found block to every node. */
+export interface BlockSubmitResult {
+  /**
+   * Some node accepted the block: submitblock answered null, or `duplicate` (Core's answer when
+   * it already holds the block fully validated, e.g. relayed by another of our nodes).
+   */
+  readonly accepted: boolean;
+  /** Per node, in `btcd[]` order. */
+  readonly results: readonly NodeBlockSubmitResult[];
+  /** Some node's getbestblockhash now returns the block's hash. */
+  readonly tipMoved: boolean;
+  /** The block's hash, display hex. */
+  readonly blockHash: string;
+}
+
+/** A source of block templates, as the engine sees it. */
+export interface TemplateSource {
+  /**
+   * Starts producing templates; resolves after the first one was handed to `onTemplate`.
+   * `onTemplate` runs synchronously in the source's loop and should not block.
+   */
+  start(onTemplate: (update: TemplateUpdate) => void): Promise<void>;
+  /** Stops every loop and releases timers and sockets. */
+  stop(): Promise<void>;
+  /** Templates are current: the node answers and the last fetch succeeded. */
+  readonly healthy: boolean;
+  /** When the last template arrived, ms since the epoch; 0 before the first. */
+  readonly lastTemplateAtMs: number;
+  /** Submits a found block by every path available. */
+  submitBlock(hex: string): Promise<BlockSubmitResult>;
+}
+
+/** The config keys this source reads (stratum/relay config, already validated). */
+export interface BitcoindSourceConfig {
+  /** Nodes in order of preference. */
+  readonly btcd: readonly BtcdNodeConfig[];
+  /** getbestblockhash polling interval, ms (default 100). */
+  readonly blockpoll?: number;
+  /** Template refresh interval, s (default 30). */
+  readonly update_interval?: number;
+  /** ZMQ hashblock endpoint `tcp://host:port`; polling only when absent. */
+  readonly zmqblock?: string | undefined;
+}
+
+/** Dependencies and tuning of {@link BitcoindTemplateSource}. */
+export interface BitcoindTemplateSourceOptions {
+  /** A pool to use (the caller starts and stops it); by default the source owns one. */
+  readonly pool?: BitcoindPool;
+  /** Defaults to the `["bitcoind", "templates"]` logger. */
+  readonly logger?: StructuredLogger;
+  /** Clock for `receivedAtMs`, ms since the epoch (default Date.now). */
+  readonly now?: () => number;
+  /** getbestblockhash timeout, ms (default 2,000). */
+  readonly pollTimeoutMs?: number;
+  /** Delay before retrying a failed getblocktemplate, ms (default max(blockpoll × 10, 1000)). */
+  readonly retryDelayMs?: number;
+  /** Passed to the pool the source creates. */
+  readonly rpcTimeoutMs?: number;
+  /** Passed to the pool the source creates. */
+  readonly healthCheckIntervalMs?: number;
+  /** ZMTP heartbeat interval for the ZMQ listener, ms. */
+  readonly zmqHeartbeatIntervalMs?: number;
+}
+
+/** Default `update_interval`, s. */
+export const DEFAULT_UPDATE_INTERVAL_S = 30;
+
+const SUBMIT_ACCEPTED = new Set<string | null>([null, "duplicate"]);
+
+const PRIORITY: Readonly<Record<TemplateReason, number>> = {
+  new_block: 3,
+  failover: 2,
+  startup: 1,
+  refresh: 0,
+};
+
+interface FetchRequest {
+  readonly reason: TemplateReason;
+  readonly source: TemplateTrigger;
+  /** The tip this request was made for (ZMQ or poll), for de-duplication. */
+  readonly tipHash: string | undefined;
+}
+
+function merge(a: FetchRequest | undefined, b: FetchRequest): FetchRequest {
+  if (a === undefined) return b;
+  const winner = PRIORITY[b.reason] > PRIORITY[a.reason] ? b : a;
+  return { ...winner, tipHash: b.tipHash ?? a.tipHash };
+}
+
+/** Templates from bitcoind via getblocktemplate, ZMQ and polling, over an ordered node pool. */
+export class BitcoindTemplateSource implements TemplateSource {
+  readonly #pool: BitcoindPool;
+  readonly #ownsPool: boolean;
+  readonly #log: StructuredLogger;
+  readonly #now: () => number;
+  readonly #blockpollMs: number;
+  readonly #updateIntervalMs: number;
+  readonly #pollTimeoutMs: number;
+  readonly #retryDelayMs: number;
+  readonly #zmq: ZmqBlockListener | undefined;
+
+  #state: "idle" | "running" | "stopped" = "idle";
+  #onTemplate: (update: TemplateUpdate) => void = () => {};
+  #controller = new AbortController();
+  #unsubscribeSwitch: (() => void) | undefined;
+  #first = Promise.withResolvers<void>();
+
+  #inFlight: Promise<void> | undefined;
+  #inFlightTip: string | undefined;
+  #pending: FetchRequest | undefined;
+  #deliveredPrevHash: string | undefined;
+  #lastTemplateAtMs = 0;
+  #lastFetchOk = false;
+  #templates = 0;
+
+  #pollTimer: ReturnType<typeof setTimeout> | undefined;
+  #pollRun: Promise<void> | undefined;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #oneOffs = new Set<Promise<unknown>>();
+
+  /**
+   * @param config btcd, blockpoll, update_interval and zmqblock from the service config
+   * @param options dependencies and tuning
+   * @throws {RangeError} or {TypeError} for an unusable config
+   */
+  constructor(config: BitcoindSourceConfig, options: BitcoindTemplateSourceOptions = {}) {
+    this.#blockpollMs = config.blockpoll ?? DEFAULT_BLOCKPOLL_MS;
+    this.#updateIntervalMs = (config.update_interval ?? DEFAULT_UPDATE_INTERVAL_S) * 1_000;
+    this.#pollTimeoutMs = options.pollTimeoutMs ?? 2_000;
+    this.#retryDelayMs = options.retryDelayMs ?? Math.max(this.#blockpollMs * 10, 1_000);
+    for (const [name, value] of [
+      ["blockpoll", this.#blockpollMs],
+      ["update_interval", this.#updateIntervalMs],
+      ["pollTimeoutMs", this.#pollTimeoutMs],
+      ["retryDelayMs", this.#retryDelayMs],
+    ] as const) {
+      if (!(value > 0)) {
+        throw new RangeError(`Cannot create template source: ${name} must be positive`);
+      }
+    }
+    this.#log = options.logger ?? getLogger(["bitcoind", "templates"]);
+    this.#now = options.now ?? Date.now;
+    this.#ownsPool = options.pool === undefined;
+    this.#pool = options.pool ?? new BitcoindPool({
+      nodes: config.btcd,
+      blockpollMs: this.#blockpollMs,
+      logger: this.#log.getChild("pool"),
+      ...(options.rpcTimeoutMs === undefined ? {} : { rpcTimeoutMs: options.rpcTimeoutMs }),
+      ...(options.healthCheckIntervalMs === undefined
+        ? {}
+        : { healthCheckIntervalMs: options.healthCheckIntervalMs }),
+    });
+    this.#zmq = config.zmqblock === undefined ? undefined : new ZmqBlockListener({
+      endpoint: config.zmqblock,
+      logger: this.#log.getChild("zmq"),
+      onBlock: (hashHex) => this.#onTip(hashHex, TemplateTrigger.zmq),
+      // Lost messages: ask for a template now; it tells whether the tip moved.
+      onGap: () => this.#request(TemplateReason.newBlock, TemplateTrigger.zmq, undefined),
+      ...(options.zmqHeartbeatIntervalMs === undefined
+        ? {}
+        : { heartbeatIntervalMs: options.zmqHeartbeatIntervalMs }),
+    });
+  }
+
+  /** The node pool (active node, chain, validateaddress, statuses). */
+  get pool(): BitcoindPool {
+    return this.#pool;
+  }
+
+  /** The ZMQ listener, when `zmqblock` is configured. */
+  get zmq(): ZmqBlockListener | undefined {
+    return this.#zmq;
+  }
+
+  /** Running, the active node answers, and the last getblocktemplate succeeded. */
+  get healthy(): boolean {
+    return this.#state === "running" && this.#pool.connected && this.#lastFetchOk;
+  }
+
+  /** When the last template arrived, ms since the epoch; 0 before the first. */
+  get lastTemplateAtMs(): number {
+    return this.#lastTemplateAtMs;
+  }
+
+  /** Templates delivered so far. */
+  get templatesDelivered(): number {
+    return this.#templates;
+  }
+
+  /**
+   * Starts the pool (when owned), ZMQ and polling; resolves after the first template was
+   * delivered. While no node can serve one it keeps retrying (logging each failure).
+   *
+   * @throws {Error} when started twice, when the ZMQ addon cannot load, or when stopped first
+   */
+  async start(onTemplate: (update: TemplateUpdate) => void): Promise<void> {
+    if (this.#state !== "idle") throw new Error(`Cannot start template source: ${this.#state}`);
+    this.#state = "running";
+    this.#onTemplate = onTemplate;
+    this.#unsubscribeSwitch = this.#pool.onSwitch((event) => this.#onSwitch(event));
+    try {
+      if (this.#ownsPool) await this.#pool.start();
+      await this.#zmq?.start();
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    if (this.#state !== "running") {
+      throw new Error("Cannot start template source: stopped while starting");
+    }
+    this.#request(TemplateReason.startup, TemplateTrigger.startup, undefined);
+    this.#schedulePoll();
+    await this.#first.promise;
+    this.#log.info("template source started", {
+      node: this.#pool.activeUrl,
+      zmq: this.#zmq?.endpoint ?? null,
+      blockpollMs: this.#blockpollMs,
+      updateIntervalMs: this.#updateIntervalMs,
+    });
+  }
+
+  /** Stops every loop; waits for requests in flight, closes ZMQ, stops an owned pool. */
+  async stop(): Promise<void> {
+    if (this.#state === "stopped") return;
+    this.#state = "stopped";
+    this.#first.reject(new Error("Cannot start template source: stopped before the first template"));
+    this.#first.promise.catch(() => undefined);
+    this.#unsubscribeSwitch?.();
+    this.#unsubscribeSwitch = undefined;
+    for (const timer of [this.#pollTimer, this.#refreshTimer, this.#retryTimer]) {
+      clearTimeout(timer);
+    }
+    this.#pollTimer = this.#refreshTimer = this.#retryTimer = undefined;
+    this.#pending = undefined;
+    this.#controller.abort();
+    await Promise.all([this.#inFlight, this.#pollRun, ...this.#oneOffs, this.#zmq?.close()]);
+    if (this.#ownsPool) await this.#pool.stop();
+  }
+
+  /**
+   * Submits a block to every node in parallel, then checks each node's tip.
+   *
+   * @param hex the serialized block
+   * @throws {TypeError} when `hex` is not the hex of at least a block header
+   */
+  async submitBlock(hex: string): Promise<BlockSubmitResult> {
+    if (hex.length < HEADER_BYTES * 2 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+      throw new TypeError("Cannot submit block: not the hex of a serialized block");
+    }
+    const blockHash = blockHashHex(hexToBytes(hex.slice(0, HEADER_BYTES * 2)));
+    const submitted = await this.#pool.submitBlock(hex);
+    const tips = await this.#pool.bestBlockHashes({ timeoutMs: this.#pollTimeoutMs });
+    const results = submitted.map((r, i): NodeBlockSubmitResult => ({
+      ...r,
+      tipMoved: tips[i]?.hash === blockHash,
+    }));
+    const accepted = results.some((r) => r.error === undefined && SUBMIT_ACCEPTED.has(r.result));
+    const tipMoved = results.some((r) => r.tipMoved);
+    (accepted ? this.#log.info : this.#log.error).call(this.#log, "block submitted", {
+      blockHash,
+      accepted,
+      tipMoved,
+      results,
+    });
+    if (tipMoved) this.#onTip(blockHash, TemplateTrigger.poll);
+    return { accepted, results, tipMoved, blockHash };
+  }
+
+  #onSwitch(event: NodeSwitchEvent): void {
+    if (this.#state !== "running") return;
+    if (this.#templates === 0) {
+      this.#request(TemplateReason.startup, TemplateTrigger.startup, undefined);
+    } else {
+      this.#log.info("template node switched", { ...event });
+      this.#request(TemplateReason.failover, TemplateTrigger.switch, undefined);
+    }
+  }
+
+  /** A tip was announced (ZMQ) or observed (poll): fetch unless a template covers it already. */
+  #onTip(hashHex: string, trigger: TemplateTrigger): void {
+    if (this.#state !== "running") return;
+    if (hashHex === this.#deliveredPrevHash) return;
+    if (hashHex === this.#inFlightTip || hashHex === this.#pending?.tipHash) return;
+    this.#log.debug("new tip", { hash: hashHex, trigger });
+    this.#request(TemplateReason.newBlock, trigger, hashHex);
+  }
+
+  #request(reason: TemplateReason, source: TemplateTrigger, tipHash: string | undefined): void {
+    if (this.#state !== "running") return;
+    const request: FetchRequest = { reason, source, tipHash };
+    if (this.#inFlight !== undefined) {
+      this.#pending = merge(this.#pending, request);
+      return;
+    }
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#inFlight = this.#fetchLoop(request).finally(() => {
+      this.#inFlight = undefined;
+      this.#inFlightTip = undefined;
+    });
+  }
+
+  async #fetchLoop(first: FetchRequest): Promise<void> {
+    let next: FetchRequest | undefined = first;
+    while (next !== undefined && this.#state === "running") {
+      this.#inFlightTip = next.tipHash;
+      await this.#fetch(next);
+      next = this.#pending;
+      this.#pending = undefined;
+    }
+  }
+
+  async #fetch(request: FetchRequest): Promise<void> {
+    const signal = this.#controller.signal;
+    let gbt: unknown;
+    try {
+      gbt = await this.#pool.getBlockTemplate({ signal });
+    } catch (error) {
+      if (signal.aborted) return;
+      this.#lastFetchOk = false;
+      this.#log.error("getblocktemplate failed", {
+        reason: request.reason,
+        source: request.source,
+        error: error instanceof Error ? error.message : String(error),
+        retryInMs: this.#retryDelayMs,
+      });
+      this.#scheduleRetry(request);
+      return;
+    }
+    if (this.#state !== "running") return;
+    const receivedAtMs = this.#now();
+    const prevHash = previousBlockHash(gbt);
+    const prevChanged = this.#deliveredPrevHash !== undefined && prevHash !== undefined &&
+      prevHash !== this.#deliveredPrevHash;
+    const reason: TemplateReason = request.reason === TemplateReason.startup && this.#templates === 0
+      ? TemplateReason.startup
+      : prevChanged
+      ? TemplateReason.newBlock
+      : request.reason === TemplateReason.newBlock
+      ? TemplateReason.refresh
+      : request.reason;
+    if (prevHash !== undefined) this.#deliveredPrevHash = prevHash;
+    this.#lastTemplateAtMs = receivedAtMs;
+    this.#lastFetchOk = true;
+    this.#templates++;
+    this.#scheduleRefresh();
+    this.#log.debug("template", { reason, source: request.source, prevHash, node: this.#pool.activeUrl });
+    try {
+      this.#onTemplate({ gbt, reason, source: request.source, receivedAtMs });
+    } catch (error) {
+      this.#log.error("template consumer threw", { error: String(error) });
+    }
+    this.#first.resolve();
+  }
+
+  #scheduleRetry(request: FetchRequest): void {
+    if (this.#state !== "running" || this.#retryTimer !== undefined) return;
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#request(request.reason, request.source, request.tipHash);
+    }, this.#retryDelayMs);
+  }
+
+  #scheduleRefresh(): void {
+    clearTimeout(this.#refreshTimer);
+    if (this.#state !== "running") return;
+    this.#refreshTimer = setTimeout(() => {
+      this.#refreshTimer = undefined;
+      this.#request(TemplateReason.refresh, TemplateTrigger.timer, undefined);
+    }, this.#updateIntervalMs);
+  }
+
+  #schedulePoll(): void {
+    if (this.#state !== "running") return;
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = undefined;
+      this.#pollRun = this.#poll().finally(() => {
+        this.#pollRun = undefined;
+        this.#schedulePoll();
+      });
+    }, this.#blockpollMs);
+  }
+
+  async #poll(): Promise<void> {
+    const signal = this.#controller.signal;
+    let hash: string;
+    try {
+      hash = await this.#pool.getBestBlockHash({ signal, timeoutMs: this.#pollTimeoutMs });
+    } catch (error) {
+      if (!signal.aborted) {
+        this.#log.debug("getbestblockhash failed", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      return;
+    }
+    this.#onTip(hash, TemplateTrigger.poll);
+  }
+}
+
+function previousBlockHash(gbt: unknown): string | undefined {
+  if (typeof gbt !== "object" || gbt === null) return undefined;
+  const value = (gbt as { previousblockhash?: unknown }).previousblockhash;
+  return typeof value === "string" ? value.toLowerCase() : undefined;
+}

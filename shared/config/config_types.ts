@@ -1,0 +1,219 @@
+/**
+ * The validated configuration types. Written out (rather than `z.infer`) so the public API has
+ * explicit types; each schema file proves at compile time that its schema's output is
+ * identical to the type here, so the two cannot drift.
+ */
+import type { Network } from "../bitcoin/address.ts";
+import type { EventType } from "../events/event_type.ts";
+
+/** One bitcoind node (`btcd[]`). */
+export interface BtcdConfig {
+  /** JSON-RPC address, "host:port" or "http://host:port". */
+  url: string;
+  /** RPC user name. */
+  auth: string;
+  /** RPC password. */
+  pass: string;
+  /** The node announces new blocks (ZMQ/blocknotify), so polling is only a fallback. */
+  notify: boolean;
+}
+
+/** `redis` / `redis` sections: a Redis server. */
+export interface RedisConfig {
+  /** `redis://[user:password@]host[:port][/db]` or `rediss://…`. */
+  url: string;
+}
+
+/** `health`: a separate listener for GET /health. */
+export interface HealthConfig {
+  /** Bind address. */
+  host: string;
+  /** Port (0: the kernel chooses). */
+  port: number;
+}
+
+/** `events`: emission to NATS JetStream. */
+export interface EventsConfig {
+  /** Emit events. */
+  enabled: boolean;
+  /** ckpool's event socket; accepted and unused (events go to NATS). */
+  socket_path?: string | undefined;
+  /** NATS server(s), comma-separated. */
+  nats_url: string;
+  /** Subject prefix; `mining.events.<region>` when unset (see `eventsSubjectPrefix`). */
+  nats_subject?: string | undefined;
+  /** Event types to emit. */
+  include: EventType[];
+  /** Spool directory while NATS is unreachable; memory only when unset. */
+  spool_dir?: string | undefined;
+  /** Events held in memory while NATS is unreachable. */
+  buffer_size: number;
+}
+
+/** `vardiff`: variable difficulty. */
+export interface VardiffConfig {
+  /** Seconds between shares aimed for. */
+  target_share_interval: number;
+  /** Seconds between re-evaluations. */
+  retarget_interval: number;
+  /** EMA weight in (0, 1]. */
+  ema_alpha: number;
+  /** Fraction of the change applied, in (0, 1]. */
+  dampening: number;
+  /** Percent deviation tolerated, in [0, 100). */
+  dead_band_percent: number;
+  /** Seconds a worker's difficulty is remembered for its reconnect. */
+  reconnect_memory_ttl: number;
+}
+
+/** `metrics`: the Prometheus listener. */
+export interface MetricsConfig {
+  /** Serve /metrics. */
+  enabled: boolean;
+  /** Bind address. */
+  host: string;
+  /** Port (0: the kernel chooses). */
+  port: number;
+  /** HTTP path. */
+  path: string;
+}
+
+/** `rate_limits`: per-IP and per-connection limits. */
+export interface RateLimitsConfig {
+  /** New connections per IP per minute. */
+  connections_per_ip_per_minute: number;
+  /** Concurrent connections per IP. */
+  max_connections_per_ip: number;
+  /** mining.subscribe per connection per minute. */
+  max_subscribes_per_minute: number;
+  /** mining.authorize per connection per minute. */
+  max_authorizes_per_minute: number;
+  /** mining.submit per connection per minute before a soft-ban. */
+  max_shares_per_minute: number;
+  /** Soft-ban length in seconds. */
+  submit_ban_seconds: number;
+  /** Invalid shares per connection per minute before disconnect. */
+  max_invalid_shares_per_minute: number;
+}
+
+/** Keys shared by the stratum and relay configs (ckpool's keys plus TheBitcoinGame's). */
+export interface EngineConfig {
+  /** bitcoind nodes, first preferred; at least one. */
+  btcd: BtcdConfig[];
+  /** Network; learned from bitcoind at start when unset. */
+  network?: Network | undefined;
+  /** Operator address for the donation output. */
+  btcaddress?: string | undefined;
+  /** Coinbase tag, printable ASCII, ≤ 73 characters. */
+  btcsig: string;
+  /** Milliseconds between tip polls. */
+  blockpoll: number;
+  /** Operator fee in percent (0–100). */
+  donation: number;
+  /** Seconds between template refreshes. */
+  update_interval: number;
+  /** Stratum listen addresses ("host:port"). */
+  serverurl: string[];
+  /** Lowest share difficulty (may be fractional). */
+  mindiff: number;
+  /** Starting share difficulty. */
+  startdiff: number;
+  /** Highest share difficulty; 0 = none. */
+  maxdiff: number;
+  /** Version-rolling mask, 8 hex digits. */
+  version_mask: string;
+  /** extranonce1 bytes (2–8). */
+  nonce1length: number;
+  /** extranonce2 bytes (2–8). */
+  nonce2length: number;
+  /** bitcoind ZMQ hashblock endpoint "tcp://host:port". */
+  zmqblock?: string | undefined;
+  /** Most concurrent connections. */
+  maxclients: number;
+  /** Log directory; stderr only when unset. */
+  logdir?: string | undefined;
+  /** Redis for vardiff reconnect memory; in memory when unset. */
+  redis?: RedisConfig | undefined;
+  /** Separate health listener; on the metrics listener when unset. */
+  health?: HealthConfig | undefined;
+  /** Event emission. */
+  events: EventsConfig;
+  /** Variable difficulty. */
+  vardiff: VardiffConfig;
+  /** Prometheus endpoint. */
+  metrics: MetricsConfig;
+  /** Rate limits. */
+  rate_limits: RateLimitsConfig;
+  /** Region slug ([a-z0-9-], 1–32). */
+  region: string;
+}
+
+/** A validated `tbg-stratum` config, defaults filled in. */
+export interface StratumConfig extends EngineConfig {}
+
+/** `primary`: the region a relay follows. */
+export interface PrimaryConfig {
+  /** Primary's host. */
+  host: string;
+  /** Primary's relay-link port. */
+  port: number;
+  /** Shared secret. */
+  auth_token: string;
+  /** Primary's template push port. */
+  template_push_port: number;
+  /** Seconds between reconnect attempts. */
+  reconnect_interval: number;
+}
+
+/** A validated `tbg-relay` config, defaults filled in. */
+export interface RelayConfig extends EngineConfig {
+  /** Only "passthrough". */
+  mode: "passthrough";
+  /** The primary region. */
+  primary: PrimaryConfig;
+  /** Milliseconds without the primary before independent mode. */
+  independent_after_ms: number;
+}
+
+/** `postgres`: the event store. */
+export interface PostgresConfig {
+  /** `postgres://user:password@host[:port]/database`. */
+  url: string;
+}
+
+/** `batch`: database write batching. */
+export interface BatchConfig {
+  /** Most events per batch. */
+  max_events: number;
+  /** Milliseconds a partial batch waits. */
+  max_wait_ms: number;
+}
+
+/** A validated `tbg-collector` config, defaults filled in. */
+export interface CollectorConfig {
+  /** NATS server(s) of the hub. */
+  nats_url: string;
+  /** Only this region's events; all when unset. */
+  region_filter?: string | undefined;
+  /** PostgreSQL. */
+  postgres: PostgresConfig;
+  /** Redis. */
+  redis: RedisConfig;
+  /** Write batching. */
+  batch: BatchConfig;
+  /** JetStream stream name. */
+  stream: string;
+  /** Durable consumer name. */
+  durable: string;
+  /** Prometheus endpoint (also /health). */
+  metrics: MetricsConfig;
+  /** Apply migrations at start. */
+  migrate_on_start: boolean;
+  /** Log directory; stderr only when unset. */
+  logdir?: string | undefined;
+}
+
+/** True when A and B are the same type, not merely assignable to each other. */
+export type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2)
+  ? true
+  : false;

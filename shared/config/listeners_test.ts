@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { eventsSubjectPrefix, httpListeners, stratumListeners } from "./listeners.ts";
+import { validateConfig } from "./load_config.ts";
+
+const BASE = {
+  btcd: [{ url: "127.0.0.1:8332", auth: "u", pass: "p" }],
+  serverurl: ["0.0.0.0:3333", "[::1]:3334"],
+};
+const stratum = (extra: Record<string, unknown>) =>
+  validateConfig("stratum", { ...BASE, ...extra }, "t");
+
+Deno.test("httpListeners() serves /health on the metrics listener by default", () => {
+  assert.deepEqual(httpListeners(stratum({})), [
+    { host: "0.0.0.0", port: 9100, routes: ["metrics", "health"] },
+  ]);
+});
+
+Deno.test("httpListeners() keeps the listener for /health when metrics are disabled", () => {
+  assert.deepEqual(httpListeners(stratum({ metrics: { enabled: false } })), [
+    { host: "0.0.0.0", port: 9100, routes: ["health"] },
+  ]);
+});
+
+Deno.test("httpListeners() opens a separate health listener when configured", () => {
+  assert.deepEqual(httpListeners(stratum({ health: { host: "127.0.0.1", port: 8080 } })), [
+    { host: "0.0.0.0", port: 9100, routes: ["metrics"] },
+    { host: "127.0.0.1", port: 8080, routes: ["health"] },
+  ]);
+  assert.deepEqual(
+    httpListeners(stratum({ metrics: { enabled: false }, health: { port: 8080 } })),
+    [{ host: "0.0.0.0", port: 8080, routes: ["health"] }],
+  );
+});
+
+Deno.test("httpListeners() folds a health listener on the metrics address into it", () => {
+  assert.deepEqual(httpListeners(stratum({ health: { host: "0.0.0.0", port: 9100 } })), [
+    { host: "0.0.0.0", port: 9100, routes: ["metrics", "health"] },
+  ]);
+});
+
+Deno.test("stratumListeners() parses every serverurl", () => {
+  assert.deepEqual(stratumListeners(stratum({})), [
+    { host: "0.0.0.0", port: 3333 },
+    { host: "[::1]", port: 3334 },
+  ]);
+});
+
+Deno.test("eventsSubjectPrefix() derives the prefix from the region unless set", () => {
+  assert.equal(eventsSubjectPrefix(stratum({ region: "ap-south" })), "mining.events.ap-south");
+  assert.equal(
+    eventsSubjectPrefix(stratum({ events: { nats_subject: "test.events.x" } })),
+    "test.events.x",
+  );
+});

@@ -1,0 +1,170 @@
+/**
+ * TCP listeners for the Stratum engine: accepts connections, applies the per-IP admission rules,
+ * and runs one read loop per connection feeding lines to its session in order. The session
+ * handles each line synchronously, so a connection's requests can never overtake each other.
+ */
+import type { StructuredLogger } from "../log/mod.ts";
+import { encodeError, LineDecoder, stratumError, StratumErrorCode } from "../stratum/mod.ts";
+import { ConnectionTransport } from "./connection_transport.ts";
+import type { Engine } from "./engine.ts";
+
+/** One address to listen on. */
+export interface ListenAddress {
+  readonly hostname: string;
+  readonly port: number;
+}
+
+/** Listener settings. */
+export interface StratumServerOptions {
+  /** SO_REUSEPORT, so several processes can share one port (needs --unstable-net). */
+  readonly reusePort: boolean;
+  /** Longest line accepted from a miner (bytes). */
+  readonly maxLineBytes: number;
+  /** Output a slow reader may leave unread before it is disconnected (bytes). */
+  readonly maxQueuedBytes: number;
+  /** Per-read buffer size; small because it is held by every idle connection. */
+  readonly readBufferBytes: number;
+}
+
+/** Accepts miners and pumps their bytes into the engine. */
+export class StratumServer {
+  readonly #engine: Engine;
+  readonly #options: StratumServerOptions;
+  readonly #log: StructuredLogger;
+  readonly #listeners: Deno.TcpListener[] = [];
+  readonly #connections = new Set<Promise<void>>();
+  readonly #transports = new Set<ConnectionTransport>();
+  #accepting = false;
+
+  /** @param engine the engine the sessions belong to. */
+  constructor(engine: Engine, options: StratumServerOptions, log: StructuredLogger) {
+    this.#engine = engine;
+    this.#options = options;
+    this.#log = log;
+  }
+
+  /** Bound addresses (ports resolved when 0 was asked for). */
+  get addresses(): ListenAddress[] {
+    return this.#listeners.map((l) => ({ hostname: l.addr.hostname, port: l.addr.port }));
+  }
+
+  /** True while listeners accept connections. */
+  get accepting(): boolean {
+    return this.#accepting && this.#listeners.length > 0;
+  }
+
+  /** Open connections. */
+  get connectionCount(): number {
+    return this.#transports.size;
+  }
+
+  /** Starts listening on every address. */
+  listen(addresses: readonly ListenAddress[]): void {
+    for (const address of addresses) {
+      const listener = Deno.listen({
+        hostname: address.hostname,
+        port: address.port,
+        transport: "tcp",
+        ...(this.#options.reusePort ? { reusePort: true } : {}),
+      });
+      this.#listeners.push(listener);
+      void this.#acceptLoop(listener);
+    }
+    this.#accepting = true;
+  }
+
+  /** Stops accepting new connections (open ones continue). */
+  stopAccepting(): void {
+    this.#accepting = false;
+    for (const listener of this.#listeners.splice(0)) {
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    }
+  }
+
+  /** Waits until every connection has ended, up to `timeoutMs`; then closes the rest. */
+  async closeAll(timeoutMs: number): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
+    await Promise.race([Promise.allSettled([...this.#connections]), deadline]);
+    clearTimeout(timer);
+    for (const transport of this.#transports) transport.dispose();
+    await Promise.allSettled([...this.#connections]);
+  }
+
+  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+    while (true) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (e) {
+        if (!this.#accepting || e instanceof Deno.errors.BadResource) return;
+        this.#log.warn("accept failed", { error: String(e) });
+        continue;
+      }
+      const ip = conn.remoteAddr.hostname;
+      const admission = this.#engine.admit(ip);
+      if (!admission.ok) {
+        // Deno cannot set SO_LINGER for a true RST; closing before any byte is the nearest.
+        try {
+          conn.close();
+        } catch {
+          // Peer already gone.
+        }
+        continue;
+      }
+      const done = this.#serve(conn, ip);
+      this.#connections.add(done);
+      done.finally(() => this.#connections.delete(done));
+    }
+  }
+
+  async #serve(conn: Deno.TcpConn, ip: string): Promise<void> {
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // Not fatal: only latency.
+    }
+    const transport = new ConnectionTransport(conn, this.#options.maxQueuedBytes);
+    this.#transports.add(transport);
+    const session = this.#engine.open(ip, transport);
+    const decoder = new LineDecoder(this.#options.maxLineBytes);
+    const buffer = new Uint8Array(this.#options.readBufferBytes);
+    const onLine = (line: string) => session.handleLine(line);
+    let reason = "client closed";
+    try {
+      while (!transport.closed) {
+        const n = await conn.read(buffer);
+        if (n === null) break;
+        if (decoder.feed(buffer.subarray(0, n), onLine) === "overflow") {
+          this.#engine.onProtocolError(session, "line_too_long");
+          transport.send(
+            encodeError(
+              null,
+              stratumError(
+                StratumErrorCode.other,
+                `Line too long: over ${this.#options.maxLineBytes} bytes`,
+              ),
+            ),
+          );
+          session.close("line too long");
+          break;
+        }
+      }
+      if (transport.closeReason !== null) reason = transport.closeReason;
+    } catch (e) {
+      reason = e instanceof Deno.errors.ConnectionReset
+        ? "connection reset"
+        : `read error: ${String(e)}`;
+    } finally {
+      this.#engine.close(session, transport.closeReason ?? reason);
+      // Let a queued goodbye (an error line, client.reconnect) reach the miner before the socket goes.
+      await transport.settle(1_000);
+      transport.dispose();
+      this.#transports.delete(transport);
+    }
+  }
+}

@@ -1,2 +1,0 @@
-import { regtestGenesis } from "../genesis.ts";
-console.log(regtestGenesis().block.header.hashHex);
