@@ -244,6 +244,26 @@ Deno.test("submitblock fills a missing coinbase witness reserved value like Core
   });
 });
 
+Deno.test("the injected clock drives curtime and the two-hour time-too-new limit", async () => {
+  const nowMs = 2_000_000_000_000;
+  await withDevnet({ clock: () => nowMs, mempoolTarget: 0 }, async (devnet) => {
+    const endpoint = endpointOf(devnet);
+    const template = await fetchTemplate(endpoint);
+    assert.equal(template.curtime, nowMs / 1000);
+    const limit = nowMs / 1000 + 2 * 60 * 60;
+    const tooNew = solveTemplate({ ...template, curtime: limit + 1 }, {
+      payoutAddress: MINER_ADDRESS,
+    });
+    assert.ok(tooNew);
+    assert.equal(await submitBlock(endpoint, tooNew.hex), "time-too-new");
+    const atLimit = solveTemplate({ ...template, curtime: limit }, {
+      payoutAddress: MINER_ADDRESS,
+    });
+    assert.ok(atLimit);
+    assert.equal(await submitBlock(endpoint, atLimit.hex), null);
+  });
+});
+
 Deno.test("RPC refuses requests without or with wrong basic auth with HTTP 401", async () => {
   await withDevnet({}, async (devnet) => {
     const body = JSON.stringify({ method: "getblockcount", params: [], id: 1 });
@@ -390,6 +410,46 @@ Deno.test("getblocktemplate matches Core's fields and values", async () => {
   });
 });
 
+Deno.test("getblocktemplate long poll returns once the tip changes", async () => {
+  await withDevnet({ mempoolTarget: 2 }, async (devnet) => {
+    const endpoint = endpointOf(devnet);
+    const first = await rpcCall<{ longpollid: string }>(endpoint, "getblocktemplate", [
+      { rules: ["segwit"] },
+    ]);
+    const pending = rpcCall<{ previousblockhash: string; height: number }>(
+      endpoint,
+      "getblocktemplate",
+      [{ rules: ["segwit"], longpollid: first.longpollid }],
+    );
+    const hash = await devnet.mineExternalBlock();
+    const next = await pending;
+    assert.equal(next.previousblockhash, hash);
+    assert.equal(next.height, 112);
+  });
+});
+
+Deno.test("getblocktemplate proposal mode checks a block on the tip without storing it", async () => {
+  await withDevnet({ mempoolTarget: 3 }, async (devnet) => {
+    const endpoint = endpointOf(devnet);
+    const template = await fetchTemplate(endpoint);
+    const solved = solveTemplate(template, { payoutAddress: MINER_ADDRESS });
+    assert.ok(solved);
+    const propose = (data: string) =>
+      rpcCall<string | null>(endpoint, "getblocktemplate", [{ mode: "proposal", data }]);
+    assert.equal(await propose(solved.hex), null);
+    assert.equal(devnet.chain.block(solved.hash), undefined, "not stored");
+    const tooMuch = buildBrokenBlock(BrokenKind.TOO_MUCH_COINBASE_VALUE, template, {
+      payoutAddress: MINER_ADDRESS,
+    });
+    assert.equal(await propose(tooMuch), "bad-cb-amount");
+    assert.equal(await submitBlock(endpoint, solved.hex), null);
+    assert.equal(await propose(solved.hex), "duplicate");
+    const stale = solveTemplate(template, { payoutAddress: MINER_ADDRESS, extranonce: 9 });
+    assert.ok(stale);
+    assert.equal(await propose(stale.hex), "inconclusive-not-best-prevblk");
+  });
+});
+
 Deno.test("devnet with harder bits accepts a GBT-mined block and reports the difficulty", async () => {
   await withDevnet({ bits: 0x1f00ffff, mempoolTarget: 5 }, async (devnet) => {
     const endpoint = endpointOf(devnet);
@@ -417,10 +477,13 @@ Deno.test("setUnreachable closes the RPC port (connection refused) and reopens i
         e
       );
       assert.ok(error instanceof TypeError);
-      assert.match(String(error.message), /refused/i);
+      assert.match(String(error.cause), /Connection refused/);
     } finally {
       client.close();
     }
+    const refused = await Deno.connect({ hostname: "127.0.0.1", port: devnet.rpcPort })
+      .catch((e) => e);
+    assert.ok(refused instanceof Deno.errors.ConnectionRefused);
     await devnet.setUnreachable(false);
     assert.equal(await rpcCall(endpoint, "getblockcount"), 110);
   });

@@ -116,7 +116,7 @@ function writeLine(stream: typeof Deno.stdout | typeof Deno.stderr, line: string
 export function serviceFlags(kind: ServiceKind, configPath: string): string[] {
   const config = loadConfig(kind, configPath);
   const needs = SERVICE_RUNTIME_NEEDS[kind];
-  return permissionFlags(
+  const flags = permissionFlags(
     requiredPermissions(kind, config, {
       configPath,
       env: needs.env,
@@ -124,6 +124,9 @@ export function serviceFlags(kind: ServiceKind, configPath: string): string[] {
       cwd: Deno.cwd(),
     }),
   );
+  // SO_REUSEPORT listeners are behind Deno's unstable-net feature flag (not a permission).
+  if ("reuse_port" in config && config.reuse_port) flags.push("--unstable-net");
+  return flags;
 }
 
 async function runChild(command: Deno.Command): Promise<number> {

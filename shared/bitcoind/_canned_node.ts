@@ -1,7 +1,7 @@
 /**
  * Test helper: a real loopback HTTP server that answers JSON-RPC the way Bitcoin Core does
  * (HTTP 500 plus `{"result":null,"error":{…},"id":…}` for errors, 401 with an empty body for bad
- * credentials), with the answers chosen by the test. Used only by the unit tests in this folder.
+ * credentials), with the answers chosen by the test (possibly after a delay the test controls). Used only by the unit tests in this folder.
  *
  * @module
  */
@@ -45,7 +45,7 @@ function errorStatus(code: number): number {
  * @param credentials when set, requests without this `user:pass` get HTTP 401 like Core
  */
 export function startCannedNode(
-  answer: (method: string, params: unknown) => CannedReply,
+  answer: (method: string, params: unknown) => CannedReply | Promise<CannedReply>,
   credentials?: { readonly user: string; readonly pass: string },
 ): CannedNode {
   const requests: CannedRequest[] = [];
@@ -76,7 +76,7 @@ export function startCannedNode(
           headers: { "www-authenticate": 'Basic realm="jsonrpc"' },
         });
       }
-      const reply = answer(String(method), params);
+      const reply = await answer(String(method), params);
       if ("hang" in reply) {
         await release.promise;
         return new Response(null, { status: 503 });

@@ -80,6 +80,8 @@ export interface NodeStatus {
   readonly chain: string | undefined;
   /** Why the node is not eligible, when it is not. */
   readonly lastError: string | undefined;
+  /** getblockchaininfo probes answered or failed so far. */
+  readonly probes: number;
 }
 
 /** The answer of one node to submitblock. */
@@ -88,6 +90,14 @@ export interface NodeSubmitResult {
   /** `null` when accepted, else the node's reject reason; also null when `error` is set. */
   readonly result: string | null;
   /** Set when the node could not be asked (transport or RPC error). */
+  readonly error?: string;
+}
+
+/** One node's best block hash. */
+export interface NodeTip {
+  readonly url: string;
+  /** Display hex, or null when the node could not be asked. */
+  readonly hash: string | null;
   readonly error?: string;
 }
 
@@ -120,6 +130,7 @@ export interface PoolCallOptions {
 /** Default `blockpoll`, ms, as in ckpool. */
 export const DEFAULT_BLOCKPOLL_MS = 100;
 const DEFAULT_PROBE_TIMEOUT_MS = 2_000;
+const IBD_STATE = "initial block download";
 const DEFAULT_SUBMIT_TIMEOUT_MS = 60_000;
 
 interface NodeState {
@@ -129,6 +140,7 @@ interface NodeState {
   initialBlockDownload: boolean | undefined;
   chain: string | undefined;
   lastError: string | undefined;
+  probes: number;
 }
 
 /** An ordered failover group of bitcoind nodes. */
@@ -169,17 +181,20 @@ export class BitcoindPool {
       initialBlockDownload: undefined,
       chain: undefined,
       lastError: "not probed yet",
+      probes: 0,
     }));
     const blockpollMs = options.blockpollMs ?? DEFAULT_BLOCKPOLL_MS;
     this.#healthIntervalMs = options.healthCheckIntervalMs ?? Math.max(blockpollMs * 10, 1_000);
     this.#probeTimeoutMs = options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
     this.#submitTimeoutMs = options.submitTimeoutMs ?? DEFAULT_SUBMIT_TIMEOUT_MS;
-    for (const [name, value] of [
-      ["blockpoll", blockpollMs],
-      ["healthCheckIntervalMs", this.#healthIntervalMs],
-      ["probeTimeoutMs", this.#probeTimeoutMs],
-      ["submitTimeoutMs", this.#submitTimeoutMs],
-    ] as const) {
+    for (
+      const [name, value] of [
+        ["blockpoll", blockpollMs],
+        ["healthCheckIntervalMs", this.#healthIntervalMs],
+        ["probeTimeoutMs", this.#probeTimeoutMs],
+        ["submitTimeoutMs", this.#submitTimeoutMs],
+      ] as const
+    ) {
       if (!(value > 0)) {
         throw new RangeError(`Cannot create bitcoind pool: ${name} must be positive, got ${value}`);
       }
@@ -216,6 +231,7 @@ export class BitcoindPool {
       initialBlockDownload: node.initialBlockDownload,
       chain: node.chain,
       lastError: node.lastError,
+      probes: node.probes,
     }));
   }
 
@@ -256,9 +272,12 @@ export class BitcoindPool {
    * Runs `fn` against the active node, failing over to the next eligible node (and retrying
    * there) when the node is unavailable. Other RPC errors are thrown as they are.
    *
-   * @throws the last node's error when no node could serve the call
+   * @param method the RPC method `fn` calls, for error messages
+   * @throws the last node's error, or an {@link RpcTransportError} listing every node's state,
+   *   when no node could serve the call
    */
   async call<T>(
+    method: string,
     fn: (rpc: BitcoindRpc, options: PoolCallOptions) => Promise<T>,
     options: PoolCallOptions = {},
   ): Promise<T> {
@@ -268,14 +287,7 @@ export class BitcoindPool {
       let index = this.#active;
       if (index < 0 || tried.has(index)) {
         index = await this.#failover(tried, options.signal);
-        if (index < 0) {
-          throw lastError ?? new RpcTransportError(
-            "bitcoind",
-            "call",
-            TransportFailure.unreachable,
-            `no eligible node among ${this.#nodes.map((n) => n.rpc.url).join(", ")}`,
-          );
-        }
+        if (index < 0) throw lastError ?? this.#noEligibleNode(method);
       }
       tried.add(index);
       const node = this.#nodes[index]!;
@@ -291,39 +303,49 @@ export class BitcoindPool {
     }
   }
 
+  #noEligibleNode(method: string): RpcTransportError {
+    const states = this.#nodes.map((n) => `${n.rpc.url}: ${n.lastError ?? "eligible"}`);
+    return new RpcTransportError(
+      this.#nodes.map((n) => n.rpc.url).join(", "),
+      method,
+      TransportFailure.unreachable,
+      `no eligible bitcoind node (${states.join("; ")})`,
+    );
+  }
+
   /** getblocktemplate with the segwit rule, on the active node: the raw result. */
   getBlockTemplate(options: PoolCallOptions = {}): Promise<unknown> {
-    return this.call((rpc, o) => rpc.getBlockTemplate(o), options);
+    return this.call("getblocktemplate", (rpc, o) => rpc.getBlockTemplate(o), options);
   }
 
   /** getbestblockhash on the active node. */
   getBestBlockHash(options: PoolCallOptions = {}): Promise<string> {
-    return this.call((rpc, o) => rpc.getBestBlockHash(o), options);
+    return this.call("getbestblockhash", (rpc, o) => rpc.getBestBlockHash(o), options);
   }
 
   /** getblockchaininfo on the active node. */
   getBlockchainInfo(options: PoolCallOptions = {}): Promise<BlockchainInfo> {
-    return this.call((rpc, o) => rpc.getBlockchainInfo(o), options);
+    return this.call("getblockchaininfo", (rpc, o) => rpc.getBlockchainInfo(o), options);
   }
 
   /** getblockcount on the active node. */
   getBlockCount(options: PoolCallOptions = {}): Promise<number> {
-    return this.call((rpc, o) => rpc.getBlockCount(o), options);
+    return this.call("getblockcount", (rpc, o) => rpc.getBlockCount(o), options);
   }
 
   /** getblockheader on the active node. */
   getBlockHeader(hashHex: string, options: PoolCallOptions = {}): Promise<BlockHeaderInfo> {
-    return this.call((rpc, o) => rpc.getBlockHeader(hashHex, o), options);
+    return this.call("getblockheader", (rpc, o) => rpc.getBlockHeader(hashHex, o), options);
   }
 
   /** validateaddress on the active node. */
   validateAddress(address: string, options: PoolCallOptions = {}): Promise<ValidateAddressResult> {
-    return this.call((rpc, o) => rpc.validateAddress(address, o), options);
+    return this.call("validateaddress", (rpc, o) => rpc.validateAddress(address, o), options);
   }
 
   /** getnetworkinfo on the active node. */
   getNetworkInfo(options: PoolCallOptions = {}): Promise<NetworkInfo> {
-    return this.call((rpc, o) => rpc.getNetworkInfo(o), options);
+    return this.call("getnetworkinfo", (rpc, o) => rpc.getNetworkInfo(o), options);
   }
 
   /** The active node's chain (`main`, `test`, `testnet4`, `signet`, `regtest`). */
@@ -351,6 +373,25 @@ export class BitcoindPool {
         const message = error instanceof Error ? error.message : String(error);
         this.#log.error("submitblock failed", { url: node.rpc.url, error: message });
         return { url: node.rpc.url, result: null, error: message };
+      }
+    }));
+  }
+
+  /**
+   * Asks every node for its best block hash in parallel, whatever their health.
+   *
+   * @returns one entry per node, in `btcd[]` order; `hash` is null when the node failed
+   */
+  bestBlockHashes(options: PoolCallOptions = {}): Promise<NodeTip[]> {
+    return Promise.all(this.#nodes.map(async (node): Promise<NodeTip> => {
+      try {
+        return { url: node.rpc.url, hash: await node.rpc.getBestBlockHash(options) };
+      } catch (error) {
+        return {
+          url: node.rpc.url,
+          hash: null,
+          error: error instanceof Error ? error.message : String(error),
+        };
       }
     }));
   }
@@ -399,7 +440,9 @@ export class BitcoindPool {
 
   #markFailed(node: NodeState, error: unknown): void {
     const message = error instanceof Error ? error.message : String(error);
-    if (node.eligible) this.#log.warn("bitcoind node unavailable", { url: node.rpc.url, error: message });
+    if (node.eligible) {
+      this.#log.warn("bitcoind node unavailable", { url: node.rpc.url, error: message });
+    }
     node.eligible = false;
     node.lastError = message;
     if (node.index === this.#active) this.#connected = false;
@@ -417,7 +460,10 @@ export class BitcoindPool {
       for (const node of this.#nodes) {
         if (tried.has(node.index) || signal?.aborted === true) continue;
         if (await this.#probe(node, signal)) {
-          this.#setActive(node.index, this.#active < 0 ? SwitchReason.startup : SwitchReason.failure);
+          this.#setActive(
+            node.index,
+            this.#active < 0 ? SwitchReason.startup : SwitchReason.failure,
+          );
           return node.index;
         }
       }
@@ -428,6 +474,12 @@ export class BitcoindPool {
 
   /** Asks one node for getblockchaininfo and records whether it is eligible. */
   async #probe(node: NodeState, signal: AbortSignal | undefined): Promise<boolean> {
+    const answered = await this.#probeOnce(node, signal);
+    node.probes++;
+    return answered;
+  }
+
+  async #probeOnce(node: NodeState, signal: AbortSignal | undefined): Promise<boolean> {
     try {
       const info = await node.rpc.getBlockchainInfo({
         timeoutMs: this.#probeTimeoutMs,
@@ -436,7 +488,7 @@ export class BitcoindPool {
       node.chain = info.chain;
       node.initialBlockDownload = info.initialblockdownload;
       if (info.initialblockdownload) {
-        if (node.eligible || node.lastError === undefined) {
+        if (node.lastError?.startsWith(IBD_STATE) !== true) {
           this.#log.warn("bitcoind node in initial block download", {
             url: node.rpc.url,
             blocks: info.blocks,
@@ -444,7 +496,7 @@ export class BitcoindPool {
           });
         }
         node.eligible = false;
-        node.lastError = `initial block download (${info.blocks}/${info.headers} blocks)`;
+        node.lastError = `${IBD_STATE} (${info.blocks}/${info.headers} blocks)`;
         if (node.index === this.#active) this.#connected = false;
         return false;
       }

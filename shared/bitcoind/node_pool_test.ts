@@ -182,7 +182,10 @@ Deno.test("BitcoindPool health check fails back to the preferred node when it is
     assert.equal(pool.activeIndex, 1);
     first.state.warmup = false;
     first.state.ibd = true;
-    await waitFor("a probe of the syncing node", () => pool.nodeStatuses()[0]!.initialBlockDownload === true);
+    await waitFor(
+      "a probe of the syncing node",
+      () => pool.nodeStatuses()[0]!.initialBlockDownload === true,
+    );
     assert.equal(pool.activeIndex, 1);
     first.state.ibd = false;
     await waitFor("failback", () => pool.activeIndex === 0);
@@ -196,7 +199,10 @@ Deno.test("BitcoindPool health check fails back to the preferred node when it is
 
 Deno.test("BitcoindPool health check reports a reconnect when the only node returns", async () => {
   const only = coreLike(TIP_A);
-  const pool = new BitcoindPool({ nodes: [{ url: only.node.url, ...auth }], healthCheckIntervalMs: 10 });
+  const pool = new BitcoindPool({
+    nodes: [{ url: only.node.url, ...auth }],
+    healthCheckIntervalMs: 10,
+  });
   const events: NodeSwitchEvent[] = [];
   pool.onSwitch((event) => events.push(event));
   try {
@@ -249,4 +255,27 @@ Deno.test("BitcoindPool rejects an empty node list", () => {
     new BitcoindPool({ nodes: [{ url: "127.0.0.1:1", ...auth }] }).healthCheckIntervalMs,
     1_000,
   );
+});
+
+Deno.test("BitcoindPool names every node's state when none can serve a call", async () => {
+  const syncing = coreLike(TIP_A);
+  syncing.state.ibd = true;
+  const refusedUrl = `http://127.0.0.1:${closedPort()}`;
+  const pool = new BitcoindPool({
+    nodes: [{ url: syncing.node.url, ...auth }, { url: refusedUrl, ...auth }],
+    healthCheckIntervalMs: QUIET_HEALTH_MS,
+  });
+  try {
+    await pool.start();
+    assert.equal(pool.activeIndex, -1);
+    assert.equal(pool.activeUrl, null);
+    const error = await pool.getBlockTemplate().then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof Error);
+    assert.match(error.message, /^Cannot call getblocktemplate on .*no eligible bitcoind node/);
+    assert.match(error.message, /initial block download/);
+    assert.match(error.message, /Connection refused/);
+  } finally {
+    await pool.stop();
+    await syncing.node.close();
+  }
 });

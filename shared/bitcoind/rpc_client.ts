@@ -229,7 +229,9 @@ export class BitcoindRpc {
   ): Promise<unknown> {
     const id = this.#nextId++;
     const timeout = AbortSignal.timeout(options.timeoutMs ?? this.#timeoutMs);
-    const signal = options.signal === undefined ? timeout : AbortSignal.any([options.signal, timeout]);
+    const signal = options.signal === undefined
+      ? timeout
+      : AbortSignal.any([options.signal, timeout]);
     let response: Response;
     try {
       response = await fetch(this.url + "/", {
@@ -371,7 +373,9 @@ export class BitcoindRpc {
         hash: r.hash,
         height: r.height,
         confirmations: r.confirmations,
-        previousblockhash: typeof r.previousblockhash === "string" ? r.previousblockhash : undefined,
+        previousblockhash: typeof r.previousblockhash === "string"
+          ? r.previousblockhash
+          : undefined,
         time: r.time,
         bits: r.bits,
       };
@@ -465,8 +469,9 @@ function describeCause(error: unknown): string {
   // Deno's fetch wraps the OS error ("Connection refused (os error 111)") in `cause`.
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
   const text = cause instanceof Error ? cause.message : String(cause);
-  const os = /(Connection refused|Connection reset[^(]*|No route to host|Network is unreachable|failed to lookup address[^(]*|timed out)/i
-    .exec(text);
+  const os =
+    /(Connection refused|Connection reset[^(]*|No route to host|Network is unreachable|failed to lookup address[^(]*|timed out)/i
+      .exec(text);
   return os === null ? `connection failed: ${clip(text)}` : `connection failed: ${os[1]!.trim()}`;
 }
 

@@ -195,7 +195,6 @@ export class BitcoindTemplateSource implements TemplateSource {
   #pollRun: Promise<void> | undefined;
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
-  readonly #oneOffs = new Set<Promise<unknown>>();
 
   /**
    * @param config btcd, blockpoll, update_interval and zmqblock from the service config
@@ -207,12 +206,14 @@ export class BitcoindTemplateSource implements TemplateSource {
     this.#updateIntervalMs = (config.update_interval ?? DEFAULT_UPDATE_INTERVAL_S) * 1_000;
     this.#pollTimeoutMs = options.pollTimeoutMs ?? 2_000;
     this.#retryDelayMs = options.retryDelayMs ?? Math.max(this.#blockpollMs * 10, 1_000);
-    for (const [name, value] of [
-      ["blockpoll", this.#blockpollMs],
-      ["update_interval", this.#updateIntervalMs],
-      ["pollTimeoutMs", this.#pollTimeoutMs],
-      ["retryDelayMs", this.#retryDelayMs],
-    ] as const) {
+    for (
+      const [name, value] of [
+        ["blockpoll", this.#blockpollMs],
+        ["update_interval", this.#updateIntervalMs],
+        ["pollTimeoutMs", this.#pollTimeoutMs],
+        ["retryDelayMs", this.#retryDelayMs],
+      ] as const
+    ) {
       if (!(value > 0)) {
         throw new RangeError(`Cannot create template source: ${name} must be positive`);
       }
@@ -276,10 +277,9 @@ export class BitcoindTemplateSource implements TemplateSource {
     if (this.#state !== "idle") throw new Error(`Cannot start template source: ${this.#state}`);
     this.#state = "running";
     this.#onTemplate = onTemplate;
-    this.#unsubscribeSwitch = this.#pool.onSwitch((event) => this.#onSwitch(event));
     try {
       if (this.#ownsPool) await this.#pool.start();
-      await this.#zmq?.start();
+      if (this.#state === "running") await this.#zmq?.start();
     } catch (error) {
       await this.stop();
       throw error;
@@ -287,6 +287,8 @@ export class BitcoindTemplateSource implements TemplateSource {
     if (this.#state !== "running") {
       throw new Error("Cannot start template source: stopped while starting");
     }
+    // Subscribed after the pool's first selection, which the startup fetch below covers.
+    this.#unsubscribeSwitch = this.#pool.onSwitch((event) => this.#onSwitch(event));
     this.#request(TemplateReason.startup, TemplateTrigger.startup, undefined);
     this.#schedulePoll();
     await this.#first.promise;
@@ -302,7 +304,9 @@ export class BitcoindTemplateSource implements TemplateSource {
   async stop(): Promise<void> {
     if (this.#state === "stopped") return;
     this.#state = "stopped";
-    this.#first.reject(new Error("Cannot start template source: stopped before the first template"));
+    this.#first.reject(
+      new Error("Cannot start template source: stopped before the first template"),
+    );
     this.#first.promise.catch(() => undefined);
     this.#unsubscribeSwitch?.();
     this.#unsubscribeSwitch = undefined;
@@ -312,7 +316,7 @@ export class BitcoindTemplateSource implements TemplateSource {
     this.#pollTimer = this.#refreshTimer = this.#retryTimer = undefined;
     this.#pending = undefined;
     this.#controller.abort();
-    await Promise.all([this.#inFlight, this.#pollRun, ...this.#oneOffs, this.#zmq?.close()]);
+    await Promise.all([this.#inFlight, this.#pollRun, this.#zmq?.close()]);
     if (this.#ownsPool) await this.#pool.stop();
   }
 
@@ -360,6 +364,9 @@ export class BitcoindTemplateSource implements TemplateSource {
     if (this.#state !== "running") return;
     if (hashHex === this.#deliveredPrevHash) return;
     if (hashHex === this.#inFlightTip || hashHex === this.#pending?.tipHash) return;
+    // getblocktemplate is failing: the scheduled retry fetches on the current tip anyway, and
+    // polling must not turn a failing node into ten requests a second.
+    if (this.#retryTimer !== undefined) return;
     this.#log.debug("new tip", { hash: hashHex, trigger });
     this.#request(TemplateReason.newBlock, trigger, hashHex);
   }
@@ -411,19 +418,27 @@ export class BitcoindTemplateSource implements TemplateSource {
     const prevHash = previousBlockHash(gbt);
     const prevChanged = this.#deliveredPrevHash !== undefined && prevHash !== undefined &&
       prevHash !== this.#deliveredPrevHash;
-    const reason: TemplateReason = request.reason === TemplateReason.startup && this.#templates === 0
+    // The reason follows what the template is, not only what asked for it.
+    const reason: TemplateReason = this.#templates === 0
       ? TemplateReason.startup
       : prevChanged
       ? TemplateReason.newBlock
-      : request.reason === TemplateReason.newBlock
+      : request.reason === TemplateReason.newBlock || request.reason === TemplateReason.startup
       ? TemplateReason.refresh
       : request.reason;
     if (prevHash !== undefined) this.#deliveredPrevHash = prevHash;
     this.#lastTemplateAtMs = receivedAtMs;
     this.#lastFetchOk = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     this.#templates++;
     this.#scheduleRefresh();
-    this.#log.debug("template", { reason, source: request.source, prevHash, node: this.#pool.activeUrl });
+    this.#log.debug("template", {
+      reason,
+      source: request.source,
+      prevHash,
+      node: this.#pool.activeUrl,
+    });
     try {
       this.#onTemplate({ gbt, reason, source: request.source, receivedAtMs });
     } catch (error) {

@@ -52,7 +52,9 @@ export function parseHashBlockMessage(frames: readonly Uint8Array[]): HashBlockM
     throw new SyntaxError(`Cannot read hashblock message: topic is ${JSON.stringify(topicText)}`);
   }
   if (hash.length !== 32) {
-    throw new SyntaxError(`Cannot read hashblock message: hash has ${hash.length} bytes, expected 32`);
+    throw new SyntaxError(
+      `Cannot read hashblock message: hash has ${hash.length} bytes, expected 32`,
+    );
   }
   if (sequence.length !== 4) {
     throw new SyntaxError(

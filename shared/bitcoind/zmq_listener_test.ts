@@ -4,8 +4,8 @@ import assert from "node:assert/strict";
 import * as zmq from "zeromq";
 import {
   parseHashBlockMessage,
-  SequenceTracker,
   type SequenceGap,
+  SequenceTracker,
   ZmqBlockListener,
 } from "./zmq_listener.ts";
 

@@ -130,6 +130,8 @@ export interface EngineConfig {
   zmqblock?: string | undefined;
   /** Most concurrent connections. */
   maxclients: number;
+  /** Bind serverurl with SO_REUSEPORT (several processes on one port, Linux). */
+  reuse_port: boolean;
   /** Log directory; stderr only when unset. */
   logdir?: string | undefined;
   /** Redis for vardiff reconnect memory; in memory when unset. */

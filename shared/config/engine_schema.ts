@@ -214,6 +214,11 @@ export const engineShape = {
     "bitcoind ZMQ hashblock publisher for instant new-block notice; polling only when absent.",
   ),
   maxclients: withDefault(positiveInt(), 100000, "Most concurrent miner connections."),
+  reuse_port: withDefault(
+    boolean(),
+    false,
+    "Bind serverurl with SO_REUSEPORT so several processes share a port (Linux).",
+  ),
   logdir: optional(
     nonEmptyString("a directory path"),
     "Directory for log files; stderr only when absent.",

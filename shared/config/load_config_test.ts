@@ -49,6 +49,7 @@ Deno.test("validateConfig() fills in ckpool's and the seed's defaults", () => {
   assert.equal(config.nonce1length, 4);
   assert.equal(config.nonce2length, 8);
   assert.equal(config.maxclients, 100000);
+  assert.equal(config.reuse_port, false);
   assert.equal(config.region, "eu");
   assert.equal(config.btcd[0]?.notify, false);
   assert.deepEqual(config.events, {

@@ -92,7 +92,7 @@ export class Engine implements SessionHost {
   readonly options: EngineOptions;
   readonly clock: Clock;
   readonly jobs: JobManager;
-  readonly sessions = new Set<Session>();
+  readonly sessions: Set<Session> = new Set();
   readonly #deps: EngineDeps;
   readonly #ipLimiter: IpLimiter;
   readonly #inUse = new Set<string>();
@@ -337,11 +337,12 @@ export class Engine implements SessionHost {
     submit: SubmitRequest,
     verdict: ShareVerdict,
     workbase: Workbase,
+    handlingUs: number,
   ): void {
     const payout = session.payout!;
     const worker = session.workers.get(submit.workerName) ?? payout;
     const nowMs = this.clock.nowMs();
-    this.#deps.observer.share(verdict.accepted, verdict.accepted ? null : verdict.reason, 0);
+    this.#deps.observer.share(verdict.accepted, verdict.accepted ? null : verdict.reason, handlingUs);
     if (verdict.block !== null) this.#submitBlock(verdict.block, workbase, worker);
     const events = this.#deps.events;
     if (verdict.accepted) {

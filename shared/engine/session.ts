@@ -74,7 +74,13 @@ export interface SessionHost {
   /** Records the difficulty for reconnect memory (fire-and-forget). */
   rememberDifficulty(username: string, difficulty: number): void;
   /** A share verdict, for metrics, events, best-share tracking and block submission. */
-  onShare(session: Session, submit: SubmitRequest, verdict: ShareVerdict, workbase: Workbase): void;
+  onShare(
+    session: Session,
+    submit: SubmitRequest,
+    verdict: ShareVerdict,
+    workbase: Workbase,
+    handlingUs: number,
+  ): void;
   /** A worker authorized (first authorization on the connection is `first`). */
   onAuthorized(session: Session, worker: AuthorizedWorker, first: boolean): void;
   /** The session changed difficulty. */
@@ -108,7 +114,7 @@ export class Session {
   userAgent = "";
   resumed = false;
   /** Authorized usernames on this connection; the first one is paid. */
-  readonly workers = new Map<string, AuthorizedWorker>();
+  readonly workers: Map<string, AuthorizedWorker> = new Map();
   payout: AuthorizedWorker | null = null;
   versionMask = 0;
   extranonceSubscribed = false;
@@ -372,6 +378,7 @@ export class Session {
 
   #submit(submit: SubmitRequest): void {
     const host = this.#host;
+    const startedAt = performance.now();
     if (this.extranonce1 === null) {
       host.onProtocolError(this, "not_subscribed");
       this.#transport.send(
@@ -440,7 +447,7 @@ export class Session {
         ? previous
         : vardiff.current;
       this.creditedDifficulty = credit;
-      host.onShare(this, submit, verdict, workbase);
+      host.onShare(this, submit, verdict, workbase, (performance.now() - startedAt) * 1000);
       vardiff.recordShare(credit);
       const retarget = vardiff.maybeRetarget();
       if (retarget !== null) {
@@ -451,7 +458,7 @@ export class Session {
     }
     this.#countReject();
     this.#transport.send(encodeError(submit.id, stratumError(verdict.code, verdict.message)));
-    host.onShare(this, submit, verdict, workbase);
+    host.onShare(this, submit, verdict, workbase, (performance.now() - startedAt) * 1000);
     if (verdict.reason !== "stale") this.#invalid();
   }
 

@@ -68,3 +68,4 @@ export {
   type MetricsServerOptions,
   startMetricsServer,
 } from "./http_server.ts";
+export { metricsObserver } from "./engine_observer.ts";

@@ -100,8 +100,9 @@ function collectorNet(config: CollectorConfig): Endpoint[] {
 /**
  * The narrowest Deno permissions a service needs for a config:
  * - net: Stratum listen addresses, the metrics/health listeners, every bitcoind, the ZMQ
- *   publisher, NATS servers, Redis and PostgreSQL, and for a relay the primary's two ports;
- *   a listen on 0.0.0.0:3333 needs exactly `0.0.0.0:3333`;
+ *   publisher, NATS servers (listed even with events disabled: NATS also carries templates and
+ *   block submissions), Redis and PostgreSQL, and for a relay the primary's two ports; a
+ *   listen on 0.0.0.0:3333 needs exactly `0.0.0.0:3333`;
  * - read: the config file, logdir, events spool, and the zeromq addon when zmqblock is set;
  * - write: logdir and events spool;
  * - ffi: the zeromq addon directory, only when zmqblock is set;

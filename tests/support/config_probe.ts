@@ -23,6 +23,8 @@ function kindFrom(args: readonly string[]): ServiceKind {
   return "stratum";
 }
 
-const kind = kindFrom(Deno.args);
-const config = bootstrap(kind, Deno.args, SERVICE_RUNTIME_NEEDS[kind]);
-Deno.stdout.writeSync(new TextEncoder().encode(`${JSON.stringify(config)}\n`));
+if (import.meta.main) {
+  const kind = kindFrom(Deno.args);
+  const config = bootstrap(kind, Deno.args, SERVICE_RUNTIME_NEEDS[kind]);
+  Deno.stdout.writeSync(new TextEncoder().encode(`${JSON.stringify(config)}\n`));
+}

@@ -15,7 +15,6 @@ import { MempoolFiller, seededRandom } from "./mempool_filler.ts";
 import { processBlock, type ProcessResult, proposeBlock } from "./block_processor.ts";
 import { type BlockTemplate, buildTemplate } from "./template.ts";
 import { Wallet } from "./wallet.ts";
-import { blockWeight } from "./validate_block.ts";
 
 /** Settings of a node. */
 export interface DevnetNodeOptions {
@@ -155,16 +154,6 @@ export class DevnetNode {
       if (mined.hashHex) hashes.push(mined.hashHex);
     }
     return hashes;
-  }
-
-  /** Fees of a block's non-coinbase transactions, when known (connected at least once). */
-  feesOf(entry: BlockEntry): readonly bigint[] | null {
-    return entry.txFeesSats;
-  }
-
-  /** Block weight of a stored block. */
-  weightOf(entry: BlockEntry): number {
-    return blockWeight(entry.block);
   }
 
   async #mineOne(

@@ -6,6 +6,20 @@
  *
  * Test support only: never imported by service code, and independent of shared/bitcoin.
  *
+ * Core behaviours it reproduces (and pools must cope with):
+ * - submitblock checks in Core's order: decode (-22), CheckBlock (high-hash, bad-txnmrklroot,
+ *   bad-txns-duplicate, bad-blk-length, bad-cb-missing, bad-cb-multiple, CheckTransaction,
+ *   bad-blk-sigops), known block ("duplicate"), prev-blk-not-found, bad-prevblk, header context
+ *   (bad-diffbits, time-too-old, time-too-new, bad-version), block context (bad-txns-nonfinal,
+ *   bad-cb-height, bad-witness-nonce-size, bad-witness-merkle-match, unexpected-witness,
+ *   bad-blk-weight), then connect (bad-txns-inputs-missingorspent, premature coinbase spend,
+ *   bad-txns-in-belowout, bad-blk-sigops, bad-cb-amount, script failures). A valid block that
+ *   does not beat the tip's work is stored and answers "inconclusive".
+ * - A coinbase with a witness commitment but no witness gets the zero reserved value filled in
+ *   (Core's UpdateUncommittedBlockStructures), as Stratum pools rely on.
+ * - While initial block download is set, getblocktemplate fails with -10 and no hashblock is
+ *   published (Core skips ZMQ block notifications during IBD).
+ *
  * @example
  * ```ts
  * const devnet = await startDevnet({ bits: 0x1f00ffff });
@@ -188,20 +202,20 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   node.onTipChanged((tip) => {
     if (!node.initialBlockDownload) void publisher.publish(tip.hashHex);
   });
-  let rpc: RpcServer | null = null;
-  rpc = new RpcServer({
+  const rpcServer: RpcServer = new RpcServer({
     hostname: host,
     port: options.rpcPort ?? 0,
     user,
     password,
-    context: {
-      node,
-      startedAtMs: Date.now(),
-      interrupted: () => rpc?.closing() ?? Promise.resolve(),
-    },
+    context: { node, startedAtMs: Date.now(), interrupted: () => rpcServer.closing() },
   });
-  await rpc.open();
-  const rpcServer = rpc;
+  try {
+    await rpcServer.open();
+  } catch (error) {
+    node.markStopped();
+    await publisher.close();
+    throw error;
+  }
 
   const stopped = Promise.withResolvers<void>();
   let stopping: Promise<void> | null = null;
@@ -231,7 +245,14 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       }),
       requestStop: () => void self().stop(),
     };
-    control = serveControl(host, options.controlPort, target);
+    try {
+      control = serveControl(host, options.controlPort, target);
+    } catch (error) {
+      node.markStopped();
+      await rpcServer.close();
+      await publisher.close();
+      throw error;
+    }
   }
   const controlServer = control;
 
@@ -260,10 +281,12 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       node.initialBlockDownload = value;
     },
     async generate(count, address) {
-      if (address === undefined) return await node.mineBlocks(count, node.wallet.p2wpkhScript);
+      if (address === undefined) {
+        return await node.mineBlocks(count, node.wallet.p2wpkhScript, Number.MAX_SAFE_INTEGER);
+      }
       const decoded = decodeAddress(address);
       if (!decoded.ok) throw new TypeError(`Cannot generate to ${address}: ${decoded.error}`);
-      return await node.mineBlocks(count, decoded.destination.script);
+      return await node.mineBlocks(count, decoded.destination.script, Number.MAX_SAFE_INTEGER);
     },
     stop() {
       stopping ??= (async () => {

@@ -8,7 +8,7 @@ import { address as baddress, networks, script as bscript } from "bitcoinjs-lib"
 import { hashToDisplayHex, toHex } from "./bytes.ts";
 import { isCoinbaseTx, type ParsedTx } from "./codec.ts";
 import { satsToBtc } from "./consensus.ts";
-import { classifyOutput, OutputKind, parseScript, scriptNum } from "./script.ts";
+import { classifyOutput, OutputKind, parseScript } from "./script.ts";
 
 const SIGHASH_NAMES: Record<number, string> = {
   0x01: "ALL",
@@ -59,10 +59,7 @@ export function scriptToAsm(script: Uint8Array, sighashDecode = false): string {
     if (op.opcode >= 0x51 && op.opcode <= 0x60) return String(op.opcode - 0x50);
     if (op.data === null) return OPCODE_NAMES[op.opcode] ?? `OP_UNKNOWN`;
     if (op.opcode === 0) return "0";
-    if (op.data.length <= 4) {
-      const number = decodeScriptNum(op.data);
-      if (toHex(scriptNum(number)) === toHex(op.data)) return String(number);
-    }
+    if (op.data.length <= 4) return String(decodeScriptNum(op.data));
     if (sighashDecode && bscript.isCanonicalScriptSignature(op.data)) {
       const hashType = op.data[op.data.length - 1] ?? 0;
       const name = SIGHASH_NAMES[hashType];

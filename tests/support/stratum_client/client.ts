@@ -41,12 +41,12 @@ export class StratumClient {
   /** Negotiated version-rolling mask, 0 when not negotiated. */
   versionMask = 0;
   /** The most recent job and the ones before it, by id. */
-  readonly jobs = new Map<string, MinerJob>();
+  readonly jobs: Map<string, MinerJob> = new Map();
   currentJob: MinerJob | null = null;
   readonly #jobWaiters: ((job: MinerJob) => void)[] = [];
   readonly #listeners: ((method: string, params: unknown[]) => void)[] = [];
   /** Notifications received, by method (for assertions). */
-  readonly received = new Map<string, number>();
+  readonly received: Map<string, number> = new Map();
 
   private constructor(connection: StratumConnection, options: StratumClientOptions) {
     this.connection = connection;

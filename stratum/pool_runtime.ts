@@ -1,0 +1,190 @@
+/**
+ * Assembles a running pool from a validated config and a template source: the engine, its
+ * Stratum listeners, the metrics/health listener, the once-a-second tick, and graceful drain.
+ * `main.ts` only reads the config and calls this; tests call it in-process.
+ */
+import { addressToScriptPubKey, type Network } from "@tbg/shared/bitcoin";
+import type { TemplateSource, TemplateUpdate } from "@tbg/shared/bitcoind";
+import { httpListeners, stratumListeners, type StratumConfig } from "@tbg/shared/config";
+import {
+  type BlockSubmitter,
+  type Clock,
+  type DifficultyMemory,
+  Engine,
+  type EngineOptions,
+  type EventSink,
+  InMemoryDifficultyMemory,
+  StratumServer,
+  systemClock,
+  templateFromGbt,
+} from "@tbg/shared/engine";
+import type { StructuredLogger } from "@tbg/shared/log";
+import { metricsObserver, type MetricsServer, PoolMetrics, startMetricsServer, stratumHealth } from "@tbg/shared/metrics";
+
+/** Longest line accepted from a miner. */
+export const MAX_LINE_BYTES = 16 * 1024;
+/** Output a slow reader may leave unread before it is disconnected. */
+export const MAX_QUEUED_BYTES = 1024 * 1024;
+/** Read buffer per connection: small because every idle connection holds one. */
+export const READ_BUFFER_BYTES = 2048;
+/** Shares at the old difficulty are still accepted this long after a retarget. */
+export const DIFFICULTY_GRACE_MS = 15_000;
+/** A connection that has not authorized within this time is closed. */
+export const AUTHORIZE_TIMEOUT_MS = 60_000;
+
+/** What the runtime needs besides the config. */
+export interface PoolRuntimeDeps {
+  readonly config: StratumConfig;
+  readonly network: Network;
+  readonly source: TemplateSource;
+  readonly log: StructuredLogger;
+  readonly events: EventSink | null;
+  readonly clock?: Clock;
+  readonly difficultyMemory?: DifficultyMemory;
+  /** Instance label for metrics (e.g. `stratum-eu-1`). */
+  readonly instance: string;
+  /** Reports whether bitcoind is reachable (for metrics and /health). */
+  readonly bitcoindConnected: () => boolean;
+  /** Extra handler for each template (the primary publishes templates for relays here). */
+  readonly onTemplate?: (update: TemplateUpdate) => void;
+}
+
+/** A running pool. */
+export interface PoolRuntime {
+  readonly engine: Engine;
+  readonly server: StratumServer;
+  readonly metrics: PoolMetrics;
+  readonly metricsServer: MetricsServer | null;
+  /** Drains (client.reconnect to all, stop accepting, wait up to `timeoutMs`) and stops. */
+  drainAndStop(timeoutMs: number): Promise<void>;
+}
+
+/** Starts the pool; resolves once the first template is installed and the listeners are open. */
+export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRuntime> {
+  const { config, network, log } = deps;
+  const clock = deps.clock ?? systemClock;
+  const metrics = new PoolMetrics({ region: config.region, instance: deps.instance });
+  const fee = config.donation > 0 && config.btcaddress !== undefined
+    ? { script: addressToScriptPubKey(config.btcaddress, network), percent: config.donation }
+    : null;
+  const options: EngineOptions = {
+    network,
+    extranonce1Size: config.nonce1length,
+    extranonce1Prefix: new Uint8Array(),
+    extranonce2Size: config.nonce2length,
+    poolVersionMask: parseInt(config.version_mask, 16) >>> 0,
+    startDifficulty: config.startdiff,
+    vardiff: { ...config.vardiff, mindiff: config.mindiff, maxdiff: config.maxdiff },
+    rateLimits: config.rate_limits,
+    difficultyGraceMs: DIFFICULTY_GRACE_MS,
+    maxLineBytes: MAX_LINE_BYTES,
+    maxClients: config.maxclients,
+    jobs: {
+      tag: new TextEncoder().encode(config.btcsig),
+      fee,
+      jobsPerTip: 8,
+      retiredJobs: 64,
+    },
+    authorizeTimeoutMs: AUTHORIZE_TIMEOUT_MS,
+    hashrateUpdateIntervalMs: 60_000,
+    region: config.region,
+  };
+  const submitter: BlockSubmitter = {
+    submitBlock: async (blockHex) => {
+      const result = await deps.source.submitBlock(blockHex);
+      if (!result.tipMoved && result.accepted) {
+        log.warn("block accepted but no node reports it as tip", { hash: result.blockHash });
+      }
+      return {
+        accepted: result.accepted,
+        results: result.results.map((r) => ({ target: r.url, result: r.result ?? r.error ?? null })),
+      };
+    },
+  };
+  const engine = new Engine(options, {
+    clock,
+    submitter,
+    events: deps.events,
+    observer: metricsObserver(metrics),
+    difficultyMemory: deps.difficultyMemory ??
+      new InMemoryDifficultyMemory({ reconnect_memory_ttl: config.vardiff.reconnect_memory_ttl }, clock),
+    log: log.getChild("engine"),
+  });
+
+  const onTemplate = (update: TemplateUpdate) => {
+    let template;
+    try {
+      template = templateFromGbt(update.gbt, update.receivedAtMs);
+    } catch (e) {
+      log.error("template refused", { error: String(e), reason: update.reason });
+      return;
+    }
+    const workbase = engine.onTemplate(template);
+    metrics.noteTemplate(update.receivedAtMs);
+    metrics.bitcoinHeight.set(template.height - 1);
+    log.info("new job", {
+      job: workbase.id,
+      height: template.height,
+      clean: workbase.cleanJobs,
+      reason: update.reason,
+      trigger: update.source,
+      txs: template.transactions.length,
+      miners: engine.sessions.size,
+    });
+    deps.onTemplate?.(update);
+  };
+  await deps.source.start(onTemplate);
+
+  const server = new StratumServer(engine, {
+    reusePort: config.reuse_port,
+    maxLineBytes: MAX_LINE_BYTES,
+    maxQueuedBytes: MAX_QUEUED_BYTES,
+    readBufferBytes: READ_BUFFER_BYTES,
+  }, log.getChild("server"));
+  server.listen(stratumListeners(config).map((e) => ({ hostname: e.host, port: e.port })));
+
+  const maxTemplateAgeMs = Math.max(3 * config.update_interval * 1000, 90_000);
+  let metricsServer: MetricsServer | null = null;
+  for (const listener of httpListeners(config)) {
+    metricsServer = startMetricsServer({
+      hostname: listener.host,
+      port: listener.port,
+      path: config.metrics.path,
+      registry: metrics.registry,
+      health: stratumHealth({
+        listening: () => server.accepting,
+        templateAgeMs: () => metrics.templateAgeMs(),
+        maxTemplateAgeMs,
+        bitcoindConnected: deps.bitcoindConnected,
+      }),
+      onError: (e) => log.warn("metrics listener error", { error: String(e) }),
+    });
+    break;
+  }
+  const ticker = setInterval(() => {
+    engine.tick();
+    metrics.bitcoinConnected.setBoolean(deps.bitcoindConnected());
+  }, 1000);
+  log.info("pool ready", {
+    listen: server.addresses,
+    network,
+    metrics: metricsServer === null ? null : `${metricsServer.hostname}:${metricsServer.port}`,
+  });
+
+  return {
+    engine,
+    server,
+    metrics,
+    metricsServer,
+    async drainAndStop(timeoutMs: number): Promise<void> {
+      log.info("draining", { miners: engine.sessions.size });
+      engine.drain();
+      server.stopAccepting();
+      await server.closeAll(timeoutMs);
+      clearInterval(ticker);
+      await deps.source.stop();
+      await metricsServer?.shutdown();
+      log.info("stopped");
+    },
+  };
+}
