@@ -3,7 +3,7 @@
  * bitcoind when the config does not name it, starts the pool, and drains on SIGTERM/SIGINT.
  * No logic lives here.
  */
-import { type Network } from "@tbg/shared/bitcoin";
+import type { Network } from "@tbg/shared/bitcoin";
 import { BitcoindPool, BitcoindTemplateSource } from "@tbg/shared/bitcoind";
 import { assertConfigAddressesOnNetwork, chainToNetwork, ConfigError } from "@tbg/shared/config";
 import { configureLogging, getLogger, shutdownLogging } from "@tbg/shared/log";
@@ -15,10 +15,17 @@ const DRAIN_TIMEOUT_MS = 10_000;
 
 const config = bootstrap("stratum", Deno.args, SERVICE_RUNTIME_NEEDS.stratum);
 const { configPath } = parseServiceArgs("stratum", Deno.args);
-await configureLogging({ service: "stratum", level: "info" });
+const logFile = config.logdir === undefined
+  ? null
+  : await Deno.open(`${config.logdir}/stratum.log`, { create: true, append: true, write: true });
+await configureLogging({ service: "stratum", level: "info", ...(logFile ? { sink: logFile.writable } : {}) });
 const log = getLogger(["stratum"]);
 
-const pool = new BitcoindPool({ nodes: config.btcd, blockpollMs: config.blockpoll, logger: log.getChild("bitcoind") });
+const pool = new BitcoindPool({
+  nodes: config.btcd,
+  blockpollMs: config.blockpoll,
+  logger: log.getChild("bitcoind"),
+});
 await pool.start();
 
 let network: Network;

@@ -5,7 +5,7 @@
  */
 import { addressToScriptPubKey, type Network } from "@tbg/shared/bitcoin";
 import type { TemplateSource, TemplateUpdate } from "@tbg/shared/bitcoind";
-import { httpListeners, stratumListeners, type StratumConfig } from "@tbg/shared/config";
+import { httpListeners, type StratumConfig, stratumListeners } from "@tbg/shared/config";
 import {
   type BlockSubmitter,
   type Clock,
@@ -19,7 +19,13 @@ import {
   templateFromGbt,
 } from "@tbg/shared/engine";
 import type { StructuredLogger } from "@tbg/shared/log";
-import { metricsObserver, type MetricsServer, PoolMetrics, startMetricsServer, stratumHealth } from "@tbg/shared/metrics";
+import {
+  metricsObserver,
+  type MetricsServer,
+  PoolMetrics,
+  startMetricsServer,
+  stratumHealth,
+} from "@tbg/shared/metrics";
 
 /** Longest line accepted from a miner. */
 export const MAX_LINE_BYTES = 16 * 1024;
@@ -97,7 +103,10 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       }
       return {
         accepted: result.accepted,
-        results: result.results.map((r) => ({ target: r.url, result: r.result ?? r.error ?? null })),
+        results: result.results.map((r) => ({
+          target: r.url,
+          result: r.result ?? r.error ?? null,
+        })),
       };
     },
   };
@@ -107,7 +116,10 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     events: deps.events,
     observer: metricsObserver(metrics),
     difficultyMemory: deps.difficultyMemory ??
-      new InMemoryDifficultyMemory({ reconnect_memory_ttl: config.vardiff.reconnect_memory_ttl }, clock),
+      new InMemoryDifficultyMemory(
+        { reconnect_memory_ttl: config.vardiff.reconnect_memory_ttl },
+        clock,
+      ),
     log: log.getChild("engine"),
   });
 

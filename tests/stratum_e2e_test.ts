@@ -20,7 +20,12 @@ const TYPES: TestAddressType[] = ["p2wpkh", "p2tr", "p2pkh"];
 async function mineUntilEachMinerHasABlock(versionRolling: boolean): Promise<void> {
   const devnet = await startDevnet({ bits: targetToBits(difficultyToTarget(NETWORK_DIFFICULTY)) });
   const pool = await startPoolProcess(devnet, { btcsig: TAG });
-  const miners: { client: StratumClient; miner: CpuMiner; scriptHex: string; type: TestAddressType }[] = [];
+  const miners: {
+    client: StratumClient;
+    miner: CpuMiner;
+    scriptHex: string;
+    type: TestAddressType;
+  }[] = [];
   try {
     for (const [i, type] of TYPES.entries()) {
       const { address, scriptHex } = regtestAddress(type, i + 1);
@@ -51,7 +56,10 @@ async function mineUntilEachMinerHasABlock(versionRolling: boolean): Promise<voi
     }
     for (const m of miners) {
       const hashes = found.get(m.scriptHex) ?? [];
-      assert.ok(hashes.length > 0, `${m.type} miner found no block (accepted ${m.miner.stats.accepted} shares)`);
+      assert.ok(
+        hashes.length > 0,
+        `${m.type} miner found no block (accepted ${m.miner.stats.accepted} shares)`,
+      );
       for (const hash of hashes) {
         const block = devnet.chain.block(hash)!;
         const parsed = bitcoin.Block.fromHex(block.hex);
@@ -59,14 +67,19 @@ async function mineUntilEachMinerHasABlock(versionRolling: boolean): Promise<voi
         assert.ok(parsed.checkTxRoots(), "merkle root and witness commitment");
         const cb = parsed.transactions![0]!;
         const scriptSig = cb.ins[0]!.script;
-        assert.equal(bitcoin.script.number.decode(scriptSig.subarray(1, 1 + scriptSig[0]!)), block.height);
+        assert.equal(
+          bitcoin.script.number.decode(scriptSig.subarray(1, 1 + scriptSig[0]!)),
+          block.height,
+        );
         assert.ok(new TextDecoder().decode(scriptSig).includes(TAG), "coinbase carries btcsig");
         assert.equal(Buffer.from(cb.outs[0]!.script).toString("hex"), m.scriptHex);
         if (parsed.transactions!.some((tx, i) => i > 0 && tx.hasWitnesses())) {
           assert.ok(parsed.hasWitnessCommit(), "witness commitment present when witness txs are");
           assert.equal(cb.ins[0]!.witness.length, 1);
         }
-        if (versionRolling) assert.ok((parsed.version & 0x1fffe000) !== 0 || parsed.version === 0x20000000);
+        if (versionRolling) {
+          assert.ok((parsed.version & 0x1fffe000) !== 0 || parsed.version === 0x20000000);
+        }
       }
       assert.equal(m.miner.stats.rejectReasons.get("Low difficulty share") ?? 0, 0);
     }
@@ -80,7 +93,8 @@ async function mineUntilEachMinerHasABlock(versionRolling: boolean): Promise<voi
 }
 
 Deno.test({
-  name: "pool + CPU miners find blocks the devnet accepts, each paying its own P2WPKH, P2TR or P2PKH miner",
+  name:
+    "pool + CPU miners find blocks the devnet accepts, each paying its own P2WPKH, P2TR or P2PKH miner",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: () => mineUntilEachMinerHasABlock(false),

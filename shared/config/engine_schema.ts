@@ -160,7 +160,7 @@ export const engineShape = {
   blockpoll: withDefault(
     positiveInt(),
     100,
-    "Milliseconds between getblockchaininfo polls for a new tip.",
+    "Milliseconds between getbestblockhash polls for a new tip (a fallback that runs even with ZMQ).",
   ),
   donation: withDefault(
     numberInRange(0, 100),
@@ -211,7 +211,7 @@ export const engineShape = {
       (value) => parseServiceUrl(value, { tcp: 0 }) !== undefined,
       `"tcp://host:port"`,
     ),
-    "bitcoind ZMQ hashblock publisher for instant new-block notice; polling only when absent.",
+    "bitcoind ZMQ hashblock publisher for instant new-block notice (polling still runs as a fallback).",
   ),
   maxclients: withDefault(positiveInt(), 100000, "Most concurrent miner connections."),
   reuse_port: withDefault(
@@ -305,27 +305,27 @@ export const engineShape = {
   metrics: metricsSection(9100),
   rate_limits: defaultedSection({
     connections_per_ip_per_minute: withDefault(
-      positiveInt(),
+      intInRange(1, 65535),
       10,
       "New connections per IP per minute; more are refused.",
     ),
     max_connections_per_ip: withDefault(
-      positiveInt(),
+      intInRange(1, 65535),
       50,
       "Concurrent connections per IP; more are refused.",
     ),
     max_subscribes_per_minute: withDefault(
-      positiveInt(),
+      intInRange(1, 65535),
       3,
       "mining.subscribe per connection per minute; more disconnect.",
     ),
     max_authorizes_per_minute: withDefault(
-      positiveInt(),
+      intInRange(1, 65535),
       5,
       "mining.authorize per connection per minute; more disconnect.",
     ),
     max_shares_per_minute: withDefault(
-      positiveInt(),
+      intInRange(1, 65535),
       1000,
       "mining.submit per connection per minute; more soft-ban the connection.",
     ),
@@ -335,7 +335,7 @@ export const engineShape = {
       "Length of the submit soft-ban in seconds.",
     ),
     max_invalid_shares_per_minute: withDefault(
-      positiveInt(),
+      intInRange(1, 65535),
       100,
       "Invalid shares per connection per minute; more disconnect.",
     ),

@@ -342,7 +342,11 @@ export class Engine implements SessionHost {
     const payout = session.payout!;
     const worker = session.workers.get(submit.workerName) ?? payout;
     const nowMs = this.clock.nowMs();
-    this.#deps.observer.share(verdict.accepted, verdict.accepted ? null : verdict.reason, handlingUs);
+    this.#deps.observer.share(
+      verdict.accepted,
+      verdict.accepted ? null : verdict.reason,
+      handlingUs,
+    );
     if (verdict.block !== null) this.#submitBlock(verdict.block, workbase, worker);
     const events = this.#deps.events;
     if (verdict.accepted) {

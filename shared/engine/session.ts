@@ -476,7 +476,10 @@ export class Session {
   #startWorkIfReady(): void {
     if (this.extranonce1 === null || this.payout === null || this.#vardiff !== null) return;
     const options = this.#host.options;
-    this.#vardiff = new VarDiff(options.vardiff, this.#host.clock, options.startDifficulty);
+    // A difficulty the miner asked for before authorizing is its starting point, not a retarget
+    // (so no grace period at the start difficulty applies).
+    const initial = Math.max(this.#suggested ?? options.startDifficulty, this.#minerMinimum ?? 0);
+    this.#vardiff = new VarDiff(options.vardiff, this.#host.clock, initial);
     if (this.#minerMinimum !== null) this.#vardiff.setMinerMinimum(this.#minerMinimum);
     if (this.#suggested !== null) this.#vardiff.setSuggested(this.#suggested);
     this.#transport.send(encodeSetDifficulty(this.#vardiff.current));

@@ -15,7 +15,8 @@ export function metricsObserver(metrics: PoolMetrics): EngineObserver {
     share: (accepted, reason, handlingUs) => {
       if (accepted) metrics.sharesValid.inc();
       else {
-        const key = (reason !== null && REASONS.has(reason) ? reason : RejectReason.invalid) as RejectReason;
+        const key =
+          (reason !== null && REASONS.has(reason) ? reason : RejectReason.invalid) as RejectReason;
         metrics.sharesRejected[key].inc();
       }
       if (handlingUs > 0) metrics.submitLatencyUs.observe(handlingUs);

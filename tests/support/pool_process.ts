@@ -15,7 +15,10 @@ export interface PoolProcess {
   /** Every JSON log line so far. */
   readonly logs: Record<string, unknown>[];
   /** Waits for a log line matching `predicate` (bounded). */
-  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number>;
   readonly exited: Promise<number>;
@@ -41,7 +44,12 @@ export async function startPoolProcess(
   const configPath = `${dir}/stratum.json`;
   const config = {
     network: "regtest",
-    btcd: nodes.map((n) => ({ url: `127.0.0.1:${n.rpcPort}`, auth: n.user, pass: n.password, notify: true })),
+    btcd: nodes.map((n) => ({
+      url: `127.0.0.1:${n.rpcPort}`,
+      auth: n.user,
+      pass: n.password,
+      notify: true,
+    })),
     btcsig: "/TheBitcoinGame-test/",
     blockpoll: 100,
     serverurl: [`127.0.0.1:${stratumPort}`],
@@ -54,14 +62,27 @@ export async function startPoolProcess(
   };
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-run", "--allow-env=INIT_CWD", "tools/launch.ts", "run", "stratum", "--config", configPath],
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-run",
+      "--allow-env=INIT_CWD",
+      "tools/launch.ts",
+      "run",
+      "stratum",
+      "--config",
+      configPath,
+    ],
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
   const logs: Record<string, unknown>[] = [];
-  const waiters: { predicate: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  const waiters: {
+    predicate: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }[] = [];
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
     let pending = "";
@@ -97,7 +118,13 @@ export async function startPoolProcess(
       const timer = setTimeout(() => {
         const i = waiters.findIndex((w) => w.resolve === done);
         if (i !== -1) waiters.splice(i, 1);
-        reject(new Error(`no matching pool log within ${timeoutMs} ms; last lines: ${JSON.stringify(logs.slice(-5))}`));
+        reject(
+          new Error(
+            `no matching pool log within ${timeoutMs} ms; last lines: ${
+              JSON.stringify(logs.slice(-5))
+            }`,
+          ),
+        );
       }, timeoutMs);
       const done = (l: Record<string, unknown>) => {
         clearTimeout(timer);

@@ -1,0 +1,53 @@
+/**
+ * The pool runtime started inside the test process, against a devnet node: the same code path
+ * as `stratum/main.ts` minus process start-up, for fast protocol tests.
+ */
+import { BitcoindPool, BitcoindTemplateSource } from "@tbg/shared/bitcoind";
+import { validateConfig } from "@tbg/shared/config";
+import { getLogger } from "@tbg/shared/log";
+import { type PoolRuntime, startPoolRuntime } from "@tbg/stratum";
+import type { Devnet } from "./devnet/mod.ts";
+
+/** A pool running in this process. */
+export interface InProcessPool {
+  readonly runtime: PoolRuntime;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts a pool on a free loopback port; `overrides` are merged over a regtest config. */
+export async function startInProcessPool(
+  devnet: Devnet,
+  overrides: Record<string, unknown> = {},
+): Promise<InProcessPool> {
+  const config = validateConfig("stratum", {
+    network: "regtest",
+    btcd: [{ url: `127.0.0.1:${devnet.rpcPort}`, auth: devnet.user, pass: devnet.password }],
+    serverurl: ["127.0.0.1:0"],
+    mindiff: 0.000001,
+    startdiff: 0.00001,
+    metrics: { enabled: true, host: "127.0.0.1", port: 0, path: "/metrics" },
+    ...overrides,
+  }, "in-process");
+  const log = getLogger(["test-pool"]);
+  const pool = new BitcoindPool({ nodes: config.btcd, blockpollMs: config.blockpoll, logger: log });
+  await pool.start();
+  const source = new BitcoindTemplateSource(config, { pool, logger: log });
+  const runtime = await startPoolRuntime({
+    config,
+    network: "regtest",
+    source,
+    log,
+    events: null,
+    instance: "test",
+    bitcoindConnected: () => pool.connected,
+  });
+  return {
+    runtime,
+    port: runtime.server.addresses[0]!.port,
+    async stop() {
+      await runtime.drainAndStop(2_000);
+      await pool.stop();
+    },
+  };
+}
