@@ -18,7 +18,11 @@ const { configPath } = parseServiceArgs("stratum", Deno.args);
 const logFile = config.logdir === undefined
   ? null
   : await Deno.open(`${config.logdir}/stratum.log`, { create: true, append: true, write: true });
-await configureLogging({ service: "stratum", level: "info", ...(logFile ? { sink: logFile.writable } : {}) });
+await configureLogging({
+  service: "stratum",
+  level: "info",
+  ...(logFile ? { sink: logFile.writable } : {}),
+});
 const log = getLogger(["stratum"]);
 
 const pool = new BitcoindPool({

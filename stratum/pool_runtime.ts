@@ -14,6 +14,7 @@ import {
   type EngineOptions,
   type EventSink,
   InMemoryDifficultyMemory,
+  RedisDifficultyMemory,
   StratumServer,
   systemClock,
   templateFromGbt,
@@ -110,6 +111,9 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       };
     },
   };
+  const redisMemory = config.redis === undefined
+    ? null
+    : new RedisDifficultyMemory(config.redis.url, config.vardiff, log.getChild("redis"));
   const engine = new Engine(options, {
     clock,
     submitter,
@@ -196,6 +200,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       clearInterval(ticker);
       await deps.source.stop();
       await metricsServer?.shutdown();
+      await redisMemory?.close();
       log.info("stopped");
     },
   };

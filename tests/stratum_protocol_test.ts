@@ -445,7 +445,11 @@ protocolTest("submit before subscribe is refused with 25, before authorize with 
 
 protocolTest("unknown, duplicate and low-difficulty shares get 21, 22 and 23", async () => {
   await withPool({}, async (pool) => {
-    const client = await StratumClient.start({ host: "127.0.0.1", port: pool.port, username: `${ADDRESS}.s` });
+    const client = await StratumClient.start({
+      host: "127.0.0.1",
+      port: pool.port,
+      username: `${ADDRESS}.s`,
+    });
     try {
       const job = await client.waitForJob();
       // A real share at the session difficulty: accepted once, then a duplicate.
@@ -473,7 +477,12 @@ protocolTest("unknown, duplicate and low-difficulty shares get 21, 22 and 23", a
       });
       try {
         const strictJob = await strict.waitForJob();
-        const low = await strict.submit(strictJob.jobId, extranonce2Hex(999n, 8), strictJob.ntime, 12345);
+        const low = await strict.submit(
+          strictJob.jobId,
+          extranonce2Hex(999n, 8),
+          strictJob.ntime,
+          12345,
+        );
         assert.equal(low.error?.[0], 23, JSON.stringify(low));
         assert.match(low.error![1], /^Low difficulty share \(/);
       } finally {
@@ -491,7 +500,11 @@ protocolTest("unknown, duplicate and low-difficulty shares get 21, 22 and 23", a
 protocolTest("work on a superseded tip is refused as stale with 21", async () => {
   const easy = await startDevnet();
   const pool = await startInProcessPool(easy, { rate_limits: RELAXED });
-  const client = await StratumClient.start({ host: "127.0.0.1", port: pool.port, username: `${ADDRESS}.st` });
+  const client = await StratumClient.start({
+    host: "127.0.0.1",
+    port: pool.port,
+    username: `${ADDRESS}.st`,
+  });
   try {
     const job = await client.waitForJob();
     await easy.mineExternalBlock();

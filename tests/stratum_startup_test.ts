@@ -29,7 +29,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "stratum refuses to run with exit 2 when btcaddress belongs to another network than bitcoind's",
+  name:
+    "stratum refuses to run with exit 2 when btcaddress belongs to another network than bitcoind's",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -49,7 +50,17 @@ Deno.test({
         }),
       );
       const out = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-read", "--allow-run", "--allow-env=INIT_CWD", "tools/launch.ts", "run", "stratum", "--config", configPath],
+        args: [
+          "run",
+          "--allow-read",
+          "--allow-run",
+          "--allow-env=INIT_CWD",
+          "tools/launch.ts",
+          "run",
+          "stratum",
+          "--config",
+          configPath,
+        ],
         cwd: ROOT,
         stdout: "piped",
         stderr: "piped",
@@ -57,7 +68,10 @@ Deno.test({
       }).output();
       const stderr = new TextDecoder().decode(out.stderr);
       assert.equal(out.code, 2, stderr);
-      assert.match(stderr, /btcaddress: bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4 is a mainnet address, but network is "regtest"/);
+      assert.match(
+        stderr,
+        /btcaddress: bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4 is a mainnet address, but network is "regtest"/,
+      );
       // Nothing listened on the Stratum port.
       const probe = Deno.listen({ hostname: "127.0.0.1", port: stratumPort });
       probe.close();

@@ -17,3 +17,4 @@ export * from "./share.ts";
 export * from "./stratum_server.ts";
 export * from "./template.ts";
 export * from "./vardiff.ts";
+export * from "./redis_difficulty_memory.ts";
