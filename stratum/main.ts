@@ -14,7 +14,8 @@ import { startPoolRuntime } from "./pool_runtime.ts";
 const DRAIN_TIMEOUT_MS = 10_000;
 
 const config = bootstrap("stratum", Deno.args, SERVICE_RUNTIME_NEEDS.stratum);
-const { configPath } = parseServiceArgs("stratum", Deno.args);
+const { configPath, rest } = parseServiceArgs("stratum", Deno.args);
+const instanceIndex = parseInstance(rest);
 const logFile = config.logdir === undefined
   ? null
   : await Deno.open(`${config.logdir}/stratum.log`, { create: true, append: true, write: true });
@@ -54,9 +55,26 @@ const runtime = await startPoolRuntime({
   source,
   log,
   events: null,
-  instance: `stratum-${config.region}-${Deno.pid}`,
+  instance: `stratum-${config.region}-${instanceIndex}`,
+  instanceIndex,
   bitcoindConnected: () => pool.connected,
 });
+
+/** `--instance <0-255>`: this process's index among processes sharing the port (default 0). */
+function parseInstance(args: readonly string[]): number {
+  const i = args.indexOf("--instance");
+  if (i === -1) return 0;
+  const value = Number(args[i + 1]);
+  if (!Number.isInteger(value) || value < 0 || value > 255) {
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(
+        `tbg-stratum: --instance expects an integer from 0 to 255, got ${args[i + 1]}\n`,
+      ),
+    );
+    Deno.exit(2);
+  }
+  return value;
+}
 
 let stopping = false;
 const stop = async (signal: string) => {

@@ -14,7 +14,6 @@ import {
   type EngineOptions,
   type EventSink,
   InMemoryDifficultyMemory,
-  RedisDifficultyMemory,
   StratumServer,
   systemClock,
   templateFromGbt,
@@ -50,6 +49,11 @@ export interface PoolRuntimeDeps {
   readonly difficultyMemory?: DifficultyMemory;
   /** Instance label for metrics (e.g. `stratum-eu-1`). */
   readonly instance: string;
+  /**
+   * Process index 0–255 on this host: the first byte of every extranonce1 this process hands
+   * out, so processes sharing a port (reuse_port) never give two miners identical work.
+   */
+  readonly instanceIndex?: number;
   /** Reports whether bitcoind is reachable (for metrics and /health). */
   readonly bitcoindConnected: () => boolean;
   /** Extra handler for each template (the primary publishes templates for relays here). */
@@ -77,7 +81,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   const options: EngineOptions = {
     network,
     extranonce1Size: config.nonce1length,
-    extranonce1Prefix: new Uint8Array(),
+    extranonce1Prefix: Uint8Array.of(deps.instanceIndex ?? 0),
     extranonce2Size: config.nonce2length,
     poolVersionMask: parseInt(config.version_mask, 16) >>> 0,
     startDifficulty: config.startdiff,
@@ -111,9 +115,14 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       };
     },
   };
+  // Loaded only when configured: the Redis client pulls in modules that read the environment.
   const redisMemory = config.redis === undefined
     ? null
-    : new RedisDifficultyMemory(config.redis.url, config.vardiff, log.getChild("redis"));
+    : new (await import("@tbg/shared/redis-memory")).RedisDifficultyMemory(
+      config.redis.url,
+      config.vardiff,
+      log.getChild("redis"),
+    );
   const engine = new Engine(options, {
     clock,
     submitter,

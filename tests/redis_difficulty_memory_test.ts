@@ -3,7 +3,7 @@
  * "nothing remembered" promptly while Redis is down. Run with `deno task test`.
  */
 import assert from "node:assert/strict";
-import { RedisDifficultyMemory } from "@tbg/shared/engine";
+import { RedisDifficultyMemory } from "@tbg/shared/redis-memory";
 import { getLogger } from "@tbg/shared/log";
 import { startRedisServer } from "./support/servers/redis_server.ts";
 

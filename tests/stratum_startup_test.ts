@@ -8,6 +8,9 @@ import { fileURLToPath } from "node:url";
 import { startDevnet } from "./support/devnet/mod.ts";
 import { startPoolProcess } from "./support/pool_process.ts";
 import { pickFreePort } from "./support/servers/nats_server.ts";
+import { regtestAddress } from "./support/addresses.ts";
+import { StratumClient } from "./support/stratum_client/mod.ts";
+import { startRedisServer } from "./support/servers/redis_server.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
@@ -77,6 +80,119 @@ Deno.test({
       probe.close();
     } finally {
       await Deno.remove(dir, { recursive: true });
+      await devnet.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "SIGTERM drains: miners get client.reconnect, the pool stops accepting and exits 0",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const devnet = await startDevnet({ bits: 0x1d00ffff });
+    const pool = await startPoolProcess(devnet, {});
+    const client = await StratumClient.start({
+      host: "127.0.0.1",
+      port: pool.stratumPort,
+      username: regtestAddress("p2wpkh", 3).address + ".drain",
+    });
+    try {
+      await client.waitForJob();
+      const reconnect = new Promise<unknown[]>((resolve) =>
+        client.onNotification((method, params) => {
+          if (method === "client.reconnect") resolve(params);
+        })
+      );
+      const exit = pool.stop();
+      await reconnect;
+      assert.equal(await exit, 0);
+      await client.connection.closed;
+      await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: pool.stratumPort }));
+    } finally {
+      client.close();
+      await devnet.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "two pool processes share one port (reuse_port) and hand out disjoint extranonce1 spaces",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const devnet = await startDevnet({ bits: 0x1d00ffff });
+    const port = pickFreePort();
+    const relaxed = {
+      rate_limits: { connections_per_ip_per_minute: 1000, max_connections_per_ip: 1000 },
+    };
+    const a = await startPoolProcess(devnet, { reuse_port: true, ...relaxed }, {
+      stratumPort: port,
+      serviceArgs: ["--instance", "0"],
+    });
+    const b = await startPoolProcess(devnet, { reuse_port: true, ...relaxed }, {
+      stratumPort: port,
+      serviceArgs: ["--instance", "1"],
+    });
+    const clients: StratumClient[] = [];
+    try {
+      for (let i = 0; i < 24; i++) {
+        const client = await StratumClient.connect({ host: "127.0.0.1", port, username: "unused" });
+        await client.subscribe();
+        clients.push(client);
+      }
+      const prefixes = clients.map((c) => c.extranonce1[0]);
+      const extranonces = new Set(clients.map((c) => c.sessionId));
+      assert.equal(extranonces.size, clients.length, "no two miners share an extranonce1");
+      assert.ok(prefixes.every((p) => p === 0 || p === 1));
+      assert.ok(
+        prefixes.includes(0) && prefixes.includes(1),
+        `the kernel spread connections: ${prefixes}`,
+      );
+    } finally {
+      for (const c of clients) c.close();
+      assert.equal(await a.stop(), 0);
+      assert.equal(await b.stop(), 0);
+      await devnet.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "a reconnecting worker gets its remembered difficulty from Redis, across pool processes",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const devnet = await startDevnet({ bits: 0x1d00ffff });
+    const redis = await startRedisServer();
+    const username = regtestAddress("p2wpkh", 4).address + ".memory";
+    try {
+      const first = await startPoolProcess(devnet, { redis: { url: redis.url } });
+      const a = await StratumClient.start({ host: "127.0.0.1", port: first.stratumPort, username });
+      await a.waitForJob();
+      await a.suggestDifficulty(0.5);
+      a.close();
+      await a.connection.closed;
+      assert.equal(await first.stop(), 0);
+
+      const second = await startPoolProcess(devnet, { redis: { url: redis.url } });
+      try {
+        const b = await StratumClient.start({
+          host: "127.0.0.1",
+          port: second.stratumPort,
+          username,
+        });
+        const deadline = Date.now() + 5_000;
+        while (b.difficulty !== 0.5 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.equal(b.difficulty, 0.5);
+        b.close();
+      } finally {
+        assert.equal(await second.stop(), 0);
+      }
+    } finally {
+      await redis.stop();
       await devnet.stop();
     }
   },

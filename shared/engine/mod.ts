@@ -17,4 +17,3 @@ export * from "./share.ts";
 export * from "./stratum_server.ts";
 export * from "./template.ts";
 export * from "./vardiff.ts";
-export * from "./redis_difficulty_memory.ts";

@@ -1,4 +1,5 @@
 import { type ConfigByKind, ConfigError, loadConfig, type ServiceKind } from "../config/mod.ts";
+import { sandboxProcessEnv } from "./env_sandbox.ts";
 import {
   missingPermissions,
   type PermissionQuery,
@@ -134,5 +135,6 @@ export function bootstrap<K extends ServiceKind>(
     query,
   );
   if (missing.length > 0) return failMissing(missing);
+  if (opts.query === undefined) sandboxProcessEnv(opts.env);
   return config;
 }

@@ -8,3 +8,4 @@
 
 export * from "./bootstrap.ts";
 export * from "./runtime_needs.ts";
+export * from "./env_sandbox.ts";

@@ -36,9 +36,10 @@ export interface DevnetEndpoint {
 export async function startPoolProcess(
   devnet: DevnetEndpoint | readonly DevnetEndpoint[],
   overrides: Record<string, unknown> = {},
+  options: { readonly stratumPort?: number; readonly serviceArgs?: readonly string[] } = {},
 ): Promise<PoolProcess> {
   const nodes = Array.isArray(devnet) ? devnet : [devnet as DevnetEndpoint];
-  const stratumPort = pickFreePort();
+  const stratumPort = options.stratumPort ?? pickFreePort();
   const metricsPort = pickFreePort();
   const dir = await Deno.makeTempDir({ prefix: "tbg-pool-" });
   const configPath = `${dir}/stratum.json`;
@@ -72,6 +73,7 @@ export async function startPoolProcess(
       "stratum",
       "--config",
       configPath,
+      ...(options.serviceArgs?.length ? ["--", ...options.serviceArgs] : []),
     ],
     cwd: ROOT,
     stdout: "piped",
