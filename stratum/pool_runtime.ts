@@ -128,7 +128,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     submitter,
     events: deps.events,
     observer: metricsObserver(metrics),
-    difficultyMemory: deps.difficultyMemory ??
+    difficultyMemory: deps.difficultyMemory ?? redisMemory ??
       new InMemoryDifficultyMemory(
         { reconnect_memory_ttl: config.vardiff.reconnect_memory_ttl },
         clock,

@@ -173,7 +173,11 @@ Deno.test({
       await a.suggestDifficulty(0.5);
       a.close();
       await a.connection.closed;
-      assert.equal(await first.stop(), 0);
+      assert.equal(
+        await first.stop(),
+        0,
+        JSON.stringify(first.logs.filter((l) => l.level !== "info").slice(-5)),
+      );
 
       const second = await startPoolProcess(devnet, { redis: { url: redis.url } });
       try {
@@ -186,7 +190,11 @@ Deno.test({
         while (b.difficulty !== 0.5 && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, 20));
         }
-        assert.equal(b.difficulty, 0.5);
+        assert.equal(
+          b.difficulty,
+          0.5,
+          JSON.stringify(second.logs.filter((l) => l.level !== "info").slice(-5)),
+        );
         b.close();
       } finally {
         assert.equal(await second.stop(), 0);

@@ -160,6 +160,14 @@ export class Engine implements SessionHost {
     this.#deps.observer.connections(this.sessions.size);
     if (session.payout !== null) {
       const nowMs = this.clock.nowMs();
+      this.#deps.log.debug("miner disconnected", {
+        user: session.payout.address,
+        worker: session.payout.worker,
+        reason,
+        difficulty: session.difficulty,
+        accepted: session.sharesAccepted,
+        rejected: session.sharesRejected,
+      });
       this.#deps.events?.emit("miner_disconnected", {
         user: session.payout.address,
         worker: session.payout.worker,

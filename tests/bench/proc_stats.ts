@@ -1,0 +1,66 @@
+/**
+ * Reads a process's CPU time, resident memory and children from Linux /proc, so benchmarks can
+ * measure the real pool service (the launcher's child) rather than the launcher.
+ */
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on every Linux ABI in use). */
+export const USER_HZ = 100;
+
+/** The fields of /proc/<pid>/stat a benchmark needs. */
+export interface ProcStat {
+  readonly ppid: number;
+  readonly utimeTicks: number;
+  readonly stimeTicks: number;
+}
+
+/**
+ * Parses /proc/<pid>/stat. The command name may hold spaces and parentheses, so fields are
+ * counted from the last ")".
+ *
+ * @throws {SyntaxError} when the text is not in that format.
+ */
+export function parseProcStat(text: string): ProcStat {
+  const close = text.lastIndexOf(")");
+  if (close === -1) throw new SyntaxError("Cannot parse /proc stat: no command name");
+  // After ")": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime
+  const fields = text.slice(close + 1).trim().split(/\s+/);
+  const ppid = Number(fields[1]);
+  const utimeTicks = Number(fields[11]);
+  const stimeTicks = Number(fields[12]);
+  if (![ppid, utimeTicks, stimeTicks].every(Number.isInteger)) {
+    throw new SyntaxError(`Cannot parse /proc stat: unexpected fields "${text.slice(0, 120)}"`);
+  }
+  return { ppid, utimeTicks, stimeTicks };
+}
+
+/**
+ * Resident set size in bytes from /proc/<pid>/status (the `VmRSS:` line, in kB).
+ *
+ * @throws {SyntaxError} when there is no VmRSS line.
+ */
+export function parseVmRssBytes(status: string): number {
+  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (match === null) throw new SyntaxError("Cannot parse /proc status: no VmRSS line");
+  return Number(match[1]) * 1024;
+}
+
+/** User plus system CPU seconds the process has used so far. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = parseProcStat(await Deno.readTextFile(`/proc/${pid}/stat`));
+  return (stat.utimeTicks + stat.stimeTicks) / USER_HZ;
+}
+
+/** Current resident set size in bytes. */
+export async function rssBytes(pid: number): Promise<number> {
+  return parseVmRssBytes(await Deno.readTextFile(`/proc/${pid}/status`));
+}
+
+/** Direct children of `pid` (from every thread's children list). */
+export async function childPids(pid: number): Promise<number[]> {
+  const pids = new Set<number>();
+  for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+    const text = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/children`).catch(() => "");
+    for (const word of text.trim().split(/\s+/)) if (word !== "") pids.add(Number(word));
+  }
+  return [...pids];
+}

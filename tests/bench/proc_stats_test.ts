@@ -1,0 +1,21 @@
+import assert from "node:assert/strict";
+import { parseProcStat, parseVmRssBytes } from "./proc_stats.ts";
+
+Deno.test("parseProcStat() counts fields from the last parenthesis of the command name", () => {
+  const text = "4242 (deno (main) x) S 4100 4242 4100 0 -1 4194560 1200 0 3 0 1523 287 0 0 20 0 " +
+    "9 0 5000 18386124 56789 18446744073709551615 1 1 0 0 0 0 0 4096 17922 0 0 0 17 1 0 0 0 0 0";
+  assert.deepEqual(parseProcStat(text), { ppid: 4100, utimeTicks: 1523, stimeTicks: 287 });
+});
+
+Deno.test("parseProcStat() refuses text without a command name", () => {
+  assert.throws(() => parseProcStat("4242 deno S 1"), SyntaxError);
+});
+
+Deno.test("parseVmRssBytes() reads the VmRSS line in kB as bytes", () => {
+  const status = "Name:\tdeno\nVmPeak:\t  900000 kB\nVmRSS:\t  123456 kB\nRssAnon:\t 100 kB\n";
+  assert.equal(parseVmRssBytes(status), 123456 * 1024);
+});
+
+Deno.test("parseVmRssBytes() refuses a status without VmRSS (a zombie has none)", () => {
+  assert.throws(() => parseVmRssBytes("Name:\tdeno\nState:\tZ (zombie)\n"), SyntaxError);
+});

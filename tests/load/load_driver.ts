@@ -1,0 +1,128 @@
+/**
+ * Spreads a load run over child processes of the load CLI (one process can hold at most 20,000
+ * open files here) and merges their JSON summaries. Children print progress events on stderr;
+ * the driver reports ready once every child is ready.
+ */
+import { fileURLToPath } from "node:url";
+import { childArgs, type LoadOptions } from "./load_options.ts";
+import type { LoadRun, LoadRunHooks } from "./load_run.ts";
+import { type LoadSummary, mergeSummaries } from "./load_summary.ts";
+
+/** Extra time a child gets beyond its own bounds before it is killed. */
+const CHILD_SLACK_MS = 30_000;
+
+/** Driver callbacks: readiness (merged) and child stderr lines that are not events. */
+export interface DriverHooks extends LoadRunHooks {
+  readonly onChildLine?: (childIndex: number, line: string) => void;
+}
+
+async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let pending = "";
+  for await (const chunk of stream) {
+    pending += decoder.decode(chunk, { stream: true });
+    let nl;
+    while ((nl = pending.indexOf("\n")) !== -1) {
+      onLine(pending.slice(0, nl));
+      pending = pending.slice(nl + 1);
+    }
+  }
+  if (pending.length > 0) onLine(pending);
+}
+
+/** Starts `options.processes` children, each with its share of connections and rate. */
+export function startDriver(options: LoadOptions, hooks: DriverHooks = {}): LoadRun {
+  const script = fileURLToPath(new URL("./stratum_load.ts", import.meta.url));
+  const readyInfos: { established: number; failed: number; epochMs: number }[] = [];
+  const boundMs = (options.rampS + options.handshakeTimeoutS + options.warmupS +
+        options.durationS) * 1000 + CHILD_SLACK_MS;
+  const children = Array.from({ length: options.processes }, (_, index) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-net=${options.host}:${options.port}`,
+        script,
+        ...childArgs(options, index),
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stdoutLines: string[] = [];
+    const stderrTail: string[] = [];
+    const reading = Promise.all([
+      readLines(child.stdout, (line) => {
+        if (line.trim() !== "") stdoutLines.push(line);
+      }),
+      readLines(child.stderr, (line) => {
+        let event: Record<string, unknown> | null = null;
+        try {
+          const parsed: unknown = JSON.parse(line);
+          if (typeof parsed === "object" && parsed !== null) {
+            event = parsed as Record<string, unknown>;
+          }
+        } catch {
+          // Not an event line.
+        }
+        if (event?.event === "ready") {
+          readyInfos.push({
+            established: Number(event.established),
+            failed: Number(event.failed),
+            epochMs: Number(event.epochMs),
+          });
+          if (readyInfos.length === options.processes) {
+            hooks.onReady?.({
+              established: readyInfos.reduce((a, r) => a + r.established, 0),
+              failed: readyInfos.reduce((a, r) => a + r.failed, 0),
+              epochMs: Math.max(...readyInfos.map((r) => r.epochMs)),
+            });
+          }
+          return;
+        }
+        stderrTail.push(line);
+        if (stderrTail.length > 20) stderrTail.shift();
+        hooks.onChildLine?.(index, line);
+      }),
+    ]);
+    const killer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, boundMs);
+    const result = (async (): Promise<LoadSummary> => {
+      const status = await child.status;
+      clearTimeout(killer);
+      await reading;
+      const last = stdoutLines.at(-1);
+      if (last === undefined) {
+        throw new Error(
+          `Cannot read load child ${index} summary: exit ${status.code}; stderr: ${
+            stderrTail.join(" | ")
+          }`,
+        );
+      }
+      return JSON.parse(last) as LoadSummary;
+    })();
+    return { child, result };
+  });
+  let stopped = false;
+  return {
+    done: Promise.all(children.map((c) => c.result)).then(mergeSummaries),
+    stop() {
+      if (stopped) return;
+      stopped = true;
+      for (const { child } of children) {
+        try {
+          child.kill("SIGTERM");
+        } catch {
+          // Already exited.
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Counters one load process keeps while it runs: connection outcomes, submit responses in the
+ * measured window with their latencies, and when each new job reached the miners.
+ */
+import type { Histogram } from "hdr-histogram-js";
+import * as hdr from "hdr-histogram-js";
+import {
+  latencyFromHistogram,
+  type LoadSummary,
+  newLatencyHistogram,
+  type NotifyArrival,
+} from "./load_summary.ts";
+import type { LoadMode } from "./load_options.ts";
+
+/** Jobs whose arrivals are remembered (oldest forgotten first) so a long run stays bounded. */
+const MAX_NOTIFY_JOBS = 64;
+
+interface Arrivals {
+  clean: boolean;
+  count: number;
+  firstEpochMs: number;
+  lastEpochMs: number;
+}
+
+/** What {@link LoadStats.summary} needs besides the counters. */
+export interface SummaryContext {
+  readonly mode: LoadMode;
+  readonly connectionsTarget: number;
+  readonly windowS: number;
+  readonly offeredPerS: number;
+  readonly readyAtEpochMs: number;
+  readonly cpuUserS: number;
+  readonly cpuSystemS: number;
+  readonly emitHistogram: boolean;
+}
+
+/** Mutable counters of one load process; only its event loop touches them. */
+export class LoadStats {
+  /** Responses and sends count only while the measured window is open. */
+  windowOpen = false;
+  established = 0;
+  failed = 0;
+  closedByServer = 0;
+  submitsSent = 0;
+  skippedSubmits = 0;
+  responses = 0;
+  accepted = 0;
+  readonly #errorsByCode = new Map<number, number>();
+  readonly #failures = new Map<string, number>();
+  readonly #histogram: Histogram = newLatencyHistogram();
+  readonly #notify = new Map<string, Arrivals>();
+
+  /** A connection that never became ready. */
+  fail(reason: string): void {
+    this.failed++;
+    this.#failures.set(reason, (this.#failures.get(reason) ?? 0) + 1);
+  }
+
+  /** One submit response; `latencyUs` < 0 when the send time is unknown. */
+  response(errorCode: number, accepted: boolean, latencyUs: number): void {
+    if (!this.windowOpen) return;
+    this.responses++;
+    if (accepted) this.accepted++;
+    if (errorCode !== 0) {
+      this.#errorsByCode.set(errorCode, (this.#errorsByCode.get(errorCode) ?? 0) + 1);
+    }
+    if (latencyUs >= 0) this.#histogram.recordValue(Math.max(1, Math.round(latencyUs)));
+  }
+
+  /** A mining.notify for `jobId` reached a ready connection at `epochMs`. */
+  notify(jobId: string, clean: boolean, epochMs: number): void {
+    const seen = this.#notify.get(jobId);
+    if (seen !== undefined) {
+      seen.count++;
+      if (epochMs < seen.firstEpochMs) seen.firstEpochMs = epochMs;
+      if (epochMs > seen.lastEpochMs) seen.lastEpochMs = epochMs;
+      return;
+    }
+    this.#notify.set(jobId, { clean, count: 1, firstEpochMs: epochMs, lastEpochMs: epochMs });
+    if (this.#notify.size > MAX_NOTIFY_JOBS) {
+      this.#notify.delete(this.#notify.keys().next().value!);
+    }
+  }
+
+  /** The summary of this process. */
+  summary(context: SummaryContext): LoadSummary {
+    const notify: NotifyArrival[] = [...this.#notify].map(([jobId, a]) => ({
+      jobId,
+      clean: a.clean,
+      count: a.count,
+      firstEpochMs: a.firstEpochMs,
+      lastEpochMs: a.lastEpochMs,
+      spreadMs: a.lastEpochMs - a.firstEpochMs,
+    }));
+    return {
+      mode: context.mode,
+      processes: 1,
+      connectionsTarget: context.connectionsTarget,
+      connectionsEstablished: this.established,
+      connectionsFailed: this.failed,
+      failures: Object.fromEntries(this.#failures),
+      closedByServer: this.closedByServer,
+      windowS: context.windowS,
+      offeredPerS: context.offeredPerS,
+      submitsSent: this.submitsSent,
+      skippedSubmits: this.skippedSubmits,
+      responses: this.responses,
+      responsesPerS: context.windowS > 0 ? this.responses / context.windowS : 0,
+      accepted: this.accepted,
+      errorsByCode: Object.fromEntries(
+        [...this.#errorsByCode].map(([code, n]) => [String(code), n]),
+      ),
+      latency: latencyFromHistogram(this.#histogram),
+      notify,
+      cpuUserS: context.cpuUserS,
+      cpuSystemS: context.cpuSystemS,
+      readyAtEpochMs: context.readyAtEpochMs,
+      ...(context.emitHistogram
+        ? { histogram: hdr.encodeIntoCompressedBase64(this.#histogram) }
+        : {}),
+    };
+  }
+}
