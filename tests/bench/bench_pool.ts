@@ -1,0 +1,263 @@
+/**
+ * Starts the real pool for a benchmark: like tests/support/pool_process.ts (through the launcher,
+ * so the service runs with exactly its derived permissions) but pinned to CPUs with `taskset`,
+ * with the benchmark config (huge fixed difficulty, rate limits raised for one source IP), and
+ * exposing the service process id (the launcher's child) for /proc readings. With
+ * `cpuProfileDir` the service is started directly with the launcher's flags plus `--cpu-prof`.
+ */
+import { fileURLToPath } from "node:url";
+import { pickFreePort } from "../support/servers/nats_server.ts";
+import { childPids } from "./proc_stats.ts";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** The devnet the pool is pointed at. */
+export interface BenchDevnet {
+  readonly rpcPort: number;
+  readonly zmqUrl: string;
+  readonly user: string;
+  readonly password: string;
+}
+
+/** How to start the pool. */
+export interface BenchPoolOptions {
+  /** `taskset -c` CPU list, e.g. "0"; unpinned when absent. */
+  readonly cpus?: string;
+  /** Merged over the benchmark config. */
+  readonly overrides?: Record<string, unknown>;
+  /** Write a V8 CPU profile of the service here (written when it exits). */
+  readonly cpuProfileDir?: string;
+}
+
+/** A running benchmark pool. */
+export interface BenchPool {
+  readonly stratumPort: number;
+  readonly metricsPort: number;
+  /** The `deno run … stratum/main.ts` process (what is measured). */
+  readonly servicePid: number;
+  readonly logs: Record<string, unknown>[];
+  /** Waits for a JSON log line matching `predicate` (bounded). */
+  waitForLog(
+    predicate: (line: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
+  /** GET /metrics as text. */
+  metrics(): Promise<string>;
+  /** SIGTERM, then SIGKILL after 15 s; resolves with the exit code. */
+  stop(): Promise<number>;
+}
+
+/** Difficulty every share is measured against: far above anything a random nonce reaches. */
+export const BENCH_DIFFICULTY = 1e12;
+
+/** The benchmark config: fixed huge difficulty, per-IP limits raised (all load is 127.0.0.1). */
+export function benchConfig(
+  devnet: BenchDevnet,
+  stratumPort: number,
+  metricsPort: number,
+): Record<string, unknown> {
+  return {
+    network: "regtest",
+    btcd: [{
+      url: `127.0.0.1:${devnet.rpcPort}`,
+      auth: devnet.user,
+      pass: devnet.password,
+      notify: true,
+    }],
+    btcsig: "/TheBitcoinGame-bench/",
+    serverurl: [`127.0.0.1:${stratumPort}`],
+    startdiff: BENCH_DIFFICULTY,
+    mindiff: BENCH_DIFFICULTY,
+    maxdiff: 0,
+    zmqblock: devnet.zmqUrl,
+    metrics: { enabled: true, host: "127.0.0.1", port: metricsPort, path: "/metrics" },
+    region: "eu",
+    events: { enabled: false },
+    rate_limits: {
+      connections_per_ip_per_minute: 65535,
+      max_connections_per_ip: 65535,
+      max_shares_per_minute: 65535,
+      max_invalid_shares_per_minute: 65535,
+    },
+  };
+}
+
+async function launcherFlags(configPath: string): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-env=INIT_CWD",
+      "tools/launch.ts",
+      "flags",
+      "stratum",
+      "--config",
+      configPath,
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`Cannot get launcher flags: ${new TextDecoder().decode(out.stderr)}`);
+  }
+  return new TextDecoder().decode(out.stdout).trim().split(/\s+/);
+}
+
+/** Starts the pool against `devnet`; resolves once it logged "pool ready". */
+export async function startBenchPool(
+  devnet: BenchDevnet,
+  options: BenchPoolOptions = {},
+): Promise<BenchPool> {
+  const stratumPort = pickFreePort();
+  const metricsPort = pickFreePort();
+  const dir = await Deno.makeTempDir({ prefix: "tbg-bench-pool-" });
+  const configPath = `${dir}/stratum.json`;
+  await Deno.writeTextFile(
+    configPath,
+    JSON.stringify({ ...benchConfig(devnet, stratumPort, metricsPort), ...options.overrides }),
+  );
+  const denoArgs = options.cpuProfileDir === undefined
+    ? [
+      "run",
+      "--allow-read",
+      "--allow-run",
+      "--allow-env=INIT_CWD",
+      "tools/launch.ts",
+      "run",
+      "stratum",
+      "--config",
+      configPath,
+    ]
+    : [
+      "run",
+      "--no-prompt",
+      "--cpu-prof",
+      `--cpu-prof-dir=${options.cpuProfileDir}`,
+      ...await launcherFlags(configPath),
+      "stratum/main.ts",
+      "--config",
+      configPath,
+    ];
+  const [command, args] = options.cpus === undefined
+    ? [Deno.execPath(), denoArgs]
+    : ["taskset", ["-c", options.cpus, Deno.execPath(), ...denoArgs]];
+  const child = new Deno.Command(command, {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+
+  const logs: Record<string, unknown>[] = [];
+  const waiters = new Set<{
+    predicate: (l: Record<string, unknown>) => boolean;
+    resolve: (l: Record<string, unknown>) => void;
+  }>();
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    let pending = "";
+    for await (const chunk of stream) {
+      pending += decoder.decode(chunk, { stream: true });
+      let nl;
+      while ((nl = pending.indexOf("\n")) !== -1) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        let parsed: Record<string, unknown>;
+        try {
+          parsed = JSON.parse(line);
+        } catch {
+          parsed = { raw: line };
+        }
+        logs.push(parsed);
+        if (logs.length > 10_000) logs.splice(0, 5_000);
+        for (const w of waiters) if (w.predicate(parsed)) w.resolve(parsed);
+      }
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let exitedFlag = false;
+  const exited = child.status.then(async (s) => {
+    exitedFlag = true;
+    await pumps;
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    return s.code;
+  });
+
+  const waitForLog = (predicate: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000) => {
+    const found = logs.find(predicate);
+    if (found) return Promise.resolve(found);
+    return new Promise<Record<string, unknown>>((resolve, reject) => {
+      const waiter = {
+        predicate,
+        resolve: (l: Record<string, unknown>) => {
+          clearTimeout(timer);
+          waiters.delete(waiter);
+          resolve(l);
+        },
+      };
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`no matching pool log within ${timeoutMs} ms: ${tail()}`));
+      }, timeoutMs);
+      waiters.add(waiter);
+      exited.then(() => {
+        if (!waiters.has(waiter)) return;
+        waiters.delete(waiter);
+        clearTimeout(timer);
+        reject(new Error(`pool exited: ${tail()}`));
+      });
+    });
+  };
+  const tail = () => JSON.stringify(logs.slice(-6));
+
+  const stop = async (): Promise<number> => {
+    if (!exitedFlag) {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Already exited.
+      }
+    }
+    const killer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already exited.
+      }
+    }, 15_000);
+    const code = await exited;
+    clearTimeout(killer);
+    return code;
+  };
+
+  try {
+    await waitForLog((l) => l.msg === "pool ready", 60_000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  let servicePid = child.pid;
+  if (options.cpuProfileDir === undefined) {
+    const children = await childPids(child.pid);
+    if (children.length !== 1) {
+      await stop();
+      throw new Error(`Cannot find the pool service: launcher has children ${children}`);
+    }
+    servicePid = children[0]!;
+  }
+  return {
+    stratumPort,
+    metricsPort,
+    servicePid,
+    logs,
+    waitForLog,
+    async metrics() {
+      const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      return await response.text();
+    },
+    stop,
+  };
+}
