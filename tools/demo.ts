@@ -181,8 +181,7 @@ async function foundBlocks(): Promise<FoundBlock[]> {
       valueBtc: coinbase.vout[0]!.value,
       tag: new TextDecoder().decode(
         Uint8Array.from(tagHex.match(/../g) ?? [], (b) => parseInt(b, 16)),
-      )
-        .replace(/[^\x20-\x7e]/g, ""),
+      ).match(/\/[\x20-\x7e]*\//)?.[0] ?? "", // the printable /…/ pool tag inside the scriptSig
     });
   }
   return out;
