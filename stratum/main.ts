@@ -5,7 +5,12 @@
  */
 import type { Network } from "@tbg/shared/bitcoin";
 import { BitcoindPool, BitcoindTemplateSource } from "@tbg/shared/bitcoind";
-import { assertConfigAddressesOnNetwork, chainToNetwork, ConfigError } from "@tbg/shared/config";
+import {
+  assertConfigAddressesOnNetwork,
+  chainToNetwork,
+  ConfigError,
+  parseInstanceArg,
+} from "@tbg/shared/config";
 import { configureLogging, getLogger, shutdownLogging } from "@tbg/shared/log";
 import { bootstrap, parseServiceArgs, SERVICE_RUNTIME_NEEDS } from "@tbg/shared/service";
 import { startPoolRuntime } from "./pool_runtime.ts";
@@ -15,7 +20,8 @@ const DRAIN_TIMEOUT_MS = 10_000;
 
 const config = bootstrap("stratum", Deno.args, SERVICE_RUNTIME_NEEDS.stratum);
 const { configPath, rest } = parseServiceArgs("stratum", Deno.args);
-const instanceIndex = parseInstance(rest);
+/** Index among processes sharing the Stratum port; bootstrap already validated it. */
+const instanceIndex = parseInstanceArg(rest);
 const logFile = config.logdir === undefined
   ? null
   : await Deno.open(`${config.logdir}/stratum.log`, { create: true, append: true, write: true });
@@ -59,22 +65,6 @@ const runtime = await startPoolRuntime({
   instanceIndex,
   bitcoindConnected: () => pool.connected,
 });
-
-/** `--instance <0-255>`: this process's index among processes sharing the port (default 0). */
-function parseInstance(args: readonly string[]): number {
-  const i = args.indexOf("--instance");
-  if (i === -1) return 0;
-  const value = Number(args[i + 1]);
-  if (!Number.isInteger(value) || value < 0 || value > 255) {
-    Deno.stderr.writeSync(
-      new TextEncoder().encode(
-        `tbg-stratum: --instance expects an integer from 0 to 255, got ${args[i + 1]}\n`,
-      ),
-    );
-    Deno.exit(2);
-  }
-  return value;
-}
 
 let stopping = false;
 const stop = async (signal: string) => {

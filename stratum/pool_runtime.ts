@@ -169,23 +169,24 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   server.listen(stratumListeners(config).map((e) => ({ hostname: e.host, port: e.port })));
 
   const maxTemplateAgeMs = Math.max(3 * config.update_interval * 1000, 90_000);
-  let metricsServer: MetricsServer | null = null;
-  for (const listener of httpListeners(config)) {
-    metricsServer = startMetricsServer({
+  const health = stratumHealth({
+    listening: () => server.accepting,
+    templateAgeMs: () => metrics.templateAgeMs(),
+    maxTemplateAgeMs,
+    bitcoindConnected: deps.bitcoindConnected,
+  });
+  // One server per listener: /health may have its own address for GeoDNS checks.
+  const httpServers: MetricsServer[] = httpListeners(config).map((listener) =>
+    startMetricsServer({
       hostname: listener.host,
       port: listener.port,
       path: config.metrics.path,
       registry: metrics.registry,
-      health: stratumHealth({
-        listening: () => server.accepting,
-        templateAgeMs: () => metrics.templateAgeMs(),
-        maxTemplateAgeMs,
-        bitcoindConnected: deps.bitcoindConnected,
-      }),
+      health,
       onError: (e) => log.warn("metrics listener error", { error: String(e) }),
-    });
-    break;
-  }
+    })
+  );
+  const metricsServer = httpServers[0] ?? null;
   const ticker = setInterval(() => {
     engine.tick();
     metrics.bitcoinConnected.setBoolean(deps.bitcoindConnected());
@@ -208,7 +209,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       await server.closeAll(timeoutMs);
       clearInterval(ticker);
       await deps.source.stop();
-      await metricsServer?.shutdown();
+      await Promise.all(httpServers.map((h) => h.shutdown()));
       await redisMemory?.close();
       log.info("stopped");
     },

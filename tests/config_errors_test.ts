@@ -90,7 +90,7 @@ Deno.test("an out-of-range value exits 2 naming the key path and the range", asy
   await expectStartupError(
     JSON.stringify({ ...BASE, rate_limits: { max_shares_per_minute: -5 } }),
     (path) =>
-      `tbg-stratum: Invalid config ${path}: rate_limits.max_shares_per_minute: expected a positive integer, got -5`,
+      `tbg-stratum: Invalid config ${path}: rate_limits.max_shares_per_minute: expected an integer from 1 to 65535, got -5`,
   );
 });
 

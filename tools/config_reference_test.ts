@@ -20,7 +20,10 @@ Deno.test("configReferenceMarkdown() has a table per service, the relay's withou
   const doc = configReferenceMarkdown();
   const relay = doc.slice(doc.indexOf("### relay"), doc.indexOf("### collector"));
   assert.match(doc, /### stratum .*\n\n\| key \| type/);
-  assert.match(doc, /\| `rate_limits\.max_shares_per_minute` \| a positive integer \| `1000` \|/);
+  assert.match(
+    doc,
+    /\| `rate_limits\.max_shares_per_minute` \| an integer from 1 to 65535 \| `1000` \|/,
+  );
   assert.match(relay, /\| `primary\.auth_token` \|/);
   assert.doesNotMatch(relay, /\| `serverurl` \|/);
   assert.match(doc, /### collector[^]*\| `batch\.max_wait_ms` \| a positive integer \| `50` \|/);

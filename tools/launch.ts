@@ -29,7 +29,16 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import { ConfigError, isServiceKind, loadConfig, type ServiceKind } from "@tbg/shared/config";
+import {
+  ConfigError,
+  isServiceKind,
+  loadConfig,
+  parseInstanceArg,
+  type RelayConfig,
+  type ServiceKind,
+  type StratumConfig,
+  withInstancePorts,
+} from "@tbg/shared/config";
 import { permissionFlags, requiredPermissions } from "@tbg/shared/permissions";
 import { SERVICE_RUNTIME_NEEDS } from "@tbg/shared/service";
 
@@ -113,8 +122,16 @@ function writeLine(stream: typeof Deno.stdout | typeof Deno.stderr, line: string
 }
 
 /** The flags a service needs for a config file; exported for the launcher's tests. */
-export function serviceFlags(kind: ServiceKind, configPath: string): string[] {
-  const config = loadConfig(kind, configPath);
+export function serviceFlags(
+  kind: ServiceKind,
+  configPath: string,
+  serviceArgs: readonly string[] = [],
+): string[] {
+  const loaded = loadConfig(kind, configPath);
+  // `--instance N` shifts the HTTP ports of a process that shares its Stratum port (reuse_port).
+  const config = kind === "collector"
+    ? loaded
+    : withInstancePorts(loaded as StratumConfig | RelayConfig, parseInstanceArg(serviceArgs));
   const needs = SERVICE_RUNTIME_NEEDS[kind];
   const flags = permissionFlags(
     requiredPermissions(kind, config, {
@@ -164,7 +181,7 @@ async function main(args: readonly string[]): Promise<number> {
     : absolute(parsed.entry, invocationDir());
   let flags: string[];
   try {
-    flags = serviceFlags(kind, configPath);
+    flags = serviceFlags(kind, configPath, extra);
   } catch (error: unknown) {
     if (!(error instanceof ConfigError)) throw error;
     writeLine(Deno.stderr, `tbg-${kind}: ${error.message}`);

@@ -112,7 +112,7 @@ Deno.test("launch run exits 2 with the loader's message for an invalid config", 
   const result = await launch(["run", "stratum", "--config", file.path, "--entry", PROBE]);
   assert.equal(
     result.stderr,
-    `tbg-stratum: Invalid config ${file.path}: rate_limits.max_shares_per_minute: expected a positive integer, got -5\n`,
+    `tbg-stratum: Invalid config ${file.path}: rate_limits.max_shares_per_minute: expected an integer from 1 to 65535, got -5\n`,
   );
   assert.equal(result.code, 2);
   assert.equal(result.stdout, "");

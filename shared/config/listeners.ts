@@ -59,3 +59,50 @@ export function stratumListeners(config: StratumConfig | RelayConfig): Endpoint[
 export function eventsSubjectPrefix(config: StratumConfig | RelayConfig): string {
   return config.events.nats_subject ?? `mining.events.${config.region}`;
 }
+
+/**
+ * The config a process with index `instance` (0–255, `--instance`) uses: its metrics and health
+ * ports are shifted by the index, so processes sharing a Stratum port through `reuse_port` each
+ * keep their own scrape and health endpoint. Port 0 (kernel's choice) is left alone.
+ *
+ * @throws {RangeError} when a shifted port would exceed 65535
+ */
+export function withInstancePorts<C extends StratumConfig | RelayConfig>(
+  config: C,
+  instance: number,
+): C {
+  if (instance === 0) return config;
+  const shift = (port: number): number => {
+    if (port === 0) return 0;
+    const shifted = port + instance;
+    if (shifted > 65535) {
+      throw new RangeError(
+        `Cannot use --instance ${instance}: port ${port} + ${instance} exceeds 65535`,
+      );
+    }
+    return shifted;
+  };
+  return {
+    ...config,
+    metrics: { ...config.metrics, port: shift(config.metrics.port) },
+    ...(config.health === undefined
+      ? {}
+      : { health: { ...config.health, port: shift(config.health.port) } }),
+  };
+}
+
+/**
+ * Reads `--instance <0-255>` from a service's extra arguments (0 when absent).
+ *
+ * @throws {RangeError} naming the flag and the expected form
+ */
+export function parseInstanceArg(args: readonly string[]): number {
+  const i = args.indexOf("--instance");
+  if (i === -1) return 0;
+  const text = args[i + 1];
+  const value = Number(text);
+  if (text === undefined || !Number.isInteger(value) || value < 0 || value > 255) {
+    throw new RangeError(`--instance expects an integer from 0 to 255, got ${text ?? "nothing"}`);
+  }
+  return value;
+}

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { eventsSubjectPrefix, httpListeners, stratumListeners } from "./listeners.ts";
+import {
+  eventsSubjectPrefix,
+  httpListeners,
+  parseInstanceArg,
+  stratumListeners,
+  withInstancePorts,
+} from "./listeners.ts";
 import { validateConfig } from "./load_config.ts";
 
 const BASE = {
@@ -50,5 +56,23 @@ Deno.test("eventsSubjectPrefix() derives the prefix from the region unless set",
   assert.equal(
     eventsSubjectPrefix(stratum({ events: { nats_subject: "test.events.x" } })),
     "test.events.x",
+  );
+});
+
+Deno.test("withInstancePorts() shifts metrics and health ports by the instance index", () => {
+  const config = validateConfig("stratum", {
+    btcd: [{ url: "127.0.0.1:8332", auth: "a", pass: "b" }],
+    serverurl: ["0.0.0.0:3333"],
+    health: { host: "0.0.0.0", port: 8080 },
+  }, "t");
+  const shifted = withInstancePorts(config, 2);
+  assert.equal(shifted.metrics.port, 9102);
+  assert.equal(shifted.health?.port, 8082);
+  assert.equal(withInstancePorts(config, 0), config);
+  assert.equal(parseInstanceArg(["--instance", "3"]), 3);
+  assert.equal(parseInstanceArg([]), 0);
+  assert.throws(
+    () => parseInstanceArg(["--instance", "256"]),
+    /--instance expects an integer from 0 to 255, got 256/,
   );
 });

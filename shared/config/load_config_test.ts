@@ -106,13 +106,13 @@ Deno.test("validateConfig() names an out-of-range value with its key path", () =
   const error = stratumError({ ...MINIMAL, rate_limits: { max_shares_per_minute: -5 } });
   assert.equal(
     error.message,
-    `Invalid config ${PATH}: rate_limits.max_shares_per_minute: expected a positive integer, got -5`,
+    `Invalid config ${PATH}: rate_limits.max_shares_per_minute: expected an integer from 1 to 65535, got -5`,
   );
   assert.equal(error.exitCode, 2);
   assert.equal(error.name, "ConfigError");
   assert.deepEqual(error.issues, [{
     path: "rate_limits.max_shares_per_minute",
-    message: "expected a positive integer, got -5",
+    message: "expected an integer from 1 to 65535, got -5",
   }]);
 });
 

@@ -18,7 +18,7 @@ Deno.test("configReference() shows defaults, required keys and nested keys", () 
   const rows = new Map(configReference("stratum").map((row) => [row.key, row]));
   assert.deepEqual(rows.get("rate_limits.max_shares_per_minute"), {
     key: "rate_limits.max_shares_per_minute",
-    type: "a positive integer",
+    type: "an integer from 1 to 65535",
     default: "1000",
     doc: "mining.submit per connection per minute; more soft-ban the connection.",
   });

@@ -1,4 +1,13 @@
-import { type ConfigByKind, ConfigError, loadConfig, type ServiceKind } from "../config/mod.ts";
+import {
+  type ConfigByKind,
+  ConfigError,
+  loadConfig,
+  parseInstanceArg,
+  type RelayConfig,
+  type ServiceKind,
+  type StratumConfig,
+  withInstancePorts,
+} from "../config/mod.ts";
 import { sandboxProcessEnv } from "./env_sandbox.ts";
 import {
   missingPermissions,
@@ -113,10 +122,13 @@ export function bootstrap<K extends ServiceKind>(
   };
 
   let configPath: string;
+  let instance = 0;
   try {
-    configPath = parseServiceArgs(kind, args).configPath;
+    const parsed = parseServiceArgs(kind, args);
+    configPath = parsed.configPath;
+    if (kind !== "collector") instance = parseInstanceArg(parsed.rest);
   } catch (error: unknown) {
-    if (error instanceof UsageError) return fail(error.message);
+    if (error instanceof UsageError || error instanceof RangeError) return fail(error.message);
     throw error;
   }
   // Checked first so a missing grant reads as a permission problem, not an unreadable file.
@@ -125,7 +137,11 @@ export function bootstrap<K extends ServiceKind>(
   }
   let config: ConfigByKind[K];
   try {
-    config = loadConfig(kind, configPath);
+    const loaded = loadConfig(kind, configPath);
+    // A process sharing its Stratum port (`--instance N`) serves HTTP on ports shifted by N.
+    config = (kind === "collector"
+      ? loaded
+      : withInstancePorts(loaded as StratumConfig | RelayConfig, instance)) as ConfigByKind[K];
   } catch (error: unknown) {
     if (error instanceof ConfigError) return fail(error.message);
     throw error;

@@ -10,6 +10,8 @@ const SCRIPT = fileURLToPath(new URL("../load/stratum_load.ts", import.meta.url)
 
 /** A running load process. */
 export interface LoadProcess {
+  /** Process id (the load CLI itself; its children when it drives several). */
+  readonly pid: number;
   /** The command line, for reports (relative script path). */
   readonly commandLine: string;
   /** Resolves when every connection is ready or failed. */
@@ -21,7 +23,11 @@ export interface LoadProcess {
 }
 
 /** Starts `stratum_load.ts --port <port> <args> --json` (pinned to `cpus` when given). */
-export function startLoadProcess(port: number, args: readonly string[], cpus?: string): LoadProcess {
+export function startLoadProcess(
+  port: number,
+  args: readonly string[],
+  cpus?: string,
+): LoadProcess {
   const permissions = [`--allow-net=127.0.0.1:${port}`, `--allow-run=${Deno.execPath()}`];
   const loadArgs = ["--port", String(port), ...args, "--json"];
   const denoArgs = ["run", ...permissions, SCRIPT, ...loadArgs];
@@ -74,6 +80,7 @@ export function startLoadProcess(port: number, args: readonly string[], cpus?: s
   ready.promise.catch(() => {});
   const relative = "tests/load/stratum_load.ts";
   return {
+    pid: child.pid,
     commandLine: [
       ...(cpus === undefined ? [] : ["taskset", "-c", cpus]),
       "deno run",

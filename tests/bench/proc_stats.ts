@@ -1,6 +1,9 @@
 /**
  * Reads a process's CPU time, resident memory and children from Linux /proc, so benchmarks can
  * measure the real pool service (the launcher's child) rather than the launcher.
+ *
+ * Deno refuses to read /proc without --allow-all (even with --allow-read), and `deno task bench`
+ * grants --allow-run instead, so the files are read through `cat` and children listed by `ps`.
  */
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on every Linux ABI in use). */
@@ -44,23 +47,33 @@ export function parseVmRssBytes(status: string): number {
   return Number(match[1]) * 1024;
 }
 
+/** Reads a /proc file through `cat` (see the module note). */
+export async function readProcFile(path: string): Promise<string> {
+  const out = await new Deno.Command("cat", { args: [path], stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    throw new Error(`Cannot read ${path}: ${new TextDecoder().decode(out.stderr).trim()}`);
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
 /** User plus system CPU seconds the process has used so far. */
 export async function cpuSeconds(pid: number): Promise<number> {
-  const stat = parseProcStat(await Deno.readTextFile(`/proc/${pid}/stat`));
+  const stat = parseProcStat(await readProcFile(`/proc/${pid}/stat`));
   return (stat.utimeTicks + stat.stimeTicks) / USER_HZ;
 }
 
 /** Current resident set size in bytes. */
 export async function rssBytes(pid: number): Promise<number> {
-  return parseVmRssBytes(await Deno.readTextFile(`/proc/${pid}/status`));
+  return parseVmRssBytes(await readProcFile(`/proc/${pid}/status`));
 }
 
-/** Direct children of `pid` (from every thread's children list). */
+/** Direct children of `pid`. */
 export async function childPids(pid: number): Promise<number[]> {
-  const pids = new Set<number>();
-  for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
-    const text = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/children`).catch(() => "");
-    for (const word of text.trim().split(/\s+/)) if (word !== "") pids.add(Number(word));
-  }
-  return [...pids];
+  const out = await new Deno.Command("ps", {
+    args: ["-o", "pid=", "--ppid", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return new TextDecoder().decode(out.stdout).split(/\s+/).filter((w) => w !== "").map(Number);
 }

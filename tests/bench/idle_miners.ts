@@ -1,0 +1,35 @@
+/**
+ * Many idle authorized miners for the memory and fan-out scenarios: the load CLI in idle mode,
+ * spread over two processes (at most 20,000 open files per process) pinned to the load core.
+ */
+import { LOAD_CPU } from "./submit_workload.ts";
+import { type LoadProcess, startLoadProcess } from "./load_process.ts";
+import type { BenchContext } from "./scenario.ts";
+
+/** Connections the idle scenarios hold. */
+export const IDLE_MINERS = 10_000;
+/** Load processes they are spread over. */
+export const IDLE_PROCESSES = 2;
+/** Upper bound of an idle run; the scenario stops it much earlier. */
+const IDLE_HOLD_S = 180;
+
+/** Starts the idle miners; the caller awaits `ready`, then calls `stop()` and awaits `summary`. */
+export function startIdleMiners(context: BenchContext, port: number): LoadProcess {
+  const load = startLoadProcess(port, [
+    "--connections",
+    String(IDLE_MINERS),
+    "--idle",
+    "--processes",
+    String(IDLE_PROCESSES),
+    "--ramp-s",
+    "10",
+    "--warmup-s",
+    "0",
+    "--duration-s",
+    String(IDLE_HOLD_S),
+    "--handshake-timeout-s",
+    "30",
+  ], LOAD_CPU);
+  context.progress(`  load: ${load.commandLine}`);
+  return load;
+}

@@ -1,0 +1,130 @@
+/**
+ * Runs the Stratum pool benchmarks and prints Markdown: per scenario the workload, the exact
+ * commands, one table row per run and the median row.
+ *
+ *   deno task bench                                  all scenarios, once
+ *   deno task bench --only submit_throughput         one scenario (repeat --only for more)
+ *   deno task bench --runs 3                         each scenario three times, plus the median
+ *   deno task bench --only submit_throughput --profile
+ *                                                    also write a V8 CPU profile of the pool
+ *                                                    (to a temp dir) and print its top self time
+ *
+ * Each scenario starts its own devnet and pool and stops them; every wait is bounded. Progress
+ * goes to stderr, results to stdout. No thresholds are applied here: BENCHMARKS.md compares the
+ * figures with the budgets.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { medianRow, tableHeader, tableRow } from "./bench_table.ts";
+import { idleMemory } from "./idle_memory.ts";
+import { latencyAtRate } from "./latency_at_rate.ts";
+import { notifyFanout } from "./notify_fanout.ts";
+import { readProcFile } from "./proc_stats.ts";
+import type { BenchContext, Scenario } from "./scenario.ts";
+import { shareValidation } from "./share_validation.ts";
+import { submitThroughput } from "./submit_throughput.ts";
+
+/** Every scenario, in the order `deno task bench` runs them. */
+export const SCENARIOS: readonly Scenario[] = [
+  shareValidation,
+  submitThroughput,
+  latencyAtRate,
+  idleMemory,
+  notifyFanout,
+];
+
+const encoder = new TextEncoder();
+const out = (text: string) => Deno.stdout.writeSync(encoder.encode(text + "\n"));
+const err = (text: string) => Deno.stderr.writeSync(encoder.encode(text + "\n"));
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      only: { type: "string", multiple: true },
+      runs: { type: "string", default: "1" },
+      profile: { type: "boolean", default: false },
+    },
+    strict: true,
+  });
+  const runs = Number(values.runs);
+  if (!Number.isInteger(runs) || runs < 1 || runs > 20) {
+    err(`bench: --runs expects a whole number from 1 to 20, got "${values.runs}"`);
+    return 2;
+  }
+  const names = (values.only ?? []).flatMap((n) => n.split(","));
+  const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
+  if (unknown.length > 0) {
+    err(`bench: unknown scenario ${unknown.join(", ")}; known: ${SCENARIOS.map((s) => s.name)}`);
+    return 2;
+  }
+  const selected = names.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => names.includes(s.name));
+  const profileDir = values.profile ? await Deno.makeTempDir({ prefix: "tbg-bench-prof-" }) : null;
+  const context: BenchContext = { profileDir, progress: err };
+  const nproc = navigator.hardwareConcurrency;
+  out(`machine: ${nproc} CPUs, ${await cpuModel()}, Deno ${Deno.version.deno}`);
+  if (profileDir !== null) {
+    out(`profiling: the pool runs with --cpu-prof (slower); profiles in ${profileDir}`);
+  }
+  let failed = false;
+  for (const scenario of selected) {
+    const command = `deno task bench --only ${scenario.name}${runs > 1 ? ` --runs ${runs}` : ""}` +
+      (profileDir !== null ? " --profile" : "");
+    out("");
+    out(`### ${scenario.name}`);
+    out("");
+    out(`workload: ${scenario.workload}`);
+    out(`command: \`${command}\``);
+    const rows: Record<string, number>[] = [];
+    const lines: string[] = [];
+    const commands = new Set<string>();
+    for (let run = 1; run <= runs; run++) {
+      err(`${scenario.name}: run ${run} of ${runs}`);
+      try {
+        const result = await scenario.run(context);
+        rows.push({ ...result.values });
+        for (const c of result.commands) {
+          commands.add(c.replace(/--port \d+/, "--port <pool port>"));
+        }
+        lines.push(tableRow(`run ${run}`, scenario.columns, result.values));
+        for (const note of result.notes) lines.push(`  ${note}`);
+      } catch (e) {
+        failed = true;
+        lines.push(`run ${run} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      }
+    }
+    for (const c of commands) {
+      out(
+        `load: \`${
+          c.replace(/--allow-net=127\.0\.0\.1:\d+/, "--allow-net=127.0.0.1:<pool port>")
+        }\``,
+      );
+    }
+    out("");
+    out(tableHeader("run", scenario.columns));
+    for (const line of lines.filter((l) => l.startsWith("|"))) out(line);
+    if (rows.length > 1) {
+      out(tableRow("**median**", scenario.columns, medianRow(scenario.columns, rows)));
+    }
+    const extra = lines.filter((l) => !l.startsWith("|"));
+    if (extra.length > 0) {
+      out("");
+      out("```");
+      for (const line of extra) out(line);
+      out("```");
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+async function cpuModel(): Promise<string> {
+  try {
+    const text = await readProcFile("/proc/cpuinfo");
+    return /^model name\s*:\s*(.+)$/m.exec(text)?.[1] ?? "unknown CPU";
+  } catch {
+    return "unknown CPU";
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

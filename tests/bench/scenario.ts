@@ -1,0 +1,38 @@
+/**
+ * What a benchmark scenario is: a name, the columns of its result table, and a run that starts
+ * its own devnet and pool, measures, cleans up and returns one row of numbers.
+ */
+
+/** One column of a scenario's result table. */
+export interface Column {
+  readonly key: string;
+  readonly label: string;
+  /** Decimal places shown. */
+  readonly digits: number;
+}
+
+/** The result of one run. */
+export interface RunResult {
+  readonly values: Readonly<Record<string, number>>;
+  /** Exact commands of the processes the run started (load generator etc.). */
+  readonly commands: readonly string[];
+  /** Anything worth reading beside the numbers (failures, profile summary). */
+  readonly notes: readonly string[];
+}
+
+/** Settings shared by all scenarios of one bench invocation. */
+export interface BenchContext {
+  /** When set, scenarios that support it write a V8 CPU profile of the pool here. */
+  readonly profileDir: string | null;
+  /** Progress output (stderr). */
+  readonly progress: (line: string) => void;
+}
+
+/** A benchmark scenario. */
+export interface Scenario {
+  readonly name: string;
+  /** One sentence: the workload. */
+  readonly workload: string;
+  readonly columns: readonly Column[];
+  run(context: BenchContext): Promise<RunResult>;
+}
