@@ -123,12 +123,11 @@ export function validateShare(input: ShareInput): ShareVerdict {
   });
   const hash = sha256d(header);
   const shareDiff = hashDifficulty(hash);
-  const hashHex = bytesToHex(hash.slice().reverse());
 
   // The float pre-check skips the exact comparison for the overwhelming majority of shares.
   let block: BlockCandidate | null = null;
   if (shareDiff >= workbase.networkDifficulty * 0.999 && hashMeetsTarget(hash, template.target)) {
-    block = { header, coinbase: cb, hashHex };
+    block = { header, coinbase: cb, hashHex: displayHex(hash) };
   }
 
   if (input.stale) {
@@ -145,6 +144,8 @@ export function validateShare(input: ShareInput): ShareVerdict {
       null,
     );
   }
+  // Only shares that meet the difficulty get this far, so the hex is built for few of them.
+  const hashHex = block?.hashHex ?? displayHex(hash);
   if (workbase.acceptedHashes.has(hashHex)) {
     return reject(
       RejectReason.duplicate,
@@ -166,6 +167,11 @@ function reject(
   block: BlockCandidate | null,
 ): ShareVerdict {
   return { accepted: false, reason, code, message, shareDiff, block };
+}
+
+/** Display-order hex of an internal-order hash. */
+function displayHex(hash: Uint8Array): string {
+  return bytesToHex(hash.slice().reverse());
 }
 
 function formatDiff(d: number): string {

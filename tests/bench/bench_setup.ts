@@ -34,7 +34,7 @@ export function sleep(ms: number): Promise<void> {
 
 /** The one-minute load average (other sessions share this machine). */
 export function loadAverage1m(): Promise<number> {
-  return Promise.resolve(Deno.loadavg()[0]);
+  return Promise.resolve(Deno.loadavg()[0] ?? NaN);
 }
 
 /** Sum and count of a Prometheus histogram (all label sets) from /metrics text. */
