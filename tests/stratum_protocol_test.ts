@@ -441,6 +441,35 @@ protocolTest("submit before subscribe is refused with 25, before authorize with 
   });
 });
 
+protocolTest(
+  "a reconnecting client that presents its session id gets its extranonce1 back",
+  async () => {
+    await withPool({}, async (pool) => {
+      const first = await RawStratum.open(pool.port);
+      const subscribed = await first.request(1, "mining.subscribe", ["resume/1.0"]);
+      const [, extranonce1] = subscribed.result as [unknown, string, number];
+      first.close();
+      await first.closed;
+      await new Promise((r) => setTimeout(r, 100));
+      const second = await RawStratum.open(pool.port);
+      try {
+        const resumed = await second.request(1, "mining.subscribe", ["resume/1.0", extranonce1]);
+        assert.equal((resumed.result as [unknown, string, number])[1], extranonce1);
+        const other = await RawStratum.open(pool.port);
+        const fresh = await other.request(1, "mining.subscribe", ["resume/1.0", extranonce1]);
+        assert.notEqual(
+          (fresh.result as [unknown, string, number])[1],
+          extranonce1,
+          "an id in use is not handed out twice",
+        );
+        other.close();
+      } finally {
+        second.close();
+      }
+    });
+  },
+);
+
 // ---- Share verdicts ------------------------------------------------------------------------
 
 protocolTest("unknown, duplicate and low-difficulty shares get 21, 22 and 23", async () => {
