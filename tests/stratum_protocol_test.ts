@@ -67,17 +67,42 @@ async function assertStillServing(pool: InProcessPool): Promise<void> {
   }
 }
 
-/** Subscribes and authorizes a raw connection; returns the first job's id and ntime. */
+/**
+ * Subscribes and authorizes a raw connection, first suggesting `difficulty` when given (asked
+ * before authorizing, it is the starting difficulty, so no retarget grace applies); returns the
+ * first job's id and ntime.
+ */
 async function ready(
   raw: RawStratum,
   username = `${ADDRESS}.rig`,
+  difficulty?: number,
 ): Promise<{ jobId: string; ntime: string }> {
   await raw.request(1, "mining.subscribe", ["test/1.0"]);
+  if (difficulty !== undefined) await raw.request(3, "mining.suggest_difficulty", [difficulty]);
   const auth = await raw.request(2, "mining.authorize", [username, "x"]);
   assert.equal(auth.result, true, JSON.stringify(auth));
   const notify = await raw.waitFor((l) => l.method === "mining.notify");
   const params = notify.params as unknown[];
   return { jobId: params[0] as string, ntime: params[7] as string };
+}
+
+/** `count` pipelined submits with distinct extranonce2 and nonce 0, ids 100, 101, … */
+function randomSubmits(job: { jobId: string; ntime: string }, count: number): string {
+  const lines = [];
+  for (let i = 0; i < count; i++) {
+    lines.push(JSON.stringify({
+      id: 100 + i,
+      method: "mining.submit",
+      params: [
+        `${ADDRESS}.rig`,
+        job.jobId,
+        i.toString(16).padStart(16, "0"),
+        job.ntime,
+        "00000000",
+      ],
+    }));
+  }
+  return lines.join("\n") + "\n";
 }
 
 function assertError(line: Record<string, unknown>, code: number, message: string | RegExp): void {
@@ -636,23 +661,8 @@ protocolTest(
     await withPool({ max_shares_per_minute: 1000 }, async (pool) => {
       const raw = await RawStratum.open(pool.port);
       try {
-        const job = await ready(raw);
-        await raw.request(3, "mining.suggest_difficulty", [1e9]);
-        const lines = [];
-        for (let i = 0; i < 1001; i++) {
-          lines.push(JSON.stringify({
-            id: 100 + i,
-            method: "mining.submit",
-            params: [
-              `${ADDRESS}.rig`,
-              job.jobId,
-              i.toString(16).padStart(16, "0"),
-              job.ntime,
-              "00000000",
-            ],
-          }));
-        }
-        await raw.send(lines.join("\n") + "\n");
+        const job = await ready(raw, `${ADDRESS}.rig`, 1e9);
+        await raw.send(randomSubmits(job, 1001));
         const last = await raw.waitFor((l) => l.id === 1100, 20_000);
         assertError(last, 20, "Too many submits: temporarily banned");
         const thousandth = raw.lines.find((l) => l.id === 1099)!;
@@ -670,23 +680,8 @@ protocolTest(
 protocolTest("rate limit: the 101st invalid share within 60 s disconnects", async () => {
   await withPool({ max_invalid_shares_per_minute: 100 }, async (pool) => {
     const raw = await RawStratum.open(pool.port);
-    const job = await ready(raw);
-    await raw.request(3, "mining.suggest_difficulty", [1e9]);
-    const lines = [];
-    for (let i = 0; i < 101; i++) {
-      lines.push(JSON.stringify({
-        id: 100 + i,
-        method: "mining.submit",
-        params: [
-          `${ADDRESS}.rig`,
-          job.jobId,
-          i.toString(16).padStart(16, "0"),
-          job.ntime,
-          "00000000",
-        ],
-      }));
-    }
-    await raw.send(lines.join("\n") + "\n");
+    const job = await ready(raw, `${ADDRESS}.rig`, 1e9);
+    await raw.send(randomSubmits(job, 101));
     assert.equal(await raw.waitClosed(10_000), true);
     assert.equal(await rejectedCount(pool, "max_invalid_shares_per_minute"), 1);
     await assertStillServing(pool);

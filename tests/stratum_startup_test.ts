@@ -4,15 +4,13 @@
  * before any Stratum socket opens. Run with `deno task test`.
  */
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import { startDevnet } from "./support/devnet/mod.ts";
-import { startPoolProcess } from "./support/pool_process.ts";
+import { launcherCommand, startPoolProcess } from "./support/pool_process.ts";
 import { pickFreePort } from "./support/servers/nats_server.ts";
 import { regtestAddress } from "./support/addresses.ts";
 import { StratumClient } from "./support/stratum_client/mod.ts";
 import { startRedisServer } from "./support/servers/redis_server.ts";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 Deno.test({
   name: "stratum learns the network from getblockchaininfo when the config has none",
@@ -52,23 +50,7 @@ Deno.test({
           metrics: { enabled: false },
         }),
       );
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-read",
-          "--allow-run",
-          "--allow-env=INIT_CWD",
-          "tools/launch.ts",
-          "run",
-          "stratum",
-          "--config",
-          configPath,
-        ],
-        cwd: ROOT,
-        stdout: "piped",
-        stderr: "piped",
-        env: { NO_COLOR: "1" },
-      }).output();
+      const out = await launcherCommand(configPath).output();
       const stderr = new TextDecoder().decode(out.stderr);
       assert.equal(out.code, 2, stderr);
       assert.match(

@@ -7,6 +7,34 @@ import { pickFreePort } from "./servers/nats_server.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
+/**
+ * `deno run … tools/launch.ts run stratum --config <file> [-- args]` from the repo root: the
+ * service as an operator starts it, with the permissions its config implies.
+ */
+export function launcherCommand(
+  configPath: string,
+  serviceArgs: readonly string[] = [],
+): Deno.Command {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-run",
+      "--allow-env=INIT_CWD",
+      "tools/launch.ts",
+      "run",
+      "stratum",
+      "--config",
+      configPath,
+      ...(serviceArgs.length > 0 ? ["--", ...serviceArgs] : []),
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  });
+}
+
 /** A running pool process. */
 export interface PoolProcess {
   readonly stratumPort: number;
@@ -62,24 +90,7 @@ export async function startPoolProcess(
     ...overrides,
   };
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-run",
-      "--allow-env=INIT_CWD",
-      "tools/launch.ts",
-      "run",
-      "stratum",
-      "--config",
-      configPath,
-      ...(options.serviceArgs?.length ? ["--", ...options.serviceArgs] : []),
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
+  const child = launcherCommand(configPath, options.serviceArgs ?? []).spawn();
   const logs: Record<string, unknown>[] = [];
   const waiters: {
     predicate: (l: Record<string, unknown>) => boolean;
