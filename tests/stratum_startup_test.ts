@@ -11,7 +11,6 @@ import { regtestAddress } from "./support/addresses.ts";
 import { StratumClient } from "./support/stratum_client/mod.ts";
 import { startRedisServer } from "./support/servers/redis_server.ts";
 
-
 Deno.test({
   name: "stratum learns the network from getblockchaininfo when the config has none",
   sanitizeResources: false,

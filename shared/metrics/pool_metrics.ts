@@ -121,6 +121,18 @@ export class PoolMetrics {
   readonly blockSubmitFailures: Readonly<Record<BlockSubmitTarget, CounterCell>>;
   /** `ckpool_event_emit_latency_us`: share verdict → event handed to the publisher. */
   readonly eventEmitLatencyUs: HistogramCell;
+  /** `ckpool_event_buffer_depth`: events waiting in the emitter's memory buffer. */
+  readonly eventBufferDepth: GaugeCell;
+  /** `ckpool_event_spool_bytes`: bytes of events spooled on disk while NATS is unreachable. */
+  readonly eventSpoolBytes: GaugeCell;
+  /** `ckpool_event_publish_errors_total`: event publishes to JetStream that failed. */
+  readonly eventPublishErrors: CounterCell;
+  /** `ckpool_events_published_total`: events acknowledged by JetStream. */
+  readonly eventsPublished: CounterCell;
+  /** `ckpool_events_spooled_total`: events written to the spool. */
+  readonly eventsSpooled: CounterCell;
+  /** `ckpool_events_dropped_total`: events lost because buffer and spool were both full. */
+  readonly eventsDropped: CounterCell;
   /** `ckpool_submit_latency_us`: submit line received → response written, inside the engine. */
   readonly submitLatencyUs: HistogramCell;
   /** `ckpool_notify_broadcast_ms`: new template → mining.notify sent to every miner. */
@@ -215,6 +227,36 @@ export class PoolMetrics {
       name: "ckpool_event_emit_latency_us",
       help: "Share verdict to event handed to the publisher, in microseconds.",
       buckets: MICROSECOND_BUCKETS,
+    }).child();
+    this.eventBufferDepth = new CellGauge({
+      registry,
+      name: "ckpool_event_buffer_depth",
+      help: "Events waiting in the emitter's memory buffer for the publisher.",
+    }).child();
+    this.eventSpoolBytes = new CellGauge({
+      registry,
+      name: "ckpool_event_spool_bytes",
+      help: "Bytes of events spooled on disk while NATS or JetStream is unreachable.",
+    }).child();
+    this.eventPublishErrors = new CellCounter({
+      registry,
+      name: "ckpool_event_publish_errors_total",
+      help: "Event publishes to JetStream that failed (timeout, no responders, disconnect).",
+    }).child();
+    this.eventsPublished = new CellCounter({
+      registry,
+      name: "ckpool_events_published_total",
+      help: "Events acknowledged by JetStream (stored or recognised as duplicates).",
+    }).child();
+    this.eventsSpooled = new CellCounter({
+      registry,
+      name: "ckpool_events_spooled_total",
+      help: "Events written to the on-disk spool.",
+    }).child();
+    this.eventsDropped = new CellCounter({
+      registry,
+      name: "ckpool_events_dropped_total",
+      help: "Events lost because the memory buffer and the spool were both full.",
     }).child();
     this.submitLatencyUs = new CellHistogram({
       registry,

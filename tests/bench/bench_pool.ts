@@ -2,11 +2,13 @@
  * Starts the real pool for a benchmark: like tests/support/pool_process.ts (through the launcher,
  * so the service runs with exactly its derived permissions) but pinned to CPUs with `taskset`,
  * with the benchmark config (huge fixed difficulty, rate limits raised for one source IP), and
- * exposing the service process id (the launcher's child) for /proc readings. With
- * `cpuProfileDir` the service is started directly with the launcher's flags plus `--cpu-prof`.
+ * exposing the service process id (the launcher's child) for /proc readings. With `inspect`
+ * the service is started directly with the launcher's flags plus `--inspect` on a free loopback
+ * port, and an inspector session is attached (for CPU profiles of a window and heap sizes).
  */
 import { fileURLToPath } from "node:url";
 import { pickFreePort } from "../support/servers/nats_server.ts";
+import { InspectorSession } from "./inspector_session.ts";
 import { childPids } from "./proc_stats.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -25,8 +27,10 @@ export interface BenchPoolOptions {
   readonly cpus?: string;
   /** Merged over the benchmark config. */
   readonly overrides?: Record<string, unknown>;
-  /** Write a V8 CPU profile of the service here (written when it exits). */
-  readonly cpuProfileDir?: string;
+  /** Start the service with `--inspect` and attach a session (profiling runs only). */
+  readonly inspect?: boolean;
+  /** Extra environment, e.g. `DENO_V8_FLAGS: "--trace-gc"` for a diagnosis run. */
+  readonly env?: Record<string, string>;
 }
 
 /** A running benchmark pool. */
@@ -36,6 +40,8 @@ export interface BenchPool {
   /** The `deno run … stratum/main.ts` process (what is measured). */
   readonly servicePid: number;
   readonly logs: Record<string, unknown>[];
+  /** The attached inspector when started with `inspect`, else null. */
+  readonly inspector: InspectorSession | null;
   /** Waits for a JSON log line matching `predicate` (bounded). */
   waitForLog(
     predicate: (line: Record<string, unknown>) => boolean,
@@ -117,7 +123,8 @@ export async function startBenchPool(
     configPath,
     JSON.stringify({ ...benchConfig(devnet, stratumPort, metricsPort), ...options.overrides }),
   );
-  const denoArgs = options.cpuProfileDir === undefined
+  const inspectorPort = options.inspect === true ? pickFreePort() : null;
+  const denoArgs = inspectorPort === null
     ? [
       "run",
       "--allow-read",
@@ -132,8 +139,7 @@ export async function startBenchPool(
     : [
       "run",
       "--no-prompt",
-      "--cpu-prof",
-      `--cpu-prof-dir=${options.cpuProfileDir}`,
+      `--inspect=127.0.0.1:${inspectorPort}`,
       ...await launcherFlags(configPath),
       "stratum/main.ts",
       "--config",
@@ -148,7 +154,7 @@ export async function startBenchPool(
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
   }).spawn();
 
   const logs: Record<string, unknown>[] = [];
@@ -213,7 +219,9 @@ export async function startBenchPool(
   };
   const tail = () => JSON.stringify(logs.slice(-6));
 
+  let inspectorRef: InspectorSession | null = null;
   const stop = async (): Promise<number> => {
+    inspectorRef?.close();
     if (!exitedFlag) {
       try {
         child.kill("SIGTERM");
@@ -240,7 +248,7 @@ export async function startBenchPool(
     throw e;
   }
   let servicePid = child.pid;
-  if (options.cpuProfileDir === undefined) {
+  if (inspectorPort === null) {
     const children = await childPids(child.pid);
     if (children.length !== 1) {
       await stop();
@@ -248,11 +256,22 @@ export async function startBenchPool(
     }
     servicePid = children[0]!;
   }
+  let inspector: InspectorSession | null = null;
+  if (inspectorPort !== null) {
+    try {
+      inspector = await InspectorSession.connect(inspectorPort);
+      inspectorRef = inspector;
+    } catch (e) {
+      await stop();
+      throw e;
+    }
+  }
   return {
     stratumPort,
     metricsPort,
     servicePid,
     logs,
+    inspector,
     waitForLog,
     async metrics() {
       const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);

@@ -36,14 +36,3 @@ export function sleep(ms: number): Promise<void> {
 export function loadAverage1m(): Promise<number> {
   return Promise.resolve(Deno.loadavg()[0] ?? NaN);
 }
-
-/** Sum and count of a Prometheus histogram (all label sets) from /metrics text. */
-export function histogramTotals(metricsText: string, name: string): { sum: number; count: number } {
-  let sum = 0;
-  let count = 0;
-  for (const line of metricsText.split("\n")) {
-    if (line.startsWith(`${name}_sum`)) sum += Number(line.slice(line.lastIndexOf(" ") + 1));
-    if (line.startsWith(`${name}_count`)) count += Number(line.slice(line.lastIndexOf(" ") + 1));
-  }
-  return { sum, count };
-}

@@ -19,7 +19,10 @@ export interface CpuProfile {
 
 /** Self time of one function (all its nodes together). */
 export interface SelfTimeRow {
-  /** `name (file:line)`; V8's own entries keep their names, e.g. `(garbage collector)`. */
+  /**
+   * `name (file)`; V8's own entries keep their names, e.g. `(garbage collector)`. No line: the
+   * profile's positions are in Deno's transpiled JavaScript, not the TypeScript source.
+   */
   readonly function: string;
   readonly selfMs: number;
   readonly percent: number;
@@ -31,7 +34,7 @@ function label(frame: CpuProfile["nodes"][number]["callFrame"]): string {
   const file = frame.url.replace(/^file:\/\/.*?\/(shared|stratum|tests|tools)\//, "$1/")
     .replace(/^.*\/node_modules\/\.deno\//, "npm:")
     .replace(/^ext:/, "ext:");
-  return `${name} (${file}:${frame.lineNumber + 1})`;
+  return `${name} (${file})`;
 }
 
 /** The `top` functions by self time; each sample is charged the time delta that follows it. */

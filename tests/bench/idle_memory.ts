@@ -1,65 +1,139 @@
 /**
- * Scenario idle_memory: the pool's resident memory (VmRSS of the service process) before and
- * after 10,000 connections that subscribed, authorized and received their first job, then idle.
+ * Scenarios idle_memory and idle_memory_steady: the pool's resident memory (VmRSS of the service
+ * process) before and after 10,000 connections that subscribed, authorized and received their
+ * first job, then idle. The steady variant keeps them connected while the pool makes a new job
+ * every second (update_interval 1 instead of the default 30, so an hour of template refreshes
+ * passes in 90 s) and reads RSS again: what the pool keeps per miner per job shows there.
  */
 import { DIFFICULTY_1_BITS, loadAverage1m, sleep, withDevnetPool } from "./bench_setup.ts";
 import { startIdleMiners } from "./idle_miners.ts";
+import type { BenchPool } from "./bench_pool.ts";
 import { rssBytes } from "./proc_stats.ts";
-import type { BenchContext, RunResult, Scenario } from "./scenario.ts";
+import type { BenchContext, Column, RunResult, Scenario } from "./scenario.ts";
 import { POOL_CPU } from "./submit_workload.ts";
 
 /** Settling time before each reading (timers, lazy allocations). */
 const SETTLE_MS = 5_000;
+/** How long the steady variant holds the miners while jobs churn. */
+const STEADY_HOLD_MS = 90_000;
+
+const COLUMNS: readonly Column[] = [
+  { key: "established", label: "connections", digits: 0 },
+  { key: "rssBeforeMb", label: "RSS before MB", digits: 1 },
+  { key: "rssAfterMb", label: "RSS after MB", digits: 1 },
+  { key: "bytesPerConn", label: "bytes per connection", digits: 0 },
+  { key: "loadAvg", label: "load avg 1m", digits: 2 },
+];
+
+const STEADY_COLUMNS: readonly Column[] = [
+  ...COLUMNS.slice(0, 4),
+  { key: "jobs", label: "jobs sent", digits: 0 },
+  { key: "rssSteadyMb", label: "RSS after churn MB", digits: 1 },
+  { key: "steadyBytesPerConn", label: "bytes per connection after churn", digits: 0 },
+  COLUMNS[4]!,
+];
+
+async function heapNote(pool: BenchPool, label: string, connections: number, baseline: number) {
+  const heap = await pool.inspector?.heapAfterGc();
+  if (heap === undefined) return { note: null, usedSize: 0 };
+  const rss = await rssBytes(pool.servicePid);
+  return {
+    usedSize: heap.usedSize,
+    note: connections === 0
+      ? null
+      : `${label}: V8 heap used after full GC ${(heap.usedSize / 1e6).toFixed(1)} MB (${
+        ((heap.usedSize - baseline) / connections).toFixed(0)
+      } B per connection over the ` +
+        `baseline); RSS after that GC ${(rss / 1e6).toFixed(1)} MB`,
+  };
+}
+
+function idleMemoryScenario(steady: boolean): Scenario {
+  return {
+    name: steady ? "idle_memory_steady" : "idle_memory",
+    workload: steady
+      ? "as idle_memory, then the miners stay connected for 90 s while the pool makes a new job " +
+        "every second (update_interval 1, 5-tx mempool): RSS again after the jobs churned"
+      : "pool VmRSS before and 5 s after 10,000 idle authorized connections (2 load " +
+        "processes, 10 s ramp), empty template",
+    columns: steady ? STEADY_COLUMNS : COLUMNS,
+    async run(context: BenchContext): Promise<RunResult> {
+      const loadAvg = await loadAverage1m();
+      return await withDevnetPool(
+        { bits: DIFFICULTY_1_BITS, mempoolTarget: steady ? 5 : 0 },
+        {
+          cpus: POOL_CPU,
+          inspect: context.profileDir !== null,
+          ...(steady ? { overrides: { update_interval: 1 } } : {}),
+        },
+        async (_devnet, pool) => {
+          await sleep(SETTLE_MS);
+          const baseline = await heapNote(pool, "before", 0, 0);
+          const before = await rssBytes(pool.servicePid);
+          const load = startIdleMiners(context, pool.stratumPort);
+          const notes: string[] = [];
+          let after = before;
+          let steadyRss = NaN;
+          let jobs = NaN;
+          let established = 0;
+          try {
+            const ready = await load.ready;
+            established = ready.established;
+            context.progress(`  ready: ${ready.established} established, ${ready.failed} failed`);
+            await sleep(SETTLE_MS);
+            after = await rssBytes(pool.servicePid);
+            const afterHeap = await heapNote(pool, "after", established, baseline.usedSize);
+            if (afterHeap.note !== null) notes.push(afterHeap.note);
+            if (steady) {
+              const jobsAtReady = pool.logs.filter((l) => l.msg === "new job").length;
+              await sleep(STEADY_HOLD_MS);
+              steadyRss = await rssBytes(pool.servicePid);
+              jobs = pool.logs.filter((l) => l.msg === "new job").length - jobsAtReady;
+              const steadyHeap = await heapNote(
+                pool,
+                "after churn",
+                established,
+                baseline.usedSize,
+              );
+              if (steadyHeap.note !== null) notes.push(steadyHeap.note);
+            }
+          } finally {
+            load.stop();
+          }
+          const summary = await load.summary;
+          if (summary.connectionsFailed > 0 || summary.closedByServer > 0) {
+            notes.push(
+              `failed ${summary.connectionsFailed} ${JSON.stringify(summary.failures)}, ` +
+                `closed by server ${summary.closedByServer}`,
+            );
+          }
+          const connections = summary.connectionsEstablished;
+          return {
+            values: {
+              established: connections,
+              rssBeforeMb: before / 1e6,
+              rssAfterMb: after / 1e6,
+              bytesPerConn: (after - before) / connections,
+              ...(steady
+                ? {
+                  jobs,
+                  rssSteadyMb: steadyRss / 1e6,
+                  steadyBytesPerConn: (steadyRss - before) / connections,
+                }
+                : {}),
+              loadAvg,
+            },
+            commands: [load.commandLine],
+            notes,
+          };
+        },
+      );
+    },
+  };
+}
 
 /** The idle_memory scenario. */
-export const idleMemory: Scenario = {
-  name: "idle_memory",
-  workload: "pool VmRSS before and 5 s after 10,000 idle authorized connections (2 load " +
-    "processes, 10 s ramp), empty template",
-  columns: [
-    { key: "established", label: "connections", digits: 0 },
-    { key: "rssBeforeMb", label: "RSS before MB", digits: 1 },
-    { key: "rssAfterMb", label: "RSS after MB", digits: 1 },
-    { key: "bytesPerConn", label: "bytes per connection", digits: 0 },
-    { key: "loadAvg", label: "load avg 1m", digits: 2 },
-  ],
-  async run(context: BenchContext): Promise<RunResult> {
-    const loadAvg = await loadAverage1m();
-    return await withDevnetPool(
-      { bits: DIFFICULTY_1_BITS, mempoolTarget: 0 },
-      { cpus: POOL_CPU },
-      async (_devnet, pool) => {
-        await sleep(SETTLE_MS);
-        const before = await rssBytes(pool.servicePid);
-        const load = startIdleMiners(context, pool.stratumPort);
-        let after = before;
-        try {
-          const ready = await load.ready;
-          context.progress(`  ready: ${ready.established} established, ${ready.failed} failed`);
-          await sleep(SETTLE_MS);
-          after = await rssBytes(pool.servicePid);
-        } finally {
-          load.stop();
-        }
-        const summary = await load.summary;
-        const notes = summary.connectionsFailed > 0 || summary.closedByServer > 0
-          ? [
-            `failed ${summary.connectionsFailed} ${JSON.stringify(summary.failures)}, ` +
-            `closed by server ${summary.closedByServer}`,
-          ]
-          : [];
-        return {
-          values: {
-            established: summary.connectionsEstablished,
-            rssBeforeMb: before / 1e6,
-            rssAfterMb: after / 1e6,
-            bytesPerConn: (after - before) / summary.connectionsEstablished,
-            loadAvg,
-          },
-          commands: [load.commandLine],
-          notes,
-        };
-      },
-    );
-  },
-};
+export const idleMemory: Scenario = idleMemoryScenario(false);
+
+/** The idle_memory_steady scenario. */
+export const idleMemorySteady: Scenario = idleMemoryScenario(true);

@@ -5,10 +5,12 @@
  * miner's mining.notify, the first-to-last arrival spread across miners, and trigger to last
  * arrival. Load processes stamp arrivals with timeOrigin + now, one clock on one machine.
  */
-import { histogramTotals, loadAverage1m, sleep, withDevnetPool } from "./bench_setup.ts";
+import { loadAverage1m, sleep, withDevnetPool } from "./bench_setup.ts";
+import { histogramTotals } from "./metrics_text.ts";
 import { startIdleMiners } from "./idle_miners.ts";
 import type { BenchContext, RunResult, Scenario } from "./scenario.ts";
 import { POOL_CPU } from "./submit_workload.ts";
+import { profileWindow } from "./window_profile.ts";
 
 const BROADCAST_METRIC = "ckpool_notify_broadcast_ms";
 /** Time given to the last notifications to arrive after the new job. */
@@ -31,33 +33,41 @@ export const notifyFanout: Scenario = {
   ],
   async run(context: BenchContext): Promise<RunResult> {
     const loadAvg = await loadAverage1m();
-    return await withDevnetPool({}, { cpus: POOL_CPU }, async (devnet, pool) => {
+    return await withDevnetPool({}, {
+      cpus: POOL_CPU,
+      inspect: context.profileDir !== null,
+    }, async (devnet, pool) => {
       const load = startIdleMiners(context, pool.stratumPort);
       const epochNow = () => performance.timeOrigin + performance.now();
       let newJob: Record<string, unknown>;
       let triggerEpochMs: number;
       let before: { sum: number; count: number };
       let after: { sum: number; count: number };
+      const notes: string[] = [];
       try {
         const ready = await load.ready;
         context.progress(`  ready: ${ready.established} established, ${ready.failed} failed`);
         await sleep(3_000);
         before = histogramTotals(await pool.metrics(), BROADCAST_METRIC);
         triggerEpochMs = epochNow();
-        await devnet.mineExternalBlock();
-        const height = devnet.chain.tipHeight() + 1;
-        newJob = await pool.waitForLog(
-          (l) => l.msg === "new job" && l.clean === true && l.height === height,
-          20_000,
-        );
-        await sleep(ARRIVAL_WAIT_MS);
+        const profiled = await profileWindow(context, pool, "notify-fanout", async () => {
+          await devnet.mineExternalBlock();
+          const height = devnet.chain.tipHeight() + 1;
+          const line = await pool.waitForLog(
+            (l) => l.msg === "new job" && l.clean === true && l.height === height,
+            20_000,
+          );
+          await sleep(ARRIVAL_WAIT_MS);
+          return line;
+        });
+        newJob = profiled.value;
+        notes.push(...profiled.notes);
         after = histogramTotals(await pool.metrics(), BROADCAST_METRIC);
       } finally {
         load.stop();
       }
       const summary = await load.summary;
       const arrival = summary.notify.find((n) => n.jobId === String(newJob.job));
-      const notes: string[] = [];
       if (arrival === undefined) notes.push(`job ${String(newJob.job)} reached no miner`);
       if (summary.connectionsFailed > 0 || summary.closedByServer > 0) {
         notes.push(

@@ -6,8 +6,12 @@
  *   deno task bench --only submit_throughput         one scenario (repeat --only for more)
  *   deno task bench --runs 3                         each scenario three times, plus the median
  *   deno task bench --only submit_throughput --profile
- *                                                    also write a V8 CPU profile of the pool
- *                                                    (to a temp dir) and print its top self time
+ *                                                    run the pool under --inspect, CPU-profile it
+ *                                                    over each measured window (profile files go
+ *                                                    to a temp dir) and print the top self time;
+ *                                                    idle_memory also reports the V8 heap after GC.
+ *                                                    Sampling slows the pool: profiled runs are
+ *                                                    for diagnosis, not for the figures.
  *
  * Each scenario starts its own devnet and pool and stops them; every wait is bounded. Progress
  * goes to stderr, results to stdout. No thresholds are applied here: BENCHMARKS.md compares the
@@ -17,8 +21,9 @@
  */
 import { parseArgs } from "node:util";
 import { medianRow, tableHeader, tableRow } from "./bench_table.ts";
-import { idleMemory } from "./idle_memory.ts";
+import { idleMemory, idleMemorySteady } from "./idle_memory.ts";
 import { latencyAtRate } from "./latency_at_rate.ts";
+import { latencyFloor } from "./latency_floor.ts";
 import { notifyFanout } from "./notify_fanout.ts";
 import { readProcFile } from "./proc_stats.ts";
 import type { BenchContext, Scenario } from "./scenario.ts";
@@ -30,7 +35,9 @@ export const SCENARIOS: readonly Scenario[] = [
   shareValidation,
   submitThroughput,
   latencyAtRate,
+  latencyFloor,
   idleMemory,
+  idleMemorySteady,
   notifyFanout,
 ];
 
@@ -63,9 +70,11 @@ async function main(args: string[]): Promise<number> {
   const profileDir = values.profile ? await Deno.makeTempDir({ prefix: "tbg-bench-prof-" }) : null;
   const context: BenchContext = { profileDir, progress: err };
   const nproc = navigator.hardwareConcurrency;
-  out(`machine: ${nproc} CPUs, ${await cpuModel()}, Deno ${Deno.version.deno}`);
+  out(`machine: ${nproc} CPUs, ${await cpuModel()}, Deno ${Deno.version.deno}; ${await commit()}`);
   if (profileDir !== null) {
-    out(`profiling: the pool runs with --cpu-prof (slower); profiles in ${profileDir}`);
+    out(
+      `profiling: the pool runs with --inspect and is sampled (slower); profiles in ${profileDir}`,
+    );
   }
   let failed = false;
   for (const scenario of selected) {
@@ -85,7 +94,10 @@ async function main(args: string[]): Promise<number> {
         const result = await scenario.run(context);
         rows.push({ ...result.values });
         for (const c of result.commands) {
-          commands.add(c.replace(/--port \d+/, "--port <pool port>"));
+          commands.add(
+            c.replace(/--port \d+/, "--port <pool port>")
+              .replace(/--allow-net=127\.0\.0\.1:\d+/, "--allow-net=127.0.0.1:<pool port>"),
+          );
         }
         lines.push(tableRow(`run ${run}`, scenario.columns, result.values));
         for (const note of result.notes) lines.push(`  ${note}`);
@@ -94,13 +106,7 @@ async function main(args: string[]): Promise<number> {
         lines.push(`run ${run} failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
       }
     }
-    for (const c of commands) {
-      out(
-        `load: \`${
-          c.replace(/--allow-net=127\.0\.0\.1:\d+/, "--allow-net=127.0.0.1:<pool port>")
-        }\``,
-      );
-    }
+    for (const c of commands) out(`load: \`${c}\``);
     out("");
     out(tableHeader("run", scenario.columns));
     for (const line of lines.filter((l) => l.startsWith("|"))) out(line);
@@ -116,6 +122,18 @@ async function main(args: string[]): Promise<number> {
     }
   }
   return failed ? 1 : 0;
+}
+
+/** The commit measured, and whether the working tree differs from it (read-only git). */
+async function commit(): Promise<string> {
+  const git = async (...args: string[]) => {
+    const out = await new Deno.Command("git", { args, stdout: "piped", stderr: "null" }).output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : null;
+  };
+  const head = await git("rev-parse", "--short", "HEAD");
+  if (head === null) return "commit unknown";
+  const dirty = await git("status", "--porcelain", "--untracked-files=no");
+  return `commit ${head}${dirty ? " with local changes" : ""}`;
 }
 
 async function cpuModel(): Promise<string> {

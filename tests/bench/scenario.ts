@@ -22,7 +22,7 @@ export interface RunResult {
 
 /** Settings shared by all scenarios of one bench invocation. */
 export interface BenchContext {
-  /** When set, scenarios that support it write a V8 CPU profile of the pool here. */
+  /** When set (--profile), scenarios profile the pool over their window and write profiles here. */
   readonly profileDir: string | null;
   /** Progress output (stderr). */
   readonly progress: (line: string) => void;

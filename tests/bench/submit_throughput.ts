@@ -18,6 +18,8 @@ export const submitThroughput: Scenario = {
     { key: "loadCpu", label: "load CPU (cores)", digits: 2 },
     { key: "p50Ms", label: "p50 ms", digits: 1 },
     { key: "p99Ms", label: "p99 ms", digits: 1 },
+    { key: "minPerConn", label: "fewest responses on one conn", digits: 0 },
+    { key: "starved", label: "conns with none", digits: 0 },
     { key: "loadAvg", label: "load avg 1m", digits: 2 },
   ],
   async run(context: BenchContext): Promise<RunResult> {
@@ -34,6 +36,8 @@ export const submitThroughput: Scenario = {
         loadCpu: r.loadCpuUtil,
         p50Ms: r.summary.latency.p50Ms,
         p99Ms: r.summary.latency.p99Ms,
+        minPerConn: r.summary.perConnectionResponses.min,
+        starved: r.summary.starvedConnections,
         loadAvg: r.loadAvg,
       },
       commands: r.commands,

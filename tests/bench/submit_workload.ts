@@ -5,10 +5,10 @@
  */
 import type { LoadSummary } from "../load/load_summary.ts";
 import { DIFFICULTY_1_BITS, loadAverage1m, sleep, withDevnetPool } from "./bench_setup.ts";
-import { type CpuProfile, selfTimeByFunction } from "./cpu_profile.ts";
 import { startLoadProcess } from "./load_process.ts";
 import { cpuSeconds } from "./proc_stats.ts";
 import type { BenchContext } from "./scenario.ts";
+import { profileWindow } from "./window_profile.ts";
 
 /** Core the pool runs on. */
 export const POOL_CPU = "0";
@@ -44,11 +44,10 @@ export async function runSubmitWorkload(
   timing: WorkloadTiming,
 ): Promise<WorkloadResult> {
   const loadAvg = await loadAverage1m();
-  const profileDir = context.profileDir;
   const notes: string[] = [];
   const result = await withDevnetPool(
     { bits: DIFFICULTY_1_BITS, mempoolTarget: 0 },
-    { cpus: POOL_CPU, ...(profileDir === null ? {} : { cpuProfileDir: profileDir }) },
+    { cpus: POOL_CPU, inspect: context.profileDir !== null },
     async (_devnet, pool) => {
       const load = startLoadProcess(pool.stratumPort, [
         "--connections",
@@ -70,10 +69,22 @@ export async function runSubmitWorkload(
       const poolCpu0 = await cpuSeconds(pool.servicePid);
       const loadCpu0 = await cpuSeconds(load.pid);
       const t0 = performance.now();
-      await sleep(timing.durationS * 1000);
-      const poolCpu1 = await cpuSeconds(pool.servicePid);
-      const loadCpu1 = await cpuSeconds(load.pid);
-      const wallS = (performance.now() - t0) / 1000;
+      // Read the counters inside the profiled window: stopping a profile takes a while.
+      const profiled = await profileWindow(
+        context,
+        pool,
+        `submit-${modeArgs.join("")}`,
+        async () => {
+          await sleep(timing.durationS * 1000);
+          return {
+            poolCpu1: await cpuSeconds(pool.servicePid),
+            loadCpu1: await cpuSeconds(load.pid).catch(() => NaN),
+            wallS: (performance.now() - t0) / 1000,
+          };
+        },
+      );
+      notes.push(...profiled.notes);
+      const { poolCpu1, loadCpu1, wallS } = profiled.value;
       const summary = await load.summary;
       return {
         summary,
@@ -84,7 +95,6 @@ export async function runSubmitWorkload(
       };
     },
   );
-  if (profileDir !== null) notes.push(...await profileNotes(profileDir));
   const { summary } = result;
   const unexpected = Object.entries(summary.errorsByCode).filter(([code]) => code !== "23");
   if (unexpected.length > 0 || summary.accepted > 0) {
@@ -110,23 +120,4 @@ export async function runSubmitWorkload(
     commands: [result.command],
     notes,
   };
-}
-
-/** Top self-time functions of the newest profile in `dir`. */
-async function profileNotes(dir: string): Promise<string[]> {
-  let newest: { path: string; mtime: number } | null = null;
-  for await (const entry of Deno.readDir(dir)) {
-    if (!entry.name.endsWith(".cpuprofile")) continue;
-    const path = `${dir}/${entry.name}`;
-    const mtime = (await Deno.stat(path)).mtime?.getTime() ?? 0;
-    if (newest === null || mtime > newest.mtime) newest = { path, mtime };
-  }
-  if (newest === null) return [`no .cpuprofile written in ${dir}`];
-  const profile = JSON.parse(await Deno.readTextFile(newest.path)) as CpuProfile;
-  return [
-    `pool CPU profile ${newest.path}, top self time (whole pool run, incl. start-up and ramp):`,
-    ...selfTimeByFunction(profile, 25).map((r) =>
-      `  ${r.percent.toFixed(1).padStart(5)}%  ${r.selfMs.toFixed(0).padStart(7)} ms  ${r.function}`
-    ),
-  ];
 }

@@ -59,6 +59,8 @@ export class LoadConnection {
   state: ConnectionState = ConnectionState.idle;
   /** performance.now() when the connection was started. */
   startedAtMs = 0;
+  /** Submit responses this connection received in the measured window (fairness). */
+  windowResponses = 0;
   #settled = false;
   #conn: Deno.TcpConn | null = null;
   readonly #host: ConnectionHost;
@@ -244,6 +246,7 @@ export class LoadConnection {
     this.#inFlight--;
     const sentAt = this.#sendTimes![id & (this.#host.maxInFlight - 1)]!;
     this.#host.stats.response(code, accepted, (now - sentAt) * 1000);
+    if (this.#host.stats.windowOpen) this.windowResponses++;
     if (this.#host.closedLoop > 0 && this.#host.running) this.#want++;
   }
 

@@ -169,9 +169,12 @@ export function startLoad(options: LoadOptions, hooks: LoadRunHooks = {}): LoadR
   };
 
   let stopped = false;
+  let perConnectionResponses: number[] = [];
   const stop = () => {
     if (stopped) return;
     stopped = true;
+    perConnectionResponses = connections.filter((c) => c.state === ConnectionState.ready)
+      .map((c) => c.windowResponses);
     if (stats.windowOpen) {
       windowEndMs = performance.now();
       stats.windowOpen = false;
@@ -204,6 +207,7 @@ export function startLoad(options: LoadOptions, hooks: LoadRunHooks = {}): LoadR
       cpuUserS: cpu.user / 1e6,
       cpuSystemS: cpu.system / 1e6,
       emitHistogram: options.emitHistogram,
+      perConnectionResponses,
     });
   })();
   return { done, stop };

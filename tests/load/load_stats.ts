@@ -32,6 +32,8 @@ export interface SummaryContext {
   readonly cpuUserS: number;
   readonly cpuSystemS: number;
   readonly emitHistogram: boolean;
+  /** Window responses of each connection that was ready when the run ended. */
+  readonly perConnectionResponses: readonly number[];
 }
 
 /** Mutable counters of one load process; only its event loop touches them. */
@@ -107,6 +109,15 @@ export class LoadStats {
       responses: this.responses,
       responsesPerS: context.windowS > 0 ? this.responses / context.windowS : 0,
       accepted: this.accepted,
+      perConnectionResponses: {
+        min: context.perConnectionResponses.length === 0
+          ? 0
+          : context.perConnectionResponses.reduce((a, n) => Math.min(a, n), Infinity),
+        max: context.perConnectionResponses.reduce((a, n) => Math.max(a, n), 0),
+      },
+      starvedConnections: context.mode === "idle"
+        ? 0
+        : context.perConnectionResponses.filter((n) => n === 0).length,
       errorsByCode: Object.fromEntries(
         [...this.#errorsByCode].map(([code, n]) => [String(code), n]),
       ),

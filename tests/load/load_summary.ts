@@ -51,6 +51,10 @@ export interface LoadSummary {
   readonly responses: number;
   readonly responsesPerS: number;
   readonly accepted: number;
+  /** Fewest and most responses one ready connection got in the window (fairness). */
+  readonly perConnectionResponses: { readonly min: number; readonly max: number };
+  /** Ready connections that got no response at all in the window (while submitting). */
+  readonly starvedConnections: number;
   /** Stratum error code → responses (window only). */
   readonly errorsByCode: Readonly<Record<string, number>>;
   readonly latency: LatencySummary;
@@ -160,6 +164,11 @@ export function mergeSummaries(parts: readonly LoadSummary[]): LoadSummary {
     // The children's windows run side by side, so their rates add up.
     responsesPerS: sum((s) => s.responsesPerS),
     accepted: sum((s) => s.accepted),
+    perConnectionResponses: {
+      min: Math.min(...parts.map((s) => s.perConnectionResponses.min)),
+      max: Math.max(...parts.map((s) => s.perConnectionResponses.max)),
+    },
+    starvedConnections: sum((s) => s.starvedConnections),
     errorsByCode,
     latency: latencyFromHistogram(histogram),
     notify: [...notify.values()].sort((a, b) =>

@@ -18,6 +18,8 @@ export function summaryText(summary: LoadSummary): string {
     (summary.offeredPerS > 0
       ? `, offered ${summary.offeredPerS}/s, skipped ${summary.skippedSubmits}`
       : ""),
+    `per-connection responses min ${summary.perConnectionResponses.min} max ${summary.perConnectionResponses.max}, ` +
+    `${summary.starvedConnections} starved`,
     `latency ms: p50 ${l.p50Ms} p90 ${l.p90Ms} p99 ${l.p99Ms} p99.9 ${l.p999Ms} max ${l.maxMs} ` +
     `(n=${l.count})`,
     `generator cpu: user ${summary.cpuUserS.toFixed(2)} s, system ${

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { histogramTotals } from "./bench_setup.ts";
+import { histogramTotals } from "./metrics_text.ts";
 
 Deno.test("histogramTotals() adds _sum and _count over label sets and ignores buckets", () => {
   const text = [
@@ -12,4 +12,13 @@ Deno.test("histogramTotals() adds _sum and _count over label sets and ignores bu
     "ckpool_other_sum 99",
   ].join("\n");
   assert.deepEqual(histogramTotals(text, "ckpool_notify_broadcast_ms"), { sum: 20, count: 3 });
+});
+
+Deno.test("histogramTotals() reads an unlabelled histogram and not one whose name extends it", () => {
+  const text = [
+    "ckpool_notify_broadcast_ms_sum 4",
+    "ckpool_notify_broadcast_ms_count 1",
+    "ckpool_notify_broadcast_ms_total_sum 100",
+  ].join("\n");
+  assert.deepEqual(histogramTotals(text, "ckpool_notify_broadcast_ms"), { sum: 4, count: 1 });
 });

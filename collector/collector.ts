@@ -1,0 +1,600 @@
+/**
+ * The event collector: a durable JetStream pull consumer whose messages are written, batch by
+ * batch, to PostgreSQL and Redis, and acknowledged only once both hold them.
+ *
+ * Per batch: parse and validate every message (invalid ones are counted, logged at most every few
+ * seconds and acknowledged, so a poison message never blocks the stream); write the valid events
+ * in one PostgreSQL transaction; apply them to Redis (one atomic script per event, guarded by a
+ * dedup key); then acknowledge every message of the batch. While a backend is down the batch is
+ * retried with backoff and kept alive on the server (`+WPI`), never acknowledged, so nothing is
+ * lost; both stores are idempotent per `event_id`, so a redelivery never counts twice.
+ *
+ * Several collectors may share one durable consumer name: JetStream hands each pull request
+ * different messages.
+ *
+ * @module
+ */
+import { connect, type NatsConnection } from "nats";
+import {
+  type ConsumerMessages,
+  jetstream,
+  type JetStreamManager,
+  jetstreamManager,
+  type JsMsg,
+} from "nats/jetstream";
+import type { CollectorConfig } from "@tbg/shared/config";
+import { type MiningEvent, parseEvent } from "@tbg/shared/events";
+import type { StructuredLogger } from "@tbg/shared/log";
+import { type HealthReport, type MetricsServer, startMetricsServer } from "@tbg/shared/metrics";
+import { Backoff, LogThrottle } from "./backoff.ts";
+import { Backend, CollectorMetrics } from "./collector_metrics.ts";
+import { consumerFilter, ensureConsumer, ensureStream } from "./jetstream_setup.ts";
+import { type Delay, MessageBatcher, realDelay } from "./message_batcher.ts";
+import { PostgresStore, type Sql } from "./postgres_store.ts";
+import { RedisStore } from "./redis_store.ts";
+
+/** Days of partitions created ahead. */
+export const PARTITION_DAYS_AHEAD = 3;
+/** Interval between partition upkeep runs. */
+export const PARTITION_INTERVAL_MS = 6 * 60 * 60 * 1000;
+/** Interval between consumer-lag samples and backend probes. */
+export const SAMPLE_INTERVAL_MS = 5_000;
+/**
+ * Batches processed at once. Two let one batch's PostgreSQL insert overlap the other's parsing
+ * and Redis work; their summary upserts lock rows in the same (sorted) order, so they cannot
+ * deadlock, and every update they make commutes.
+ */
+export const BATCHES_IN_FLIGHT = 2;
+/** Shortest time between two log lines about the same ongoing problem. */
+export const LOG_INTERVAL_MS = 5_000;
+/** How long a shutdown waits for a batch stuck on a backend before giving it back (nak). */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 15_000;
+/** Retry pacing while a backend is down. */
+const RETRY_INITIAL_MS = 100;
+const RETRY_MAX_MS = 5_000;
+/** A batch kept longer than this while retrying tells the server it is still in progress. */
+const WORKING_INTERVAL_MS = 10_000;
+
+/** Applies pending schema migrations (`tools/migrate.ts`'s `migrate`). */
+export type MigrateFn = (sql: Sql, log: StructuredLogger) => Promise<unknown>;
+
+/** What {@link startCollector} needs. */
+export interface CollectorOptions {
+  /** Validated configuration. */
+  readonly config: CollectorConfig;
+  /** Logger for the collector and its parts. */
+  readonly log: StructuredLogger;
+  /** Runs migrations when `config.migrate_on_start`; required then. */
+  readonly migrate?: MigrateFn;
+  /** Metrics to fill; new ones unless given. */
+  readonly metrics?: CollectorMetrics;
+  /** How long {@link Collector.stop} waits for a stuck batch. */
+  readonly drainTimeoutMs?: number;
+}
+
+/** A running collector. */
+export interface Collector {
+  /** Its metrics. */
+  readonly metrics: CollectorMetrics;
+  /** The metrics/health listener, or `null` when disabled. */
+  readonly metricsServer: MetricsServer | null;
+  /** Health as served on /health: ok while NATS is connected and both backends are up. */
+  health(): HealthReport;
+  /**
+   * Stops fetching, finishes the batch in flight (acking it), gives back the messages fetched
+   * but not started (nak), and closes every connection. Idempotent.
+   */
+  stop(): Promise<void>;
+  /** Settles when the collector has stopped. */
+  readonly stopped: Promise<void>;
+}
+
+/** Thrown inside a retry loop when a shutdown gave up waiting for a backend. */
+class AbandonedError extends Error {
+  override name = "AbandonedError";
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * Connects to NATS (retrying forever), applies migrations when configured, makes sure the stream
+ * and the durable consumer exist, and starts consuming.
+ *
+ * @param options Config, logger, migrate function, metrics.
+ * @returns The running collector.
+ * @throws {TypeError} If `migrate_on_start` is set and no migrate function was given.
+ * @throws {RangeError} If the durable consumer exists with settings that cannot be changed.
+ */
+export async function startCollector(options: CollectorOptions): Promise<Collector> {
+  if (options.config.migrate_on_start && options.migrate === undefined) {
+    throw new TypeError("Cannot start collector: migrate_on_start is set but no migrate function");
+  }
+  const runtime = new CollectorRuntime(options);
+  try {
+    await runtime.start();
+  } catch (error: unknown) {
+    await runtime.stop();
+    throw error;
+  }
+  return runtime;
+}
+
+class CollectorRuntime implements Collector {
+  readonly metrics: CollectorMetrics;
+  metricsServer: MetricsServer | null = null;
+  readonly #config: CollectorConfig;
+  readonly #log: StructuredLogger;
+  readonly #migrate: MigrateFn | undefined;
+  readonly #drainTimeoutMs: number;
+  readonly #pg: PostgresStore;
+  readonly #redis: RedisStore;
+  readonly #filter: string;
+  readonly #throttles = {
+    invalid: new LogThrottle(LOG_INTERVAL_MS),
+    postgres: new LogThrottle(LOG_INTERVAL_MS),
+    redis: new LogThrottle(LOG_INTERVAL_MS),
+    redisConnection: new LogThrottle(LOG_INTERVAL_MS),
+    rejected: new LogThrottle(LOG_INTERVAL_MS),
+    nats: new LogThrottle(LOG_INTERVAL_MS),
+    maintenance: new LogThrottle(LOG_INTERVAL_MS),
+  };
+  #nc: NatsConnection | undefined;
+  #jsm: JetStreamManager | undefined;
+  #messages: ConsumerMessages | undefined;
+  #batcher: MessageBatcher<JsMsg> | undefined;
+  #natsConnected = false;
+  #stopping = false;
+  #abandoned = false;
+  #waits = new Set<Delay>();
+  #timers: ReturnType<typeof setInterval>[] = [];
+  #loop: Promise<void> = Promise.resolve();
+  #stopped: Promise<void> | undefined;
+  #resolveStopped: () => void = () => {};
+  readonly stopped: Promise<void>;
+
+  constructor(options: CollectorOptions) {
+    this.#config = options.config;
+    this.#log = options.log;
+    this.#migrate = options.migrate;
+    this.#drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
+    this.metrics = options.metrics ?? new CollectorMetrics();
+    this.#filter = consumerFilter(this.#config.region_filter);
+    this.stopped = new Promise((resolve) => this.#resolveStopped = resolve);
+    this.#pg = new PostgresStore(this.#config.postgres.url, {
+      onNotice: (notice) => this.#log.debug("postgres notice", { message: notice.message }),
+    });
+    this.#redis = new RedisStore(this.#config.redis.url, {
+      onConnectionError: (error) => {
+        this.metrics.backendUp.redis.set(0);
+        const suppressed = this.#throttles.redisConnection.take();
+        if (suppressed !== undefined) {
+          this.#log.warn("redis connection error", { error: errorText(error), suppressed });
+        }
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    const { config } = { config: this.#config };
+    if (config.metrics.enabled) {
+      this.metricsServer = startMetricsServer({
+        hostname: config.metrics.host,
+        port: config.metrics.port,
+        path: config.metrics.path,
+        registry: this.metrics.registry,
+        health: () => this.health(),
+        onError: (error) => this.#log.warn("metrics listener error", { error: errorText(error) }),
+      });
+    }
+    this.#timers.push(setInterval(() => void this.#probeBackends(), SAMPLE_INTERVAL_MS));
+    void this.#probeBackends();
+
+    this.#nc = await connect({
+      servers: config.nats_url.split(",").map((url) => url.trim()),
+      name: "tbg-collector",
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1_000,
+      waitOnFirstConnect: true,
+    });
+    this.#setNatsConnected(true);
+    void this.#watchNats(this.#nc);
+
+    if (config.migrate_on_start && this.#migrate !== undefined) {
+      const migrate = this.#migrate;
+      await this.#retryUntilDone("migrations", () => migrate(this.#pg.sql, this.#log));
+    }
+    void this.#maintainPartitions();
+    this.#timers.push(
+      setInterval(() => void this.#maintainPartitions(), PARTITION_INTERVAL_MS),
+    );
+
+    await this.#retryUntilDone("jetstream setup", () => this.#setUpJetStream(), true);
+    this.#timers.push(setInterval(() => void this.#sampleLag(), SAMPLE_INTERVAL_MS));
+    this.#loop = this.#consumeLoop();
+    this.#log.info("collector ready", {
+      stream: config.stream,
+      durable: config.durable,
+      filter: this.#filter,
+      batch: config.batch,
+      metrics: this.metricsServer === null
+        ? null
+        : `${this.metricsServer.hostname}:${this.metricsServer.port}`,
+    });
+  }
+
+  health(): HealthReport {
+    const nats = this.#natsConnected;
+    const postgres = this.metrics.backendUp.postgres.value === 1;
+    const redis = this.metrics.backendUp.redis.value === 1;
+    return {
+      ok: nats && postgres && redis,
+      checks: {
+        nats_connected: { ok: nats, detail: nats ? "connected" : "disconnected" },
+        postgres_up: { ok: postgres, detail: postgres ? "answering" : "unreachable" },
+        redis_up: { ok: redis, detail: redis ? "answering" : "unreachable" },
+      },
+    };
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= this.#shutdown();
+    return this.#stopped;
+  }
+
+  // --- JetStream ---------------------------------------------------------------------------
+
+  async #setUpJetStream(): Promise<void> {
+    const nc = this.#nc!;
+    this.#jsm ??= await jetstreamManager(nc);
+    const outcome = await ensureStream(this.#jsm, this.#config.stream);
+    if (outcome === "update_refused") {
+      this.#log.warn("stream settings differ and the server refused to update them", {
+        stream: this.#config.stream,
+      });
+    } else if (outcome !== "unchanged") {
+      this.#log.info("stream provisioned", { stream: this.#config.stream, outcome });
+    }
+    await ensureConsumer(this.#jsm, this.#config.stream, this.#config.durable, this.#filter);
+  }
+
+  async #watchNats(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") {
+        this.#setNatsConnected(false);
+        this.#log.warn("nats disconnected", { server: status.server });
+      } else if (status.type === "reconnect") {
+        this.#setNatsConnected(true);
+        this.#log.info("nats reconnected", { server: status.server });
+      }
+    }
+  }
+
+  #setNatsConnected(connected: boolean): void {
+    this.#natsConnected = connected;
+    this.metrics.backendUp.nats.setBoolean(connected);
+  }
+
+  async #sampleLag(): Promise<void> {
+    if (this.#jsm === undefined || !this.#natsConnected) return;
+    try {
+      const info = await this.#jsm.consumers.info(this.#config.stream, this.#config.durable);
+      this.metrics.consumerLag.set(info.num_pending);
+    } catch (error: unknown) {
+      this.metrics.errors.nats.inc();
+      const suppressed = this.#throttles.nats.take();
+      if (suppressed !== undefined) {
+        this.#log.warn("consumer info failed", { error: errorText(error), suppressed });
+      }
+    }
+  }
+
+  /** Consumes until stopped; restarts consuming if the iterator ends while not stopping. */
+  async #consumeLoop(): Promise<void> {
+    const { batch } = this.#config;
+    const backoff = new Backoff({ initialMs: 500, maxMs: RETRY_MAX_MS });
+    while (!this.#stopping) {
+      let batcher: MessageBatcher<JsMsg>;
+      try {
+        const js = jetstream(this.#nc!);
+        const consumer = await js.consumers.get(this.#config.stream, this.#config.durable);
+        const messages = await consumer.consume({ max_messages: Math.max(batch.max_events, 64) });
+        this.#messages = messages;
+        void this.#watchConsumer(messages);
+        batcher = new MessageBatcher(messages, {
+          maxItems: batch.max_events,
+          maxWaitMs: batch.max_wait_ms,
+          maxBuffered: 2 * batch.max_events,
+        });
+        this.#batcher = batcher;
+        if (this.#stopping) messages.stop();
+      } catch (error: unknown) {
+        this.metrics.errors.nats.inc();
+        this.#log.warn("cannot start consuming, retrying", { error: errorText(error) });
+        await this.#sleep(backoff.next()).catch(() => {});
+        continue;
+      }
+      backoff.reset();
+      const inFlight = new Set<Promise<void>>();
+      try {
+        for (;;) {
+          const msgs = await batcher.next();
+          if (msgs.length === 0) break;
+          while (inFlight.size >= BATCHES_IN_FLIGHT) await Promise.race(inFlight);
+          const processing = this.#processBatch(msgs).finally(() => inFlight.delete(processing));
+          inFlight.add(processing);
+          if (this.#stopping) break;
+        }
+      } catch (error: unknown) {
+        this.metrics.errors.nats.inc();
+        this.#log.warn("consumer ended with an error", { error: errorText(error) });
+      }
+      await Promise.all(inFlight);
+      if (!this.#stopping) {
+        // Whatever was fetched but not started goes back to the server for redelivery.
+        for (const msg of batcher.takeBuffered()) msg.nak();
+        this.#log.warn("consumer ended, consuming again");
+        await this.#sleep(backoff.next()).catch(() => {});
+      }
+    }
+  }
+
+  async #watchConsumer(messages: ConsumerMessages): Promise<void> {
+    for await (const note of messages.status()) {
+      if (
+        note.type === "consumer_not_found" || note.type === "consumer_deleted" ||
+        note.type === "stream_not_found"
+      ) {
+        const suppressed = this.#throttles.nats.take();
+        if (suppressed === undefined) continue;
+        this.#log.warn("consumer missing on the server, recreating", { notification: note.type });
+        try {
+          await this.#setUpJetStream();
+        } catch (error: unknown) {
+          this.metrics.errors.nats.inc();
+          this.#log.warn("cannot recreate consumer", { error: errorText(error) });
+        }
+      }
+    }
+  }
+
+  // --- Batches -----------------------------------------------------------------------------
+
+  async #processBatch(msgs: readonly JsMsg[]): Promise<void> {
+    const startedMs = performance.now();
+    const metrics = this.metrics;
+    metrics.batchSize.observe(msgs.length);
+    const events: MiningEvent[] = [];
+    const seen = new Set<string>();
+    let repeats = 0;
+    for (const msg of msgs) {
+      let event: MiningEvent;
+      try {
+        event = parseEvent(msg.data);
+      } catch (error: unknown) {
+        this.#invalid(msg, error);
+        continue;
+      }
+      if (seen.has(event.event_id)) {
+        repeats++;
+        continue;
+      }
+      seen.add(event.event_id);
+      events.push(event);
+    }
+    try {
+      const written = await this.#untilDone(Backend.postgres, msgs, () => this.#pg.write(events));
+      let stored = events;
+      if (written.rejected.length > 0) {
+        const refused = new Set(written.rejected.map((r) => r.event));
+        stored = events.filter((event) => !refused.has(event));
+        metrics.errors.postgres_event.inc(written.rejected.length);
+        const suppressed = this.#throttles.rejected.take();
+        if (suppressed !== undefined) {
+          const first = written.rejected[0]!;
+          this.#log.error("postgres refused events; acknowledged and dropped", {
+            count: written.rejected.length,
+            event_id: first.event.event_id,
+            event_type: first.event.event,
+            error: errorText(first.error),
+            suppressed,
+          });
+        }
+      }
+      metrics.dedupHits.postgres.inc(stored.length - written.insertedIds.size + repeats);
+      const applied = await this.#untilDone(Backend.redis, msgs, () => this.#redis.apply(stored));
+      metrics.dedupHits.redis.inc(applied.duplicates + repeats);
+      if (applied.errors > 0) {
+        metrics.errors.redis_event.inc(applied.errors);
+        const suppressed = this.#throttles.redis.take();
+        if (suppressed !== undefined) {
+          this.#log.error("redis refused real-time updates; not retried", {
+            count: applied.errors,
+            error: applied.firstError,
+            suppressed,
+          });
+        }
+      }
+      for (const event of stored) metrics.events[event.event].inc();
+    } catch (error: unknown) {
+      // Handing the batch back makes the server redeliver it at once (here or to another
+      // collector); both stores skip whatever part of it was already applied.
+      for (const msg of msgs) msg.nak();
+      if (!(error instanceof AbandonedError)) {
+        this.#log.error("batch failed unexpectedly; handed back", { error: errorText(error) });
+      }
+      return;
+    }
+    for (const msg of msgs) msg.ack();
+    metrics.batchDurationMs.observe(performance.now() - startedMs);
+  }
+
+  #invalid(msg: JsMsg, error: unknown): void {
+    this.metrics.invalidEvents.inc();
+    this.metrics.errors.parse.inc();
+    const suppressed = this.#throttles.invalid.take();
+    if (suppressed === undefined) return;
+    this.#log.warn("invalid event acknowledged and dropped", {
+      subject: msg.subject,
+      stream_seq: msg.seq,
+      error: error instanceof Error ? error.message : String(error),
+      body_prefix: utf8.decode(msg.data.subarray(0, 200)),
+      suppressed,
+    });
+  }
+
+  /** Runs `attempt` until it succeeds, keeping the batch alive on the server meanwhile. */
+  async #untilDone<T>(
+    backend: typeof Backend.postgres | typeof Backend.redis,
+    msgs: readonly JsMsg[],
+    attempt: () => Promise<T>,
+  ): Promise<T> {
+    const backoff = new Backoff({ initialMs: RETRY_INITIAL_MS, maxMs: RETRY_MAX_MS });
+    let workingSentMs = performance.now();
+    for (;;) {
+      try {
+        const result = await attempt();
+        this.metrics.backendUp[backend].set(1);
+        if (backoff.attempts > 0) {
+          this.#log.info(`${backend} available again`, { attempts: backoff.attempts });
+        }
+        return result;
+      } catch (error: unknown) {
+        this.metrics.backendUp[backend].set(0);
+        this.metrics.errors[backend].inc();
+        const suppressed = this.#throttles[backend].take();
+        if (suppressed !== undefined) {
+          this.#log.warn(`${backend} unavailable, retrying batch`, {
+            error: errorText(error),
+            attempts: backoff.attempts + 1,
+            batch: msgs.length,
+            suppressed,
+          });
+        }
+        if (this.#abandoned) throw new AbandonedError("shutdown gave up on the batch");
+        if (performance.now() - workingSentMs >= WORKING_INTERVAL_MS) {
+          for (const msg of msgs) msg.working();
+          workingSentMs = performance.now();
+        }
+        await this.#sleep(backoff.next());
+      }
+    }
+  }
+
+  /** Retries a start-up step until it succeeds or the collector stops. */
+  async #retryUntilDone(
+    what: string,
+    attempt: () => Promise<unknown>,
+    fatalRangeError = false,
+  ): Promise<void> {
+    const backoff = new Backoff({ initialMs: 250, maxMs: RETRY_MAX_MS });
+    const throttle = new LogThrottle(LOG_INTERVAL_MS);
+    for (;;) {
+      if (this.#stopping) throw new AbandonedError(`stopped during ${what}`);
+      try {
+        await attempt();
+        return;
+      } catch (error: unknown) {
+        if (fatalRangeError && error instanceof RangeError) throw error;
+        this.metrics.errors[what === "migrations" ? "maintenance" : "nats"].inc();
+        const suppressed = throttle.take();
+        if (suppressed !== undefined) {
+          this.#log.warn(`${what} failed, retrying`, { error: errorText(error), suppressed });
+        }
+        await this.#sleep(backoff.next());
+      }
+    }
+  }
+
+  /** Waits, or throws {@link AbandonedError} at once when a shutdown gives up. */
+  async #sleep(ms: number): Promise<void> {
+    const wait = realDelay(ms);
+    this.#waits.add(wait);
+    try {
+      await wait.done;
+    } finally {
+      this.#waits.delete(wait);
+    }
+    if (this.#abandoned) throw new AbandonedError("shutdown gave up waiting");
+  }
+
+  // --- Backends and upkeep -------------------------------------------------------------------
+
+  async #probeBackends(): Promise<void> {
+    await Promise.all([
+      this.#pg.ping().then(
+        () => this.metrics.backendUp.postgres.set(1),
+        () => this.metrics.backendUp.postgres.set(0),
+      ),
+      this.#redis.ping().then(
+        () => this.metrics.backendUp.redis.set(1),
+        () => this.metrics.backendUp.redis.set(0),
+      ),
+    ]);
+  }
+
+  /** Creates the coming days' partitions; on failure retries in the background until it works. */
+  async #maintainPartitions(): Promise<void> {
+    const backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000 });
+    while (!this.#stopping) {
+      try {
+        const exists = await this.#pg.ensurePartitions(PARTITION_DAYS_AHEAD);
+        if (!exists) {
+          this.#log.info("tbg_ensure_partitions() not defined; partition upkeep skipped");
+        }
+        return;
+      } catch (error: unknown) {
+        this.metrics.errors.maintenance.inc();
+        const suppressed = this.#throttles.maintenance.take();
+        if (suppressed !== undefined) {
+          this.#log.warn("partition upkeep failed, retrying", { error: errorText(error) });
+        }
+        try {
+          await this.#sleep(backoff.next());
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  // --- Shutdown ----------------------------------------------------------------------------
+
+  async #shutdown(): Promise<void> {
+    this.#stopping = true;
+    this.#log.info("collector stopping");
+    for (const timer of this.#timers) clearInterval(timer);
+    const giveUp = setTimeout(() => {
+      this.#abandoned = true;
+      for (const wait of this.#waits) wait.cancel();
+    }, this.#drainTimeoutMs);
+    try {
+      this.#messages?.stop();
+      await this.#loop;
+      const leftover = this.#batcher?.takeBuffered() ?? [];
+      for (const msg of leftover) msg.nak();
+      if (leftover.length > 0) {
+        this.#log.info("handed back unstarted messages", { count: leftover.length });
+      }
+    } finally {
+      clearTimeout(giveUp);
+      this.#abandoned = true;
+      for (const wait of this.#waits) wait.cancel();
+    }
+    if (this.#nc !== undefined && !this.#nc.isClosed()) {
+      try {
+        await this.#nc.flush();
+      } catch {
+        // NATS is down: the unacknowledged messages are redelivered after the ack wait.
+      }
+      await this.#nc.close();
+    }
+    await Promise.allSettled([this.#pg.close(), this.#redis.close()]);
+    await this.metricsServer?.shutdown();
+    this.#log.info("collector stopped");
+    this.#resolveStopped();
+  }
+}

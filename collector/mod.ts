@@ -1,0 +1,44 @@
+/**
+ * The event collector: JetStream events into PostgreSQL and Redis, exactly once per `event_id`.
+ * `main.ts` starts it; the parts are exported for tests and tools.
+ *
+ * @module
+ */
+export {
+  BATCHES_IN_FLIGHT,
+  type Collector,
+  type CollectorOptions,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  type MigrateFn,
+  PARTITION_DAYS_AHEAD,
+  PARTITION_INTERVAL_MS,
+  startCollector,
+} from "./collector.ts";
+export {
+  Backend,
+  BATCH_SIZE_BUCKETS,
+  CollectorMetrics,
+  DedupStore,
+  ErrorStage,
+} from "./collector_metrics.ts";
+export {
+  ACK_WAIT_MS,
+  consumerConfig,
+  consumerFilter,
+  ensureConsumer,
+  ensureStream,
+  MAX_ACK_PENDING,
+} from "./jetstream_setup.ts";
+export {
+  isDataError,
+  PostgresStore,
+  type PostgresWriteResult,
+  type RejectedEvent,
+  type Sql,
+} from "./postgres_store.ts";
+export { MAX_EVENTS_PER_CALL, type RedisApplyResult, RedisStore } from "./redis_store.ts";
+export * from "./redis_batch_script.ts";
+export { aggregateBatch, type BatchAggregates, MICROS_PER_HOUR } from "./aggregates.ts";
+export { type EventRow, eventRowsJson, microsToIso } from "./event_rows.ts";
+export { MessageBatcher } from "./message_batcher.ts";
+export { Backoff, LogThrottle } from "./backoff.ts";

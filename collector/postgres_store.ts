@@ -1,0 +1,241 @@
+/**
+ * Writes batches of events to PostgreSQL: the raw events, and from only the newly inserted ones
+ * the `blocks`, `miners` and `worker_hourly` rows, all in one transaction. The insert is
+ * idempotent on `(event_id, ts)`, and the summaries come from its `RETURNING` list, so writing
+ * the same batch twice (a redelivery, a retry after a lost commit reply) changes nothing.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import type { MiningEvent } from "@tbg/shared/events";
+import { aggregateBatch, type BatchAggregates } from "./aggregates.ts";
+import { eventRowsJson, microsToIso } from "./event_rows.ts";
+
+/** The postgres.js client type used throughout the collector. */
+export type Sql = postgres.Sql<Record<string, never>>;
+
+/** An event PostgreSQL refused as data, with the reason. */
+export interface RejectedEvent {
+  readonly event: MiningEvent;
+  readonly error: unknown;
+}
+
+/** Outcome of {@link PostgresStore.write}. */
+export interface PostgresWriteResult {
+  /** Ids of the events this write inserted (the others were already stored). */
+  readonly insertedIds: ReadonlySet<string>;
+  /** Events refused as data (e.g. a string PostgreSQL cannot store); never retried. */
+  readonly rejected: readonly RejectedEvent[];
+}
+
+/** Settings of {@link PostgresStore}. */
+export interface PostgresStoreOptions {
+  /** Pool size. Default 4. */
+  readonly maxConnections?: number;
+  /** Seconds to wait for a connection. Default 5. */
+  readonly connectTimeoutS?: number;
+  /** Receives server notices (e.g. from partition upkeep). */
+  readonly onNotice?: (notice: Record<string, unknown>) => void;
+}
+
+const SQLSTATE_DATA_EXCEPTION_CLASS = "22";
+const SQLSTATE_PROGRAM_LIMIT_CLASS = "54";
+const SQLSTATE_UNDEFINED_FUNCTION = "42883";
+
+function sqlState(error: unknown): string | undefined {
+  if (!(error instanceof Error) || error.name !== "PostgresError") return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * Tells whether PostgreSQL refused the statement because of the values in it (bad text, a value
+ * out of range, an oversized row) rather than because it is unreachable, overloaded or not
+ * migrated. Such a batch is split to find the refused events; anything else is retried.
+ *
+ * @param error What a query threw.
+ * Constraint violations (class 23) are not included: the collector's statements cannot violate
+ * the schema's constraints with valid events, so one means the schema and the code disagree, and
+ * dropping events over it would lose data; such batches are retried (and logged) instead.
+ *
+ * @returns `true` for SQLSTATE class 22 (data exception) and class 54 (program limit exceeded).
+ */
+export function isDataError(error: unknown): boolean {
+  const code = sqlState(error);
+  if (code === undefined) return false;
+  return code.startsWith(SQLSTATE_DATA_EXCEPTION_CLASS) ||
+    code.startsWith(SQLSTATE_PROGRAM_LIMIT_CLASS);
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** PostgreSQL side of the pipeline. */
+export class PostgresStore {
+  /** The client; also used for migrations and partition upkeep. */
+  readonly sql: Sql;
+
+  /**
+   * Creates the pool; connections open on first use and reopen after failures.
+   *
+   * @param url `postgres://user:password@host:port/database`.
+   * @param options Pool size, connect timeout, notice handler.
+   */
+  constructor(url: string, options: PostgresStoreOptions = {}) {
+    this.sql = postgres(url, {
+      max: options.maxConnections ?? 4,
+      connect_timeout: options.connectTimeoutS ?? 5,
+      idle_timeout: 60,
+      onnotice: options.onNotice ?? (() => {}),
+    }) as unknown as Sql;
+  }
+
+  /**
+   * Writes a batch in one transaction. When PostgreSQL refuses the batch as data, the batch is
+   * split in halves until the refused events are isolated; the others are written (each part in
+   * its own transaction, still idempotent).
+   *
+   * @param events Valid events, unique by `event_id`.
+   * @returns The ids inserted now and the events refused.
+   * @throws What the driver threw for any other failure (connection lost, server shutting down,
+   *   tables missing); nothing of the failed transaction is kept, so the caller retries.
+   */
+  async write(events: readonly MiningEvent[]): Promise<PostgresWriteResult> {
+    if (events.length === 0) return { insertedIds: new Set(), rejected: [] };
+    // Sorted by id so concurrent collectors insert shared ids in the same order (no deadlock).
+    const sorted = [...events].sort((a, b) => compareText(a.event_id, b.event_id));
+    const inserted = new Set<string>();
+    const rejected: RejectedEvent[] = [];
+    await this.#writeSplitting(sorted, inserted, rejected);
+    return { insertedIds: inserted, rejected };
+  }
+
+  async #writeSplitting(
+    events: readonly MiningEvent[],
+    inserted: Set<string>,
+    rejected: RejectedEvent[],
+  ): Promise<void> {
+    try {
+      for (const id of await this.#transaction(events)) inserted.add(id);
+    } catch (error: unknown) {
+      if (!isDataError(error)) throw error;
+      if (events.length === 1) {
+        rejected.push({ event: events[0]!, error });
+        return;
+      }
+      const half = Math.ceil(events.length / 2);
+      await this.#writeSplitting(events.slice(0, half), inserted, rejected);
+      await this.#writeSplitting(events.slice(half), inserted, rejected);
+    }
+  }
+
+  async #transaction(events: readonly MiningEvent[]): Promise<string[]> {
+    // One text parameter holding the whole batch as JSON: the cheapest encoding for the client
+    // (one JSON.stringify, no array escaping) and a single parse on the server.
+    const rows = eventRowsJson(events);
+    return await this.sql.begin(async (tx) => {
+      const inserted = await tx<{ event_id: string }[]>`
+        INSERT INTO mining_events (event_id, event_type, region, source, ts, payload)
+        SELECT i, t, r, s, ts, p
+        FROM jsonb_to_recordset(${rows}::text::jsonb)
+          AS x(i uuid, t text, r text, s text, ts timestamptz, p jsonb)
+        ON CONFLICT DO NOTHING
+        RETURNING event_id`;
+      const ids = inserted.map((row) => row.event_id);
+      if (ids.length === 0) return ids;
+      const fresh = new Set(ids);
+      const aggregates = aggregateBatch(events.filter((e) => fresh.has(e.event_id)));
+      await Promise.all(writeAggregates(tx as unknown as Sql, aggregates));
+      return ids;
+    }) as string[];
+  }
+
+  /** Runs `SELECT 1`. @throws when PostgreSQL cannot be reached. */
+  async ping(): Promise<void> {
+    await this.sql`SELECT 1`;
+  }
+
+  /**
+   * Calls `tbg_ensure_partitions(daysAhead)`, which creates the daily partitions of the coming
+   * days (the migrations define it when TimescaleDB is not available).
+   *
+   * @returns `false` when the function does not exist (TimescaleDB manages chunks itself).
+   * @throws Any other database error.
+   */
+  async ensurePartitions(daysAhead: number): Promise<boolean> {
+    try {
+      await this.sql`SELECT tbg_ensure_partitions(${daysAhead}::int)`;
+      return true;
+    } catch (error: unknown) {
+      if (sqlState(error) === SQLSTATE_UNDEFINED_FUNCTION) return false;
+      throw error;
+    }
+  }
+
+  /** Closes the pool, letting queries in flight finish for up to `timeoutS` seconds. */
+  async close(timeoutS = 5): Promise<void> {
+    await this.sql.end({ timeout: timeoutS });
+  }
+}
+
+function writeAggregates(tx: Sql, a: BatchAggregates): Promise<unknown>[] {
+  const queries: Promise<unknown>[] = [];
+  if (a.blocks.length > 0) {
+    const b = a.blocks;
+    queries.push(tx`
+      INSERT INTO blocks (hash, height, "user", worker, reward_sats, region, accepted,
+        reject_reason, found_at, event_id)
+      SELECT * FROM unnest(
+        ${b.map((r) => r.hash)}::text[], ${b.map((r) => r.height)}::int[],
+        ${b.map((r) => r.user)}::text[], ${b.map((r) => r.worker)}::text[],
+        ${b.map((r) => r.rewardSats)}::int8[], ${b.map((r) => r.region)}::text[],
+        ${b.map((r) => r.accepted)}::bool[], ${b.map((r) => r.rejectReason) as never}::text[],
+        ${b.map((r) => microsToIso(r.foundAtUs))}::timestamptz[],
+        ${b.map((r) => r.eventId)}::uuid[])
+      ON CONFLICT DO NOTHING`.execute());
+  }
+  if (a.miners.length > 0) {
+    const m = a.miners;
+    queries.push(tx`
+      INSERT INTO miners AS m ("user", worker, first_seen, last_seen, last_share_at,
+        shares_accepted, shares_rejected, best_diff, user_agent, region)
+      SELECT * FROM unnest(
+        ${m.map((r) => r.user)}::text[], ${m.map((r) => r.worker)}::text[],
+        ${m.map((r) => microsToIso(r.firstSeenUs))}::timestamptz[],
+        ${m.map((r) => microsToIso(r.lastSeenUs))}::timestamptz[],
+        ${m.map((r) =>
+      r.lastShareUs === null ? null : microsToIso(r.lastShareUs)
+    ) as never}::timestamptz[],
+        ${m.map((r) => r.sharesAccepted)}::int8[], ${m.map((r) => r.sharesRejected)}::int8[],
+        ${m.map((r) => r.bestDiff ?? 0)}::float8[],
+        ${m.map((r) => r.userAgent) as never}::text[], ${m.map((r) => r.region)}::text[])
+      ON CONFLICT ("user", worker) DO UPDATE SET
+        first_seen = LEAST(m.first_seen, EXCLUDED.first_seen),
+        last_seen = GREATEST(m.last_seen, EXCLUDED.last_seen),
+        last_share_at = GREATEST(m.last_share_at, EXCLUDED.last_share_at),
+        shares_accepted = COALESCE(m.shares_accepted, 0) + EXCLUDED.shares_accepted,
+        shares_rejected = COALESCE(m.shares_rejected, 0) + EXCLUDED.shares_rejected,
+        best_diff = GREATEST(m.best_diff, EXCLUDED.best_diff),
+        user_agent = COALESCE(EXCLUDED.user_agent, m.user_agent),
+        region = CASE WHEN m.last_seen IS NULL OR EXCLUDED.last_seen >= m.last_seen
+          THEN EXCLUDED.region ELSE m.region END`.execute());
+  }
+  if (a.workerHours.length > 0) {
+    const h = a.workerHours;
+    queries.push(tx`
+      INSERT INTO worker_hourly AS w ("user", worker, hour, shares_accepted, shares_rejected,
+        diff_accepted, best_diff)
+      SELECT * FROM unnest(
+        ${h.map((r) => r.user)}::text[], ${h.map((r) => r.worker)}::text[],
+        ${h.map((r) => microsToIso(r.hourUs))}::timestamptz[],
+        ${h.map((r) => r.sharesAccepted)}::int8[], ${h.map((r) => r.sharesRejected)}::int8[],
+        ${h.map((r) => r.diffAccepted)}::float8[], ${h.map((r) => r.bestDiff ?? 0)}::float8[])
+      ON CONFLICT ("user", worker, hour) DO UPDATE SET
+        shares_accepted = COALESCE(w.shares_accepted, 0) + EXCLUDED.shares_accepted,
+        shares_rejected = COALESCE(w.shares_rejected, 0) + EXCLUDED.shares_rejected,
+        diff_accepted = COALESCE(w.diff_accepted, 0) + EXCLUDED.diff_accepted,
+        best_diff = GREATEST(w.best_diff, EXCLUDED.best_diff)`.execute());
+  }
+  return queries;
+}

@@ -1,0 +1,30 @@
+/**
+ * The SQL migrations in `migrations/`, in the order they apply.
+ *
+ * The files are imported as text modules, so they are part of the module graph: a service that
+ * migrates on start needs no read permission for them, and `deno compile` embeds them. Adding a
+ * migration means adding its file and one line here; `migrations_test.ts` fails when the two
+ * disagree.
+ *
+ * @module
+ */
+import miningEvents from "./migrations/001_mining_events.sql" with { type: "text" };
+import sharesView from "./migrations/002_shares_view.sql" with { type: "text" };
+import blocksAndMiners from "./migrations/003_blocks_and_miners.sql" with { type: "text" };
+import workerHourly from "./migrations/004_worker_hourly.sql" with { type: "text" };
+
+/** One migration: its version (the file name without `.sql`) and its SQL text. */
+export interface Migration {
+  /** `NNN_name`, recorded in `schema_migrations.version`; migrations apply in this order. */
+  readonly version: string;
+  /** Statements run in one transaction; must not contain transaction control. */
+  readonly sql: string;
+}
+
+/** Every migration, sorted by version. */
+export const MIGRATIONS: readonly Migration[] = Object.freeze([
+  { version: "001_mining_events", sql: miningEvents },
+  { version: "002_shares_view", sql: sharesView },
+  { version: "003_blocks_and_miners", sql: blocksAndMiners },
+  { version: "004_worker_hourly", sql: workerHourly },
+]);
