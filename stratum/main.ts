@@ -60,7 +60,6 @@ const runtime = await startPoolRuntime({
   network,
   source,
   log,
-  events: null,
   instance: `stratum-${config.region}-${instanceIndex}`,
   instanceIndex,
   bitcoindConnected: () => pool.connected,

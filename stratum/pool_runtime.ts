@@ -18,6 +18,7 @@ import {
   systemClock,
   templateFromGbt,
 } from "@tbg/shared/engine";
+import { emitterOptionsFromConfig, EventEmitter } from "@tbg/shared/emitter";
 import type { StructuredLogger } from "@tbg/shared/log";
 import {
   metricsObserver,
@@ -44,7 +45,11 @@ export interface PoolRuntimeDeps {
   readonly network: Network;
   readonly source: TemplateSource;
   readonly log: StructuredLogger;
-  readonly events: EventSink | null;
+  /**
+   * Where events go: omitted → the NATS JetStream emitter built from `config.events` (when
+   * enabled); null → nowhere (tests of the share path alone); or a sink the caller owns.
+   */
+  readonly events?: EventSink | null;
   readonly clock?: Clock;
   readonly difficultyMemory?: DifficultyMemory;
   /** Instance label for metrics (e.g. `stratum-eu-1`). */
@@ -75,6 +80,18 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   const { config, network, log } = deps;
   const clock = deps.clock ?? systemClock;
   const metrics = new PoolMetrics({ region: config.region, instance: deps.instance });
+  const emitter = deps.events === undefined && config.events.enabled
+    ? new EventEmitter(
+      emitterOptionsFromConfig(config, {
+        source: deps.instance,
+        metrics,
+        log: log.getChild("events"),
+      }),
+    )
+    : null;
+  // Replays what an earlier process spooled; does not wait for NATS.
+  await emitter?.start();
+  const events: EventSink | null = deps.events ?? emitter;
   const fee = config.donation > 0 && config.btcaddress !== undefined
     ? { script: addressToScriptPubKey(config.btcaddress, network), percent: config.donation }
     : null;
@@ -126,7 +143,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   const engine = new Engine(options, {
     clock,
     submitter,
-    events: deps.events,
+    events,
     observer: metricsObserver(metrics),
     difficultyMemory: deps.difficultyMemory ?? redisMemory ??
       new InMemoryDifficultyMemory(
@@ -209,6 +226,8 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       await server.closeAll(timeoutMs);
       clearInterval(ticker);
       await deps.source.stop();
+      // Publish what NATS takes within the budget; the rest is fsync'd to the spool for the next start.
+      await emitter?.drain(5_000);
       await Promise.all(httpServers.map((h) => h.shutdown()));
       await redisMemory?.close();
       log.info("stopped");

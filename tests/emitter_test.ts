@@ -331,6 +331,18 @@ async function withHarness(
   }
 }
 
+/** Waits until nothing accepts connections on the killed server's port. */
+async function waitDown(server: NatsServerHandle, log: MemoryLog): Promise<void> {
+  await waitFor("nats-server to exit", async () => {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port: server.port })).close();
+      return false;
+    } catch {
+      return true;
+    }
+  }, log);
+}
+
 async function spooledRecordsOnDisk(spoolDir: string): Promise<number> {
   let records = 0;
   for (const segment of await listSegments(spoolDir)) {
@@ -419,6 +431,7 @@ Deno.test("EventEmitter loses and duplicates nothing across a NATS SIGKILL and r
 Deno.test("EventEmitter delivers events spooled by an earlier process when a new one starts", async () => {
   await withHarness({ stream: true }, async ({ server, spoolDir, newEmitter, log }) => {
     server.kill("SIGKILL");
+    await waitDown(server, log);
     const first = newEmitter();
     await first.emitter.start();
     const total = 3_000;
@@ -426,6 +439,9 @@ Deno.test("EventEmitter delivers events spooled by an earlier process when a new
     await first.emitter.drain(300);
     assert.equal(await spooledRecordsOnDisk(spoolDir), total, "all events on disk after drain");
     assert.equal(first.metrics.eventsDropped.value, 0);
+    // As if the process had crashed in the middle of one more write.
+    const last = (await listSegments(spoolDir)).at(-1)!;
+    await Deno.writeFile(last.path, new Uint8Array([0, 0, 1, 0, 7, 7, 7]), { append: true });
 
     await server.restart();
     const second = newEmitter();
@@ -436,6 +452,7 @@ Deno.test("EventEmitter delivers events spooled by an earlier process when a new
 
     assertExactlyOnceInOrder(await readStream(server.url), total);
     assert.equal(second.metrics.eventsPublished.value, total);
+    assert.ok(log.lines.some((line) => line.includes("torn final record")));
     assert.deepEqual(await listSegments(spoolDir), []);
   });
 });
@@ -485,6 +502,52 @@ Deno.test("EventEmitter keeps spool segments until JetStream acknowledges every 
   });
 });
 
+Deno.test("EventEmitter drops events only once the spool bound and the memory bound are both reached", async () => {
+  await withHarness({ stream: true }, async ({ server, newEmitter, log }) => {
+    server.kill("SIGKILL");
+    // Else the first connect could wait on a dying server while memory fills.
+    await waitDown(server, log);
+    const maxSpoolBytes = 16 * 1024;
+    const { emitter, metrics } = newEmitter({
+      bufferSize: 50,
+      tuning: { maxSpoolBytes, maxOverflowBytes: 32 * 1024 },
+    });
+    await emitter.start();
+    const total = 1_000;
+    for (let from = 0; from < total; from += 10) {
+      emitRange(emitter, from, 10);
+      await delay(1);
+    }
+    await waitFor("events dropped", () => metrics.eventsDropped.value > 0, log);
+    assert.ok(metrics.eventSpoolBytes.value >= maxSpoolBytes, "the spool was full first");
+    const full = log.lines.findIndex((line) => line.includes("event spool is full"));
+    const dropping = log.lines.findIndex((line) => line.includes("dropping events"));
+    assert.ok(
+      full >= 0 && dropping > full,
+      `spool full is reported before any drop\n${log.lines.join("\n")}`,
+    );
+
+    await server.restart();
+    await waitFor("the spool replayed", () => idle(emitter), log);
+    await emitter.drain(5_000);
+    const stored = await readStream(server.url);
+    assert.equal(
+      stored.length + metrics.eventsDropped.value,
+      total,
+      "every event stored or counted",
+    );
+    const seen = new Set<number>();
+    const lastBySubject = new Map<string, number>();
+    for (const { subject, event } of stored) {
+      const seq = seqOf(event);
+      assert.ok(!seen.has(seq));
+      seen.add(seq);
+      assert.ok(seq > (lastBySubject.get(subject) ?? -1), `${subject}: #${seq} out of order`);
+      lastBySubject.set(subject, seq);
+    }
+  });
+});
+
 Deno.test("EventEmitter ignores event types not in include and drops events emitted after drain", async () => {
   await withHarness({ stream: true }, async ({ server, spoolDir }) => {
     const metrics = new PoolMetrics({ region: REGION, instance: "stratum-eu-1" });
@@ -507,4 +570,39 @@ Deno.test("EventEmitter ignores event types not in include and drops events emit
     const stored = await readStream(server.url);
     assert.deepEqual(stored.map((s) => [s.event.event, seqOf(s.event)]), [["block_found", 1]]);
   });
+});
+
+Deno.test("EventEmitter.drain() on an emitter never started publishes what was emitted", async () => {
+  await withHarness({ stream: true }, async ({ server, newEmitter }) => {
+    const { emitter, metrics } = newEmitter();
+    emitRange(emitter, 0, 50);
+    await emitter.drain(5_000);
+    assertExactlyOnceInOrder(await readStream(server.url), 50);
+    assert.equal(metrics.eventsPublished.value, 50);
+  });
+});
+
+Deno.test("EventEmitter.start() fails when the spool directory cannot be made", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tbg-emitter-test-" });
+  try {
+    await Deno.writeTextFile(`${dir}/file`, "");
+    const emitter = new EventEmitter({
+      region: REGION,
+      source: "s",
+      include: ALL_EVENT_TYPES,
+      bufferSize: 16,
+      spoolDir: `${dir}/file/spool`,
+      connector: natsConnector({
+        servers: ["nats://127.0.0.1:1"],
+        name: "s",
+        connectTimeoutMs: 100,
+      }),
+      metrics: new PoolMetrics({ region: REGION, instance: "s" }),
+      log: new MemoryLog(),
+    });
+    await assert.rejects(emitter.start());
+    await emitter.drain(0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -106,3 +106,12 @@ export function parseInstanceArg(args: readonly string[]): number {
   }
   return value;
 }
+
+/**
+ * Where the event emitter spools while NATS is unreachable: `events.spool_dir`, else
+ * `<logdir>/spool`, else `./.tbg/spool` (relative to the working directory). One rule for the
+ * emitter and for the permissions the launcher grants.
+ */
+export function eventsSpoolDir(spoolDir: string | undefined, logdir: string | undefined): string {
+  return spoolDir ?? `${logdir ?? "./.tbg"}/spool`;
+}

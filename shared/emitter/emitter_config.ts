@@ -3,7 +3,12 @@
  *
  * @module
  */
-import { eventsSubjectPrefix, type RelayConfig, type StratumConfig } from "../config/mod.ts";
+import {
+  eventsSpoolDir,
+  eventsSubjectPrefix,
+  type RelayConfig,
+  type StratumConfig,
+} from "../config/mod.ts";
 import type { StructuredLogger } from "../log/mod.ts";
 import type { EmitterMetrics } from "./emitter_metrics.ts";
 import type { EventEmitterOptions } from "./event_emitter.ts";
@@ -19,8 +24,7 @@ export const EMITTER_CONNECT_TIMEOUT_MS = 2_000;
  * @param logdir `logdir`.
  */
 export function resolveSpoolDir(spoolDir: string | undefined, logdir: string | undefined): string {
-  if (spoolDir !== undefined) return spoolDir;
-  return `${logdir ?? "./.tbg"}/spool`;
+  return eventsSpoolDir(spoolDir, logdir);
 }
 
 /** What {@linkcode emitterOptionsFromConfig} needs besides the config. */

@@ -45,50 +45,10 @@ import { type NatsConnector, NatsLink } from "./nats_link.ts";
 import type { OutboundEvent } from "./outbound_event.ts";
 import { type AckedPublisher, PublishWindow, type PublishWindowHooks } from "./publish_window.ts";
 import { backoffDelayMs } from "./retry_backoff.ts";
-import { readSegment } from "./spool_reader.ts";
-import { type SealedSegment, SpoolWriter } from "./spool_writer.ts";
+import { replaySegment } from "./spool_replay.ts";
+import { SpoolWriter } from "./spool_writer.ts";
 import { sleep, Wakeup } from "./wakeup.ts";
-
-/** Tunables of the emitter; every field has a default in {@linkcode DEFAULT_EMITTER_TUNING}. */
-export interface EmitterTuning {
-  /** Publishes awaiting acks at once. */
-  readonly maxInFlight: number;
-  /** How long a publish waits for its ack before it counts as failed. */
-  readonly publishTimeoutMs: number;
-  /** Spool size beyond which events wait in memory instead. */
-  readonly maxSpoolBytes: number;
-  /** Size at which a spool segment is sealed; a crash re-sends at most one segment. */
-  readonly segmentMaxBytes: number;
-  /** Payload bytes allowed in memory beyond the ring (while the spool is full or behind). */
-  readonly maxOverflowBytes: number;
-  /** Records appended to the spool before an fsync is forced. */
-  readonly fsyncRecords: number;
-  /** Longest time spooled records stay unsynced. */
-  readonly fsyncIntervalMs: number;
-  /** First delay before retrying NATS. */
-  readonly retryInitialMs: number;
-  /** Longest delay between NATS retries. */
-  readonly retryMaxMs: number;
-  /** Events moved from memory to the spool per write. */
-  readonly spoolBatch: number;
-  /** Spool left at or below which replay pauses spooling to hand over to direct publishing. */
-  readonly handoffBytes: number;
-}
-
-/** Defaults of {@linkcode EmitterTuning}. */
-export const DEFAULT_EMITTER_TUNING: EmitterTuning = Object.freeze({
-  maxInFlight: 512,
-  publishTimeoutMs: 2_000,
-  maxSpoolBytes: 1024 ** 3,
-  segmentMaxBytes: 4 * 1024 ** 2,
-  maxOverflowBytes: 256 * 1024 ** 2,
-  fsyncRecords: 1_000,
-  fsyncIntervalMs: 100,
-  retryInitialMs: 100,
-  retryMaxMs: 5_000,
-  spoolBatch: 4_096,
-  handoffBytes: 1024 ** 2,
-});
+import { DEFAULT_EMITTER_TUNING, type EmitterTuning } from "./emitter_tuning.ts";
 
 /** Settings of an {@linkcode EventEmitter}. */
 export interface EventEmitterOptions {
@@ -140,6 +100,9 @@ export interface EmitterStatus {
   readonly spoolBytes: number;
 }
 
+/** Publishes sent in one go before the loop yields to the event loop (about 1 ms of work). */
+const SEND_BURST = 64;
+
 /** Outcome of one replay pass. */
 const PassResult = {
   /** Segments were replayed, or the spool emptied. */
@@ -183,6 +146,7 @@ export class EventEmitter implements EventSink {
   #spoolFullLogged = false;
   #outage = false;
   #lateEmitLogged = false;
+  #started: Promise<void> | null = null;
   #run: Promise<void> | null = null;
   #drained: Promise<void> | null = null;
 
@@ -285,11 +249,16 @@ export class EventEmitter implements EventSink {
    * @throws {TypeError} when called twice.
    * @throws file-system errors when the spool directory cannot be created or read.
    */
-  async start(): Promise<void> {
+  start(): Promise<void> {
     if (this.#life !== LifeCycle.New) {
-      throw new TypeError(`Cannot start event emitter: it is ${this.#life}`);
+      return Promise.reject(new TypeError(`Cannot start event emitter: it is ${this.#life}`));
     }
     this.#life = LifeCycle.Running;
+    this.#started = this.#start();
+    return this.#started;
+  }
+
+  async #start(): Promise<void> {
     const writer = await SpoolWriter.open({
       dir: this.#spoolDir,
       segmentMaxBytes: this.#tuning.segmentMaxBytes,
@@ -326,7 +295,20 @@ export class EventEmitter implements EventSink {
   }
 
   async #drain(timeoutMs: number): Promise<void> {
-    if (this.#life === LifeCycle.New) await this.start();
+    // Started here when the caller never did, so events emitted before are not lost.
+    if (this.#life === LifeCycle.New) this.start().catch(() => {});
+    try {
+      await this.#started;
+    } catch (error) {
+      const lost = this.#buffer.length;
+      this.#life = LifeCycle.Closed;
+      this.#metrics.eventsDropped.inc(lost);
+      this.#log.error("event emitter could not start; events in memory are lost", {
+        error: String(error),
+        events: lost,
+      });
+      return;
+    }
     this.#life = LifeCycle.Draining;
     const timer = setTimeout(() => this.#deadline.abort(), timeoutMs);
     this.#deadline.signal.addEventListener("abort", () => this.#wakeup.notify(), { once: true });
@@ -421,12 +403,14 @@ export class EventEmitter implements EventSink {
         break;
       }
       if (window.hasRoom && this.#buffer.length > 0) {
-        while (window.hasRoom) {
+        for (let sent = 0; sent < SEND_BURST && window.hasRoom; sent++) {
           const event = this.#buffer.shift();
           if (event === undefined) break;
           window.send(event);
         }
         this.#metrics.eventBufferDepth.set(this.#buffer.length);
+        // Let sockets and timers run between bursts: a backlog must not stall the share path.
+        if (window.inFlight > 0) await this.#wakeup.wait();
         continue;
       }
       if (this.#draining && this.#buffer.length === 0 && window.inFlight === 0) break;
@@ -523,6 +507,7 @@ export class EventEmitter implements EventSink {
       }
       if (result === PassResult.Idle) {
         attempt = 0;
+        this.#resumeSpooler();
         await this.#wakeup.wait();
         continue;
       }
@@ -571,17 +556,21 @@ export class EventEmitter implements EventSink {
       this.#log.debug("NATS still unreachable", { error: String(error) });
       return PassResult.Failed;
     }
-    if (
-      writer.sealed().length === 0 && this.#spill.length === 0 &&
-      writer.activeBytes <= this.#tuning.handoffBytes
-    ) {
-      this.#spoolerPaused = true;
-    }
+    const handoff = writer.sealed().length === 0 && this.#spill.length === 0 &&
+      writer.activeBytes <= this.#tuning.handoffBytes;
+    if (handoff) this.#spoolerPaused = true;
+    else this.#resumeSpooler();
     await writer.seal();
     let replayed = 0;
     for (const segment of writer.sealed()) {
       if (this.#deadline.signal.aborted) return PassResult.Failed;
-      if (!await this.#replaySegment(nc, segment)) return PassResult.Failed;
+      const acked = await replaySegment(segment, {
+        openWindow: () => this.#openWindow(nc),
+        sendBurst: SEND_BURST,
+        deadline: this.#deadline.signal,
+        log: this.#log,
+      });
+      if (!acked) return PassResult.Failed;
       await writer.remove(segment.seq);
       replayed++;
       this.#metrics.eventSpoolBytes.set(writer.bytes);
@@ -594,36 +583,5 @@ export class EventEmitter implements EventSink {
       return PassResult.Progressed;
     }
     return replayed > 0 ? PassResult.Progressed : PassResult.Idle;
-  }
-
-  /** Publishes one segment's records in order. @returns true when every one was acknowledged. */
-  async #replaySegment(nc: AckedPublisher, segment: SealedSegment): Promise<boolean> {
-    const decoded = await readSegment(segment.path);
-    if (decoded.records.length !== segment.records || decoded.tornBytes > 0) {
-      this.#log.error("spool segment changed on disk since it was written", {
-        path: segment.path,
-        expectedRecords: segment.records,
-        records: decoded.records.length,
-        tornBytes: decoded.tornBytes,
-      });
-    }
-    const window = this.#openWindow(nc);
-    const deadline = this.#deadline.signal;
-    let sent = 0;
-    for (const record of decoded.records) {
-      while (!window.hasRoom && !window.failed) await window.nextOutcome();
-      if (window.failed || deadline.aborted) break;
-      window.send(record);
-      sent++;
-    }
-    const settled = await window.close();
-    if (settled.unacked.length > 0) {
-      this.#log.debug("spool replay interrupted", {
-        path: segment.path,
-        unacked: settled.unacked.length,
-        error: String(settled.error),
-      });
-    }
-    return sent === decoded.records.length && settled.unacked.length === 0;
   }
 }

@@ -15,13 +15,13 @@
  * @module
  */
 export {
-  DEFAULT_EMITTER_TUNING,
   EmitterMode,
   type EmitterStatus,
-  type EmitterTuning,
   EventEmitter,
   type EventEmitterOptions,
 } from "./event_emitter.ts";
+export { DEFAULT_EMITTER_TUNING, type EmitterTuning } from "./emitter_tuning.ts";
+export { type ReplayContext, replaySegment } from "./spool_replay.ts";
 export {
   EMITTER_CONNECT_TIMEOUT_MS,
   type EmitterDeps,

@@ -2,6 +2,7 @@ import {
   type CollectorConfig,
   type ConfigByKind,
   type Endpoint,
+  eventsSpoolDir,
   formatEndpoint,
   httpListeners,
   parseBtcdUrl,
@@ -136,8 +137,8 @@ export function requiredPermissions<K extends ServiceKind>(
       net.push({ host: primary.host, port: primary.port });
       net.push({ host: primary.host, port: primary.template_push_port });
     }
-    const spool = engine.events.spool_dir;
-    if (spool !== undefined) {
+    if (engine.events.enabled) {
+      const spool = eventsSpoolDir(engine.events.spool_dir, engine.logdir);
       read.push(path(spool));
       write.push(path(spool));
     }

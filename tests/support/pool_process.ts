@@ -87,6 +87,8 @@ export async function startPoolProcess(
     zmqblock: nodes[0]!.zmqUrl,
     metrics: { enabled: true, host: "127.0.0.1", port: metricsPort, path: "/metrics" },
     region: "eu",
+    // Tests that want events start their own nats-server and override this.
+    events: { enabled: false },
     ...overrides,
   };
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));

@@ -1,0 +1,46 @@
+/**
+ * Tunables of the event emitter and their defaults.
+ *
+ * @module
+ */
+
+/** Tunables of the emitter; every field has a default in {@linkcode DEFAULT_EMITTER_TUNING}. */
+export interface EmitterTuning {
+  /** Publishes awaiting acks at once. */
+  readonly maxInFlight: number;
+  /** How long a publish waits for its ack before it counts as failed. */
+  readonly publishTimeoutMs: number;
+  /** Spool size beyond which events wait in memory instead. */
+  readonly maxSpoolBytes: number;
+  /** Size at which a spool segment is sealed; a crash re-sends at most one segment. */
+  readonly segmentMaxBytes: number;
+  /** Payload bytes allowed in memory beyond the ring (while the spool is full or behind). */
+  readonly maxOverflowBytes: number;
+  /** Records appended to the spool before an fsync is forced. */
+  readonly fsyncRecords: number;
+  /** Longest time spooled records stay unsynced. */
+  readonly fsyncIntervalMs: number;
+  /** First delay before retrying NATS. */
+  readonly retryInitialMs: number;
+  /** Longest delay between NATS retries. */
+  readonly retryMaxMs: number;
+  /** Events moved from memory to the spool per write. */
+  readonly spoolBatch: number;
+  /** Spool left at or below which replay pauses spooling to hand over to direct publishing. */
+  readonly handoffBytes: number;
+}
+
+/** Defaults of {@linkcode EmitterTuning}. */
+export const DEFAULT_EMITTER_TUNING: EmitterTuning = Object.freeze({
+  maxInFlight: 512,
+  publishTimeoutMs: 2_000,
+  maxSpoolBytes: 1024 ** 3,
+  segmentMaxBytes: 1024 ** 2,
+  maxOverflowBytes: 256 * 1024 ** 2,
+  fsyncRecords: 1_000,
+  fsyncIntervalMs: 100,
+  retryInitialMs: 100,
+  retryMaxMs: 5_000,
+  spoolBatch: 512,
+  handoffBytes: 512 * 1024,
+});

@@ -1,0 +1,1070 @@
+/**
+ * The event collector end to end: real nats-server, redis-server and PostgreSQL processes, the
+ * collector run as its own process with exactly the permissions the launcher derives from its
+ * config, events published with `makeEvent`/`encodeEvent` and `js.publish(…, { msgID })`.
+ *
+ * Run with:
+ *
+ *   deno test --allow-net=127.0.0.1 --allow-read --allow-write --allow-run --allow-env \
+ *     --allow-sys tests/collector_test.ts
+ *
+ * (`deno task test tests/collector_test.ts` grants a superset.) `--allow-run` starts
+ * nats-server, redis-server, PostgreSQL (through setpriv when root) and the collector (deno);
+ * `--allow-env` is for the in-process ioredis and postgres clients the assertions use;
+ * `--allow-sys` for the PostgreSQL launcher's uid check. Needs the Debian packages nats-server,
+ * redis-server and postgresql; fails, never skips, without them. Every wait is bounded.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
+import { connect, type NatsConnection } from "nats";
+import {
+  AckPolicy,
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+} from "nats/jetstream";
+import postgres from "postgres";
+import { Redis } from "ioredis";
+import {
+  ALL_EVENT_TYPES,
+  encodeEvent,
+  EventType,
+  makeEvent,
+  type MiningEvent,
+} from "@tbg/shared/events";
+import { eventSubject, miningEventsStreamConfig } from "@tbg/shared/nats";
+import {
+  consumerFilter,
+  ensureConsumer,
+  ensureStream,
+  MAX_ACK_PENDING,
+  MICROS_PER_HOUR,
+  PostgresStore,
+  RedisStore,
+  workerKey,
+} from "@tbg/collector";
+import { serviceFlags } from "../tools/launch.ts";
+import { regtestAddress } from "./support/addresses.ts";
+import { pickFreePort, startNatsServer } from "./support/servers/nats_server.ts";
+import { startPostgres } from "./support/servers/postgres_server.ts";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url)).replace(/\/$/, "");
+const USERS = [regtestAddress("p2wpkh", 1).address, regtestAddress("p2wpkh", 2).address];
+const WORKERS = ["rig1", "rig2", ""];
+const REGION = "eu";
+const SOURCE = "stratum-eu-1";
+const DURABLE = "event-pipeline";
+const STREAM = "MINING_EVENTS";
+
+const SLOW = { sanitizeOps: false, sanitizeResources: false } as const;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` every 100 ms until it returns true; fails naming `what` after `timeoutMs`. */
+async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      if (await check()) return;
+    } catch (error: unknown) {
+      lastError = error;
+    }
+    await delay(100);
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`, { cause: lastError });
+}
+
+// --- redis-server with persistence, restartable on its port ---------------------------------
+
+/** A redis-server this file controls: AOF on (fsync always), so state survives a kill. */
+interface RedisProcess {
+  readonly url: string;
+  readonly port: number;
+  /** Sends a signal to the server (SIGKILL, SIGSTOP, SIGCONT, …). */
+  kill(signal?: Deno.Signal): void;
+  /** Starts the server again on the same port and data (after a kill). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function startRedis(): Promise<RedisProcess> {
+  const port = pickFreePort();
+  const dir = await Deno.makeTempDir({ prefix: "tbg-collector-redis-" });
+  let child: Deno.ChildProcess | undefined;
+  const spawn = async () => {
+    try {
+      child = new Deno.Command("redis-server", {
+        args: [
+          "--port",
+          String(port),
+          "--bind",
+          "127.0.0.1",
+          "--save",
+          "",
+          "--appendonly",
+          "yes",
+          "--appendfsync",
+          "always",
+          "--dir",
+          dir,
+        ],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+    } catch (error: unknown) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new Error(
+          'Cannot start redis-server: binary not found (install the Debian package "redis-server")',
+        );
+      }
+      throw error;
+    }
+    await waitFor("redis-server to answer PING", async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      try {
+        await conn.write(new TextEncoder().encode("PING\r\n"));
+        const buffer = new Uint8Array(64);
+        const n = await conn.read(buffer);
+        return n !== null && new TextDecoder().decode(buffer.subarray(0, n)).startsWith("+PONG");
+      } finally {
+        conn.close();
+      }
+    }, 15_000);
+  };
+  await spawn();
+  const kill = (signal: Deno.Signal = "SIGKILL") => {
+    try {
+      child?.kill(signal);
+    } catch {
+      // Already exited.
+    }
+  };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    kill,
+    async restart() {
+      kill("SIGKILL");
+      await child?.status;
+      await spawn();
+    },
+    async stop() {
+      kill("SIGKILL");
+      await child?.status;
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+// --- the three servers, plus clients for publishing and assertions ---------------------------
+
+interface Stack {
+  readonly nats: Awaited<ReturnType<typeof startNatsServer>>;
+  readonly pg: Awaited<ReturnType<typeof startPostgres>>;
+  readonly redis: RedisProcess;
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly sql: postgres.Sql;
+  readonly rc: Redis;
+  readonly dir: string;
+  close(): Promise<void>;
+}
+
+async function startStack(): Promise<Stack> {
+  const [nats, pg, redis] = await Promise.all([
+    startNatsServer({ jetstream: true }),
+    startPostgres(),
+    startRedis(),
+  ]);
+  const nc = await connect({ servers: nats.url, timeout: 5_000 });
+  const js = jetstream(nc);
+  const jsm = await jetstreamManager(nc);
+  // Created here so events can be published before a collector runs; the collector finds it.
+  await jsm.streams.add(miningEventsStreamConfig());
+  const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
+  const rc = new Redis(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => 200 });
+  rc.on("error", () => {});
+  const dir = await Deno.makeTempDir({ prefix: "tbg-collector-test-" });
+  return {
+    nats,
+    pg,
+    redis,
+    nc,
+    js,
+    jsm,
+    sql,
+    rc,
+    dir,
+    async close() {
+      await nc.close().catch(() => {});
+      rc.disconnect();
+      await sql.end({ timeout: 1 }).catch(() => {});
+      await Promise.allSettled([nats.stop(), pg.stop(), redis.stop()]);
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Collector processes of the running test, whose logs a failure prints. */
+const started: CollectorProcess[] = [];
+
+async function withStack(body: (stack: Stack) => Promise<void>): Promise<void> {
+  const stack = await startStack();
+  started.length = 0;
+  try {
+    await body(stack);
+  } catch (error) {
+    for (const collector of started) {
+      const tail = collector.logs.slice(-15).map((line) => JSON.stringify(line)).join("\n");
+      await Deno.stderr.write(
+        new TextEncoder().encode(`--- collector ${collector.pid} ---\n${tail}\n`),
+      );
+    }
+    throw error;
+  } finally {
+    for (const collector of started) collector.kill("SIGKILL");
+    await Promise.all(started.map((collector) => collector.exited));
+    await stack.close();
+  }
+}
+
+// --- the collector as a child process --------------------------------------------------------
+
+interface CollectorProcess {
+  readonly metricsPort: number;
+  readonly logs: Record<string, unknown>[];
+  readonly pid: number;
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number>;
+  kill(signal: Deno.Signal): void;
+  /** SIGTERM, then the exit code. */
+  stop(): Promise<number>;
+  /** One sample of a metric series from /metrics (0 when absent). */
+  metric(series: string): Promise<number>;
+  health(): Promise<{ status: number; body: Record<string, unknown> }>;
+}
+
+interface CollectorProcessOptions {
+  /** Run through `tools/launch.ts run collector` (as `deno task start:collector` does). */
+  readonly viaLauncher?: boolean;
+  readonly batch?: { max_events: number; max_wait_ms: number };
+}
+
+async function startCollectorProcess(
+  stack: Stack,
+  options: CollectorProcessOptions = {},
+): Promise<CollectorProcess> {
+  const metricsPort = pickFreePort();
+  const configPath = `${stack.dir}/collector-${metricsPort}.json`;
+  await Deno.writeTextFile(
+    configPath,
+    JSON.stringify({
+      nats_url: stack.nats.url,
+      postgres: { url: stack.pg.url },
+      redis: { url: stack.redis.url },
+      batch: options.batch ?? { max_events: 500, max_wait_ms: 20 },
+      stream: STREAM,
+      durable: DURABLE,
+      metrics: { enabled: true, host: "127.0.0.1", port: metricsPort, path: "/metrics" },
+      migrate_on_start: true,
+    }),
+  );
+  const args = options.viaLauncher
+    ? [
+      "run",
+      "--allow-read",
+      "--allow-run",
+      "--allow-env=INIT_CWD",
+      "tools/launch.ts",
+      "run",
+      "collector",
+      "--config",
+      configPath,
+    ]
+    : [
+      "run",
+      "--no-prompt",
+      ...serviceFlags("collector", configPath),
+      "collector/main.ts",
+      "--config",
+      configPath,
+    ];
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const logs: Record<string, unknown>[] = [];
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    let pending = "";
+    for await (const chunk of stream) {
+      pending += decoder.decode(chunk, { stream: true });
+      let newline;
+      while ((newline = pending.indexOf("\n")) !== -1) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        try {
+          logs.push(JSON.parse(line));
+        } catch {
+          logs.push({ raw: line });
+        }
+      }
+    }
+  };
+  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  let exitCode: number | undefined;
+  const exited = child.status.then(async (status) => {
+    await pumps;
+    exitCode = status.code;
+    return status.code;
+  });
+  const process: CollectorProcess = {
+    metricsPort,
+    logs,
+    pid: child.pid,
+    exited,
+    kill(signal) {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already exited.
+      }
+    },
+    async stop() {
+      process.kill("SIGTERM");
+      return await exited;
+    },
+    async metric(series) {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      for (const line of text.split("\n")) {
+        if (line.startsWith(`${series} `)) return Number(line.slice(series.length + 1));
+      }
+      return 0;
+    },
+    async health() {
+      const response = await fetch(`http://127.0.0.1:${metricsPort}/health`);
+      return { status: response.status, body: await response.json() };
+    },
+  };
+  try {
+    await waitFor("the collector to log 'collector ready'", () => {
+      if (exitCode !== undefined) {
+        throw new Error(`collector exited with ${exitCode}: ${JSON.stringify(logs.slice(-5))}`);
+      }
+      return logs.some((line) => line.msg === "collector ready");
+    }, 60_000);
+  } catch (error) {
+    process.kill("SIGKILL");
+    await exited;
+    throw new Error(`collector did not start; logs: ${JSON.stringify(logs.slice(-10))}`, {
+      cause: error,
+    });
+  }
+  started.push(process);
+  return process;
+}
+
+// --- events and the expected results ---------------------------------------------------------
+
+function at<E extends MiningEvent>(event: E, timestampUs: number): E {
+  return { ...event, timestamp: timestampUs };
+}
+
+/** Start of the current UTC hour in µs, minus `hoursBack` hours. */
+function hourStartUs(hoursBack = 0): number {
+  const nowUs = Date.now() * 1000;
+  return nowUs - (nowUs % MICROS_PER_HOUR) - hoursBack * MICROS_PER_HOUR;
+}
+
+/** `count` shares spread over two users, three workers and the current and previous hour. */
+function shareEvents(count: number, seed = 0): MiningEvent[] {
+  const events: MiningEvent[] = [];
+  for (let k = 0; k < count; k++) {
+    const accepted = (k + seed) % 5 !== 0;
+    const event = makeEvent(EventType.ShareSubmitted, REGION, SOURCE, {
+      user: USERS[k % 2]!,
+      worker: WORKERS[k % 3]!,
+      session_id: "0a1b2c3d",
+      job_id: "6a",
+      share_diff: 1000 + ((k * 7919 + seed) % 100_000) / 8,
+      pool_diff: 512,
+      accepted,
+      ...(accepted ? {} : { reject_reason: "low_difficulty" as const }),
+      block_candidate: false,
+    });
+    events.push(at(event, hourStartUs(k % 2) + 1000 + k));
+  }
+  return events;
+}
+
+const HASH = (n: number) => n.toString(16).padStart(64, "0");
+
+/** Events of the eight other types with known final state. */
+function otherEvents(): MiningEvent[] {
+  const base = hourStartUs(0) + 500_000;
+  const [u0, u1] = [USERS[0]!, USERS[1]!];
+  const session = (n: number) => `00${n}f`;
+  const out: MiningEvent[] = [];
+  const push = (event: MiningEvent, offsetUs: number) => out.push(at(event, base + offsetUs));
+  push(
+    makeEvent(EventType.BlockFound, REGION, SOURCE, {
+      user: u0,
+      worker: "rig1",
+      height: 101,
+      hash: HASH(0xb1),
+      reward_sats: 312_500_000,
+      region: REGION,
+      accepted: true,
+      submitted_to: ["local"],
+    }),
+    10,
+  );
+  push(
+    makeEvent(EventType.BlockFound, REGION, SOURCE, {
+      user: u1,
+      worker: "rig2",
+      height: 102,
+      hash: HASH(0xb2),
+      reward_sats: 312_500_000,
+      region: REGION,
+      accepted: false,
+      reject_reason: "high-hash",
+      submitted_to: ["local", "primary"],
+    }),
+    20,
+  );
+  for (let n = 1; n <= 4; n++) {
+    push(
+      makeEvent(EventType.MinerConnected, REGION, SOURCE, {
+        user: u0,
+        worker: "rig1",
+        session_id: session(n),
+        ip: "10.0.0.1",
+        user_agent: `bitaxe/${n}`,
+        resumed: false,
+      }),
+      100 + n,
+    );
+  }
+  for (const n of [1, 2]) {
+    push(
+      makeEvent(EventType.MinerDisconnected, REGION, SOURCE, {
+        user: u0,
+        worker: "rig1",
+        session_id: session(n),
+        ip: "10.0.0.1",
+        reason: "closed",
+        duration_s: 12,
+        shares_accepted: 3,
+        shares_rejected: 0,
+      }),
+      200 + n,
+    );
+  }
+  for (const [n, diff] of [[1, 2048], [3, 8192], [2, 4096]] as const) {
+    push(
+      makeEvent(EventType.DiffUpdated, REGION, SOURCE, {
+        user: u0,
+        worker: "rig1",
+        session_id: session(3),
+        old_diff: 1024,
+        new_diff: diff,
+        reason: "vardiff",
+      }),
+      300 + n,
+    );
+  }
+  for (const [n, rate] of [[2, 2e12], [1, 1e12], [3, 3e12]] as const) {
+    push(
+      makeEvent(EventType.HashrateUpdate, REGION, SOURCE, {
+        user: u1,
+        worker: "rig2",
+        hashrate_1m: rate,
+        hashrate_5m: rate / 2,
+        hashrate_1h: rate / 4,
+        shares_1m: 10,
+      }),
+      400 + n,
+    );
+  }
+  for (const height of [100, 102, 101]) {
+    push(
+      makeEvent(EventType.NewBlockNetwork, REGION, SOURCE, {
+        height,
+        hash: HASH(height),
+        prev_hash: HASH(height - 1),
+        source: "zmq",
+      }),
+      500 + height,
+    );
+  }
+  for (const best of [5e9, 7e9]) {
+    push(
+      makeEvent(EventType.ShareBestDiff, REGION, SOURCE, {
+        user: u1,
+        worker: "",
+        best_diff: best,
+        previous_best: 1,
+        scope: "worker",
+      }),
+      700 + best / 1e9,
+    );
+  }
+  push(
+    makeEvent(EventType.AsicboostDetected, REGION, SOURCE, {
+      user: u0,
+      worker: "rig2",
+      session_id: session(9),
+      version_mask: "1fffe000",
+      version_bits: "00002000",
+    }),
+    800,
+  );
+  return out;
+}
+
+async function publish(
+  js: JetStreamClient,
+  events: readonly MiningEvent[],
+  msgId = (e: MiningEvent) => e.event_id,
+): Promise<void> {
+  const inFlight: Promise<unknown>[] = [];
+  for (const event of events) {
+    inFlight.push(
+      js.publish(eventSubject(event.region, event.event), encodeEvent(event), {
+        msgID: msgId(event),
+      }),
+    );
+    if (inFlight.length >= 1000) {
+      await Promise.all(inFlight);
+      inFlight.length = 0;
+    }
+  }
+  await Promise.all(inFlight);
+}
+
+interface WorkerTotals {
+  accepted: number;
+  rejected: number;
+  bestDiff: number;
+  lastShareUs: number;
+}
+
+/** Per (user, worker) share totals computed straight from the events, as the oracle. */
+function workerTotals(events: readonly MiningEvent[]): Map<string, WorkerTotals> {
+  const totals = new Map<string, WorkerTotals>();
+  for (const event of events) {
+    if (event.event !== "share_submitted" && event.event !== "share_best_diff") continue;
+    const key = workerKey(event.data.user, event.data.worker);
+    const t = totals.get(key) ?? { accepted: 0, rejected: 0, bestDiff: 0, lastShareUs: 0 };
+    if (event.event === "share_best_diff") {
+      t.bestDiff = Math.max(t.bestDiff, event.data.best_diff);
+    } else {
+      if (event.data.accepted) {
+        t.accepted++;
+        t.bestDiff = Math.max(t.bestDiff, event.data.share_diff);
+      } else {
+        t.rejected++;
+      }
+      t.lastShareUs = Math.max(t.lastShareUs, event.timestamp);
+    }
+    totals.set(key, t);
+  }
+  return totals;
+}
+
+function countByType(events: readonly MiningEvent[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const event of events) counts.set(event.event, (counts.get(event.event) ?? 0) + 1);
+  return counts;
+}
+
+async function storedCount(sql: postgres.Sql): Promise<number> {
+  const [row] = await sql`SELECT count(*)::int AS n FROM mining_events`;
+  return row?.n as number;
+}
+
+/** Waits until the consumer has delivered every stream message and nothing awaits an ack. */
+async function waitDrained(stack: Stack, timeoutMs = 90_000): Promise<void> {
+  let last = "";
+  await waitFor(
+    "the durable consumer to have every message delivered and acknowledged",
+    async () => {
+      const info = await stack.jsm.consumers.info(STREAM, DURABLE);
+      return info.num_pending === 0 && info.num_ack_pending === 0;
+    },
+    timeoutMs,
+  );
+}
+
+/**
+ * Asserts PostgreSQL and Redis hold exactly `events` (unique by event_id), once each, with the
+ * summaries the oracle computes.
+ */
+async function assertStoredOnce(stack: Stack, events: readonly MiningEvent[]): Promise<void> {
+  const { sql, rc } = stack;
+  const expectedByType = countByType(events);
+
+  const rows = await sql`SELECT event_type, count(*)::int AS n, count(DISTINCT event_id)::int AS d
+    FROM mining_events GROUP BY event_type`;
+  const stored = new Map(rows.map((r) => [r.event_type as string, r.n as number]));
+  for (const r of rows) assert.equal(r.n, r.d, `duplicate event ids stored for ${r.event_type}`);
+  assert.deepEqual(
+    Object.fromEntries([...stored].sort()),
+    Object.fromEntries([...expectedByType].sort()),
+    "mining_events per type",
+  );
+
+  // miners and worker_hourly against the oracle.
+  const totals = workerTotals(events);
+  const miners = await sql`SELECT "user", worker, shares_accepted::int AS a,
+    shares_rejected::int AS r, best_diff AS b FROM miners`;
+  for (const [key, t] of totals) {
+    const row = miners.find((m) => workerKey(m.user, m.worker) === key);
+    assert.ok(row, `miners row for ${key}`);
+    assert.equal(row.a, t.accepted, `miners.shares_accepted of ${key}`);
+    assert.equal(row.r, t.rejected, `miners.shares_rejected of ${key}`);
+    assert.equal(row.b, t.bestDiff, `miners.best_diff of ${key}`);
+  }
+  const shares = events.filter((e) => e.event === "share_submitted");
+  const [hourly] = await sql`SELECT coalesce(sum(shares_accepted), 0)::int AS a,
+    coalesce(sum(shares_rejected), 0)::int AS r, coalesce(sum(diff_accepted), 0)::float8 AS d
+    FROM worker_hourly`;
+  const accepted = shares.filter((e) => e.event === "share_submitted" && e.data.accepted);
+  assert.equal(hourly?.a, accepted.length, "worker_hourly accepted shares");
+  assert.equal(hourly?.r, shares.length - accepted.length, "worker_hourly rejected shares");
+  assert.equal(hourly?.d, accepted.length * 512, "worker_hourly diff_accepted");
+
+  // Redis: one dedup key and one stream entry per event, worker counters from the oracle.
+  let dedupKeys = 0;
+  let cursor = "0";
+  do {
+    const [next, keys] = await rc.scan(cursor, "MATCH", "tbg:dedup:*", "COUNT", 1000);
+    cursor = next;
+    dedupKeys += keys.length;
+  } while (cursor !== "0");
+  assert.equal(dedupKeys, events.length, "dedup keys");
+  for (const type of ALL_EVENT_TYPES) {
+    assert.equal(
+      await rc.xlen(`tbg:stream:${type}`),
+      expectedByType.get(type) ?? 0,
+      `length of tbg:stream:${type}`,
+    );
+  }
+  for (const [key, t] of totals) {
+    const hash = await rc.hgetall(key);
+    if (t.accepted + t.rejected > 0) {
+      assert.equal(Number(hash.shares_accepted ?? 0), t.accepted, `${key} shares_accepted`);
+      assert.equal(Number(hash.shares_rejected ?? 0), t.rejected, `${key} shares_rejected`);
+      assert.equal(Number(hash.last_share_at), t.lastShareUs, `${key} last_share_at`);
+    }
+    assert.equal(Number(hash.best_diff), t.bestDiff, `${key} best_diff`);
+  }
+}
+
+/** Asserts the state the events of {@link otherEvents} leave (published once, in any order). */
+async function assertOtherState(stack: Stack): Promise<void> {
+  const { sql, rc } = stack;
+  const blocks = await sql`SELECT hash, height, "user", accepted, reject_reason, reward_sats::int8
+    AS reward FROM blocks ORDER BY height`;
+  assert.deepEqual(blocks.map((b) => [b.hash, b.height, b.accepted, b.reject_reason]), [
+    [HASH(0xb1), 101, true, null],
+    [HASH(0xb2), 102, false, "high-hash"],
+  ]);
+  const [u0, u1] = [USERS[0]!, USERS[1]!];
+  const [miner] = await sql`SELECT user_agent FROM miners WHERE "user" = ${u0} AND worker = 'rig1'`;
+  assert.equal(miner?.user_agent, "bitaxe/4");
+
+  assert.deepEqual(
+    (await rc.smembers(`tbg:region:${REGION}:connected`)).sort(),
+    [`${SOURCE}:003f`, `${SOURCE}:004f`],
+  );
+  const rig1 = await rc.hgetall(workerKey(u0, "rig1"));
+  assert.equal(rig1.diff, "8192", "diff from the latest diff_updated");
+  assert.equal(rig1.user_agent, "bitaxe/4");
+  assert.equal(rig1.blocks_found, "1");
+  const rig2 = await rc.hgetall(workerKey(u1, "rig2"));
+  assert.equal(Number(rig2.hashrate_1m), 3e12, "hashrate from the latest hashrate_update");
+  assert.equal((await rc.hgetall("tbg:network:tip")).height, "102");
+  assert.equal(await rc.llen("tbg:blocks:recent"), 2);
+  assert.equal((await rc.hgetall(workerKey(u0, "rig2"))).version_mask, "1fffe000");
+}
+
+// --- tests -----------------------------------------------------------------------------------
+
+Deno.test({
+  name: "collector stores every event type exactly once, drops invalid messages, stops on SIGTERM",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const collector = await startCollectorProcess(stack, { viaLauncher: true });
+      const events = [...shareEvents(3000), ...otherEvents()];
+      await publish(stack.js, events);
+      // Invalid bodies: not JSON, a wrong field type, and a valid-looking event PostgreSQL cannot
+      // store (a NUL character in text): all acknowledged, counted, never stored.
+      const enc = new TextEncoder();
+      await stack.js.publish(eventSubject(REGION, "share_submitted"), enc.encode("{not json"));
+      const wrong = { ...shareEvents(1, 1)[0]!, data: { share_diff: "high" } };
+      await stack.js.publish(eventSubject(REGION, "share_submitted"), encodeEvent(wrong as never));
+      const nul = makeEvent(EventType.DiffUpdated, REGION, SOURCE, {
+        user: USERS[0]!,
+        worker: "bad\u0000worker",
+        session_id: "0a",
+        old_diff: 1,
+        new_diff: 2,
+        reason: "vardiff",
+      });
+      await publish(stack.js, [nul]);
+
+      await waitDrained(stack);
+      await assertStoredOnce(stack, events);
+      await assertOtherState(stack);
+      assert.equal(await collector.metric("collector_invalid_events_total"), 2);
+      assert.equal(await collector.metric('collector_errors_total{stage="postgres_event"}'), 1);
+      assert.equal(
+        await collector.metric('collector_events_total{type="share_submitted"}'),
+        3000,
+      );
+      const health = await collector.health();
+      assert.equal(health.status, 200);
+      assert.equal(health.body.ok, true);
+
+      assert.equal(await collector.stop(), 0);
+      assert.ok(collector.logs.some((line) => line.msg === "collector stopped"));
+      const info = await stack.jsm.consumers.info(STREAM, DURABLE);
+      assert.equal(info.num_ack_pending, 0);
+    }),
+});
+
+Deno.test({
+  name: "an event published twice is stored once: inside the JetStream window and as a later copy",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const collector = await startCollectorProcess(stack);
+      const events = [...shareEvents(500), ...otherEvents()];
+      await publish(stack.js, events);
+      // Same msgID within the 2-minute window: JetStream drops them.
+      await publish(stack.js, events);
+      const stream = await stack.jsm.streams.info(STREAM);
+      assert.equal(stream.state.messages, events.length);
+      await waitDrained(stack);
+
+      // A later copy under another msgID (e.g. a relay replaying its spool after the window):
+      // the stream takes it, and the stores must recognise the event_id.
+      await publish(stack.js, events, (e) => `${e.event_id}-replay`);
+      // And copies that arrive right next to their original, in the same batch.
+      const fresh = shareEvents(50, 3);
+      const interleaved = fresh.flatMap((e) => [e, e]);
+      await publish(
+        stack.js,
+        interleaved,
+        (() => {
+          let n = 0;
+          return (e: MiningEvent) => `${e.event_id}-${n++}`;
+        })(),
+      );
+      await waitDrained(stack);
+
+      const all = [...events, ...fresh];
+      await assertStoredOnce(stack, all);
+      await assertOtherState(stack);
+      assert.equal(
+        await collector.metric('collector_dedup_hits_total{store="postgres"}'),
+        events.length + fresh.length,
+      );
+      assert.equal(
+        await collector.metric('collector_dedup_hits_total{store="redis"}'),
+        events.length + fresh.length,
+      );
+      assert.equal(await collector.stop(), 0);
+    }),
+});
+
+Deno.test({
+  name: "a collector SIGKILLed mid-batch and restarted loses nothing and counts nothing twice",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const events = shareEvents(20_000);
+      await publish(stack.js, events);
+      const first = await startCollectorProcess(stack);
+      await waitFor("some events stored", async () => await storedCount(stack.sql) >= 2_000);
+      // Freeze Redis: the batches in flight commit in PostgreSQL and then wait on Redis, so the
+      // kill lands between the two stores, with nothing of those batches acknowledged.
+      stack.redis.kill("SIGSTOP");
+      try {
+        let previous = -1;
+        await waitFor("PostgreSQL writes to stall behind the frozen Redis", async () => {
+          const count = await storedCount(stack.sql);
+          const stalled = count === previous;
+          previous = count;
+          await delay(400);
+          return stalled;
+        });
+        first.kill("SIGKILL");
+        await first.exited;
+      } finally {
+        stack.redis.kill("SIGCONT");
+      }
+      const committedBeforeKill = await storedCount(stack.sql);
+      assert.ok(committedBeforeKill < events.length, "the kill came before the end");
+
+      const second = await startCollectorProcess(stack);
+      await waitDrained(stack);
+      await assertStoredOnce(stack, events);
+      // The batches that were in flight came back and PostgreSQL recognised them.
+      assert.ok(await second.metric('collector_dedup_hits_total{store="postgres"}') > 0);
+      assert.equal(await second.stop(), 0);
+    }),
+});
+
+Deno.test({
+  name: "a PostgreSQL outage holds batches unacknowledged; after restart every event arrives once",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const collector = await startCollectorProcess(stack);
+      const before = [...shareEvents(1000), ...otherEvents()];
+      await publish(stack.js, before);
+      await waitDrained(stack);
+
+      stack.pg.kill("SIGKILL");
+      const during = shareEvents(3000, 1);
+      await publish(stack.js, during);
+      await waitFor("health to report PostgreSQL down", async () => {
+        const health = await collector.health();
+        return health.status === 503 &&
+          (health.body.failing as string[]).includes("postgres_up");
+      });
+      assert.equal(await collector.metric('collector_backend_up{backend="postgres"}'), 0);
+      const info = await stack.jsm.consumers.info(STREAM, DURABLE);
+      assert.ok(info.num_ack_pending + info.num_pending > 0, "events wait on the server");
+
+      await delay(2_000);
+      await stack.pg.restart();
+      await waitDrained(stack);
+      await assertStoredOnce(stack, [...before, ...during]);
+      await assertOtherState(stack);
+      assert.equal(await collector.metric('collector_backend_up{backend="postgres"}'), 1);
+      assert.ok(await collector.metric('collector_errors_total{stage="postgres"}') > 0);
+      assert.equal((await collector.health()).status, 200);
+      assert.equal(await collector.stop(), 0);
+    }),
+});
+
+Deno.test({
+  name: "a Redis outage holds batches unacknowledged; after restart every event arrives once",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const collector = await startCollectorProcess(stack);
+      const before = [...shareEvents(1000), ...otherEvents()];
+      await publish(stack.js, before);
+      await waitDrained(stack);
+
+      stack.redis.kill("SIGKILL");
+      const during = shareEvents(3000, 2);
+      await publish(stack.js, during);
+      await waitFor("health to report Redis down", async () => {
+        const health = await collector.health();
+        return health.status === 503 && (health.body.failing as string[]).includes("redis_up");
+      });
+      assert.equal(await collector.metric('collector_backend_up{backend="redis"}'), 0);
+      const info = await stack.jsm.consumers.info(STREAM, DURABLE);
+      assert.ok(info.num_ack_pending + info.num_pending > 0, "events wait on the server");
+
+      await delay(2_000);
+      await stack.redis.restart();
+      await waitDrained(stack);
+      await assertStoredOnce(stack, [...before, ...during]);
+      await assertOtherState(stack);
+      assert.equal(await collector.metric('collector_backend_up{backend="redis"}'), 1);
+      assert.equal(await collector.stop(), 0);
+    }),
+});
+
+Deno.test({
+  name: "two collectors sharing the durable consumer process everything exactly once",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const [a, b] = await Promise.all([
+        startCollectorProcess(stack, { batch: { max_events: 200, max_wait_ms: 10 } }),
+        startCollectorProcess(stack, { batch: { max_events: 200, max_wait_ms: 10 } }),
+      ]);
+      const events = [...shareEvents(20_000), ...otherEvents()];
+      await publish(stack.js, events);
+      await waitDrained(stack);
+      await assertStoredOnce(stack, events);
+      await assertOtherState(stack);
+      const sharesA = await a.metric('collector_events_total{type="share_submitted"}');
+      const sharesB = await b.metric('collector_events_total{type="share_submitted"}');
+      assert.ok(sharesA > 0 && sharesB > 0, `both collectors worked (${sharesA}, ${sharesB})`);
+      assert.ok(sharesA + sharesB >= 20_000);
+      assert.deepEqual(await Promise.all([a.stop(), b.stop()]), [0, 0]);
+    }),
+});
+
+Deno.test({
+  name: "collector throughput sample: a 50,000-event backlog into PostgreSQL and Redis",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const events = shareEvents(50_000);
+      await publish(stack.js, events);
+      const collector = await startCollectorProcess(stack, {
+        batch: { max_events: 1000, max_wait_ms: 50 },
+      });
+      const startedMs = performance.now();
+      await waitDrained(stack, 180_000);
+      const seconds = (performance.now() - startedMs) / 1000;
+      assert.equal(await storedCount(stack.sql), events.length);
+      assert.equal(await stack.rc.xlen("tbg:stream:share_submitted"), events.length);
+      const rate = Math.round(events.length / seconds);
+      const batches = await collector.metric("collector_batch_duration_ms_count");
+      const batchMs = await collector.metric("collector_batch_duration_ms_sum") / batches;
+      await Deno.stdout.write(
+        new TextEncoder().encode(
+          `\ncollector: ${events.length} events in ${seconds.toFixed(1)} s = ${rate} events/s ` +
+            `(${batches} batches, mean ${batchMs.toFixed(1)} ms each)\n`,
+        ),
+      );
+      assert.equal(await collector.stop(), 0);
+    }),
+});
+
+// --- the stores and the JetStream setup on their own ------------------------------------------
+
+Deno.test({
+  name: "RedisStore applies each event once and keeps the latest state whatever the order",
+  ...SLOW,
+  fn: async () => {
+    const redis = await startRedis();
+    const store = new RedisStore(redis.url);
+    const rc = new Redis(redis.url);
+    try {
+      await waitFor("redis ready", () => store.ready, 10_000);
+      const events = otherEvents();
+      const reversed = [...events].reverse();
+      const first = await store.apply(reversed.slice(0, 7));
+      const rest = await store.apply(reversed);
+      assert.equal(first.applied, 7);
+      assert.equal(rest.applied, events.length - 7);
+      assert.equal(rest.duplicates, 7);
+      const [u0] = USERS;
+      // Disconnects applied before their connects: the tombstones keep those sessions out.
+      assert.deepEqual((await rc.smembers(`tbg:region:${REGION}:connected`)).sort(), [
+        `${SOURCE}:003f`,
+        `${SOURCE}:004f`,
+      ]);
+      assert.equal((await rc.hgetall(workerKey(u0!, "rig1"))).diff, "8192");
+      assert.equal((await rc.hgetall("tbg:network:tip")).height, "102");
+
+      // A key of the wrong type costs that update only, reported, not the batch.
+      const shares = shareEvents(6);
+      await rc.set(workerKey(USERS[0]!, "rig1"), "x");
+      const result = await store.apply(shares);
+      assert.equal(result.applied, 6);
+      assert.ok(result.errors > 0);
+      assert.match(result.firstError ?? "", /WRONGTYPE/);
+      assert.equal(await rc.xlen("tbg:stream:share_submitted"), 6);
+
+      // After a SCRIPT FLUSH (as after a restart) the script is loaded again.
+      await rc.script("FLUSH");
+      const again = await store.apply(shareEvents(3, 9));
+      assert.equal(again.applied, 3);
+    } finally {
+      rc.disconnect();
+      await store.close();
+      await redis.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "PostgresStore.write() isolates events PostgreSQL refuses and writes the rest once",
+  ...SLOW,
+  fn: async () => {
+    const pg = await startPostgres();
+    const store = new PostgresStore(pg.url);
+    try {
+      const { migrate } = await import("../tools/migrate.ts");
+      await migrate(store.sql, { info: () => {}, warn: () => {} });
+      const good = shareEvents(9);
+      const bad = makeEvent(EventType.MinerConnected, REGION, SOURCE, {
+        user: USERS[0]!,
+        worker: "w",
+        session_id: "01",
+        ip: "10.0.0.1",
+        user_agent: "nul\u0000agent",
+        resumed: false,
+      });
+      const batch = [...good.slice(0, 4), bad, ...good.slice(4)];
+      const result = await store.write(batch);
+      assert.equal(result.insertedIds.size, 9);
+      assert.deepEqual(result.rejected.map((r) => r.event.event_id), [bad.event_id]);
+      const again = await store.write(batch);
+      assert.equal(again.insertedIds.size, 0);
+      const [row] = await store.sql`SELECT sum(shares_accepted + shares_rejected)::int AS n
+        FROM miners`;
+      assert.equal(row?.n, 9, "summaries counted once across both writes");
+      assert.equal(await store.ensurePartitions(3), true);
+    } finally {
+      await store.close();
+      await pg.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "ensureStream() and ensureConsumer() are idempotent and keep an unsuitable consumer out",
+  ...SLOW,
+  fn: async () => {
+    const nats = await startNatsServer({ jetstream: true });
+    const nc = await connect({ servers: nats.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      assert.equal(await ensureStream(jsm, STREAM), "created");
+      assert.equal(await ensureStream(jsm, STREAM), "unchanged");
+      await jsm.streams.update(STREAM, { ...miningEventsStreamConfig(), max_age: 12 * 3600 * 1e9 });
+      assert.equal(await ensureStream(jsm, STREAM), "updated");
+      assert.equal((await jsm.streams.info(STREAM)).config.max_age, 24 * 3600 * 1e9);
+
+      const info = await ensureConsumer(jsm, STREAM, DURABLE, consumerFilter(undefined));
+      assert.equal(info.config.ack_policy, AckPolicy.Explicit);
+      assert.equal(info.config.max_ack_pending, MAX_ACK_PENDING);
+      assert.equal(info.config.filter_subject, "mining.events.>");
+      const again = await ensureConsumer(jsm, STREAM, DURABLE, consumerFilter(undefined));
+      assert.equal(again.created, info.created);
+
+      await jsm.consumers.add(STREAM, {
+        durable_name: "other",
+        ack_policy: AckPolicy.None,
+        filter_subject: consumerFilter("us-east"),
+      });
+      await assert.rejects(
+        ensureConsumer(jsm, STREAM, "other", consumerFilter(undefined)),
+        (error: unknown) => error instanceof RangeError && /ack policy/.test(error.message),
+      );
+    } finally {
+      await nc.close();
+      await nats.stop();
+    }
+  },
+});
