@@ -32,8 +32,8 @@ import {
 export const MAX_LINE_BYTES = 16 * 1024;
 /** Output a slow reader may leave unread before it is disconnected. */
 export const MAX_QUEUED_BYTES = 1024 * 1024;
-/** Read buffer per connection: small because every idle connection holds one. */
-export const READ_BUFFER_BYTES = 2048;
+/** Read buffer per connection: small because every idle connection holds one (a submit is ~150 B). */
+export const READ_BUFFER_BYTES = 1024;
 /** Shares at the old difficulty are still accepted this long after a retarget. */
 export const DIFFICULTY_GRACE_MS = 15_000;
 /** A connection that has not authorized within this time is closed. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { sha256d } from "./hash.ts";
 
 const HASH_BYTES = 32;
 const WITNESS_COMMITMENT_HEADER = Uint8Array.of(0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed);
@@ -21,9 +21,7 @@ const pairScratch = new Uint8Array(HASH_BYTES * 2);
 function hashPair(left: Uint8Array, right: Uint8Array): Uint8Array {
   pairScratch.set(left, 0);
   pairScratch.set(right, HASH_BYTES);
-  const first = createHash("sha256").update(pairScratch).digest();
-  const second = createHash("sha256").update(first).digest();
-  return new Uint8Array(second.buffer, second.byteOffset, second.byteLength);
+  return sha256d(pairScratch);
 }
 
 function assertHash(hash: Uint8Array | undefined, what: string): Uint8Array {

@@ -100,6 +100,9 @@ export class JobManager {
     if (cleanJobs) {
       for (const [id, wb] of this.#live) this.#retire(id, wb);
       this.#live.clear();
+    } else {
+      // Older jobs of this tip are only judged now, never sent again: their notify lines go.
+      for (const wb of this.#live.values()) wb.notifyLines.clear();
     }
     this.#live.set(workbase.id, workbase);
     while (this.#live.size > this.#options.jobsPerTip) {
@@ -172,9 +175,11 @@ export class JobManager {
   }
 
   #retire(id: string, workbase: Workbase): void {
-    // Retired jobs keep their template (for late blocks) but drop per-share caches.
+    // Retired jobs keep their template (a late share may still be a block on it) but drop every
+    // per-miner cache; coinbaseFor() rebuilds a coinbase on the rare late submit.
     workbase.acceptedHashes.clear();
     workbase.notifyLines.clear();
+    workbase.coinbases.clear();
     this.#retired.set(id, workbase);
     while (this.#retired.size > this.#options.retiredJobs) {
       this.#retired.delete(this.#retired.keys().next().value!);

@@ -137,7 +137,11 @@ export function requiredPermissions<K extends ServiceKind>(
       net.push({ host: primary.host, port: primary.port });
       net.push({ host: primary.host, port: primary.template_push_port });
     }
-    if (engine.events.enabled) {
+    // The default spool sits inside logdir, which is granted below; only a separate one needs more.
+    if (
+      engine.events.enabled &&
+      (engine.events.spool_dir !== undefined || engine.logdir === undefined)
+    ) {
       const spool = eventsSpoolDir(engine.events.spool_dir, engine.logdir);
       read.push(path(spool));
       write.push(path(spool));

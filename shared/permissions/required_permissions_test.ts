@@ -52,8 +52,9 @@ Deno.test("requiredPermissions() asks for no ffi and no addon reads without zmqb
   const config = validateConfig("stratum", BASE, "s.json");
   const perms = requiredPermissions("stratum", config, { configPath: "s.json", zeromqDir: ZMQ });
   assert.deepEqual(perms.ffi, []);
-  assert.deepEqual(perms.read, ["s.json"]);
-  assert.deepEqual(perms.write, []);
+  // Events are on by default and spool to ./.tbg/spool without a logdir.
+  assert.deepEqual(perms.read, ["s.json", "./.tbg/spool"]);
+  assert.deepEqual(perms.write, ["./.tbg/spool"]);
   assert.deepEqual(perms.env, []);
   assert.deepEqual(perms.sys, []);
 });
@@ -115,4 +116,11 @@ Deno.test("requiredPermissions() lists the collector's NATS, PostgreSQL and Redi
       sys: [],
     },
   );
+});
+
+Deno.test("requiredPermissions() grants no event spool when events are off", () => {
+  const config = validateConfig("stratum", { ...BASE, events: { enabled: false } }, "s.json");
+  const perms = requiredPermissions("stratum", config, { configPath: "s.json", zeromqDir: ZMQ });
+  assert.deepEqual(perms.read, ["s.json"]);
+  assert.deepEqual(perms.write, []);
 });

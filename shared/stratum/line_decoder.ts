@@ -6,6 +6,8 @@
  */
 
 const NEWLINE = 0x0a;
+// Non-streaming decode() is stateless, so every connection can share one decoder.
+const decoder = new TextDecoder();
 const CARRIAGE_RETURN = 0x0d;
 
 /** Result of feeding a chunk: all complete lines were delivered, or the cap was exceeded. */
@@ -14,7 +16,7 @@ export type FeedResult = "ok" | "overflow";
 /** Splits a byte stream into lines of at most `maxLineBytes` bytes (excluding the newline). */
 export class LineDecoder {
   readonly #maxLineBytes: number;
-  readonly #decoder = new TextDecoder();
+
   #pending: Uint8Array | null = null;
 
   /** @param maxLineBytes the longest line accepted, in bytes (for example 16 KiB). */
@@ -53,7 +55,7 @@ export class LineDecoder {
       let length = line.length;
       if (length > 0 && line[length - 1] === CARRIAGE_RETURN) length--;
       if (length > this.#maxLineBytes) return "overflow";
-      if (length > 0) onLine(this.#decoder.decode(line.subarray(0, length)));
+      if (length > 0) onLine(decoder.decode(line.subarray(0, length)));
       start = end + 1;
     }
     return "ok";

@@ -7,7 +7,10 @@
  *
  *   deno run --allow-net=127.0.0.1 tests/bench/floor_responder.ts --port 0
  *
- * Prints `{"event":"listening","port":N}` on stdout once bound; runs until SIGTERM.
+ * Prints `{"event":"listening","port":N}` on stdout once bound; runs until SIGTERM. On SIGUSR1
+ * it sends one new clean job (id "2") to every authorized connection, the way the pool fans out
+ * a new block, and prints `{"event":"broadcast","epochMs":…,"loopMs":…}` (the notify_floor
+ * calibration).
  *
  * @module
  */
@@ -17,10 +20,13 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** A fixed job; ntime and ids only need to be well-formed for the load generator. */
-const NOTIFY = `{"id":null,"method":"mining.notify","params":["1","${"00".repeat(32)}","01",` +
-  `"02",[],"20000000","1d00ffff","${
-    Math.floor(Date.now() / 1000).toString(16).padStart(8, "0")
-  }",true]}\n`;
+function notifyLine(jobId: string): string {
+  return `{"id":null,"method":"mining.notify","params":["${jobId}","${"00".repeat(32)}","01",` +
+    `"02",[],"20000000","1d00ffff","${
+      Math.floor(Date.now() / 1000).toString(16).padStart(8, "0")
+    }",true]}\n`;
+}
+const NOTIFY = notifyLine("1");
 
 /** The reply to one request line, or "" for lines that get none. */
 export function floorReply(line: string, extranonce1: string): string {
@@ -45,8 +51,38 @@ export function floorReply(line: string, extranonce1: string): string {
   }
 }
 
+/** Writes of one connection, serialised so a broadcast never interleaves with a reply. */
+class Writer {
+  #chain: Promise<void> = Promise.resolve();
+  readonly #conn: Deno.TcpConn;
+  constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+  }
+  write(text: string): Promise<void> {
+    const bytes = encoder.encode(text);
+    this.#chain = this.#chain.then(async () => {
+      for (let offset = 0; offset < bytes.length;) {
+        offset += await this.#conn.write(bytes.subarray(offset));
+      }
+    });
+    return this.#chain;
+  }
+}
+
+const authorized = new Set<Writer>();
+
+/** Sends a new clean job to every authorized connection; returns the queueing loop's time. */
+function broadcast(): { epochMs: number; loopMs: number } {
+  const epochMs = performance.timeOrigin + performance.now();
+  const start = performance.now();
+  const line = notifyLine("2");
+  for (const writer of authorized) writer.write(line).catch(() => authorized.delete(writer));
+  return { epochMs, loopMs: performance.now() - start };
+}
+
 async function serve(conn: Deno.TcpConn, extranonce1: string): Promise<void> {
   conn.setNoDelay(true);
+  const writer = new Writer(conn);
   const buffer = new Uint8Array(2048);
   let pending = "";
   try {
@@ -60,14 +96,13 @@ async function serve(conn: Deno.TcpConn, extranonce1: string): Promise<void> {
         out += floorReply(pending.slice(0, nl), extranonce1);
         pending = pending.slice(nl + 1);
       }
-      const bytes = encoder.encode(out);
-      for (let offset = 0; offset < bytes.length;) {
-        offset += await conn.write(bytes.subarray(offset));
-      }
+      if (out.includes('"mining.notify"')) authorized.add(writer);
+      await writer.write(out);
     }
   } catch {
     // Peer gone.
   } finally {
+    authorized.delete(writer);
     try {
       conn.close();
     } catch {
@@ -83,6 +118,10 @@ if (import.meta.main) {
     encoder.encode(JSON.stringify({ event: "listening", port: listener.addr.port }) + "\n"),
   );
   Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+  Deno.addSignalListener("SIGUSR1", () => {
+    const result = broadcast();
+    Deno.stdout.writeSync(encoder.encode(JSON.stringify({ event: "broadcast", ...result }) + "\n"));
+  });
   let counter = 0;
   for await (const conn of listener) {
     void serve(conn, (++counter).toString(16).padStart(8, "0"));

@@ -4,63 +4,11 @@
  * on core 0, load on core 1), same load. Its percentiles are what the harness, Deno's socket I/O
  * and the shared machine add by themselves; the pool's latency_at_rate figures sit on top.
  */
-import { fileURLToPath } from "node:url";
 import { loadAverage1m } from "./bench_setup.ts";
 import { startLoadProcess } from "./load_process.ts";
 import type { BenchContext, RunResult, Scenario } from "./scenario.ts";
-import { LOAD_CPU, POOL_CPU } from "./submit_workload.ts";
-
-const RESPONDER = fileURLToPath(new URL("./floor_responder.ts", import.meta.url));
-const START_TIMEOUT_MS = 30_000;
-
-async function startResponder(): Promise<{ port: number; stop: () => Promise<void> }> {
-  const child = new Deno.Command("taskset", {
-    args: [
-      "-c",
-      POOL_CPU,
-      Deno.execPath(),
-      "run",
-      "--allow-net=127.0.0.1",
-      RESPONDER,
-      "--port",
-      "0",
-    ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch {
-      // Already exited.
-    }
-    await child.status;
-  };
-  const reader = child.stdout.getReader();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const first = await Promise.race([
-      reader.read(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error("floor responder did not start")),
-          START_TIMEOUT_MS,
-        );
-      }),
-    ]);
-    const line = new TextDecoder().decode(first.value ?? new Uint8Array()).split("\n")[0] ?? "";
-    const port = Number((JSON.parse(line) as { port?: unknown }).port);
-    reader.releaseLock();
-    void child.stdout.cancel();
-    return { port, stop };
-  } catch (e) {
-    await stop();
-    throw e;
-  } finally {
-    clearTimeout(timer);
-  }
-}
+import { startFloorProcess } from "./floor_process.ts";
+import { LOAD_CPU } from "./submit_workload.ts";
 
 /** The latency_floor scenario. */
 export const latencyFloor: Scenario = {
@@ -78,7 +26,7 @@ export const latencyFloor: Scenario = {
   ],
   async run(context: BenchContext): Promise<RunResult> {
     const loadAvg = await loadAverage1m();
-    const responder = await startResponder();
+    const responder = await startFloorProcess();
     try {
       const load = startLoadProcess(responder.port, [
         "--connections",
@@ -105,10 +53,7 @@ export const latencyFloor: Scenario = {
           maxMs: l.maxMs,
           loadAvg,
         },
-        commands: [
-          `taskset -c ${POOL_CPU} deno run --allow-net=127.0.0.1 tests/bench/floor_responder.ts --port 0`,
-          load.commandLine,
-        ],
+        commands: [responder.commandLine, load.commandLine],
         notes: summary.connectionsFailed > 0
           ? [`failed ${summary.connectionsFailed} ${JSON.stringify(summary.failures)}`]
           : [],

@@ -25,6 +25,7 @@ import { idleMemory, idleMemorySteady } from "./idle_memory.ts";
 import { latencyAtRate } from "./latency_at_rate.ts";
 import { latencyFloor } from "./latency_floor.ts";
 import { notifyFanout } from "./notify_fanout.ts";
+import { notifyFloor } from "./notify_floor.ts";
 import { readProcFile } from "./proc_stats.ts";
 import type { BenchContext, Scenario } from "./scenario.ts";
 import { shareValidation } from "./share_validation.ts";
@@ -39,6 +40,7 @@ export const SCENARIOS: readonly Scenario[] = [
   idleMemory,
   idleMemorySteady,
   notifyFanout,
+  notifyFloor,
 ];
 
 const encoder = new TextEncoder();
