@@ -179,6 +179,17 @@ export class PostgresStore {
   }
 }
 
+/**
+ * The summary upserts of one batch, started at once (postgres.js pipelines them on the
+ * transaction's connection).
+ *
+ * `miners.user_agent` takes the agent of the latest connect in the batch. The table has no time
+ * for it, so when batches with connects of the same worker commit out of order (two batches in
+ * flight, several collectors) an earlier agent can win; Redis (`connected_at`) is exact.
+ *
+ * Booleans travel as text: postgres.js types a parameter holding a JS boolean array as a single
+ * boolean, which the server refuses to cast to `bool[]`.
+ */
 function writeAggregates(tx: Sql, a: BatchAggregates): Promise<unknown>[] {
   const queries: Promise<unknown>[] = [];
   if (a.blocks.length > 0) {
@@ -190,7 +201,9 @@ function writeAggregates(tx: Sql, a: BatchAggregates): Promise<unknown>[] {
         ${b.map((r) => r.hash)}::text[], ${b.map((r) => r.height)}::int[],
         ${b.map((r) => r.user)}::text[], ${b.map((r) => r.worker)}::text[],
         ${b.map((r) => r.rewardSats)}::int8[], ${b.map((r) => r.region)}::text[],
-        ${b.map((r) => r.accepted)}::bool[], ${b.map((r) => r.rejectReason) as never}::text[],
+        ${b.map((r) => r.accepted ? "t" : "f")}::text[]::bool[], ${b.map((r) =>
+      r.rejectReason
+    ) as never}::text[],
         ${b.map((r) => microsToIso(r.foundAtUs))}::timestamptz[],
         ${b.map((r) => r.eventId)}::uuid[])
       ON CONFLICT DO NOTHING`.execute());
