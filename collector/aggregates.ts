@@ -16,7 +16,9 @@ export const MICROS_PER_HOUR = 3_600_000_000;
 
 /** What one batch adds to a `miners` row. */
 export interface MinerDelta {
+  /** Payout address. */
   readonly user: string;
+  /** Worker name, `""` for a bare address. */
   readonly worker: string;
   /** Earliest event time in the batch, µs since the epoch. */
   firstSeenUs: number;
@@ -24,7 +26,9 @@ export interface MinerDelta {
   lastSeenUs: number;
   /** Latest share time, µs; `null` when the batch has no share of this worker. */
   lastShareUs: number | null;
+  /** Accepted shares in the batch. */
   sharesAccepted: number;
+  /** Rejected shares in the batch. */
   sharesRejected: number;
   /** Best accepted share or best-difficulty report; `null` when none. */
   bestDiff: number | null;
@@ -38,11 +42,15 @@ export interface MinerDelta {
 
 /** What one batch adds to a `worker_hourly` row. */
 export interface WorkerHourDelta {
+  /** Payout address. */
   readonly user: string;
+  /** Worker name. */
   readonly worker: string;
   /** Start of the UTC hour, µs since the epoch. */
   readonly hourUs: number;
+  /** Accepted shares in that hour. */
   sharesAccepted: number;
+  /** Rejected shares in that hour. */
   sharesRejected: number;
   /** Sum of the pool difficulty of accepted shares (the work credited). */
   diffAccepted: number;
@@ -52,17 +60,25 @@ export interface WorkerHourDelta {
 
 /** One `blocks` row. */
 export interface BlockRow {
+  /** Block hash, display order hex. */
   readonly hash: string;
+  /** Block height. */
   readonly height: number;
+  /** Finder's payout address. */
   readonly user: string;
+  /** Finder's worker name. */
   readonly worker: string;
+  /** Coinbase value paid to the finder. */
   readonly rewardSats: number;
   /** Region in the payload (where the block was found). */
   readonly region: string;
+  /** A node accepted the block. */
   readonly accepted: boolean;
+  /** The node's rejection text, when not accepted. */
   readonly rejectReason: string | null;
   /** Event time, µs since the epoch. */
   readonly foundAtUs: number;
+  /** The block_found event. */
   readonly eventId: string;
 }
 

@@ -27,6 +27,8 @@ export class Backoff {
   #attempts = 0;
 
   /**
+   * Creates a backoff at its initial delay.
+   *
    * @param options Initial and largest delay, random source.
    * @throws {RangeError} If the delays are not positive or `maxMs < initialMs`.
    */
@@ -77,6 +79,8 @@ export class LogThrottle {
   #suppressed = 0;
 
   /**
+   * Creates a throttle that lets the first line through.
+   *
    * @param intervalMs Shortest time between two lines.
    * @param now Clock in milliseconds; `Date.now` unless given.
    */

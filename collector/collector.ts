@@ -4,8 +4,9 @@
  *
  * Per batch: parse and validate every message (invalid ones are counted, logged at most every few
  * seconds and acknowledged, so a poison message never blocks the stream); write the valid events
- * in one PostgreSQL transaction; apply them to Redis (one atomic script per event, guarded by a
- * dedup key); then acknowledge every message of the batch. While a backend is down the batch is
+ * in one PostgreSQL transaction; apply them to Redis (one atomic script call per chunk of events,
+ * each event guarded by its dedup key); then acknowledge every message of the batch. Two batches
+ * are processed at a time (see {@link BATCHES_IN_FLIGHT}). While a backend is down the batch is
  * retried with backoff and kept alive on the server (`+WPI`), never acknowledged, so nothing is
  * lost; both stores are idempotent per `event_id`, so a redelivery never counts twice.
  *
@@ -27,7 +28,7 @@ import { type MiningEvent, parseEvent } from "@tbg/shared/events";
 import type { StructuredLogger } from "@tbg/shared/log";
 import { type HealthReport, type MetricsServer, startMetricsServer } from "@tbg/shared/metrics";
 import { Backoff, LogThrottle } from "./backoff.ts";
-import { Backend, CollectorMetrics } from "./collector_metrics.ts";
+import { Backend, CollectorMetrics, ErrorStage } from "./collector_metrics.ts";
 import { consumerFilter, ensureConsumer, ensureStream } from "./jetstream_setup.ts";
 import { type Delay, MessageBatcher, realDelay } from "./message_batcher.ts";
 import { PostgresStore, type Sql } from "./postgres_store.ts";
@@ -49,6 +50,12 @@ export const BATCHES_IN_FLIGHT = 2;
 export const LOG_INTERVAL_MS = 5_000;
 /** How long a shutdown waits for a batch stuck on a backend before giving it back (nak). */
 export const DEFAULT_DRAIN_TIMEOUT_MS = 15_000;
+/** Redelivery delay for a batch handed back after an unexpected failure. */
+const UNEXPECTED_FAILURE_NAK_MS = 5_000;
+/** Time past the drain timeout after which shutdown stops waiting for a stuck batch. */
+const HARD_STOP_GRACE_MS = 5_000;
+/** Longest wait at shutdown for NATS to take the last acks. */
+const FLUSH_TIMEOUT_MS = 3_000;
 /** Retry pacing while a backend is down. */
 const RETRY_INITIAL_MS = 100;
 const RETRY_MAX_MS = 5_000;
@@ -140,6 +147,7 @@ class CollectorRuntime implements Collector {
     redisConnection: new LogThrottle(LOG_INTERVAL_MS),
     rejected: new LogThrottle(LOG_INTERVAL_MS),
     nats: new LogThrottle(LOG_INTERVAL_MS),
+    recreate: new LogThrottle(LOG_INTERVAL_MS),
     maintenance: new LogThrottle(LOG_INTERVAL_MS),
   };
   #nc: NatsConnection | undefined;
@@ -179,7 +187,7 @@ class CollectorRuntime implements Collector {
   }
 
   async start(): Promise<void> {
-    const { config } = { config: this.#config };
+    const config = this.#config;
     if (config.metrics.enabled) {
       this.metricsServer = startMetricsServer({
         hostname: config.metrics.host,
@@ -205,16 +213,24 @@ class CollectorRuntime implements Collector {
 
     if (config.migrate_on_start && this.#migrate !== undefined) {
       const migrate = this.#migrate;
-      await this.#retryUntilDone("migrations", () => migrate(this.#pg.sql, this.#log));
+      await this.#retryUntilDone(
+        "migrations",
+        ErrorStage.maintenance,
+        () => migrate(this.#pg.sql, this.#log),
+      );
     }
     void this.#maintainPartitions();
     this.#timers.push(
       setInterval(() => void this.#maintainPartitions(), PARTITION_INTERVAL_MS),
     );
 
-    await this.#retryUntilDone("jetstream setup", () => this.#setUpJetStream(), true);
+    // A consumer that exists with settings it cannot be given (RangeError) is a fatal config
+    // problem; anything else (JetStream not ready yet) is retried.
+    await this.#retryUntilDone("jetstream setup", ErrorStage.nats, () => this.#setUpJetStream());
     this.#timers.push(setInterval(() => void this.#sampleLag(), SAMPLE_INTERVAL_MS));
     this.#loop = this.#consumeLoop();
+    void this.#probeBackends();
+    void this.#sampleLag();
     this.#log.info("collector ready", {
       stream: config.stream,
       durable: config.durable,
@@ -335,7 +351,7 @@ class CollectorRuntime implements Collector {
       await Promise.all(inFlight);
       if (!this.#stopping) {
         // Whatever was fetched but not started goes back to the server for redelivery.
-        for (const msg of batcher.takeBuffered()) msg.nak();
+        this.#settle(batcher.takeBuffered(), (msg) => msg.nak());
         this.#log.warn("consumer ended, consuming again");
         await this.#sleep(backoff.next()).catch(() => {});
       }
@@ -348,8 +364,8 @@ class CollectorRuntime implements Collector {
         note.type === "consumer_not_found" || note.type === "consumer_deleted" ||
         note.type === "stream_not_found"
       ) {
-        const suppressed = this.#throttles.nats.take();
-        if (suppressed === undefined) continue;
+        // At most one attempt per interval: the client reports every failed pull.
+        if (this.#throttles.recreate.take() === undefined) continue;
         this.#log.warn("consumer missing on the server, recreating", { notification: note.type });
         try {
           await this.#setUpJetStream();
@@ -420,16 +436,30 @@ class CollectorRuntime implements Collector {
       }
       for (const event of stored) metrics.events[event.event].inc();
     } catch (error: unknown) {
-      // Handing the batch back makes the server redeliver it at once (here or to another
-      // collector); both stores skip whatever part of it was already applied.
-      for (const msg of msgs) msg.nak();
-      if (!(error instanceof AbandonedError)) {
+      // Handing the batch back makes the server redeliver it (here or to another collector);
+      // both stores skip whatever part of it was already applied. At shutdown at once; after an
+      // unexpected failure with a delay, so a bug does not spin on the same messages.
+      const abandoned = error instanceof AbandonedError;
+      this.#settle(msgs, (msg) => msg.nak(abandoned ? undefined : UNEXPECTED_FAILURE_NAK_MS));
+      if (!abandoned) {
         this.#log.error("batch failed unexpectedly; handed back", { error: errorText(error) });
       }
       return;
     }
-    for (const msg of msgs) msg.ack();
+    this.#settle(msgs, (msg) => msg.ack());
     metrics.batchDurationMs.observe(performance.now() - startedMs);
+  }
+
+  /** Acks or naks every message; on a closed connection the server redelivers them instead. */
+  #settle(msgs: readonly JsMsg[], settle: (msg: JsMsg) => void): void {
+    try {
+      for (const msg of msgs) settle(msg);
+    } catch (error: unknown) {
+      this.metrics.errors.nats.inc();
+      this.#log.warn("cannot acknowledge batch; it will be redelivered", {
+        error: errorText(error),
+      });
+    }
   }
 
   #invalid(msg: JsMsg, error: unknown): void {
@@ -487,8 +517,8 @@ class CollectorRuntime implements Collector {
   /** Retries a start-up step until it succeeds or the collector stops. */
   async #retryUntilDone(
     what: string,
+    stage: ErrorStage,
     attempt: () => Promise<unknown>,
-    fatalRangeError = false,
   ): Promise<void> {
     const backoff = new Backoff({ initialMs: 250, maxMs: RETRY_MAX_MS });
     const throttle = new LogThrottle(LOG_INTERVAL_MS);
@@ -498,8 +528,8 @@ class CollectorRuntime implements Collector {
         await attempt();
         return;
       } catch (error: unknown) {
-        if (fatalRangeError && error instanceof RangeError) throw error;
-        this.metrics.errors[what === "migrations" ? "maintenance" : "nats"].inc();
+        if (error instanceof RangeError) throw error;
+        this.metrics.errors[stage].inc();
         const suppressed = throttle.take();
         if (suppressed !== undefined) {
           this.#log.warn(`${what} failed, retrying`, { error: errorText(error), suppressed });
@@ -573,9 +603,13 @@ class CollectorRuntime implements Collector {
     }, this.#drainTimeoutMs);
     try {
       this.#messages?.stop();
-      await this.#loop;
+      // A query stuck on a frozen backend never returns; past the drain time plus a grace
+      // period the connections are closed under it and its messages are redelivered.
+      const hardStop = realDelay(this.#drainTimeoutMs + HARD_STOP_GRACE_MS);
+      await Promise.race([this.#loop, hardStop.done]);
+      hardStop.cancel();
       const leftover = this.#batcher?.takeBuffered() ?? [];
-      for (const msg of leftover) msg.nak();
+      this.#settle(leftover, (msg) => msg.nak());
       if (leftover.length > 0) {
         this.#log.info("handed back unstarted messages", { count: leftover.length });
       }
@@ -585,12 +619,12 @@ class CollectorRuntime implements Collector {
       for (const wait of this.#waits) wait.cancel();
     }
     if (this.#nc !== undefined && !this.#nc.isClosed()) {
-      try {
-        await this.#nc.flush();
-      } catch {
-        // NATS is down: the unacknowledged messages are redelivered after the ack wait.
-      }
-      await this.#nc.close();
+      // Sends the acks and naks still buffered; when NATS is down, gives up after a while and
+      // the unacknowledged messages are redelivered after the ack wait.
+      const flushWait = realDelay(FLUSH_TIMEOUT_MS);
+      await Promise.race([this.#nc.flush().catch(() => {}), flushWait.done]);
+      flushWait.cancel();
+      await this.#nc.close().catch(() => {});
     }
     await Promise.allSettled([this.#pg.close(), this.#redis.close()]);
     await this.metricsServer?.shutdown();

@@ -91,6 +91,8 @@ export class CollectorMetrics {
   readonly backendUp: Readonly<Record<Backend, GaugeCell>>;
 
   /**
+   * Registers every series, at zero.
+   *
    * @param registry The registry to fill; a new one unless given.
    * @throws {Error} from prom-client when the registry already holds one of these names.
    */

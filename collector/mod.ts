@@ -28,17 +28,37 @@ export {
   ensureConsumer,
   ensureStream,
   MAX_ACK_PENDING,
+  type StreamOutcome,
 } from "./jetstream_setup.ts";
 export {
   isDataError,
   PostgresStore,
+  type PostgresStoreOptions,
   type PostgresWriteResult,
   type RejectedEvent,
   type Sql,
 } from "./postgres_store.ts";
-export { MAX_EVENTS_PER_CALL, type RedisApplyResult, RedisStore } from "./redis_store.ts";
+export {
+  MAX_EVENTS_PER_CALL,
+  type RedisApplyResult,
+  RedisStore,
+  type RedisStoreOptions,
+} from "./redis_store.ts";
 export * from "./redis_batch_script.ts";
-export { aggregateBatch, type BatchAggregates, MICROS_PER_HOUR } from "./aggregates.ts";
+export {
+  aggregateBatch,
+  type BatchAggregates,
+  type BlockRow,
+  MICROS_PER_HOUR,
+  type MinerDelta,
+  type WorkerHourDelta,
+} from "./aggregates.ts";
 export { type EventRow, eventRowsJson, microsToIso } from "./event_rows.ts";
-export { MessageBatcher } from "./message_batcher.ts";
-export { Backoff, LogThrottle } from "./backoff.ts";
+export {
+  type Delay,
+  type DelayFn,
+  MessageBatcher,
+  type MessageBatcherOptions,
+  realDelay,
+} from "./message_batcher.ts";
+export { Backoff, type BackoffOptions, LogThrottle } from "./backoff.ts";

@@ -16,7 +16,9 @@ export type Sql = postgres.Sql<Record<string, never>>;
 
 /** An event PostgreSQL refused as data, with the reason. */
 export interface RejectedEvent {
+  /** The event. */
   readonly event: MiningEvent;
+  /** What PostgreSQL answered. */
   readonly error: unknown;
 }
 

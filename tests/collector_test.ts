@@ -633,10 +633,14 @@ async function waitDrained(stack: Stack, timeoutMs = 90_000): Promise<void> {
     "the durable consumer to have every message delivered and acknowledged",
     async () => {
       const info = await stack.jsm.consumers.info(STREAM, DURABLE);
+      last = `num_pending ${info.num_pending}, num_ack_pending ${info.num_ack_pending}, ` +
+        `redelivered ${info.num_redelivered}`;
       return info.num_pending === 0 && info.num_ack_pending === 0;
     },
     timeoutMs,
-  );
+  ).catch((error: Error) => {
+    throw new Error(`${error.message} (${last})`, { cause: error });
+  });
 }
 
 /**
@@ -924,6 +928,37 @@ Deno.test({
       await assertStoredOnce(stack, [...before, ...during]);
       await assertOtherState(stack);
       assert.equal(await collector.metric('collector_backend_up{backend="redis"}'), 1);
+      assert.equal(await collector.stop(), 0);
+    }),
+});
+
+Deno.test({
+  name: "a NATS restart mid-stream: the collector reconnects and every event arrives once",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const collector = await startCollectorProcess(stack);
+      const before = shareEvents(5000);
+      await publish(stack.js, before);
+      await waitFor("some events stored", async () => await storedCount(stack.sql) > 0);
+      stack.nats.kill("SIGKILL");
+      await waitFor("health to report NATS down", async () => {
+        const health = await collector.health();
+        return health.status === 503 &&
+          (health.body.failing as string[]).includes("nats_connected");
+      });
+      assert.equal(await collector.metric('collector_backend_up{backend="nats"}'), 0);
+      await stack.nats.restart();
+      const after = [...shareEvents(2000, 4), ...otherEvents()];
+      await waitFor("the test's own client to reconnect", async () => {
+        await publish(stack.js, after.slice(0, 1));
+        return true;
+      });
+      await publish(stack.js, after);
+      await waitDrained(stack);
+      await assertStoredOnce(stack, [...before, ...after]);
+      await assertOtherState(stack);
+      assert.equal((await collector.health()).status, 200);
       assert.equal(await collector.stop(), 0);
     }),
 });

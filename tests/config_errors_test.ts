@@ -129,7 +129,11 @@ Deno.test("a missing --config exits 2 with usage", async () => {
 
 Deno.test("a config needing the network exits 2 naming the exact --allow-net flag", async () => {
   using file = tempConfig(JSON.stringify(BASE));
-  const result = await probe(["--allow-read"], ["--config", file.path]);
+  // The event spool (on by default) is granted so that only the network is missing.
+  const result = await probe(["--allow-read", "--allow-write=./.tbg/spool"], [
+    "--config",
+    file.path,
+  ]);
   assert.equal(
     result.stderr,
     'tbg-stratum: missing permission --allow-net=127.0.0.1:3333,127.0.0.1:9100,127.0.0.1:18443,127.0.0.1:4222 (run through "deno task start:stratum" or add the flag)\n',
@@ -140,7 +144,11 @@ Deno.test("a config needing the network exits 2 naming the exact --allow-net fla
 Deno.test("a grant for only some peers names just the missing ones", async () => {
   using file = tempConfig(JSON.stringify(BASE));
   const result = await probe(
-    ["--allow-read", "--allow-net=127.0.0.1:3333,127.0.0.1:9100,127.0.0.1:4222"],
+    [
+      "--allow-read",
+      "--allow-write=./.tbg/spool",
+      "--allow-net=127.0.0.1:3333,127.0.0.1:9100,127.0.0.1:4222",
+    ],
     ["--config", file.path],
   );
   assert.equal(

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { EventType, makeEvent } from "@tbg/shared/events";
+import { eventRowsJson, microsToIso } from "./event_rows.ts";
+
+Deno.test("microsToIso() keeps all six fractional digits", () => {
+  assert.equal(microsToIso(1_716_556_800_123_456), "2024-05-24T13:20:00.123456Z");
+  assert.equal(microsToIso(1_716_556_800_000_001), "2024-05-24T13:20:00.000001Z");
+  assert.equal(microsToIso(0), "1970-01-01T00:00:00.000000Z");
+});
+
+Deno.test("microsToIso() rejects negative and fractional values", () => {
+  assert.throws(() => microsToIso(-1), RangeError);
+  assert.throws(() => microsToIso(1.5), RangeError);
+});
+
+Deno.test("eventRowsJson() carries id, type, region, source, exact time and the data", () => {
+  const event = {
+    ...makeEvent(EventType.DiffUpdated, "us-east", "stratum-us-1", {
+      user: "bcrt1quser",
+      worker: 'rig "1"',
+      session_id: "0a",
+      old_diff: 1,
+      new_diff: 2.5,
+      reason: "vardiff" as const,
+    }),
+    timestamp: 1_716_556_800_654_321,
+  };
+  assert.deepEqual(JSON.parse(eventRowsJson([event])), [{
+    i: event.event_id,
+    t: "diff_updated",
+    r: "us-east",
+    s: "stratum-us-1",
+    ts: "2024-05-24T13:20:00.654321Z",
+    p: event.data,
+  }]);
+});
