@@ -262,12 +262,12 @@ export const engineShape = {
     ),
     spool_dir: optional(
       nonEmptyString("a directory path"),
-      "Directory where events are spooled while NATS is unreachable; memory buffer only when absent.",
+      "Directory where events are spooled (append-only, fsync'd) while NATS is unreachable; <logdir>/spool or ./.tbg/spool when absent.",
     ),
     buffer_size: withDefault(
       positiveInt(),
       65536,
-      "Events held in memory while NATS is unreachable before the oldest are spooled or dropped.",
+      "Events held in memory between the share path and the NATS publisher; when full, new events go to the spool.",
     ),
   }, "Event emission to NATS JetStream."),
   vardiff: defaultedSection({
