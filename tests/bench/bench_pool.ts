@@ -8,6 +8,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { pickFreePort } from "../support/servers/nats_server.ts";
+import { JsonLogCollector } from "../support/json_log_collector.ts";
 import { InspectorSession } from "./inspector_session.ts";
 import { childPids } from "./proc_stats.ts";
 
@@ -157,67 +158,17 @@ export async function startBenchPool(
     env: { NO_COLOR: "1", ...options.env },
   }).spawn();
 
-  const logs: Record<string, unknown>[] = [];
-  const waiters = new Set<{
-    predicate: (l: Record<string, unknown>) => boolean;
-    resolve: (l: Record<string, unknown>) => void;
-  }>();
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    let pending = "";
-    for await (const chunk of stream) {
-      pending += decoder.decode(chunk, { stream: true });
-      let nl;
-      while ((nl = pending.indexOf("\n")) !== -1) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        let parsed: Record<string, unknown>;
-        try {
-          parsed = JSON.parse(line);
-        } catch {
-          parsed = { raw: line };
-        }
-        logs.push(parsed);
-        if (logs.length > 10_000) logs.splice(0, 5_000);
-        for (const w of waiters) if (w.predicate(parsed)) w.resolve(parsed);
-      }
-    }
-  };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const collector = new JsonLogCollector([child.stdout, child.stderr]);
+  const logs = collector.logs;
   let exitedFlag = false;
   const exited = child.status.then(async (s) => {
     exitedFlag = true;
-    await pumps;
+    await collector.done;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     return s.code;
   });
-
-  const waitForLog = (predicate: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000) => {
-    const found = logs.find(predicate);
-    if (found) return Promise.resolve(found);
-    return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const waiter = {
-        predicate,
-        resolve: (l: Record<string, unknown>) => {
-          clearTimeout(timer);
-          waiters.delete(waiter);
-          resolve(l);
-        },
-      };
-      const timer = setTimeout(() => {
-        waiters.delete(waiter);
-        reject(new Error(`no matching pool log within ${timeoutMs} ms: ${tail()}`));
-      }, timeoutMs);
-      waiters.add(waiter);
-      exited.then(() => {
-        if (!waiters.has(waiter)) return;
-        waiters.delete(waiter);
-        clearTimeout(timer);
-        reject(new Error(`pool exited: ${tail()}`));
-      });
-    });
-  };
-  const tail = () => JSON.stringify(logs.slice(-6));
+  const waitForLog = (predicate: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000) =>
+    collector.waitFor(predicate, timeoutMs, "pool");
 
   let inspectorRef: InspectorSession | null = null;
   const stop = async (): Promise<number> => {

@@ -3,6 +3,7 @@
  * the permissions its config implies), against a devnet node. Tests read its JSON log lines.
  */
 import { fileURLToPath } from "node:url";
+import { JsonLogCollector } from "./json_log_collector.ts";
 import { pickFreePort } from "./servers/nats_server.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -93,69 +94,15 @@ export async function startPoolProcess(
   };
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));
   const child = launcherCommand(configPath, options.serviceArgs ?? []).spawn();
-  const logs: Record<string, unknown>[] = [];
-  const waiters: {
-    predicate: (l: Record<string, unknown>) => boolean;
-    resolve: (l: Record<string, unknown>) => void;
-  }[] = [];
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    let pending = "";
-    for await (const chunk of stream) {
-      pending += decoder.decode(chunk, { stream: true });
-      let nl;
-      while ((nl = pending.indexOf("\n")) !== -1) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        let parsed: Record<string, unknown>;
-        try {
-          parsed = JSON.parse(line);
-        } catch {
-          parsed = { raw: line };
-        }
-        logs.push(parsed);
-        for (let i = waiters.length - 1; i >= 0; i--) {
-          if (waiters[i]!.predicate(parsed)) waiters.splice(i, 1)[0]!.resolve(parsed);
-        }
-      }
-    }
-  };
-  const pumps = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  const collector = new JsonLogCollector([child.stdout, child.stderr]);
+  const logs = collector.logs;
   const exited = child.status.then(async (s) => {
-    await pumps;
+    await collector.done;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     return s.code;
   });
-  const waitForLog = (predicate: (l: Record<string, unknown>) => boolean, timeoutMs = 20_000) => {
-    const found = logs.find(predicate);
-    if (found) return Promise.resolve(found);
-    return new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const i = waiters.findIndex((w) => w.resolve === done);
-        if (i !== -1) waiters.splice(i, 1);
-        reject(
-          new Error(
-            `no matching pool log within ${timeoutMs} ms; last lines: ${
-              JSON.stringify(logs.slice(-5))
-            }`,
-          ),
-        );
-      }, timeoutMs);
-      const done = (l: Record<string, unknown>) => {
-        clearTimeout(timer);
-        resolve(l);
-      };
-      waiters.push({ predicate, resolve: done });
-      exited.then(() => {
-        const i = waiters.findIndex((w) => w.resolve === done);
-        if (i !== -1) {
-          waiters.splice(i, 1);
-          clearTimeout(timer);
-          reject(new Error(`pool exited; last lines: ${JSON.stringify(logs.slice(-8))}`));
-        }
-      });
-    });
-  };
+  const waitForLog = (predicate: (l: Record<string, unknown>) => boolean, timeoutMs = 20_000) =>
+    collector.waitFor(predicate, timeoutMs, "pool");
   await waitForLog((l) => l.msg === "pool ready", 30_000);
   return {
     stratumPort,
