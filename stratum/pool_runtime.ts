@@ -161,7 +161,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       log.error("template refused", { error: String(e), reason: update.reason });
       return;
     }
-    const workbase = engine.onTemplate(template);
+    const workbase = engine.onTemplate(template, update.source === "zmq" ? "zmq" : "poll");
     metrics.noteTemplate(update.receivedAtMs);
     metrics.bitcoinHeight.set(template.height - 1);
     log.info("new job", {

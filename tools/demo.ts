@@ -1,17 +1,21 @@
 /**
  * The local demo of the whole system on its embedded defaults (`deno task demo`):
- * a devnet node (bitcoind-compatible regtest double), the real Stratum pool started through the
- * launcher with its narrow permissions, and three support CPU miners paying to P2WPKH, P2TR and
- * P2PKH addresses (one with version rolling). Prints a live summary, then the blocks found and
- * whom each coinbase paid, and stops everything cleanly.
+ * nats-server, redis-server and PostgreSQL (throwaway ones, or running ones given by URL), the
+ * collector, a devnet node (bitcoind-compatible regtest double), the real Stratum pool emitting
+ * events, both started through the launcher with their narrow permissions, and three support CPU
+ * miners paying to P2WPKH, P2TR and P2PKH addresses (one with version rolling). Prints a live
+ * summary, then the blocks found and whom each coinbase paid, the events persisted per type, and
+ * stops everything cleanly.
  *
  *   deno task demo [--duration-s 180] [--blocks-per-miner 1]
+ *                  [--nats-url nats://…] [--redis-url redis://…] [--postgres-url postgres://…]
  */
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { difficultyToTarget, targetToBits } from "@tbg/shared/bitcoin";
 import { regtestAddress, type TestAddressType } from "../tests/support/addresses.ts";
 import { startPoolProcess } from "../tests/support/pool_process.ts";
+import { startDemoPipeline } from "./demo_pipeline.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const { values } = parseArgs({
@@ -19,6 +23,9 @@ const { values } = parseArgs({
   options: {
     "duration-s": { type: "string", default: "180" },
     "blocks-per-miner": { type: "string", default: "1" },
+    "nats-url": { type: "string" },
+    "redis-url": { type: "string" },
+    "postgres-url": { type: "string" },
   },
 });
 const durationMs = Number(values["duration-s"]) * 1000;
@@ -94,7 +101,18 @@ async function rpc(url: string, method: string, params: unknown[] = []): Promise
   return body.result;
 }
 
-say("== TheBitcoinGame demo: devnet node + Stratum pool + 3 CPU miners ==");
+say(
+  "== TheBitcoinGame demo: NATS + Redis + PostgreSQL + collector, devnet node + Stratum pool + 3 CPU miners ==",
+);
+const pipeline = await startDemoPipeline({
+  nats: values["nats-url"],
+  redis: values["redis-url"],
+  postgres: values["postgres-url"],
+});
+say(`nats          ${pipeline.natsUrl}  (stream MINING_EVENTS)`);
+say(`redis         ${pipeline.redisUrl}`);
+say(`postgresql    ${pipeline.postgresUrl.replace(/\/\/[^@/]*@/, "//")}`);
+say(`collector     metrics ${pipeline.collectorMetricsUrl}`);
 const bits = targetToBits(difficultyToTarget(NETWORK_DIFFICULTY)).toString(16);
 const devnet = spawn("devnet", [
   "run",
@@ -121,7 +139,12 @@ say(
 
 const pool = await startPoolProcess(
   { rpcPort, zmqUrl: ready.zmqUrl, user: "devnet", password: "devnet" },
-  { btcsig: "/TheBitcoinGame-demo/", mindiff: 0.000001, startdiff: 0.00001 },
+  {
+    btcsig: "/TheBitcoinGame-demo/",
+    mindiff: 0.000001,
+    startdiff: 0.00001,
+    events: { enabled: true, nats_url: pipeline.natsUrl, spool_dir: pipeline.spoolDir },
+  },
 );
 say(
   `stratum pool  stratum+tcp://127.0.0.1:${pool.stratumPort}  metrics http://127.0.0.1:${pool.metricsPort}/metrics`,
@@ -200,7 +223,8 @@ while (Date.now() - started < durationMs) {
     `[${String(Math.round((Date.now() - started) / 1000)).padStart(3)}s] height ${
       ready.height + blocks.length
     }  ` +
-      miners.map((m, i) => `${m.type}: ${shares[i]} shares, ${perMiner[i]} blocks`).join("  |  "),
+      miners.map((m, i) => `${m.type}: ${shares[i]} shares, ${perMiner[i]} blocks`).join("  |  ") +
+      `  |  events persisted ${await pipeline.persistedCount()}`,
   );
   if (perMiner.every((n) => n >= blocksWanted)) break;
 }
@@ -223,10 +247,23 @@ say(`pool drained and exited with code ${poolExit}`);
 devnet.process.kill("SIGTERM");
 const devnetExit = (await devnet.process.status).code;
 say(`devnet node exited with code ${devnetExit}`);
+
+say("\n== events persisted (PostgreSQL mining_events; Redis Streams tbg:stream:<type>) ==");
+const persisted = await pipeline.settle(30_000);
+for (const row of await pipeline.perType()) {
+  say(
+    `${row.type.padEnd(20)} postgres ${String(row.postgres).padStart(6)}   redis stream ${
+      String(row.redisStream).padStart(6)
+    }`,
+  );
+}
+say(`${"total".padEnd(20)} postgres ${String(persisted).padStart(6)}`);
+const collectorExit = await pipeline.stop();
+say(`collector drained and exited with code ${collectorExit}`);
 const everyMinerPaid = miners.every((m) => blocks.some((b) => b.payee === m.scriptHex));
 say(
   everyMinerPaid
     ? "every miner found a block paid to its own address"
     : "not every miner found a block in time",
 );
-Deno.exit(poolExit === 0 && devnetExit === 0 ? 0 : 1);
+Deno.exit(poolExit === 0 && devnetExit === 0 && collectorExit === 0 ? 0 : 1);

@@ -8,7 +8,7 @@
  * the network: block submission, events and difficulty memory are fire-and-forget from here.
  */
 import { bytesToHex } from "../bitcoin/mod.ts";
-import type { EventPayloads, EventType } from "../events/mod.ts";
+import type { EventPayloads, EventType, NetworkBlockSource } from "../events/mod.ts";
 import type { StructuredLogger } from "../log/mod.ts";
 import type { SubmitRequest } from "../stratum/mod.ts";
 import { assembleBlockHex } from "./block.ts";
@@ -184,9 +184,22 @@ export class Engine implements SessionHost {
   /**
    * Installs a new template: makes a job and sends it to every ready session. Returns the job.
    * A new previous-block hash means clean_jobs=true (drop old work); a refresh means false.
+   * A tip change after the first template is reported as new_block_network; `prev_hash` is the
+   * tip the pool worked on before (the new block's parent unless the chain reorganised).
+   *
+   * @param source How the tip change was learnt (ZMQ, polling, the primary over NATS).
    */
-  onTemplate(template: BlockTemplate): Workbase {
+  onTemplate(template: BlockTemplate, source: NetworkBlockSource = "poll"): Workbase {
+    const previous = this.jobs.current;
     const workbase = this.jobs.addTemplate(template, this.clock.nowMs());
+    if (previous !== null && workbase.cleanJobs) {
+      this.#deps.events?.emit("new_block_network", {
+        height: template.height - 1,
+        hash: template.prevHashHex,
+        prev_hash: previous.template.prevHashHex,
+        source,
+      });
+    }
     const start = performance.now();
     let sent = 0;
     for (const session of this.sessions) {

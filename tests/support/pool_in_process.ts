@@ -5,6 +5,7 @@
 import { BitcoindPool, BitcoindTemplateSource } from "@tbg/shared/bitcoind";
 import { validateConfig } from "@tbg/shared/config";
 import { getLogger } from "@tbg/shared/log";
+import type { EventSink } from "@tbg/shared/engine";
 import { type PoolRuntime, startPoolRuntime } from "@tbg/stratum";
 import type { Devnet } from "./devnet/mod.ts";
 
@@ -15,10 +16,14 @@ export interface InProcessPool {
   stop(): Promise<void>;
 }
 
-/** Starts a pool on a free loopback port; `overrides` are merged over a regtest config. */
+/**
+ * Starts a pool on a free loopback port; `overrides` are merged over a regtest config. Events go
+ * to `events` when given (a recording sink), nowhere otherwise.
+ */
 export async function startInProcessPool(
   devnet: Devnet,
   overrides: Record<string, unknown> = {},
+  events: EventSink | null = null,
 ): Promise<InProcessPool> {
   const config = validateConfig("stratum", {
     network: "regtest",
@@ -38,7 +43,7 @@ export async function startInProcessPool(
     network: "regtest",
     source,
     log,
-    events: null,
+    events,
     instance: "test",
     bitcoindConnected: () => pool.connected,
   });
