@@ -21,3 +21,12 @@ export {
   type MiningEventsStreamConfig,
   miningEventsStreamConfig,
 } from "./stream.ts";
+export {
+  HUB_JETSTREAM_DOMAIN,
+  type HubMiningEventsStreamConfig,
+  hubMiningEventsStreamConfig,
+  jetStreamApiPrefix,
+  regionEventsSource,
+  regionEventsStreamConfig,
+  regionEventsStreamName,
+} from "./region_streams.ts";
