@@ -10,6 +10,7 @@ import postgres from "postgres";
 import type { MiningEvent } from "@tbg/shared/events";
 import { aggregateBatch, type BatchAggregates } from "./aggregates.ts";
 import { eventRowsJson, microsToIso } from "./event_rows.ts";
+import { transaction } from "./pg_transaction.ts";
 
 /** The postgres.js client type used throughout the collector. */
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -136,7 +137,7 @@ export class PostgresStore {
     // One text parameter holding the whole batch as JSON: the cheapest encoding for the client
     // (one JSON.stringify, no array escaping) and a single parse on the server.
     const rows = eventRowsJson(events);
-    return await this.sql.begin(async (tx) => {
+    return await transaction(this.sql, async (tx) => {
       const inserted = await tx<{ event_id: string }[]>`
         INSERT INTO mining_events (event_id, event_type, region, source, ts, payload)
         SELECT i, t, r, s, ts, p

@@ -3,17 +3,38 @@
  */
 import { pickFreePort } from "./nats_server.ts";
 
+/** Options for {@link startRedisServer}. */
+export interface RedisServerOptions {
+  /**
+   * Keep data across {@link RedisServerHandle.restart} with an append-only file fsync'd on every
+   * write, as an outage test needs. Default off: nothing is persisted.
+   */
+  readonly persistent?: boolean;
+}
+
 /** A running redis-server. */
 export interface RedisServerHandle {
   readonly url: string;
   readonly port: number;
+  /** Process id of the current server process (benchmarks read its CPU time). */
+  readonly pid: number;
+  /** Sends a signal to the server (default SIGKILL); no-op once it has exited. */
+  kill(signal?: Deno.Signal): void;
+  /** Stops the server if still running and starts it again on the same port and directory. */
+  restart(): Promise<void>;
+  /** Stops the server and deletes its directory. */
   stop(): Promise<void>;
 }
 
-/** Starts redis-server (Debian package "redis-server") with no persistence; fails clearly if missing. */
-export async function startRedisServer(): Promise<RedisServerHandle> {
-  const port = pickFreePort();
-  const dir = await Deno.makeTempDir({ prefix: "tbg-redis-" });
+const READY_TIMEOUT_MS = 10_000;
+
+interface RunningRedis {
+  readonly child: Deno.ChildProcess;
+  readonly drained: Promise<unknown>;
+  exited: boolean;
+}
+
+function spawn(port: number, dir: string, persistent: boolean): RunningRedis {
   let child: Deno.ChildProcess;
   try {
     child = new Deno.Command("redis-server", {
@@ -25,7 +46,8 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
         "--save",
         "",
         "--appendonly",
-        "no",
+        persistent ? "yes" : "no",
+        ...(persistent ? ["--appendfsync", "always"] : []),
         "--dir",
         dir,
       ],
@@ -33,7 +55,6 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
       stderr: "piped",
     }).spawn();
   } catch (e) {
-    await Deno.remove(dir, { recursive: true });
     if (e instanceof Deno.errors.NotFound) {
       throw new Error(
         'Cannot start redis-server: binary not found (install the Debian package "redis-server")',
@@ -41,39 +62,105 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
     }
     throw e;
   }
-  const drain = Promise.all([
-    child.stdout.pipeTo(new WritableStream()),
-    child.stderr.pipeTo(new WritableStream()),
-  ]);
-  const deadline = Date.now() + 10_000;
-  while (true) {
+  const running: RunningRedis = {
+    child,
+    drained: Promise.all([
+      child.stdout.pipeTo(new WritableStream()),
+      child.stderr.pipeTo(new WritableStream()),
+    ]).catch(() => {}),
+    exited: false,
+  };
+  child.status.then(() => running.exited = true);
+  return running;
+}
+
+async function answersPing(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
       await conn.write(new TextEncoder().encode("PING\r\n"));
       const buf = new Uint8Array(16);
       const n = await conn.read(buf);
+      return n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG");
+    } finally {
       conn.close();
-      if (n !== null && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG")) break;
-    } catch {
-      // Not up yet.
     }
-    if (Date.now() > deadline) {
-      child.kill("SIGKILL");
-      throw new Error(`Cannot start redis-server on port ${port}: not answering within 10 s`);
+  } catch {
+    return false;
+  }
+}
+
+async function waitReady(running: RunningRedis, port: number): Promise<void> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!(await answersPing(port))) {
+    if (running.exited || Date.now() > deadline) {
+      try {
+        running.child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+      throw new Error(
+        `Cannot start redis-server on port ${port}: ` +
+          (running.exited ? "the process exited" : "not answering within 10 s"),
+      );
     }
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function terminate(running: RunningRedis, signal: Deno.Signal): Promise<void> {
+  if (!running.exited) {
+    try {
+      running.child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+  await running.child.status;
+  await running.drained;
+}
+
+/**
+ * Starts redis-server (Debian package "redis-server") on 127.0.0.1; fails clearly if missing.
+ *
+ * @param options Persistence across restarts.
+ * @returns A handle to reach, signal, restart and stop the server.
+ */
+export async function startRedisServer(
+  options: RedisServerOptions = {},
+): Promise<RedisServerHandle> {
+  const persistent = options.persistent ?? false;
+  const port = pickFreePort();
+  const dir = await Deno.makeTempDir({ prefix: "tbg-redis-" });
+  let current: RunningRedis;
+  try {
+    current = spawn(port, dir, persistent);
+    await waitReady(current, port);
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
   }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
-    async stop() {
+    get pid() {
+      return current.child.pid;
+    },
+    kill(signal: Deno.Signal = "SIGKILL") {
+      if (current.exited) return;
       try {
-        child.kill("SIGTERM");
+        current.child.kill(signal);
       } catch {
-        // Already gone.
+        // Exited meanwhile.
       }
-      await child.status;
-      await drain.catch(() => {});
+    },
+    async restart() {
+      await terminate(current, "SIGKILL");
+      current = spawn(port, dir, persistent);
+      await waitReady(current, port);
+    },
+    async stop() {
+      await terminate(current, "SIGTERM");
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };

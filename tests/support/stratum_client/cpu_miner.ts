@@ -68,6 +68,8 @@ export class CpuMiner {
   async #mine(): Promise<void> {
     const batch = this.#options.batchNonces ?? 2048;
     const startedAt = performance.now();
+    // The cap paces this run only: counting earlier runs' hashes would idle a restarted miner.
+    const hashesAtStart = this.stats.hashes;
     while (this.#running && !this.#client.connection.isClosed) {
       let job: MinerJob;
       try {
@@ -93,7 +95,7 @@ export class CpuMiner {
           this.#submit(job, extranonce2, ntime, nonce, mask === 0 ? undefined : rolled);
           start = nonce + 1 - batch;
         }
-        await this.#pace(startedAt);
+        await this.#pace(startedAt, this.stats.hashes - hashesAtStart);
       }
     }
   }
@@ -122,11 +124,11 @@ export class CpuMiner {
     this.#inFlight.add(p);
   }
 
-  async #pace(startedAt: number): Promise<void> {
+  async #pace(startedAt: number, hashes: number): Promise<void> {
     const cap = this.#options.maxHashesPerSecond;
     let delayMs = 0;
     if (cap !== undefined && cap > 0) {
-      const earliestMs = (this.stats.hashes / cap) * 1000;
+      const earliestMs = (hashes / cap) * 1000;
       delayMs = Math.max(0, earliestMs - (performance.now() - startedAt));
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(delayMs, 1000)));
