@@ -9,8 +9,14 @@
  * @module
  */
 import type { MiningEvent } from "@tbg/shared/events";
+import { dataJson } from "./data_json.ts";
 
-const MICROS_PER_MS = 1000;
+const MICROS_PER_SECOND = 1_000_000;
+
+// One-entry cache of the ISO text up to the second: a batch's timestamps mostly share a second,
+// and `Date#toISOString()` was the largest single cost of building the rows.
+let cachedSecond = -1;
+let cachedSecondIso = "";
 
 /**
  * Formats microseconds since the Unix epoch as an exact ISO 8601 UTC timestamp, so PostgreSQL
@@ -26,10 +32,14 @@ export function microsToIso(timestampUs: number): string {
       `Cannot format timestamp: ${timestampUs} is not a non-negative integer of microseconds`,
     );
   }
-  const ms = Math.floor(timestampUs / MICROS_PER_MS);
-  const iso = new Date(ms).toISOString();
-  const micros = String(timestampUs % MICROS_PER_MS).padStart(3, "0");
-  return `${iso.slice(0, -1)}${micros}Z`;
+  const second = Math.floor(timestampUs / MICROS_PER_SECOND);
+  if (second !== cachedSecond) {
+    // "YYYY-MM-DDTHH:MM:SS" of "YYYY-MM-DDTHH:MM:SS.mmmZ".
+    cachedSecondIso = new Date(second * 1000).toISOString().slice(0, -5);
+    cachedSecond = second;
+  }
+  const micros = String(timestampUs - second * MICROS_PER_SECOND).padStart(6, "0");
+  return `${cachedSecondIso}.${micros}Z`;
 }
 
 /** One `mining_events` row as it travels in the insert's JSON parameter. */
@@ -50,18 +60,21 @@ export interface EventRow {
 
 /**
  * The rows of a batch as one JSON array text, read on the server with `jsonb_to_recordset`.
+ * Written by concatenation around the payload's cached JSON ({@link dataJson}) rather than by
+ * stringifying row objects, which would stringify every payload a second time.
  *
  * @param events Parsed events.
  * @returns `[{"i":…,"t":…,"r":…,"s":…,"ts":…,"p":{…}}, …]`, in the order of `events`.
  */
 export function eventRowsJson(events: readonly MiningEvent[]): string {
-  const rows: EventRow[] = events.map((event) => ({
-    i: event.event_id,
-    t: event.event,
-    r: event.region,
-    s: event.source,
-    ts: microsToIso(event.timestamp),
-    p: event.data,
-  }));
-  return JSON.stringify(rows);
+  const parts: string[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    parts[i] = `{"i":${JSON.stringify(event.event_id)},"t":${JSON.stringify(event.event)},"r":${
+      JSON.stringify(event.region)
+    },"s":${JSON.stringify(event.source)},"ts":"${microsToIso(event.timestamp)}","p":${
+      dataJson(event)
+    }}`;
+  }
+  return `[${parts.join(",")}]`;
 }

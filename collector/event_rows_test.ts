@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { EventType, makeEvent } from "@tbg/shared/events";
 import { eventRowsJson, microsToIso } from "./event_rows.ts";
 
@@ -6,6 +7,22 @@ Deno.test("microsToIso() keeps all six fractional digits", () => {
   assert.equal(microsToIso(1_716_556_800_123_456), "2024-05-24T13:20:00.123456Z");
   assert.equal(microsToIso(1_716_556_800_000_001), "2024-05-24T13:20:00.000001Z");
   assert.equal(microsToIso(0), "1970-01-01T00:00:00.000000Z");
+});
+
+Deno.test("microsToIso() agrees with Date for any microsecond, in any order (property)", () => {
+  const reference = (us: number) =>
+    `${new Date(Math.floor(us / 1000)).toISOString().slice(0, -1)}${
+      String(us % 1000).padStart(3, "0")
+    }Z`;
+  // Neighbouring values exercise the per-second cache on both sides of a second boundary.
+  fc.assert(
+    fc.property(fc.maxSafeNat(), fc.integer({ min: -2_000_000, max: 2_000_000 }), (us, step) => {
+      assert.equal(microsToIso(us), reference(us));
+      const next = Math.max(0, Math.min(Number.MAX_SAFE_INTEGER, us + step));
+      assert.equal(microsToIso(next), reference(next));
+    }),
+    { numRuns: 5_000 },
+  );
 });
 
 Deno.test("microsToIso() rejects negative and fractional values", () => {

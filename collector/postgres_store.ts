@@ -184,48 +184,58 @@ export class PostgresStore {
 
 /**
  * The summary upserts of one batch, started at once (postgres.js pipelines them on the
- * transaction's connection).
+ * transaction's connection). Like the events, each table's rows travel as one JSON text
+ * parameter, read with `json_to_recordset` (no jsonb is built: every field becomes a column):
+ * one array parameter per column made postgres.js escape every element, which cost the client
+ * about 4 µs per event, while the server spends about 1 µs more on the JSON. The rows keep
+ * their sorted order through the function scan, so row locks are still taken in key order.
  *
  * `miners.user_agent` takes the agent of the latest connect in the batch. The table has no time
  * for it, so when batches with connects of the same worker commit out of order (two batches in
  * flight, several collectors) an earlier agent can win; Redis (`connected_at`) is exact.
- *
- * Booleans travel as text: postgres.js types a parameter holding a JS boolean array as a single
- * boolean, which the server refuses to cast to `bool[]`.
  */
 function writeAggregates(tx: Sql, a: BatchAggregates): Promise<unknown>[] {
   const queries: Promise<unknown>[] = [];
   if (a.blocks.length > 0) {
-    const b = a.blocks;
+    const rows = JSON.stringify(a.blocks.map((r) => ({
+      h: r.hash,
+      n: r.height,
+      u: r.user,
+      w: r.worker,
+      s: r.rewardSats,
+      g: r.region,
+      a: r.accepted,
+      j: r.rejectReason,
+      f: microsToIso(r.foundAtUs),
+      e: r.eventId,
+    })));
     queries.push(tx`
       INSERT INTO blocks (hash, height, "user", worker, reward_sats, region, accepted,
         reject_reason, found_at, event_id)
-      SELECT * FROM unnest(
-        ${b.map((r) => r.hash)}::text[], ${b.map((r) => r.height)}::int[],
-        ${b.map((r) => r.user)}::text[], ${b.map((r) => r.worker)}::text[],
-        ${b.map((r) => r.rewardSats)}::int8[], ${b.map((r) => r.region)}::text[],
-        ${b.map((r) => r.accepted ? "t" : "f")}::text[]::bool[], ${b.map((r) =>
-      r.rejectReason
-    ) as never}::text[],
-        ${b.map((r) => microsToIso(r.foundAtUs))}::timestamptz[],
-        ${b.map((r) => r.eventId)}::uuid[])
+      SELECT h, n, u, w, s, g, a, j, f, e
+      FROM json_to_recordset(${rows}::text::json) AS x(h text, n int, u text, w text, s int8,
+        g text, a bool, j text, f timestamptz, e uuid)
       ON CONFLICT DO NOTHING`.execute());
   }
   if (a.miners.length > 0) {
-    const m = a.miners;
+    const rows = JSON.stringify(a.miners.map((r) => ({
+      u: r.user,
+      w: r.worker,
+      f: microsToIso(r.firstSeenUs),
+      l: microsToIso(r.lastSeenUs),
+      s: r.lastShareUs === null ? null : microsToIso(r.lastShareUs),
+      a: r.sharesAccepted,
+      r: r.sharesRejected,
+      b: r.bestDiff ?? 0,
+      g: r.userAgent,
+      n: r.region,
+    })));
     queries.push(tx`
       INSERT INTO miners AS m ("user", worker, first_seen, last_seen, last_share_at,
         shares_accepted, shares_rejected, best_diff, user_agent, region)
-      SELECT * FROM unnest(
-        ${m.map((r) => r.user)}::text[], ${m.map((r) => r.worker)}::text[],
-        ${m.map((r) => microsToIso(r.firstSeenUs))}::timestamptz[],
-        ${m.map((r) => microsToIso(r.lastSeenUs))}::timestamptz[],
-        ${m.map((r) =>
-      r.lastShareUs === null ? null : microsToIso(r.lastShareUs)
-    ) as never}::timestamptz[],
-        ${m.map((r) => r.sharesAccepted)}::int8[], ${m.map((r) => r.sharesRejected)}::int8[],
-        ${m.map((r) => r.bestDiff ?? 0)}::float8[],
-        ${m.map((r) => r.userAgent) as never}::text[], ${m.map((r) => r.region)}::text[])
+      SELECT u, w, f, l, s, a, r, b, g, n
+      FROM json_to_recordset(${rows}::text::json) AS x(u text, w text, f timestamptz,
+        l timestamptz, s timestamptz, a int8, r int8, b float8, g text, n text)
       ON CONFLICT ("user", worker) DO UPDATE SET
         first_seen = LEAST(m.first_seen, EXCLUDED.first_seen),
         last_seen = GREATEST(m.last_seen, EXCLUDED.last_seen),
@@ -238,15 +248,21 @@ function writeAggregates(tx: Sql, a: BatchAggregates): Promise<unknown>[] {
           THEN EXCLUDED.region ELSE m.region END`.execute());
   }
   if (a.workerHours.length > 0) {
-    const h = a.workerHours;
+    const rows = JSON.stringify(a.workerHours.map((r) => ({
+      u: r.user,
+      w: r.worker,
+      h: microsToIso(r.hourUs),
+      a: r.sharesAccepted,
+      r: r.sharesRejected,
+      d: r.diffAccepted,
+      b: r.bestDiff ?? 0,
+    })));
     queries.push(tx`
       INSERT INTO worker_hourly AS w ("user", worker, hour, shares_accepted, shares_rejected,
         diff_accepted, best_diff)
-      SELECT * FROM unnest(
-        ${h.map((r) => r.user)}::text[], ${h.map((r) => r.worker)}::text[],
-        ${h.map((r) => microsToIso(r.hourUs))}::timestamptz[],
-        ${h.map((r) => r.sharesAccepted)}::int8[], ${h.map((r) => r.sharesRejected)}::int8[],
-        ${h.map((r) => r.diffAccepted)}::float8[], ${h.map((r) => r.bestDiff ?? 0)}::float8[])
+      SELECT u, w, h, a, r, d, b
+      FROM json_to_recordset(${rows}::text::json) AS x(u text, w text, h timestamptz, a int8,
+        r int8, d float8, b float8)
       ON CONFLICT ("user", worker, hour) DO UPDATE SET
         shares_accepted = COALESCE(w.shares_accepted, 0) + EXCLUDED.shares_accepted,
         shares_rejected = COALESCE(w.shares_rejected, 0) + EXCLUDED.shares_rejected,

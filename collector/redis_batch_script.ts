@@ -20,8 +20,9 @@
  * hold "the latest" value compare event times and `best_diff` keeps the maximum, so events
  * applied out of order (two collectors, redeliveries) leave the same state.
  *
- * Share counters are summed per worker inside the script and written once per worker per call,
- * which keeps the script's cost near one SET and one XADD per event.
+ * Share counters are summed per worker inside the script and written once per worker per call
+ * (an HINCRBY, one HMGET of both maxima, at most one HSET), which keeps the script's cost near
+ * one SET and one XADD per event.
  *
  * The script starts with a `#!lua` line, so Redis refuses it as a whole (before any write) when
  * out of memory, rather than failing half-way. Side effects use `pcall`: a key of the wrong type
@@ -33,6 +34,7 @@
  */
 import { createHash } from "node:crypto";
 import type { MiningEvent } from "@tbg/shared/events";
+import { dataJson } from "./data_json.ts";
 
 /** Prefix of dedup keys. */
 export const DEDUP_KEY_PREFIX = "tbg:dedup:";
@@ -171,8 +173,22 @@ end
 for wkey, s in pairs(shares) do
   if s.acc > 0 then call('HINCRBY', wkey, 'shares_accepted', s.acc) end
   if s.rej > 0 then call('HINCRBY', wkey, 'shares_rejected', s.rej) end
-  if s.best_text ~= nil then raise(wkey, 'best_diff', s.best_text) end
-  raise(wkey, 'last_share_at', s.last_text)
+  -- Both maxima with one read and at most one write (this loop runs once per worker per call).
+  local stored = call('HMGET', wkey, 'best_diff', 'last_share_at')
+  if stored ~= nil then
+    local changes = {}
+    local best = tonumber(stored[1])
+    if s.best_text ~= nil and (best == nil or s.best > best) then
+      changes[#changes + 1] = 'best_diff'
+      changes[#changes + 1] = s.best_text
+    end
+    local last = tonumber(stored[2])
+    if last == nil or s.last > last then
+      changes[#changes + 1] = 'last_share_at'
+      changes[#changes + 1] = s.last_text
+    end
+    if #changes > 0 then call('HSET', wkey, unpack(changes)) end
+  end
 end
 return { table.concat(flags), errors, first_error }
 `;
@@ -198,7 +214,7 @@ export function eventScriptFields(event: MiningEvent): string[] {
     event.region,
     event.source,
     String(event.timestamp),
-    JSON.stringify(event.data),
+    dataJson(event),
   ];
   switch (event.event) {
     case "share_submitted": {

@@ -5,7 +5,12 @@
  */
 import { addressToScriptPubKey, type Network } from "@tbg/shared/bitcoin";
 import type { TemplateSource, TemplateUpdate } from "@tbg/shared/bitcoind";
-import { httpListeners, type StratumConfig, stratumListeners } from "@tbg/shared/config";
+import {
+  extranonce1Prefix,
+  httpListeners,
+  type StratumConfig,
+  stratumListeners,
+} from "@tbg/shared/config";
 import {
   type BlockSubmitter,
   type Clock,
@@ -16,10 +21,15 @@ import {
   InMemoryDifficultyMemory,
   StratumServer,
   systemClock,
-  templateFromGbt,
 } from "@tbg/shared/engine";
 import { emitterOptionsFromConfig, EventEmitter } from "@tbg/shared/emitter";
 import type { StructuredLogger } from "@tbg/shared/log";
+import {
+  blockTemplateOf,
+  isPrimaryTemplateUpdate,
+  primaryDistributionOptions,
+  PrimaryTemplateDistribution,
+} from "@tbg/shared/templates";
 import {
   metricsObserver,
   type MetricsServer,
@@ -55,8 +65,9 @@ export interface PoolRuntimeDeps {
   /** Instance label for metrics (e.g. `stratum-eu-1`). */
   readonly instance: string;
   /**
-   * Process index 0–255 on this host: the first byte of every extranonce1 this process hands
-   * out, so processes sharing a port (reuse_port) never give two miners identical work.
+   * Process index 0–255 on this host: the second byte of every extranonce1 this process hands
+   * out (after the region's `region_index`), so processes sharing a port (reuse_port) never give
+   * two miners identical work.
    */
   readonly instanceIndex?: number;
   /** Reports whether bitcoind is reachable (for metrics and /health). */
@@ -71,6 +82,8 @@ export interface PoolRuntime {
   readonly server: StratumServer;
   readonly metrics: PoolMetrics;
   readonly metricsServer: MetricsServer | null;
+  /** Templates, heartbeats and block submissions for relays; null unless `templates.publish`. */
+  readonly distribution: PrimaryTemplateDistribution | null;
   /** Drains (client.reconnect to all, stop accepting, wait up to `timeoutMs`) and stops. */
   drainAndStop(timeoutMs: number): Promise<void>;
 }
@@ -98,7 +111,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   const options: EngineOptions = {
     network,
     extranonce1Size: config.nonce1length,
-    extranonce1Prefix: Uint8Array.of(deps.instanceIndex ?? 0),
+    extranonce1Prefix: extranonce1Prefix(config.region_index, deps.instanceIndex ?? 0),
     extranonce2Size: config.nonce2length,
     poolVersionMask: parseInt(config.version_mask, 16) >>> 0,
     startDifficulty: config.startdiff,
@@ -153,15 +166,37 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     log: log.getChild("engine"),
   });
 
+  const distributionOptions = primaryDistributionOptions(config, {
+    instance: deps.instance,
+    network,
+    submitBlock: (hex) => deps.source.submitBlock(hex),
+    templatesHealthy: () => deps.source.healthy,
+    registry: metrics.registry,
+    log: log.getChild("relays"),
+    clock,
+  });
+  // Started before the template source so the first template is queued for relays; never waits
+  // for NATS.
+  const distribution = distributionOptions === null
+    ? null
+    : new PrimaryTemplateDistribution(distributionOptions);
+  distribution?.start();
+
   const onTemplate = (update: TemplateUpdate) => {
     let template;
     try {
-      template = templateFromGbt(update.gbt, update.receivedAtMs);
+      template = blockTemplateOf(update);
     } catch (e) {
       log.error("template refused", { error: String(e), reason: update.reason });
       return;
     }
-    const workbase = engine.onTemplate(template, update.source === "zmq" ? "zmq" : "poll");
+    // Before the broadcast to this pool's miners, which takes longer the more there are: relays
+    // then wait only for the encode (about 1 ms for 2,000 transactions), not for the broadcast.
+    distribution?.publish(template, update);
+    const workbase = engine.onTemplate(
+      template,
+      isPrimaryTemplateUpdate(update) ? "primary" : update.source === "zmq" ? "zmq" : "poll",
+    );
     metrics.noteTemplate(update.receivedAtMs);
     metrics.bitcoinHeight.set(template.height - 1);
     log.info("new job", {
@@ -175,7 +210,12 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     });
     deps.onTemplate?.(update);
   };
-  await deps.source.start(onTemplate);
+  try {
+    await deps.source.start(onTemplate);
+  } catch (error) {
+    await distribution?.stop();
+    throw error;
+  }
 
   const server = new StratumServer(engine, {
     reusePort: config.reuse_port,
@@ -219,12 +259,15 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     server,
     metrics,
     metricsServer,
+    distribution,
     async drainAndStop(timeoutMs: number): Promise<void> {
       log.info("draining", { miners: engine.sessions.size });
       engine.drain();
       server.stopAccepting();
       await server.closeAll(timeoutMs);
       clearInterval(ticker);
+      // Relays' block submissions in flight are answered before the source (and its nodes) stop.
+      await distribution?.stop();
       await deps.source.stop();
       // Publish what NATS takes within the budget; the rest is fsync'd to the spool for the next start.
       await emitter?.drain(5_000);

@@ -122,7 +122,7 @@ Deno.test({
         await client.subscribe();
         clients.push(client);
       }
-      const prefixes = clients.map((c) => c.extranonce1[0]);
+      const prefixes = clients.map((c) => c.extranonce1[1]);
       const extranonces = new Set(clients.map((c) => c.sessionId));
       assert.equal(extranonces.size, clients.length, "no two miners share an extranonce1");
       assert.ok(prefixes.every((p) => p === 0 || p === 1));

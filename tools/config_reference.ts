@@ -4,7 +4,8 @@
  *   deno run tools/config_reference.ts > docs/config_reference.md
  *
  * Rows come from the zod schemas (`configReference()`), so the reference cannot drift from
- * what the loader accepts. The relay table lists only the keys it adds to the stratum keys.
+ * what the loader accepts. The relay table lists the keys it adds to the stratum keys and the
+ * shared keys it defines differently.
  *
  * @module
  */
@@ -44,8 +45,9 @@ export function markdownTable(rows: readonly ConfigReferenceRow[]): string {
 /** The whole reference document. */
 export function configReferenceMarkdown(): string {
   const stratum = configReference("stratum");
-  const stratumKeys = new Set(stratum.map((row) => row.key));
-  const relayOnly = configReference("relay").filter((row) => !stratumKeys.has(row.key));
+  const stratumRows = new Set(stratum.map((row) => JSON.stringify(row)));
+  // Keys the relay adds, and shared keys it defines differently (e.g. a required region_index).
+  const relayOnly = configReference("relay").filter((row) => !stratumRows.has(JSON.stringify(row)));
   return [
     "## Configuration reference",
     "",
@@ -57,7 +59,7 @@ export function configReferenceMarkdown(): string {
     "",
     "### relay (`deno task start:relay --config <file>`)",
     "",
-    "Every stratum key, plus:",
+    "Every stratum key, plus these (a key listed in both tables takes the relay's definition):",
     "",
     markdownTable(relayOnly),
     "",

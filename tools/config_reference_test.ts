@@ -26,5 +26,8 @@ Deno.test("configReferenceMarkdown() has a table per service, the relay's withou
   );
   assert.match(relay, /\| `primary\.auth_token` \|/);
   assert.doesNotMatch(relay, /\| `serverurl` \|/);
+  // Shared, but required and 1-255 on a relay (0 is the primary's).
+  assert.match(relay, /\| `region_index` \| an integer from 1 to 255 \| required \|/);
+  assert.match(doc, /### stratum[^]*\| `region_index` \| an integer from 0 to 255 \| `0` \|/);
   assert.match(doc, /### collector[^]*\| `batch\.max_wait_ms` \| a positive integer \| `50` \|/);
 });

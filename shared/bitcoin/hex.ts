@@ -8,12 +8,6 @@
 
 const HEX_DIGITS = "0123456789abcdef";
 
-/** Byte value → two lowercase hex digits. */
-const BYTE_TO_HEX: readonly string[] = Array.from(
-  { length: 256 },
-  (_, i) => HEX_DIGITS[i >> 4]! + HEX_DIGITS[i & 15]!,
-);
-
 /** Char code → nibble value, or -1 for a character that is not a hex digit. */
 const CHAR_TO_NIBBLE: Int8Array = (() => {
   const table = new Int8Array(128).fill(-1);
@@ -56,15 +50,35 @@ export function hexToBytes(hex: string): Uint8Array {
   return out;
 }
 
+/** Char codes of the hex digits. */
+const HEX_CODES: Uint8Array = Uint8Array.from(HEX_DIGITS, (c) => c.charCodeAt(0));
+/** Bytes encoded per String.fromCharCode call (its arguments are bounded). */
+const HEX_CHUNK_BYTES = 4096;
+const hexScratch = new Uint16Array(HEX_CHUNK_BYTES * 2);
+
 /**
  * Encodes bytes as lowercase hex.
+ *
+ * The result is a flat string: appending digit pairs one by one would leave a chain of one
+ * rope node per byte, about 700 bytes of heap for a 22-byte script kept as a map key per miner.
  *
  * @param bytes Bytes to encode.
  * @returns Two lowercase hex digits per byte.
  */
 export function bytesToHex(bytes: Uint8Array): string {
   let out = "";
-  for (let i = 0; i < bytes.length; i++) out += BYTE_TO_HEX[bytes[i]!]!;
+  for (let start = 0; start < bytes.length; start += HEX_CHUNK_BYTES) {
+    const end = Math.min(bytes.length, start + HEX_CHUNK_BYTES);
+    for (let i = start, j = 0; i < end; i++, j += 2) {
+      const b = bytes[i]!;
+      hexScratch[j] = HEX_CODES[b >> 4]!;
+      hexScratch[j + 1] = HEX_CODES[b & 15]!;
+    }
+    out += String.fromCharCode.apply(
+      null,
+      hexScratch.subarray(0, (end - start) * 2) as unknown as number[],
+    );
+  }
   return out;
 }
 

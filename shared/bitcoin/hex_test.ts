@@ -48,3 +48,11 @@ Deno.test("isHexOfLength() requires the exact length and hex digits only", () =>
   assert.equal(isHexOfLength("0xdeadbe", 8), false);
   assert.equal(isHexOfLength("dead beef", 9), false);
 });
+
+Deno.test("bytesToHex() encodes inputs longer than one internal chunk", () => {
+  const bytes = Uint8Array.from({ length: 10_000 }, (_, i) => (i * 7) & 0xff);
+  const hex = bytesToHex(bytes);
+  assert.equal(hex.length, 20_000);
+  assert.deepEqual(hexToBytes(hex), bytes);
+  assert.equal(bytesToHex(new Uint8Array(0)), "");
+});

@@ -15,3 +15,4 @@ export * from "./merkle.ts";
 export * from "./target.ts";
 export * from "./header.ts";
 export * from "./address.ts";
+export * from "./sha256d_into.ts";

@@ -148,23 +148,42 @@ export interface EngineConfig {
   rate_limits: RateLimitsConfig;
   /** Region slug ([a-z0-9-], 1–32). */
   region: string;
+  /** First byte of every extranonce1: 0 for the primary region, 1–255 for relay regions. */
+  region_index: number;
+}
+
+/** `templates`: the primary's template distribution to relays. */
+export interface TemplatesConfig {
+  /** Publish templates and heartbeats for relays and submit the blocks they send. */
+  publish: boolean;
+  /** Milliseconds between heartbeats. */
+  heartbeat_ms: number;
+  /** Relay auth tokens a block submission must carry one of; none required when unset. */
+  relay_auth_tokens?: string[] | undefined;
 }
 
 /** A validated `tbg-stratum` config, defaults filled in. */
-export interface StratumConfig extends EngineConfig {}
+export interface StratumConfig extends EngineConfig {
+  /** Template distribution to relays (the primary region's role). */
+  templates: TemplatesConfig;
+}
 
-/** `primary`: the region a relay follows. */
+/** `primary`: how a relay reaches the primary region (over NATS). */
 export interface PrimaryConfig {
-  /** Primary's host. */
+  /** Host of the NATS server carrying templates, heartbeats and block submissions. */
   host: string;
-  /** Primary's relay-link port. */
+  /** That NATS server's client port. */
   port: number;
-  /** Shared secret. */
+  /** Shared secret sent with every block submission request. */
   auth_token: string;
-  /** Primary's template push port. */
-  template_push_port: number;
+  /** ckpool's template push port; accepted and unused (templates arrive over NATS). */
+  template_push_port?: number | undefined;
   /** Seconds between reconnect attempts. */
   reconnect_interval: number;
+  /** The primary's region (its heartbeat subject). */
+  region: string;
+  /** JetStream domain of the hub when the NATS server is a leaf with its own domain. */
+  jetstream_domain?: string | undefined;
 }
 
 /** A validated `tbg-relay` config, defaults filled in. */

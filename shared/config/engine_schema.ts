@@ -31,6 +31,7 @@ import {
   parseServiceUrl,
 } from "./endpoint.ts";
 import { checkAddressKeys } from "./address_check.ts";
+import { MIN_NONCE1_LENGTH, PRIMARY_REGION_INDEX } from "./extranonce_space.ts";
 import { Network } from "../bitcoin/address.ts";
 import { ALL_EVENT_TYPES, type EventType } from "../events/event_type.ts";
 
@@ -201,9 +202,9 @@ export const engineShape = {
     "Version bits miners may roll (BIP310 version-rolling mask).",
   ),
   nonce1length: withDefault(
-    intInRange(2, 8),
+    intInRange(MIN_NONCE1_LENGTH, 8),
     4,
-    "Bytes of the per-connection extranonce1.",
+    "Bytes of the per-connection extranonce1: the region index, the --instance index, then a per-connection counter.",
   ),
   nonce2length: withDefault(intInRange(2, 8), 8, "Bytes of the miner-rolled extranonce2."),
   zmqblock: optional(
@@ -344,6 +345,11 @@ export const engineShape = {
     stringMatching(isRegionSlug, "a slug of 1 to 32 characters from [a-z0-9-]"),
     "eu",
     "Region name, used in NATS subjects and metrics labels.",
+  ),
+  region_index: withDefault(
+    intInRange(0, 255),
+    PRIMARY_REGION_INDEX,
+    "This region's extranonce1 space: the first byte of every extranonce1 (before the --instance byte). 0 is the primary region's; each relay region has its own from 1 to 255.",
   ),
 };
 

@@ -10,6 +10,7 @@ const MINIMAL = {
 };
 const RELAY = {
   ...MINIMAL,
+  region_index: 1,
   primary: {
     host: "primary.internal",
     port: 8880,
@@ -188,7 +189,7 @@ Deno.test("validateConfig() reports missing required keys", () => {
 Deno.test("validateConfig() lists every problem in one message", () => {
   const error = stratumError({ ...MINIMAL, nonce1length: 9, region: "US East" });
   assert.deepEqual(error.issues, [
-    { path: "nonce1length", message: "expected an integer from 2 to 8, got 9" },
+    { path: "nonce1length", message: "expected an integer from 4 to 8, got 9" },
     {
       path: "region",
       message: 'expected a slug of 1 to 32 characters from [a-z0-9-], got "US East"',
@@ -196,7 +197,7 @@ Deno.test("validateConfig() lists every problem in one message", () => {
   ]);
   assert.equal(
     error.message,
-    `Invalid config ${PATH}: nonce1length: expected an integer from 2 to 8, got 9; region: expected a slug of 1 to 32 characters from [a-z0-9-], got "US East"`,
+    `Invalid config ${PATH}: nonce1length: expected an integer from 4 to 8, got 9; region: expected a slug of 1 to 32 characters from [a-z0-9-], got "US East"`,
   );
 });
 
@@ -295,7 +296,7 @@ Deno.test("validateConfig() checks the relay's primary section and defaults", ()
   assert.equal(relay.primary.reconnect_interval, 5);
   assert.equal(relay.independent_after_ms, 10000);
   assert.throws(
-    () => validateConfig("relay", MINIMAL, PATH),
+    () => validateConfig("relay", { ...MINIMAL, region_index: 1 }, PATH),
     { message: `Invalid config ${PATH}: primary: is required (expected an object)` },
   );
   assert.throws(
@@ -306,7 +307,7 @@ Deno.test("validateConfig() checks the relay's primary section and defaults", ()
 
 Deno.test("validateConfig() rejects relay keys in a stratum config", () => {
   assert.equal(
-    stratumError(RELAY).message,
+    stratumError({ ...MINIMAL, primary: RELAY.primary }).message,
     `Invalid config ${PATH}: unknown key "primary" at top level`,
   );
 });

@@ -27,3 +27,4 @@ export * from "./address_check.ts";
 export * from "./load_config.ts";
 export * from "./reference.ts";
 export * from "./listeners.ts";
+export * from "./extranonce_space.ts";

@@ -1,11 +1,39 @@
 import type { z } from "zod";
 import type { Equals, StratumConfig } from "./config_types.ts";
-import { section } from "./_fields.ts";
+import {
+  arrayOf,
+  boolean,
+  defaultedSection,
+  intInRange,
+  nonEmptyString,
+  optional,
+  section,
+  withDefault,
+} from "./_fields.ts";
 import { checkEngine, engineShape, issueAdder } from "./engine_schema.ts";
 
-const schema = section(engineShape).superRefine((config, ctx) =>
-  checkEngine(config, issueAdder(ctx))
-);
+const templatesSection = defaultedSection({
+  publish: withDefault(
+    boolean(),
+    false,
+    "Act as the primary for relays: publish every template and a heartbeat on NATS (events.nats_url), keep the current template in the MINING_TEMPLATES stream, and submit the blocks relays send on mining.blocks.submit. Enable in one process per network.",
+  ),
+  heartbeat_ms: withDefault(
+    intInRange(10, 60_000),
+    1000,
+    "Milliseconds between heartbeats on mining.heartbeat.<region>, by which relays tell a lost primary from a quiet chain.",
+  ),
+  relay_auth_tokens: optional(
+    arrayOf(nonEmptyString("a non-empty shared secret"), 1, "a list of shared secrets"),
+    "Relays' primary.auth_token values; a block submission must carry one of them. When absent, submissions need no token (NATS authentication is then the only gate).",
+    "none required",
+  ),
+}, "Template distribution to relays (the primary region's pool).");
+
+const schema = section({ ...engineShape, templates: templatesSection }).superRefine((
+  config,
+  ctx,
+) => checkEngine(config, issueAdder(ctx)));
 
 /** Proof, checked by the compiler, that the schema's output is exactly {@link StratumConfig}. */
 const _outputMatches: Equals<z.output<typeof schema>, StratumConfig> = true;

@@ -8,7 +8,10 @@ import type { CounterCell, GaugeCell, HistogramCell } from "../metrics/mod.ts";
 
 /** Cells written by the event emitter. */
 export interface EmitterMetrics {
-  /** `ckpool_event_emit_latency_us`: `emit()` call → event in the buffer. */
+  /**
+   * `ckpool_event_emit_latency_us`: share verdict (or, for events without one, the `emit()`
+   * call) → event in the buffer.
+   */
   readonly eventEmitLatencyUs: Pick<HistogramCell, "observe">;
   /** `ckpool_event_buffer_depth`: events waiting in memory. */
   readonly eventBufferDepth: Pick<GaugeCell, "set">;

@@ -196,11 +196,13 @@ export class EventEmitter implements EventSink {
    *
    * @param type the event kind; ignored when not in `include`.
    * @param data its payload.
+   * @param verdictAtMs `performance.now()` of the share verdict behind the event; the latency
+   *   histogram measures from it, or from this call when absent.
    */
-  emit<T extends EventType>(type: T, data: EventPayloads[T]): void {
-    const startMs = performance.now();
+  emit<T extends EventType>(type: T, data: EventPayloads[T], verdictAtMs?: number): void {
     const subject = this.#subjects[type];
     if (subject === undefined) return;
+    const startMs = verdictAtMs ?? performance.now();
     if (this.#life === LifeCycle.Draining || this.#life === LifeCycle.Closed) {
       this.#dropLate(type);
       return;

@@ -1,13 +1,14 @@
 /**
- * Per-miner coinbase halves. In solo mining every miner's coinbase pays the whole reward to the
- * miner's own script, so coinb1/coinb2 differ per payout script; the job manager caches them per
- * (template, payout script) so that per-share work is only copies and hashes.
+ * Coinbase halves. In solo mining every miner's coinbase pays the whole reward to the miner's own
+ * script, so coinb2 differs per payout script; the job manager builds a job's template once
+ * ({@linkcode CoinbaseTemplate}) and splices each miner's script in where it is needed, so
+ * per-share work is only copies and hashes.
  *
  * Layout of the coinbase scriptSig (≤ 100 bytes, consensus):
  *   <BIP34 height push> <push of extranonce1‖extranonce2> <push of the pool tag (btcsig)>
  * coinb1 ends with the extranonce push opcode; coinb2 starts with the tag push.
  */
-import { encodeBip34Height, encodeCompactSize } from "../bitcoin/mod.ts";
+import { bytesToHex, encodeBip34Height, encodeCompactSize } from "../bitcoin/mod.ts";
 
 /** Coinbase scriptSig limit from consensus (2..100 bytes). */
 export const MAX_COINBASE_SCRIPTSIG_BYTES = 100;
@@ -46,10 +47,62 @@ export interface CoinbaseParts {
   readonly feeSats: bigint;
 }
 
+/**
+ * A job's coinbase without its two per-miner parts, built once per job. Every miner's coinbase is
+ * `coinb1 ‖ extranonce1 ‖ extranonce2 ‖ coinb2Head ‖ CompactSize(script length) ‖ payout script ‖
+ * coinb2Tail`: coinb1 carries no payout, and the payout output comes first in coinb2 with the
+ * same value for every miner, so only the script differs. Notify lines and share validation
+ * splice the miner's script in; nothing per miner is stored.
+ */
+export interface CoinbaseTemplate {
+  /** Everything before extranonce1, the same for every miner (coinb1). */
+  readonly coinb1: Uint8Array;
+  readonly coinb1Hex: string;
+  /** coinb2 up to the payout script: tag push, sequence, output count, payout value. */
+  readonly coinb2Head: Uint8Array;
+  readonly coinb2HeadHex: string;
+  /** coinb2 after the payout script: fee and witness commitment outputs, lock time. */
+  readonly coinb2Tail: Uint8Array;
+  readonly coinb2TailHex: string;
+  /** Value paid to the miner's script. */
+  readonly payoutSats: bigint;
+  /** Value paid to the operator's script (0 when none). */
+  readonly feeSats: bigint;
+}
+
 const COINBASE_VERSION = 2;
 
 /** Builds coinb1/coinb2 for one payout script; RangeError if the scriptSig would exceed 100 bytes. */
 export function buildCoinbaseParts(spec: CoinbaseSpec): CoinbaseParts {
+  return coinbasePartsFor(buildCoinbaseTemplate(spec), spec.payoutScript);
+}
+
+/** The coinbase halves of one payout script on a job's template. */
+export function coinbasePartsFor(
+  template: CoinbaseTemplate,
+  payoutScript: Uint8Array,
+): CoinbaseParts {
+  const coinb2 = concat([
+    template.coinb2Head,
+    encodeCompactSize(payoutScript.length),
+    payoutScript,
+    template.coinb2Tail,
+  ]);
+  return {
+    coinb1: template.coinb1,
+    coinb2,
+    coinb1Hex: template.coinb1Hex,
+    coinb2Hex: bytesToHex(coinb2),
+    payoutSats: template.payoutSats,
+    feeSats: template.feeSats,
+  };
+}
+
+/**
+ * Builds a job's coinbase template (everything but extranonce and payout script); RangeError if
+ * the scriptSig would exceed 100 bytes or a size is out of range.
+ */
+export function buildCoinbaseTemplate(spec: Omit<CoinbaseSpec, "payoutScript">): CoinbaseTemplate {
   const heightPush = encodeBip34Height(spec.height);
   if (spec.extranonceSize < 2 || spec.extranonceSize > 75) {
     throw new RangeError("Cannot build coinbase: extranonce size must be 2..75 bytes");
@@ -73,9 +126,12 @@ export function buildCoinbaseParts(spec: CoinbaseSpec): CoinbaseParts {
     if (feeSats < DUST_LIMIT_SATS) feeSats = 0n;
   }
   const payoutSats = spec.coinbaseValueSats - feeSats;
-  const outputs: Uint8Array[] = [output(payoutSats, spec.payoutScript)];
-  if (feeSats > 0n && spec.fee !== null) outputs.push(output(feeSats, spec.fee.script));
-  if (spec.witnessCommitment !== null) outputs.push(output(0n, spec.witnessCommitment));
+  // The payout output comes first, so the per-miner script sits between head and tail.
+  const outputsAfterPayout: Uint8Array[] = [];
+  if (feeSats > 0n && spec.fee !== null) outputsAfterPayout.push(output(feeSats, spec.fee.script));
+  if (spec.witnessCommitment !== null) {
+    outputsAfterPayout.push(output(0n, spec.witnessCommitment));
+  }
 
   const coinb1 = concat([
     u32le(COINBASE_VERSION),
@@ -86,18 +142,20 @@ export function buildCoinbaseParts(spec: CoinbaseSpec): CoinbaseParts {
     heightPush,
     Uint8Array.of(spec.extranonceSize),
   ]);
-  const coinb2 = concat([
+  const coinb2Head = concat([
     tagPush,
     Uint8Array.of(0xff, 0xff, 0xff, 0xff),
-    encodeCompactSize(outputs.length),
-    ...outputs,
-    u32le(0),
+    encodeCompactSize(1 + outputsAfterPayout.length),
+    u64le(payoutSats),
   ]);
+  const coinb2Tail = concat([...outputsAfterPayout, u32le(0)]);
   return {
     coinb1,
-    coinb2,
-    coinb1Hex: toHex(coinb1),
-    coinb2Hex: toHex(coinb2),
+    coinb1Hex: bytesToHex(coinb1),
+    coinb2Head,
+    coinb2HeadHex: bytesToHex(coinb2Head),
+    coinb2Tail,
+    coinb2TailHex: bytesToHex(coinb2Tail),
     payoutSats,
     feeSats,
   };
@@ -122,9 +180,13 @@ export function coinbaseWithWitness(coinbaseNoWitness: Uint8Array): Uint8Array {
 }
 
 function output(valueSats: bigint, script: Uint8Array): Uint8Array {
-  const value = new Uint8Array(8);
-  new DataView(value.buffer).setBigUint64(0, valueSats, true);
-  return concat([value, encodeCompactSize(script.length), script]);
+  return concat([u64le(valueSats), encodeCompactSize(script.length), script]);
+}
+
+function u64le(v: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, v, true);
+  return b;
 }
 
 function u32le(v: number): Uint8Array {
@@ -144,10 +206,4 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
     offset += p.length;
   }
   return out;
-}
-
-function toHex(b: Uint8Array): string {
-  let s = "";
-  for (const x of b) s += x.toString(16).padStart(2, "0");
-  return s;
 }

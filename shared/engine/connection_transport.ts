@@ -1,6 +1,10 @@
 /**
  * Socket side of a session: coalesces queued lines into one write per turn of the event loop,
  * bounds what a slow reader can make us hold, and closes after flushing.
+ *
+ * Transports with output wait in one process-wide list that a single microtask drains, rather
+ * than each scheduling its own: a new-block broadcast queues ten thousand transports at the cost
+ * of an array push each.
  */
 import type { Transport } from "./session.ts";
 
@@ -10,8 +14,8 @@ const encoder = new TextEncoder();
 export class ConnectionTransport implements Transport {
   readonly #conn: Deno.Conn;
   readonly #maxQueuedBytes: number;
-  #queue: string[] = [];
-  #queuedChars = 0;
+  /** Output not yet handed to the socket: the queued lines, concatenated. */
+  #queued = "";
   #writing = false;
   #flushScheduled = false;
   #closing = false;
@@ -33,11 +37,10 @@ export class ConnectionTransport implements Transport {
   /** Queues a line; the write happens after the current turn. */
   send(line: string): void {
     if (this.#closing || this.#closed) return;
-    this.#queue.push(line);
-    this.#queuedChars += line.length;
-    if (this.#queuedChars > this.#maxQueuedBytes) {
-      this.#queue = [];
-      this.#queuedChars = 0;
+    // One line (the usual case) is kept as it is; more become a rope that encode() flattens.
+    this.#queued = this.#queued === "" ? line : this.#queued + line;
+    if (this.#queued.length > this.#maxQueuedBytes) {
+      this.#queued = "";
       this.#hardClose("output backlog over limit (client not reading)");
       return;
     }
@@ -55,7 +58,7 @@ export class ConnectionTransport implements Transport {
   /** Resolves once queued output is written (or after `timeoutMs`, whichever is first). */
   async settle(timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
-    while ((this.#writing || this.#flushScheduled || this.#queue.length > 0) && !this.#closed) {
+    while ((this.#writing || this.#flushScheduled || this.#queued !== "") && !this.#closed) {
       if (performance.now() >= deadline) return;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -69,23 +72,37 @@ export class ConnectionTransport implements Transport {
   #scheduleFlush(): void {
     if (this.#flushScheduled || this.#writing) return;
     this.#flushScheduled = true;
-    queueMicrotask(() => {
-      this.#flushScheduled = false;
-      void this.#flush();
-    });
+    ConnectionTransport.#due.push(this);
+    if (!ConnectionTransport.#drainQueued) {
+      ConnectionTransport.#drainQueued = true;
+      queueMicrotask(ConnectionTransport.#drainDue);
+    }
+  }
+
+  /** Transports waiting for their flush, in the order they first queued output. */
+  static #due: ConnectionTransport[] = [];
+  static #drainQueued = false;
+
+  static #drainDue(this: void): void {
+    ConnectionTransport.#drainQueued = false;
+    const due = ConnectionTransport.#due;
+    ConnectionTransport.#due = [];
+    for (let i = 0; i < due.length; i++) {
+      const transport = due[i]!;
+      transport.#flushScheduled = false;
+      void transport.#flush();
+    }
   }
 
   async #flush(): Promise<void> {
     if (this.#writing || this.#closed) return;
     this.#writing = true;
     try {
-      while (this.#queue.length > 0) {
-        const text = this.#queue.length === 1 ? this.#queue[0]! : this.#queue.join("");
-        this.#queue = [];
-        this.#queuedChars = 0;
-        const bytes = encoder.encode(text);
-        let offset = 0;
-        while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+      while (this.#queued !== "") {
+        const bytes = encoder.encode(this.#queued);
+        this.#queued = "";
+        let written = await this.#conn.write(bytes);
+        while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
       }
     } catch {
       this.#hardClose(this.closeReason ?? "write failed");

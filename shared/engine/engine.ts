@@ -30,7 +30,13 @@ import type { BlockTemplate } from "./template.ts";
 
 /** Hands events to the pipeline without blocking (the emitter owns buffering and NATS). */
 export interface EventSink {
-  emit<T extends EventType>(type: T, data: EventPayloads[T]): void;
+  /**
+   * Queues one event.
+   *
+   * @param verdictAtMs `performance.now()` when the share verdict that caused the event was
+   *   known; the emission latency metric is measured from it (from the call when absent).
+   */
+  emit<T extends EventType>(type: T, data: EventPayloads[T], verdictAtMs?: number): void;
 }
 
 /** Result of submitting a block to the node(s). */
@@ -228,18 +234,20 @@ export class Engine implements SessionHost {
       session.tick();
       const meter = this.#meters.get(session);
       if (meter === undefined) continue;
+      if (!emitHashrate || session.payout === null || this.#deps.events === null) {
+        total += meter.hashrate5m(nowMs);
+        continue;
+      }
       const rates = meter.hashrates(nowMs);
       total += rates.h5m;
-      if (emitHashrate && session.payout !== null) {
-        this.#deps.events?.emit("hashrate_update", {
-          user: session.payout.address,
-          worker: session.payout.worker,
-          hashrate_1m: rates.h1m,
-          hashrate_5m: rates.h5m,
-          hashrate_1h: rates.h1h,
-          shares_1m: rates.shares1m,
-        });
-      }
+      this.#deps.events.emit("hashrate_update", {
+        user: session.payout.address,
+        worker: session.payout.worker,
+        hashrate_1m: rates.h1m,
+        hashrate_5m: rates.h5m,
+        hashrate_1h: rates.h1h,
+        shares_1m: rates.shares1m,
+      });
     }
     this.#deps.observer.hashrate(total);
     for (const [key, releasedAt] of this.#released) {
@@ -360,6 +368,9 @@ export class Engine implements SessionHost {
     workbase: Workbase,
     handlingUs: number,
   ): void {
+    const events = this.#deps.events;
+    // The verdict is known here: every event of this share is timed from this instant.
+    const verdictAtMs = events === null ? 0 : performance.now();
     const payout = session.payout!;
     const worker = session.workers.get(submit.workerName) ?? payout;
     const nowMs = this.clock.nowMs();
@@ -369,10 +380,9 @@ export class Engine implements SessionHost {
       handlingUs,
     );
     if (verdict.block !== null) this.#submitBlock(verdict.block, workbase, worker);
-    const events = this.#deps.events;
     if (verdict.accepted) {
       this.#meters.get(session)?.add(session.creditedDifficulty, nowMs);
-      this.#trackBest(session, worker, verdict.shareDiff);
+      this.#trackBest(session, worker, verdict.shareDiff, verdictAtMs);
       if (
         submit.versionBits !== null && submit.versionBits !== 0 && !this.#asicboostSeen.has(session)
       ) {
@@ -383,7 +393,7 @@ export class Engine implements SessionHost {
           session_id: session.extranonce1Hex,
           version_mask: session.versionMask.toString(16).padStart(8, "0"),
           version_bits: submit.versionBits.toString(16).padStart(8, "0"),
-        });
+        }, verdictAtMs);
       }
     }
     events?.emit("share_submitted", {
@@ -397,10 +407,15 @@ export class Engine implements SessionHost {
       ...(verdict.accepted ? {} : { reject_reason: verdict.reason }),
       block_candidate: verdict.block !== null,
       ip: session.ip,
-    });
+    }, verdictAtMs);
   }
 
-  #trackBest(session: Session, worker: AuthorizedWorker, shareDiff: number): void {
+  #trackBest(
+    session: Session,
+    worker: AuthorizedWorker,
+    shareDiff: number,
+    verdictAtMs: number,
+  ): void {
     if (shareDiff > session.bestDiff) session.bestDiff = shareDiff;
     const events = this.#deps.events;
     const previousWorker = this.#bestByWorker.get(worker.username) ?? 0;
@@ -412,7 +427,7 @@ export class Engine implements SessionHost {
         best_diff: shareDiff,
         previous_best: previousWorker,
         scope: "worker",
-      });
+      }, verdictAtMs);
     }
     const previousUser = this.#bestByUser.get(worker.address) ?? 0;
     if (shareDiff > previousUser) {
@@ -423,7 +438,7 @@ export class Engine implements SessionHost {
         best_diff: shareDiff,
         previous_best: previousUser,
         scope: "user",
-      });
+      }, verdictAtMs);
     }
   }
 

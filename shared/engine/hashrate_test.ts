@@ -23,3 +23,13 @@ Deno.test("HashrateMeter decays to near zero after the miner stops", () => {
   const { h1m } = meter.hashrates(100_000 + 20 * 60_000);
   assert.ok(h1m < before * 1e-8, `${h1m} vs ${before}`);
 });
+
+Deno.test("HashrateMeter.hashrate5m() is the h5m of hashrates()", () => {
+  const a = new HashrateMeter(0);
+  const b = new HashrateMeter(0);
+  for (let i = 1; i <= 50; i++) {
+    a.add(10, i * 3_000);
+    b.add(10, i * 3_000);
+  }
+  assert.equal(a.hashrate5m(200_000), b.hashrates(200_000).h5m);
+});

@@ -1,11 +1,20 @@
 /**
- * The job manager: turns templates into Stratum jobs ("workbases"), hands out job ids, caches
- * per-payout coinbase halves and notify lines, and answers whether a job id is current, stale or
- * unknown. One instance per engine; only the engine's event loop touches it.
+ * The job manager: turns templates into Stratum jobs ("workbases"), hands out job ids, builds
+ * each job's coinbase template and notify line pieces once, and answers whether a job id is
+ * current, stale or unknown. One instance per engine; only the engine's event loop touches it.
+ *
+ * Nothing per miner is kept per job: a miner's notify line is the job's pieces around the
+ * miner's payout script, and share validation splices the script into the coinbase itself.
  */
-import { bytesToHex, targetToDifficulty } from "../bitcoin/mod.ts";
-import { encodeNotify, prevHashToStratum, u32Hex } from "../stratum/mod.ts";
-import { buildCoinbaseParts, type CoinbaseParts, type FeeOutput } from "./coinbase.ts";
+import { bytesToHex, encodeCompactSize, targetToDifficulty } from "../bitcoin/mod.ts";
+import { prevHashToStratum, ServerMethod, u32Hex } from "../stratum/mod.ts";
+import {
+  buildCoinbaseTemplate,
+  type CoinbaseParts,
+  coinbasePartsFor,
+  type CoinbaseTemplate,
+  type FeeOutput,
+} from "./coinbase.ts";
 import type { BlockTemplate } from "./template.ts";
 
 /** Job manager settings (from the pool config). */
@@ -38,8 +47,13 @@ export interface Workbase {
   readonly networkDifficulty: number;
   /** Hashes of accepted shares on this job, for duplicate detection. */
   readonly acceptedHashes: Set<string>;
-  readonly coinbases: Map<string, CoinbaseParts>;
-  readonly notifyLines: Map<string, string>;
+  /** The job's coinbase around the per-miner extranonce and payout script. */
+  readonly coinbase: CoinbaseTemplate;
+  /** The mining.notify line up to the miner's payout script (inside coinb2). */
+  readonly notifyHead: string;
+  /** The rest of the line after the payout script, with clean_jobs true and false. */
+  readonly notifyTailClean: string;
+  readonly notifyTailUpdate: string;
 }
 
 /** Result of looking a job id up. */
@@ -48,11 +62,20 @@ export type JobLookup =
   | { readonly state: "stale"; readonly workbase: Workbase | null }
   | { readonly state: "unknown" };
 
+const STALE_UNKNOWN_JOB: JobLookup = { state: "stale", workbase: null };
+const UNKNOWN_JOB: JobLookup = { state: "unknown" };
+/** CompactSize of a payout script length below 0xfd, as hex (standard scripts are ≤ 34 bytes). */
+const SHORT_LENGTH_HEX: readonly string[] = Array.from(
+  { length: 0xfd },
+  (_, n) => n.toString(16).padStart(2, "0"),
+);
+
 /** Holds the live jobs. */
 export class JobManager {
   readonly #options: JobManagerOptions;
-  readonly #live = new Map<string, Workbase>();
-  readonly #retired = new Map<string, Workbase>();
+  // The maps hold the lookup answers themselves, so a submit's lookup allocates nothing.
+  readonly #live = new Map<string, { readonly state: "current"; readonly workbase: Workbase }>();
+  readonly #retired = new Map<string, JobLookup>();
   #current: Workbase | null = null;
   #seq = 0;
 
@@ -78,109 +101,103 @@ export class JobManager {
   addTemplate(template: BlockTemplate, nowMs: number): Workbase {
     const previous = this.#current;
     const cleanJobs = previous === null || previous.template.prevHashHex !== template.prevHashHex;
+    const coinbase = buildCoinbaseTemplate({
+      height: template.height,
+      coinbaseValueSats: template.coinbaseValueSats,
+      witnessCommitment: template.witnessCommitment,
+      tag: this.#options.tag,
+      extranonceSize: this.#options.extranonce1Size + this.#options.extranonce2Size,
+      fee: this.#options.fee,
+    });
     this.#seq = (this.#seq + 1) >>> 0 || 1;
     const ntime = Math.max(template.curtime, template.mintime);
+    const id = this.#seq.toString(16);
+    const prevHashStratum = prevHashToStratum(template.prevHash);
+    const versionHex = u32Hex(template.version);
+    const nbitsHex = u32Hex(template.bits);
+    const ntimeHex = u32Hex(ntime);
+    const merkleBranchHex = template.merkleBranch.map(bytesToHex);
+    // The same text encodeNotify() writes, cut where each miner's payout script goes.
+    const notifyHead = `{"id":null,"method":"${ServerMethod.notify}","params":[` +
+      `${JSON.stringify(id)},${JSON.stringify(prevHashStratum)},"${coinbase.coinb1Hex}",` +
+      `"${coinbase.coinb2HeadHex}`;
+    const tail = `${coinbase.coinb2TailHex}",${JSON.stringify(merkleBranchHex)},` +
+      `${JSON.stringify(versionHex)},${JSON.stringify(nbitsHex)},${JSON.stringify(ntimeHex)},`;
     const workbase: Workbase = {
-      id: this.#seq.toString(16),
+      id,
       seq: this.#seq,
       template,
       cleanJobs,
       createdAtMs: nowMs,
-      prevHashStratum: prevHashToStratum(template.prevHash),
-      versionHex: u32Hex(template.version),
-      nbitsHex: u32Hex(template.bits),
+      prevHashStratum,
+      versionHex,
+      nbitsHex,
       ntime,
-      ntimeHex: u32Hex(ntime),
-      merkleBranchHex: template.merkleBranch.map(bytesToHex),
+      ntimeHex,
+      merkleBranchHex,
       networkDifficulty: targetToDifficulty(template.target),
       acceptedHashes: new Set(),
-      coinbases: new Map(),
-      notifyLines: new Map(),
+      coinbase,
+      notifyHead,
+      notifyTailClean: `${tail}true]}\n`,
+      notifyTailUpdate: `${tail}false]}\n`,
     };
     if (cleanJobs) {
-      for (const [id, wb] of this.#live) this.#retire(id, wb);
+      for (const [id, live] of this.#live) this.#retire(id, live.workbase);
       this.#live.clear();
-    } else {
-      // Older jobs of this tip are only judged now, never sent again: their notify lines go.
-      for (const wb of this.#live.values()) wb.notifyLines.clear();
     }
-    this.#live.set(workbase.id, workbase);
+    this.#live.set(workbase.id, { state: "current", workbase });
     while (this.#live.size > this.#options.jobsPerTip) {
       const [oldestId, oldest] = this.#live.entries().next().value!;
       this.#live.delete(oldestId);
-      this.#retire(oldestId, oldest);
+      this.#retire(oldestId, oldest.workbase);
     }
     this.#current = workbase;
     return workbase;
   }
 
-  /** Finds a job by the id a miner submitted. */
+  /** Finds a job by the id a miner submitted. Allocates nothing. */
   lookup(jobId: string): JobLookup {
-    const live = this.#live.get(jobId);
-    if (live !== undefined) return { state: "current", workbase: live };
-    const retired = this.#retired.get(jobId);
-    if (retired !== undefined) return { state: "stale", workbase: retired };
+    const found = this.#live.get(jobId) ?? this.#retired.get(jobId);
+    if (found !== undefined) return found;
     const seq = parseInt(jobId, 16);
     // Ids are issued in order, so an id we issued long ago is stale rather than unknown.
-    if (Number.isFinite(seq) && seq > 0 && seq <= this.#seq) {
-      return { state: "stale", workbase: null };
-    }
-    return { state: "unknown" };
+    if (Number.isFinite(seq) && seq > 0 && seq <= this.#seq) return STALE_UNKNOWN_JOB;
+    return UNKNOWN_JOB;
   }
 
-  /** Coinbase halves for a payout script on a job (built once per job and script). */
-  coinbaseFor(workbase: Workbase, payoutKey: string, payoutScript: Uint8Array): CoinbaseParts {
-    let parts = workbase.coinbases.get(payoutKey);
-    if (parts === undefined) {
-      const t = workbase.template;
-      parts = buildCoinbaseParts({
-        height: t.height,
-        coinbaseValueSats: t.coinbaseValueSats,
-        witnessCommitment: t.witnessCommitment,
-        tag: this.#options.tag,
-        extranonceSize: this.#options.extranonce1Size + this.#options.extranonce2Size,
-        payoutScript,
-        fee: this.#options.fee,
-      });
-      workbase.coinbases.set(payoutKey, parts);
-    }
-    return parts;
+  /**
+   * Coinbase halves for a payout script on a job, built on each call (share validation does not
+   * need them; they are for block assembly checks, tools and tests).
+   */
+  coinbaseFor(workbase: Workbase, _payoutKey: string, payoutScript: Uint8Array): CoinbaseParts {
+    return coinbasePartsFor(workbase.coinbase, payoutScript);
   }
 
-  /** The mining.notify line for a payout script (cached per job and script). */
+  /**
+   * The mining.notify line for a payout script: the job's pieces around the script, so building
+   * it is a string concatenation. `payoutKey` must be the script's lowercase hex (as
+   * {@linkcode AuthorizedWorker.payoutKey} is).
+   */
   notifyLine(
     workbase: Workbase,
     payoutKey: string,
     payoutScript: Uint8Array,
     cleanJobs: boolean,
   ): string {
-    const cacheKey = cleanJobs ? payoutKey : payoutKey + ":0";
-    let line = workbase.notifyLines.get(cacheKey);
-    if (line === undefined) {
-      const parts = this.coinbaseFor(workbase, payoutKey, payoutScript);
-      line = encodeNotify({
-        jobId: workbase.id,
-        prevHash: workbase.prevHashStratum,
-        coinb1: parts.coinb1Hex,
-        coinb2: parts.coinb2Hex,
-        merkleBranch: workbase.merkleBranchHex,
-        version: workbase.versionHex,
-        nbits: workbase.nbitsHex,
-        ntime: workbase.ntimeHex,
-        cleanJobs,
-      });
-      workbase.notifyLines.set(cacheKey, line);
-    }
-    return line;
+    const length = payoutScript.length;
+    const lengthHex = length < 0xfd
+      ? SHORT_LENGTH_HEX[length]!
+      : bytesToHex(encodeCompactSize(length));
+    return workbase.notifyHead + lengthHex + payoutKey +
+      (cleanJobs ? workbase.notifyTailClean : workbase.notifyTailUpdate);
   }
 
   #retire(id: string, workbase: Workbase): void {
-    // Retired jobs keep their template (a late share may still be a block on it) but drop every
-    // per-miner cache; coinbaseFor() rebuilds a coinbase on the rare late submit.
+    // Retired jobs keep their template (a late share may still be a block on it) but no longer
+    // judge duplicates: every share on them is answered "stale".
     workbase.acceptedHashes.clear();
-    workbase.notifyLines.clear();
-    workbase.coinbases.clear();
-    this.#retired.set(id, workbase);
+    this.#retired.set(id, { state: "stale", workbase });
     while (this.#retired.size > this.#options.retiredJobs) {
       this.#retired.delete(this.#retired.keys().next().value!);
     }

@@ -24,7 +24,7 @@ import type { Clock } from "./clock.ts";
 import type { Workbase } from "./jobs.ts";
 import type { JobManager } from "./jobs.ts";
 import { ConnectionLimiter, type RateLimitOptions } from "./rate_limit.ts";
-import { type ShareVerdict, validateShare } from "./share.ts";
+import { type ShareInput, type ShareVerdict, validateShare } from "./share.ts";
 import { VarDiff, type VarDiffOptions } from "./vardiff.ts";
 
 /** Where a session's output goes: the connection that owns it. */
@@ -98,6 +98,26 @@ export interface SessionHost {
   readonly draining: boolean;
 }
 
+/**
+ * The validator's input, reused by every submit of the process: validateShare() runs to completion
+ * synchronously and keeps no reference to it, so one object saves an allocation per share. Every
+ * submit sets every field before the call, so the initial values are never read.
+ */
+const shareInput: { -readonly [K in keyof ShareInput]: ShareInput[K] } = {
+  workbase: null as unknown as Workbase,
+  stale: false,
+  payoutScript: new Uint8Array(0),
+  extranonce1: new Uint8Array(0),
+  extranonce2Hex: "",
+  ntime: 0,
+  nonce: 0,
+  versionBits: null,
+  versionMask: 0,
+  difficulty: 1,
+  previousDifficulty: null,
+  nowSec: 0,
+};
+
 /** Why a difficulty changed (the diff_updated event's reason). */
 export type DifficultyReason = "vardiff" | "suggest" | "reconnect_memory" | "configure";
 
@@ -163,7 +183,8 @@ export class Session {
   /** Handles one line from the miner. */
   handleLine(line: string): void {
     if (this.#closed) return;
-    const parsed = parseLine(line, { extranonce2Size: this.#host.options.extranonce2Size });
+    // The session options carry extranonce2Size: no options object per line.
+    const parsed = parseLine(line, this.#host.options);
     if (parsed.kind === "ignored") return;
     if (parsed.kind === "error") {
       this.#host.onProtocolError(this, parsed.fatal ? "invalid_json" : "invalid_request");
@@ -424,20 +445,20 @@ export class Session {
           workbase.createdAtMs < vardiff.changedAtMs)
       ? vardiff.previous
       : null;
-    const verdict = validateShare({
-      workbase,
-      stale: lookup.state === "stale",
-      coinbase: host.jobs.coinbaseFor(workbase, this.payout.payoutKey, this.payout.payoutScript),
-      extranonce1: this.extranonce1,
-      extranonce2Hex: submit.extranonce2,
-      ntime: submit.ntime,
-      nonce: submit.nonce,
-      versionBits: submit.versionBits,
-      versionMask: this.versionMask,
-      difficulty: vardiff.current,
-      previousDifficulty: previous,
-      nowSec: Math.floor(nowMs / 1000),
-    });
+    const input = shareInput;
+    input.workbase = workbase;
+    input.stale = lookup.state === "stale";
+    input.payoutScript = this.payout.payoutScript;
+    input.extranonce1 = this.extranonce1;
+    input.extranonce2Hex = submit.extranonce2;
+    input.ntime = submit.ntime;
+    input.nonce = submit.nonce;
+    input.versionBits = submit.versionBits;
+    input.versionMask = this.versionMask;
+    input.difficulty = vardiff.current;
+    input.previousDifficulty = previous;
+    input.nowSec = Math.floor(nowMs / 1000);
+    const verdict = validateShare(input);
     if (verdict.accepted) {
       this.sharesAccepted++;
       this.lastShareAtMs = nowMs;

@@ -27,12 +27,12 @@ function manager(fee: { script: Uint8Array; percent: number } | null = null): Jo
   });
 }
 
-function input(wb: Workbase, jobs: JobManager, over: Partial<ShareInput> = {}): ShareInput {
+function input(wb: Workbase, over: Partial<ShareInput> = {}): ShareInput {
   const script = addressToScriptPubKey(P2WPKH, "regtest");
   return {
     workbase: wb,
     stale: false,
-    coinbase: jobs.coinbaseFor(wb, bytesToHex(script), script),
+    payoutScript: script,
     extranonce1: EN1,
     extranonce2Hex: "0000000000000001",
     ntime: wb.ntime,
@@ -100,10 +100,10 @@ Deno.test("coinbase halves split an operator fee when donation is configured", (
 Deno.test("validateShare() accepts a share at the session difficulty and refuses its duplicate", () => {
   const jobs = manager();
   const wb = jobs.addTemplate(templateFromGbt(testGbt({ bits: "1d00ffff" }), 0), 0);
-  const nonce = findNonce(input(wb, jobs), (v) => v.accepted);
-  const first = validateShare(input(wb, jobs, { nonce }));
+  const nonce = findNonce(input(wb), (v) => v.accepted);
+  const first = validateShare(input(wb, { nonce }));
   assert.equal(first.accepted, true);
-  const again = validateShare(input(wb, jobs, { nonce }));
+  const again = validateShare(input(wb, { nonce }));
   assert.deepEqual([
     again.accepted,
     !again.accepted && again.code,
@@ -118,13 +118,13 @@ Deno.test("validateShare() accepts a share at the session difficulty and refuses
 Deno.test("validateShare() refuses a low-difficulty share with code 23 and honours the previous difficulty", () => {
   const jobs = manager();
   const wb = jobs.addTemplate(templateFromGbt(testGbt({ bits: "1d00ffff" }), 0), 0);
-  const nonce = findNonce(input(wb, jobs), (v) => v.accepted);
-  const low = validateShare(input(wb, jobs, { difficulty: 1e6, nonce }));
+  const nonce = findNonce(input(wb), (v) => v.accepted);
+  const low = validateShare(input(wb, { difficulty: 1e6, nonce }));
   assert.equal(low.accepted, false);
   assert.equal(!low.accepted && low.code, 23);
   assert.match(!low.accepted ? low.message : "", /^Low difficulty share \(/);
   const grace = validateShare(
-    input(wb, jobs, { difficulty: 1e6, previousDifficulty: 1e-9, nonce }),
+    input(wb, { difficulty: 1e6, previousDifficulty: 1e-9, nonce }),
   );
   assert.equal(grace.accepted, true);
 });
@@ -132,7 +132,7 @@ Deno.test("validateShare() refuses a low-difficulty share with code 23 and honou
 Deno.test("validateShare() refuses stale work with code 21", () => {
   const jobs = manager();
   const wb = jobs.addTemplate(templateFromGbt(testGbt({ bits: "1d00ffff" }), 0), 0);
-  const v = validateShare(input(wb, jobs, { stale: true }));
+  const v = validateShare(input(wb, { stale: true }));
   assert.deepEqual([v.accepted, !v.accepted && v.code, !v.accepted && v.message], [
     false,
     21,
@@ -144,7 +144,7 @@ Deno.test("validateShare() refuses ntime before mintime or too far ahead", () =>
   const jobs = manager();
   const wb = jobs.addTemplate(templateFromGbt(testGbt(), 0), 0);
   for (const ntime of [wb.template.mintime - 1, wb.ntime + 7001]) {
-    const v = validateShare(input(wb, jobs, { ntime }));
+    const v = validateShare(input(wb, { ntime }));
     assert.deepEqual([v.accepted, !v.accepted && v.reason, !v.accepted && v.message], [
       false,
       "bad_ntime",
@@ -156,16 +156,16 @@ Deno.test("validateShare() refuses ntime before mintime or too far ahead", () =>
 Deno.test("validateShare() checks version bits against the negotiated mask", () => {
   const jobs = manager();
   const wb = jobs.addTemplate(templateFromGbt(testGbt({ bits: "1d00ffff" }), 0), 0);
-  const unnegotiated = validateShare(input(wb, jobs, { versionBits: 0x00002000 }));
+  const unnegotiated = validateShare(input(wb, { versionBits: 0x00002000 }));
   assert.equal(
     !unnegotiated.accepted && unnegotiated.message,
     "Version rolling was not negotiated (mining.configure)",
   );
   const outside = validateShare(
-    input(wb, jobs, { versionBits: 0x00001000, versionMask: 0x1fffe000 }),
+    input(wb, { versionBits: 0x00001000, versionMask: 0x1fffe000 }),
   );
   assert.equal(!outside.accepted && outside.message, "Version bits outside the negotiated mask");
-  const rolled = input(wb, jobs, { versionBits: 0x00006000, versionMask: 0x1fffe000 });
+  const rolled = input(wb, { versionBits: 0x00006000, versionMask: 0x1fffe000 });
   const inside = validateShare({ ...rolled, nonce: findNonce(rolled, (v) => v.accepted) });
   assert.equal(inside.accepted, true);
   assert.equal(inside.accepted && inside.version, (0x20000000 | 0x00006000) >>> 0);
@@ -174,7 +174,7 @@ Deno.test("validateShare() checks version bits against the negotiated mask", () 
 Deno.test("a share meeting the network target yields a block that bitcoinjs-lib parses with the same id and valid roots", () => {
   const jobs = manager();
   const wb = jobs.addTemplate(templateFromGbt(testGbt({ txCount: 5, height: 1 }), 0), 0);
-  const base = input(wb, jobs, { versionBits: 0x00004000, versionMask: 0x1fffe000 });
+  const base = input(wb, { versionBits: 0x00004000, versionMask: 0x1fffe000 });
   const nonce = findNonce(base, (v) => v.block !== null);
   const verdict = validateShare({ ...base, nonce });
   assert.ok(verdict.block !== null);
@@ -189,7 +189,7 @@ Deno.test("a share meeting the network target yields a block that bitcoinjs-lib 
 Deno.test("a block is reported even when the share is stale or below the session difficulty", () => {
   const jobs = manager();
   const wb = jobs.addTemplate(templateFromGbt(testGbt(), 0), 0);
-  const base = input(wb, jobs, { stale: true, difficulty: 1e12 });
+  const base = input(wb, { stale: true, difficulty: 1e12 });
   const nonce = findNonce(base, (v) => v.block !== null);
   const v = validateShare({ ...base, nonce });
   assert.equal(v.accepted, false);
@@ -223,4 +223,22 @@ Deno.test("JobManager keeps only jobsPerTip refreshes live", () => {
   assert.equal(jobs.liveCount, 4);
   assert.equal(jobs.lookup(ids[0]!).state, "stale");
   assert.equal(jobs.lookup(ids[5]!).state, "current");
+});
+
+Deno.test("validateShare() hashes the miner's coinbase: coinb1, extranonces, coinb2 with its payout", () => {
+  const jobs = manager({ script: addressToScriptPubKey(P2TR, "regtest"), percent: 1 });
+  const wb = jobs.addTemplate(templateFromGbt(testGbt({ txCount: 3, height: 7 }), 0), 0);
+  const base = input(wb, { extranonce2Hex: "0123456789ABCDEF" });
+  const nonce = findNonce(base, (v) => v.block !== null);
+  const verdict = validateShare({ ...base, nonce });
+  const script = addressToScriptPubKey(P2WPKH, "regtest");
+  const parts = jobs.coinbaseFor(wb, bytesToHex(script), script);
+  assert.equal(
+    bytesToHex(verdict.block!.coinbase),
+    parts.coinb1Hex + bytesToHex(EN1) + "0123456789abcdef" + parts.coinb2Hex,
+  );
+  // The scratch buffers are reused: a later share must not change the candidate's bytes.
+  const header = bytesToHex(verdict.block!.header);
+  validateShare({ ...base, nonce: nonce + 1, extranonce2Hex: "ffffffffffffffff" });
+  assert.equal(bytesToHex(verdict.block!.header), header);
 });

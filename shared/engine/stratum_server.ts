@@ -8,6 +8,9 @@ import { encodeError, LineDecoder, stratumError, StratumErrorCode } from "../str
 import { ConnectionTransport } from "./connection_transport.ts";
 import type { Engine } from "./engine.ts";
 
+/** Read buffer a connection starts with: a Stratum request is about 100–200 bytes. */
+const INITIAL_READ_BUFFER_BYTES = 256;
+
 /** One address to listen on. */
 export interface ListenAddress {
   readonly hostname: string;
@@ -22,7 +25,10 @@ export interface StratumServerOptions {
   readonly maxLineBytes: number;
   /** Output a slow reader may leave unread before it is disconnected (bytes). */
   readonly maxQueuedBytes: number;
-  /** Per-read buffer size; small because it is held by every idle connection. */
+  /**
+   * Largest per-read buffer. A connection starts with a 256-byte one (every idle miner holds its
+   * buffer under a pending read) and moves to this size the first time a read fills it.
+   */
   readonly readBufferBytes: number;
 }
 
@@ -32,8 +38,10 @@ export class StratumServer {
   readonly #options: StratumServerOptions;
   readonly #log: StructuredLogger;
   readonly #listeners: Deno.TcpListener[] = [];
-  readonly #connections = new Set<Promise<void>>();
   readonly #transports = new Set<ConnectionTransport>();
+  /** Read loops still running; a counter rather than a set of promises (memory per miner). */
+  #serving = 0;
+  #allServed: (() => void) | null = null;
   #accepting = false;
 
   /** @param engine the engine the sessions belong to. */
@@ -89,10 +97,22 @@ export class StratumServer {
   async closeAll(timeoutMs: number): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
-    await Promise.race([Promise.allSettled([...this.#connections]), deadline]);
+    await Promise.race([this.#served(), deadline]);
     clearTimeout(timer);
     for (const transport of this.#transports) transport.dispose();
-    await Promise.allSettled([...this.#connections]);
+    await this.#served();
+  }
+
+  /** Resolves once no read loop is running. */
+  #served(): Promise<void> {
+    if (this.#serving === 0) return Promise.resolve();
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const previous = this.#allServed;
+    this.#allServed = () => {
+      previous?.();
+      resolve();
+    };
+    return promise;
   }
 
   async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
@@ -116,55 +136,67 @@ export class StratumServer {
         }
         continue;
       }
-      const done = this.#serve(conn, ip);
-      this.#connections.add(done);
-      done.finally(() => this.#connections.delete(done));
+      this.#serving++;
+      void this.#serve(conn, ip);
     }
   }
 
   async #serve(conn: Deno.TcpConn, ip: string): Promise<void> {
     try {
-      conn.setNoDelay(true);
-    } catch {
-      // Not fatal: only latency.
-    }
-    const transport = new ConnectionTransport(conn, this.#options.maxQueuedBytes);
-    this.#transports.add(transport);
-    const session = this.#engine.open(ip, transport);
-    const decoder = new LineDecoder(this.#options.maxLineBytes);
-    const buffer = new Uint8Array(this.#options.readBufferBytes);
-    const onLine = (line: string) => session.handleLine(line);
-    let reason = "client closed";
-    try {
-      while (!transport.closed) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        if (decoder.feed(buffer.subarray(0, n), onLine) === "overflow") {
-          this.#engine.onProtocolError(session, "line_too_long");
-          transport.send(
-            encodeError(
-              null,
-              stratumError(
-                StratumErrorCode.other,
-                `Line too long: over ${this.#options.maxLineBytes} bytes`,
-              ),
-            ),
-          );
-          session.close("line too long");
-          break;
-        }
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // Not fatal: only latency.
       }
-      if (transport.closeReason !== null) reason = transport.closeReason;
-    } catch (e) {
-      reason = e instanceof Deno.errors.ConnectionReset
-        ? "connection reset"
-        : `read error: ${String(e)}`;
+      const transport = new ConnectionTransport(conn, this.#options.maxQueuedBytes);
+      this.#transports.add(transport);
+      const session = this.#engine.open(ip, transport);
+      const decoder = new LineDecoder(this.#options.maxLineBytes);
+      const maxBuffer = this.#options.readBufferBytes;
+      // Idle miners are the many: each holds a small buffer under its pending read, and only a
+      // connection whose read filled it (a pipelined burst) moves to the full size.
+      let buffer = new Uint8Array(Math.min(INITIAL_READ_BUFFER_BYTES, maxBuffer));
+      const onLine = (line: string) => session.handleLine(line);
+      let reason = "client closed";
+      try {
+        while (!transport.closed) {
+          const n = await conn.read(buffer);
+          if (n === null) break;
+          const result = decoder.feed(buffer, onLine, n);
+          if (n === buffer.length && n < maxBuffer) buffer = new Uint8Array(maxBuffer);
+          if (result === "overflow") {
+            this.#engine.onProtocolError(session, "line_too_long");
+            transport.send(
+              encodeError(
+                null,
+                stratumError(
+                  StratumErrorCode.other,
+                  `Line too long: over ${this.#options.maxLineBytes} bytes`,
+                ),
+              ),
+            );
+            session.close("line too long");
+            break;
+          }
+        }
+        if (transport.closeReason !== null) reason = transport.closeReason;
+      } catch (e) {
+        reason = e instanceof Deno.errors.ConnectionReset
+          ? "connection reset"
+          : `read error: ${String(e)}`;
+      } finally {
+        this.#engine.close(session, transport.closeReason ?? reason);
+        // Let a queued goodbye (an error line, client.reconnect) reach the miner before the socket goes.
+        await transport.settle(1_000);
+        transport.dispose();
+        this.#transports.delete(transport);
+      }
     } finally {
-      this.#engine.close(session, transport.closeReason ?? reason);
-      // Let a queued goodbye (an error line, client.reconnect) reach the miner before the socket goes.
-      await transport.settle(1_000);
-      transport.dispose();
-      this.#transports.delete(transport);
+      if (--this.#serving === 0 && this.#allServed !== null) {
+        const resolve = this.#allServed;
+        this.#allServed = null;
+        resolve();
+      }
     }
   }
 }

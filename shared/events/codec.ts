@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { z } from "zod";
 import { nowMicros } from "./clock.ts";
 import { EVENT_SCHEMA_VERSION, type EventOf, eventSchema, type MiningEvent } from "./envelope.ts";
 import { newEventId } from "./event_id.ts";
@@ -17,6 +18,14 @@ import type { EventPayloads } from "./payloads.ts";
 
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * {@link eventSchema} with zod's generated fast path in front (`z.compile`): valid input is
+ * checked by straight-line code about three times faster, and anything the fast path does not
+ * accept is parsed again by the runtime schema, so results and error messages are the schema's.
+ * Built on the first parse, so producers that never parse do not pay for the code generation.
+ */
+let compiledEventSchema: typeof eventSchema | undefined;
 
 /** Issues named in a parse error before the rest are summarised as a count. */
 const MAX_REPORTED_ISSUES = 3;
@@ -85,7 +94,8 @@ export function parseEvent(bytes: Uint8Array): MiningEvent {
     const detail = cause instanceof Error ? cause.message : String(cause);
     throw new SyntaxError(`Cannot parse event: body is not JSON (${detail})`, { cause });
   }
-  const result = eventSchema.safeParse(json);
+  compiledEventSchema ??= z.compile(eventSchema);
+  const result = compiledEventSchema.safeParse(json);
   if (result.success) return result.data;
   const issues = result.error.issues;
   const described = issues.slice(0, MAX_REPORTED_ISSUES)

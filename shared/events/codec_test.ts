@@ -5,6 +5,7 @@ import {
   EVENT_ID_PATTERN,
   EVENT_SCHEMA_VERSION,
   type EventOf,
+  eventSchema,
   type MiningEvent,
 } from "./envelope.ts";
 import { ALL_EVENT_TYPES, EventType } from "./event_type.ts";
@@ -435,5 +436,52 @@ Deno.test("parseEvent() throws only TypeError when one field of a valid event is
       }
     }),
     { numRuns: 2_000 },
+  );
+});
+
+/** What the runtime schema alone says about `value`, in parseEvent's words. */
+function runtimeVerdict(value: unknown): string {
+  const result = eventSchema.safeParse(value);
+  if (result.success) return `ok ${JSON.stringify(result.data)}`;
+  const issues = result.error.issues;
+  const described = issues.slice(0, 3).map((issue) =>
+    `${issue.path.length === 0 ? "(root)" : issue.path.map(String).join(".")}: ${issue.message}`
+  );
+  if (issues.length > 3) described.push(`and ${issues.length - 3} more`);
+  return `TypeError Cannot parse event: ${described.join("; ")}`;
+}
+
+function parseVerdict(value: unknown): string {
+  try {
+    return `ok ${JSON.stringify(parseEvent(bytesOf(value)))}`;
+  } catch (error) {
+    return error instanceof Error ? `${error.name} ${error.message}` : String(error);
+  }
+}
+
+// parseEvent runs zod's compiled fast path first: it must agree with the runtime schema on the
+// output (values and key order) and, through the fallback, on every error message.
+Deno.test("parseEvent() gives exactly the runtime schema's result and errors (property)", () => {
+  fc.assert(
+    fc.property(
+      anyEvent,
+      fc.jsonValue(),
+      fc.constantFrom("replace", "delete", "add"),
+      fc.boolean(),
+      fc.nat(),
+      (event, junk, change, inData, pick) => {
+        const target: Record<string, unknown> = inData ? { ...event.data } : { ...event };
+        const keys = Object.keys(target);
+        const key = keys[pick % keys.length] ?? "v";
+        if (change === "replace") target[key] = junk;
+        else if (change === "delete") delete target[key];
+        else target[`extra_${key}`] = junk;
+        const mutated = inData ? { ...event, data: target } : target;
+        const roundTripped = JSON.parse(JSON.stringify(mutated));
+        assert.equal(parseVerdict(roundTripped), runtimeVerdict(roundTripped));
+        assert.equal(parseVerdict(event), runtimeVerdict(event));
+      },
+    ),
+    { numRuns: 3_000 },
   );
 });

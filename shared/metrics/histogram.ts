@@ -30,6 +30,36 @@ export const MICROSECOND_BUCKETS: readonly number[] = Object.freeze([
   10000,
 ]);
 
+/**
+ * Finer bounds for a latency whose budget sits well below a millisecond (event emission: p99 <
+ * 1 ms): every bound of {@link MICROSECOND_BUCKETS} plus steps in between, so percentiles read
+ * from the buckets are close to the truth.
+ */
+export const FINE_MICROSECOND_BUCKETS: readonly number[] = Object.freeze([
+  1,
+  2,
+  3,
+  4,
+  5,
+  7.5,
+  10,
+  15,
+  20,
+  25,
+  35,
+  50,
+  75,
+  100,
+  150,
+  250,
+  500,
+  750,
+  1000,
+  2500,
+  5000,
+  10000,
+]);
+
 /** Bucket bounds for millisecond latencies (0.5 ms to 5 s). */
 export const MILLISECOND_BUCKETS: readonly number[] = Object.freeze([
   0.5,

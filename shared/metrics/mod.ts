@@ -27,6 +27,7 @@ export { CellCounter, CounterCell, type LabelValues, type MetricSpec } from "./c
 export { CellGauge, GaugeCell, type GaugeSource } from "./gauge.ts";
 export {
   CellHistogram,
+  FINE_MICROSECOND_BUCKETS,
   HistogramCell,
   type HistogramSpec,
   MICROSECOND_BUCKETS,
@@ -50,6 +51,8 @@ export {
   DEFAULT_STALE_WINDOW_MS,
   RelayMetrics,
   type RelayMetricsOptions,
+  RelaySubmitOutcome,
+  RelaySubmitPath,
 } from "./relay_metrics.ts";
 export {
   combineHealth,

@@ -23,6 +23,7 @@ import { CellCounter, type CounterCell } from "./counter.ts";
 import { CellGauge, type GaugeCell } from "./gauge.ts";
 import {
   CellHistogram,
+  FINE_MICROSECOND_BUCKETS,
   type HistogramCell,
   MICROSECOND_BUCKETS,
   MILLISECOND_BUCKETS,
@@ -226,7 +227,7 @@ export class PoolMetrics {
       registry,
       name: "ckpool_event_emit_latency_us",
       help: "Share verdict to event handed to the publisher, in microseconds.",
-      buckets: MICROSECOND_BUCKETS,
+      buckets: FINE_MICROSECOND_BUCKETS,
     }).child();
     this.eventBufferDepth = new CellGauge({
       registry,

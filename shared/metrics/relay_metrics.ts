@@ -8,7 +8,30 @@ import type client from "prom-client";
 import { type Clock, systemClock } from "../engine/clock.ts";
 import { CellCounter, type CounterCell } from "./counter.ts";
 import { CellGauge, type GaugeCell } from "./gauge.ts";
+import { CellHistogram, type HistogramCell, MILLISECOND_BUCKETS } from "./histogram.ts";
 import type { ShareCounts } from "./pool_metrics.ts";
+
+/** The two ways a relay submits a block it found. */
+export const RelaySubmitPath = {
+  /** The relay's own bitcoind (`submitblock`). */
+  local: "local",
+  /** The primary, by NATS request/reply. */
+  primary: "primary",
+} as const;
+
+/** One of {@linkcode RelaySubmitPath}. */
+export type RelaySubmitPath = typeof RelaySubmitPath[keyof typeof RelaySubmitPath];
+
+/** How one submission path ended. */
+export const RelaySubmitOutcome = {
+  accepted: "accepted",
+  rejected: "rejected",
+  /** The path could not be asked (unreachable, timeout). */
+  error: "error",
+} as const;
+
+/** One of {@linkcode RelaySubmitOutcome}. */
+export type RelaySubmitOutcome = typeof RelaySubmitOutcome[keyof typeof RelaySubmitOutcome];
 
 /** Default span of `ckpool_relay_stale_shares_percent`: five minutes, like the alert windows. */
 export const DEFAULT_STALE_WINDOW_MS = 300_000;
@@ -48,6 +71,18 @@ export class RelayMetrics {
   readonly templatesReceived: CounterCell;
   /** `ckpool_relay_preemptive_clean_jobs_total`: clean_jobs sent on a local ZMQ block first. */
   readonly preemptiveCleanJobs: CounterCell;
+  /** `ckpool_relay_template_propagation_ms`: distribution of the template latency. */
+  readonly templateLatencyHistogram: HistogramCell;
+  /** `ckpool_relay_independent_mode_activations_total`: switches to independent mode. */
+  readonly independentActivations: CounterCell;
+  /** `ckpool_relay_primary_ping_failures_total`: RTT probes the primary did not answer. */
+  readonly primaryPingFailures: CounterCell;
+  /** `ckpool_relay_block_submit_total{path,outcome}`: block submissions per path. */
+  readonly blockSubmits: Readonly<
+    Record<RelaySubmitPath, Readonly<Record<RelaySubmitOutcome, CounterCell>>>
+  >;
+  /** `ckpool_relay_block_submit_ms{path}`: time to each path's answer. */
+  readonly blockSubmitMs: Readonly<Record<RelaySubmitPath, HistogramCell>>;
   readonly #clock: Clock;
   readonly #shareCounts: () => ShareCounts;
   readonly #windowMs: number;
@@ -106,6 +141,54 @@ export class RelayMetrics {
       name: "ckpool_relay_preemptive_clean_jobs_total",
       help: "clean_jobs broadcasts sent because the local node saw a block before the primary.",
     }).child();
+    this.templateLatencyHistogram = new CellHistogram({
+      registry,
+      name: "ckpool_relay_template_propagation_ms",
+      help: "Distribution of the primary's template send time to receipt here, in milliseconds.",
+      buckets: MILLISECOND_BUCKETS,
+    }).child();
+    this.independentActivations = new CellCounter({
+      registry,
+      name: "ckpool_relay_independent_mode_activations_total",
+      help: "Times the relay switched to templates from its local bitcoind.",
+    }).child();
+    this.primaryPingFailures = new CellCounter({
+      registry,
+      name: "ckpool_relay_primary_ping_failures_total",
+      help: "Round-trip probes to the primary that got no answer in time.",
+    }).child();
+    const submits = new CellCounter<"path" | "outcome">({
+      registry,
+      name: "ckpool_relay_block_submit_total",
+      help: "Block submissions by this relay, per path (local bitcoind, primary) and outcome.",
+      labelNames: ["path", "outcome"],
+    });
+    const submitMs = new CellHistogram<"path">({
+      registry,
+      name: "ckpool_relay_block_submit_ms",
+      help: "Milliseconds from a block submission to each path's answer.",
+      labelNames: ["path"],
+      buckets: MILLISECOND_BUCKETS,
+    });
+    const paths = Object.values(RelaySubmitPath);
+    const outcomes = Object.values(RelaySubmitOutcome);
+    this.blockSubmits = Object.freeze(Object.fromEntries(paths.map((path) => [
+      path,
+      Object.freeze(Object.fromEntries(outcomes.map((outcome) => [
+        outcome,
+        submits.child({ path, outcome }),
+      ]))),
+    ]))) as RelayMetrics["blockSubmits"];
+    this.blockSubmitMs = Object.freeze(Object.fromEntries(paths.map((path) => [
+      path,
+      submitMs.child({ path }),
+    ]))) as RelayMetrics["blockSubmitMs"];
+  }
+
+  /** Records how one block submission path ended and how long it took. */
+  noteBlockSubmit(path: RelaySubmitPath, outcome: RelaySubmitOutcome, ms: number): void {
+    this.blockSubmits[path][outcome].inc();
+    this.blockSubmitMs[path].observe(ms);
   }
 
   /**
@@ -116,7 +199,10 @@ export class RelayMetrics {
    *   make the difference negative; it is exported as measured.
    */
   noteTemplateFromPrimary(sentAtMs: number, receivedAtMs: number = this.#clock.nowMs()): void {
-    this.templateLatencyMs.set(receivedAtMs - sentAtMs);
+    const latencyMs = receivedAtMs - sentAtMs;
+    this.templateLatencyMs.set(latencyMs);
+    // A histogram bucket cannot hold a negative (clock skew); the gauge still shows it.
+    this.templateLatencyHistogram.observe(Math.max(0, latencyMs));
     this.templatesReceived.inc();
   }
 

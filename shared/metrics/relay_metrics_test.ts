@@ -99,3 +99,29 @@ Deno.test("RelayMetrics refuses a window that is not positive", () => {
     );
   }
 });
+
+Deno.test("RelayMetrics counts block submissions per path and outcome, with their time", async () => {
+  const { pool, relay } = makeRelay();
+  relay.noteBlockSubmit("local", "accepted", 3);
+  relay.noteBlockSubmit("primary", "error", 120);
+  relay.noteBlockSubmit("primary", "accepted", 80);
+  const parsed = parseExposition(await pool.registry.metrics());
+  const count = (path: string, outcome: string) =>
+    sampleValue(parsed, "ckpool_relay_block_submit_total", { path, outcome });
+  assert.equal(count("local", "accepted"), 1);
+  assert.equal(count("local", "rejected"), 0, "every series exists from the start");
+  assert.equal(count("primary", "error"), 1);
+  assert.equal(count("primary", "accepted"), 1);
+  assert.equal(sampleValue(parsed, "ckpool_relay_block_submit_ms_count", { path: "primary" }), 2);
+  assert.equal(sampleValue(parsed, "ckpool_relay_block_submit_ms_sum", { path: "local" }), 3);
+});
+
+Deno.test("RelayMetrics keeps a template latency histogram beside the gauge", async () => {
+  const { pool, relay } = makeRelay();
+  relay.noteTemplateFromPrimary(1_000, 1_004);
+  relay.noteTemplateFromPrimary(2_000, 1_999);
+  const parsed = parseExposition(await pool.registry.metrics());
+  assert.equal(sampleValue(parsed, "ckpool_relay_template_latency_ms"), -1, "skew shown as is");
+  assert.equal(sampleValue(parsed, "ckpool_relay_template_propagation_ms_count"), 2);
+  assert.equal(sampleValue(parsed, "ckpool_relay_template_propagation_ms_bucket", { le: "5" }), 2);
+});

@@ -22,15 +22,6 @@ export {
   miningEventsStreamConfig,
 } from "./stream.ts";
 export {
-  HUB_JETSTREAM_DOMAIN,
-  type HubMiningEventsStreamConfig,
-  hubMiningEventsStreamConfig,
-  jetStreamApiPrefix,
-  regionEventsSource,
-  regionEventsStreamConfig,
-  regionEventsStreamName,
-} from "./region_streams.ts";
-export {
   ACK_WAIT_MS,
   consumerConfig,
   consumerFilter,
@@ -61,3 +52,20 @@ export {
   type ProvisionPlan,
   type StreamOutcome,
 } from "./provision.ts";
+export {
+  HUB_JETSTREAM_DOMAIN,
+  type HubMiningEventsStreamConfig,
+  hubMiningEventsStreamConfig,
+  jetStreamApiPrefix,
+  regionEventsSource,
+  regionEventsStreamConfig,
+  regionEventsStreamName,
+} from "./region_streams.ts";
+export {
+  decodePingReply,
+  pingPrimary,
+  PRIMARY_PING_SUBJECT,
+  type PrimaryPingReply,
+  type PrimaryPingResult,
+  servePrimaryPing,
+} from "./primary_ping.ts";

@@ -102,8 +102,8 @@ function collectorNet(config: CollectorConfig): Endpoint[] {
  * The narrowest Deno permissions a service needs for a config:
  * - net: Stratum listen addresses, the metrics/health listeners, every bitcoind, the ZMQ
  *   publisher, NATS servers (listed even with events disabled: NATS also carries templates and
- *   block submissions), Redis and PostgreSQL, and for a relay the primary's two ports; a
- *   listen on 0.0.0.0:3333 needs exactly `0.0.0.0:3333`;
+ *   block submissions), Redis and PostgreSQL, and for a relay the NATS server linking it to the
+ *   primary (`primary.host:primary.port`); a listen on 0.0.0.0:3333 needs exactly `0.0.0.0:3333`;
  * - read: the config file, logdir, events spool, and the zeromq addon when zmqblock is set;
  * - write: logdir and events spool;
  * - ffi: the zeromq addon directory, only when zmqblock is set;
@@ -133,9 +133,9 @@ export function requiredPermissions<K extends ServiceKind>(
     net = engineNet(engine);
     logdir = engine.logdir;
     if (kind === "relay") {
+      // The primary is reached over NATS only; ckpool's template_push_port is never dialled.
       const { primary } = engine as RelayConfig;
       net.push({ host: primary.host, port: primary.port });
-      net.push({ host: primary.host, port: primary.template_push_port });
     }
     // The default spool sits inside logdir, which is granted below; only a separate one needs more.
     if (

@@ -7,12 +7,22 @@ import { type NotifyParams, type RequestId, ServerMethod } from "./messages.ts";
 
 /** A response line for request `id`. */
 export function encodeResult(id: RequestId, result: unknown): string {
-  return `{"id":${JSON.stringify(id)},"result":${JSON.stringify(result)},"error":null}\n`;
+  // `true` answers every accepted share and authorize: skip the generic serializer for it.
+  const json = result === true ? "true" : JSON.stringify(result);
+  return `{"id":${encodeId(id)},"result":${json},"error":null}\n`;
 }
 
 /** An error response line for request `id`. */
 export function encodeError(id: RequestId, error: StratumWireError): string {
-  return `{"id":${JSON.stringify(id)},"result":null,"error":${JSON.stringify(error)}}\n`;
+  // Written out rather than JSON.stringify(error): the same text, without walking the array.
+  return `{"id":${encodeId(id)},"result":null,"error":[${error[0]},${
+    JSON.stringify(error[1])
+  },null]}\n`;
+}
+
+/** JSON of a request id; ids come from JSON.parse, so numbers are finite. */
+function encodeId(id: RequestId): string {
+  return typeof id === "number" && Number.isFinite(id) ? `${id}` : JSON.stringify(id);
 }
 
 /** A server notification line (`id` null). */

@@ -35,27 +35,32 @@ export class LineDecoder {
   /**
    * Feeds one chunk and calls `onLine` for each complete, non-empty line in order.
    * Returns "overflow" as soon as a line exceeds the cap; the decoder must then be discarded.
+   * Only the first `length` bytes of `chunk` are read (a reused read buffer need not be sliced).
    */
-  feed(chunk: Uint8Array, onLine: (line: string) => void): FeedResult {
+  feed(chunk: Uint8Array, onLine: (line: string) => void, length = chunk.length): FeedResult {
     let start = 0;
-    while (start < chunk.length) {
-      const end = chunk.indexOf(NEWLINE, start);
+    while (start < length) {
+      let end = chunk.indexOf(NEWLINE, start);
+      if (end >= length) end = -1;
       if (end === -1) {
-        const rest = chunk.subarray(start);
-        const pendingLength = (this.#pending?.length ?? 0) + rest.length;
+        const pendingLength = (this.#pending?.length ?? 0) + length - start;
         if (pendingLength > this.#maxLineBytes) return "overflow";
+        const rest = chunk.subarray(start, length);
         this.#pending = this.#pending === null ? rest.slice() : concat(this.#pending, rest);
         return "ok";
       }
-      let line = chunk.subarray(start, end);
+      let lineBytes = chunk;
+      let lineStart = start;
+      let lineEnd = end;
       if (this.#pending !== null) {
-        line = concat(this.#pending, line);
+        lineBytes = concat(this.#pending, chunk.subarray(start, end));
         this.#pending = null;
+        lineStart = 0;
+        lineEnd = lineBytes.length;
       }
-      let length = line.length;
-      if (length > 0 && line[length - 1] === CARRIAGE_RETURN) length--;
-      if (length > this.#maxLineBytes) return "overflow";
-      if (length > 0) onLine(decoder.decode(line.subarray(0, length)));
+      if (lineEnd > lineStart && lineBytes[lineEnd - 1] === CARRIAGE_RETURN) lineEnd--;
+      if (lineEnd - lineStart > this.#maxLineBytes) return "overflow";
+      if (lineEnd > lineStart) onLine(decoder.decode(lineBytes.subarray(lineStart, lineEnd)));
       start = end + 1;
     }
     return "ok";

@@ -82,3 +82,27 @@ Deno.test("LineDecoder gives the same lines for any chunking of the input", () =
     ),
   );
 });
+
+Deno.test("LineDecoder reads only the first `length` bytes of a reused buffer", () => {
+  fc.assert(fc.property(
+    fc.array(fc.stringMatching(/^[a-z{}":,\r\n]{0,40}$/), { maxLength: 12 }),
+    (pieces) => {
+      const expected = collect(new LineDecoder(64), pieces.map((p) => enc.encode(p)));
+      const decoder = new LineDecoder(64);
+      const buffer = new Uint8Array(64);
+      const lines: string[] = [];
+      let overflow = false;
+      for (const piece of pieces) {
+        // Stale bytes after the piece, newlines included, must be ignored.
+        buffer.fill(0x0a);
+        const bytes = enc.encode(piece);
+        buffer.set(bytes);
+        if (decoder.feed(buffer, (l) => lines.push(l), bytes.length) === "overflow") {
+          overflow = true;
+          break;
+        }
+      }
+      assert.deepEqual({ lines, overflow }, expected);
+    },
+  ));
+});

@@ -31,7 +31,7 @@ export interface SelfTimeRow {
 function label(frame: CpuProfile["nodes"][number]["callFrame"]): string {
   const name = frame.functionName === "" ? "(anonymous)" : frame.functionName;
   if (frame.url === "") return name;
-  const file = frame.url.replace(/^file:\/\/.*?\/(shared|stratum|tests|tools)\//, "$1/")
+  const file = frame.url.replace(/^file:\/\/.*?\/(shared|stratum|collector|tests|tools)\//, "$1/")
     .replace(/^.*\/node_modules\/\.deno\//, "npm:")
     .replace(/^ext:/, "ext:");
   return `${name} (${file})`;

@@ -77,3 +77,29 @@ export async function childPids(pid: number): Promise<number[]> {
   }).output();
   return new TextDecoder().decode(out.stdout).split(/\s+/).filter((w) => w !== "").map(Number);
 }
+
+/**
+ * Start time of a process in clock ticks after boot (`starttime`, field 22 of /proc/<pid>/stat).
+ *
+ * @throws {SyntaxError} when the text is not in that format.
+ */
+export function parseStartTicks(text: string): number {
+  const close = text.lastIndexOf(")");
+  const fields = close === -1 ? [] : text.slice(close + 1).trim().split(/\s+/);
+  const ticks = Number(fields[19]);
+  if (!Number.isInteger(ticks)) {
+    throw new SyntaxError(`Cannot parse /proc stat: no start time in "${text.slice(0, 120)}"`);
+  }
+  return ticks;
+}
+
+/**
+ * How long the process has been running, in ms (10 ms resolution): the clock V8's GC trace
+ * stamps its lines with, give or take the runtime's start-up.
+ */
+export async function processAgeMs(pid: number): Promise<number> {
+  const startTicks = parseStartTicks(await readProcFile(`/proc/${pid}/stat`));
+  const uptimeS = Number((await readProcFile("/proc/uptime")).split(/\s+/)[0]);
+  if (!Number.isFinite(uptimeS)) throw new SyntaxError("Cannot parse /proc/uptime");
+  return uptimeS * 1000 - (startTicks / USER_HZ) * 1000;
+}

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseProcStat, parseVmRssBytes } from "./proc_stats.ts";
+import { parseProcStat, parseStartTicks, parseVmRssBytes } from "./proc_stats.ts";
 
 Deno.test("parseProcStat() counts fields from the last parenthesis of the command name", () => {
   const text = "4242 (deno (main) x) S 4100 4242 4100 0 -1 4194560 1200 0 3 0 1523 287 0 0 20 0 " +
@@ -18,4 +18,11 @@ Deno.test("parseVmRssBytes() reads the VmRSS line in kB as bytes", () => {
 
 Deno.test("parseVmRssBytes() refuses a status without VmRSS (a zombie has none)", () => {
   assert.throws(() => parseVmRssBytes("Name:\tdeno\nState:\tZ (zombie)\n"), SyntaxError);
+});
+
+Deno.test("parseStartTicks() reads field 22 after the command name", () => {
+  const text = "4242 (deno (main) x) S 4100 4242 4100 0 -1 4194560 1200 0 3 0 1523 287 0 0 20 0 " +
+    "9 0 5000 18386124 56789 18446744073709551615 1 1 0 0 0 0 0 4096 17922 0 0 0 17 1 0 0 0 0 0";
+  assert.equal(parseStartTicks(text), 5000);
+  assert.throws(() => parseStartTicks("4242 (deno) S 1"), SyntaxError);
 });

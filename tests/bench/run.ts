@@ -1,6 +1,6 @@
 /**
- * Runs the Stratum pool benchmarks and prints Markdown: per scenario the workload, the exact
- * commands, one table row per run and the median row.
+ * Runs the Stratum pool and event pipeline benchmarks and prints Markdown: per scenario the
+ * workload, the exact commands, one table row per run and the median row.
  *
  *   deno task bench                                  all scenarios, once
  *   deno task bench --only submit_throughput         one scenario (repeat --only for more)
@@ -9,18 +9,24 @@
  *                                                    run the pool under --inspect, CPU-profile it
  *                                                    over each measured window (profile files go
  *                                                    to a temp dir) and print the top self time;
- *                                                    idle_memory also reports the V8 heap after GC.
- *                                                    Sampling slows the pool: profiled runs are
- *                                                    for diagnosis, not for the figures.
+ *                                                    idle_memory also reports the V8 heap after GC;
+ *                                                    the collector scenarios profile the first
+ *                                                    collector instead. Sampling slows the
+ *                                                    service: profiled runs are for diagnosis,
+ *                                                    not for the figures.
  *
- * Each scenario starts its own devnet and pool and stops them; every wait is bounded. Progress
+ * Each scenario starts what it measures (devnet and pool; nats-server, redis-server, PostgreSQL
+ * and collectors) and stops it; every wait is bounded. Progress
  * goes to stderr, results to stdout. No thresholds are applied here: BENCHMARKS.md compares the
  * figures with the budgets.
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { backlogDrainMemory } from "./backlog_drain_memory.ts";
 import { medianRow, tableHeader, tableRow } from "./bench_table.ts";
+import { collectorThroughput } from "./collector_throughput.ts";
+import { emissionLatency } from "./emission_latency.ts";
 import { idleMemory, idleMemorySteady } from "./idle_memory.ts";
 import { latencyAtRate } from "./latency_at_rate.ts";
 import { latencyFloor } from "./latency_floor.ts";
@@ -41,6 +47,9 @@ export const SCENARIOS: readonly Scenario[] = [
   idleMemorySteady,
   notifyFanout,
   notifyFloor,
+  emissionLatency,
+  collectorThroughput,
+  backlogDrainMemory,
 ];
 
 const encoder = new TextEncoder();

@@ -1,6 +1,7 @@
 /**
  * What a benchmark scenario is: a name, the columns of its result table, and a run that starts
- * its own devnet and pool, measures, cleans up and returns one row of numbers.
+ * its own services (devnet and pool, or the event pipeline's servers and collectors), measures,
+ * cleans up and returns one row of numbers.
  */
 
 /** One column of a scenario's result table. */

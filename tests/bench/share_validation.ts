@@ -5,7 +5,7 @@
  * measurements per template, the median reported.
  */
 import process from "node:process";
-import { addressToScriptPubKey, bytesToHex } from "@tbg/shared/bitcoin";
+import { addressToScriptPubKey } from "@tbg/shared/bitcoin";
 import { JobManager, templateFromGbt, validateShare } from "@tbg/shared/engine";
 import { regtestAddress } from "../support/addresses.ts";
 import { startDevnet } from "../support/devnet/mod.ts";
@@ -49,7 +49,6 @@ function measure(gbt: unknown): { perS: number; perCpuS: number; txs: number; br
   });
   const workbase = jobs.addTemplate(template, Date.now());
   const script = addressToScriptPubKey(regtestAddress("p2wpkh", 1).address, "regtest");
-  const coinbase = jobs.coinbaseFor(workbase, bytesToHex(script), script);
   const extranonce1 = Uint8Array.of(0, 0, 0, 1);
   const extranonce2s = Array.from(
     { length: EXTRANONCE2_RING },
@@ -69,7 +68,7 @@ function measure(gbt: unknown): { perS: number; perCpuS: number; txs: number; br
         const verdict = validateShare({
           workbase,
           stale: false,
-          coinbase,
+          payoutScript: script,
           extranonce1,
           extranonce2Hex: extranonce2s[count % EXTRANONCE2_RING]!,
           ntime: workbase.ntime,

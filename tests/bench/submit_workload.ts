@@ -5,8 +5,9 @@
  */
 import type { LoadSummary } from "../load/load_summary.ts";
 import { DIFFICULTY_1_BITS, loadAverage1m, sleep, withDevnetPool } from "./bench_setup.ts";
+import { type GcSummary, parseGcTraceLine, summarizeGc } from "./gc_trace.ts";
 import { startLoadProcess } from "./load_process.ts";
-import { cpuSeconds } from "./proc_stats.ts";
+import { cpuSeconds, processAgeMs } from "./proc_stats.ts";
 import type { BenchContext } from "./scenario.ts";
 import { profileWindow } from "./window_profile.ts";
 
@@ -25,6 +26,10 @@ export interface WorkloadResult {
   /** Load generator CPU seconds per wall second during the window. */
   readonly loadCpuUtil: number;
   readonly loadAvg: number;
+  /** The pool's garbage collections over the window (when run with `traceGc`). */
+  readonly gc: GcSummary | null;
+  /** Bytes the pool allocated per response over the window (NaN without `traceGc`). */
+  readonly allocPerResponse: number;
   readonly commands: string[];
   readonly notes: string[];
 }
@@ -34,6 +39,8 @@ export interface WorkloadTiming {
   readonly rampS: number;
   readonly warmupS: number;
   readonly durationS: number;
+  /** Run the pool with V8's `--trace-gc-nvp` and summarise its collections over the window. */
+  readonly traceGc?: boolean;
 }
 
 /** Runs the load CLI with `modeArgs` against a fresh pinned pool and measures both processes. */
@@ -47,7 +54,11 @@ export async function runSubmitWorkload(
   const notes: string[] = [];
   const result = await withDevnetPool(
     { bits: DIFFICULTY_1_BITS, mempoolTarget: 0 },
-    { cpus: POOL_CPU, inspect: context.profileDir !== null },
+    {
+      cpus: POOL_CPU,
+      inspect: context.profileDir !== null,
+      ...(timing.traceGc === true ? { env: { DENO_V8_FLAGS: "--trace-gc-nvp" } } : {}),
+    },
     async (_devnet, pool) => {
       const load = startLoadProcess(pool.stratumPort, [
         "--connections",
@@ -66,6 +77,7 @@ export async function runSubmitWorkload(
       // The load's window opens warm-up seconds after ready, on the same wall clock.
       const nowEpoch = () => performance.timeOrigin + performance.now();
       await sleep(Math.max(0, ready.epochMs + timing.warmupS * 1000 - nowEpoch()));
+      const poolAge0 = await processAgeMs(pool.servicePid);
       const poolCpu0 = await cpuSeconds(pool.servicePid);
       const loadCpu0 = await cpuSeconds(load.pid);
       const t0 = performance.now();
@@ -77,6 +89,7 @@ export async function runSubmitWorkload(
         async () => {
           await sleep(timing.durationS * 1000);
           return {
+            poolAge1: await processAgeMs(pool.servicePid),
             poolCpu1: await cpuSeconds(pool.servicePid),
             loadCpu1: await cpuSeconds(load.pid).catch(() => NaN),
             wallS: (performance.now() - t0) / 1000,
@@ -84,10 +97,13 @@ export async function runSubmitWorkload(
         },
       );
       notes.push(...profiled.notes);
-      const { poolCpu1, loadCpu1, wallS } = profiled.value;
+      const { poolAge1, poolCpu1, loadCpu1, wallS } = profiled.value;
       const summary = await load.summary;
       return {
         summary,
+        // V8 writes its trace through a buffer flushed at exit: read it after the pool stopped.
+        gcWindow: [poolAge0, poolAge1] as const,
+        logs: pool.logs,
         poolCpuS: poolCpu1 - poolCpu0,
         loadCpuS: loadCpu1 - loadCpu0,
         wallS,
@@ -111,12 +127,20 @@ export async function runSubmitWorkload(
     );
   }
   const responsesInPoolWindow = summary.responsesPerS * result.wallS;
+  const gcEvents = timing.traceGc === true
+    ? result.logs.map((l) => typeof l.raw === "string" ? parseGcTraceLine(l.raw) : null)
+      .filter((e) => e !== null)
+    : [];
+  const gc = timing.traceGc === true ? summarizeGc(gcEvents, ...result.gcWindow) : null;
   return {
     summary,
     poolCpuUtil: result.poolCpuS / result.wallS,
     poolCpuPer1k: responsesInPoolWindow > 0 ? result.poolCpuS / responsesInPoolWindow * 1000 : NaN,
     loadCpuUtil: result.loadCpuS / result.wallS,
     loadAvg,
+    gc,
+    allocPerResponse: gc === null ? NaN : gc.allocatedBytes /
+      (summary.responsesPerS * (result.gcWindow[1] - result.gcWindow[0]) / 1000),
     commands: [result.command],
     notes,
   };

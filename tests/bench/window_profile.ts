@@ -1,10 +1,10 @@
 /**
- * Profiles the pool's CPU over one benchmark window when the bench runs with --profile: the
- * profile is written to the bench's temp directory (never the repository) and summarised by
- * self time for the report.
+ * Profiles a service's CPU (the pool, or a collector) over one benchmark window when the bench
+ * runs with --profile: the profile is written to the bench's temp directory (never the
+ * repository) and summarised by self time for the report.
  */
-import type { BenchPool } from "./bench_pool.ts";
 import { selfTimeByFunction } from "./cpu_profile.ts";
+import type { InspectorSession } from "./inspector_session.ts";
 import type { BenchContext } from "./scenario.ts";
 
 /** Rows of the self-time summary. */
@@ -12,10 +12,10 @@ const TOP_FUNCTIONS = 30;
 
 let sequence = 0;
 
-/** Runs `fn`; when the pool has an inspector, samples the CPU meanwhile and summarises it. */
+/** Runs `fn`; when the service has an inspector, samples the CPU meanwhile and summarises it. */
 export async function profileWindow<T>(
   context: BenchContext,
-  pool: BenchPool,
+  pool: { readonly inspector: InspectorSession | null },
   label: string,
   fn: () => Promise<T>,
 ): Promise<{ value: T; notes: string[] }> {
@@ -36,7 +36,7 @@ export async function profileWindow<T>(
   return {
     value,
     notes: [
-      `pool CPU profile of the window: ${path}; top self time:`,
+      `CPU profile of the window: ${path}; top self time:`,
       ...selfTimeByFunction(profile, TOP_FUNCTIONS).map((r) =>
         `  ${r.percent.toFixed(1).padStart(5)}%  ${
           r.selfMs.toFixed(0).padStart(7)

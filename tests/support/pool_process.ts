@@ -9,12 +9,13 @@ import { pickFreePort } from "./servers/nats_server.ts";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
- * `deno run … tools/launch.ts run stratum --config <file> [-- args]` from the repo root: the
+ * `deno run … tools/launch.ts run <kind> --config <file> [-- args]` from the repo root: the
  * service as an operator starts it, with the permissions its config implies.
  */
 export function launcherCommand(
   configPath: string,
   serviceArgs: readonly string[] = [],
+  kind: "stratum" | "relay" = "stratum",
 ): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
     args: [
@@ -24,7 +25,7 @@ export function launcherCommand(
       "--allow-env=INIT_CWD",
       "tools/launch.ts",
       "run",
-      "stratum",
+      kind,
       "--config",
       configPath,
       ...(serviceArgs.length > 0 ? ["--", ...serviceArgs] : []),
@@ -69,7 +70,13 @@ export async function startPoolProcess(
 ): Promise<PoolProcess> {
   const nodes = Array.isArray(devnet) ? devnet : [devnet as DevnetEndpoint];
   const stratumPort = options.stratumPort ?? pickFreePort();
+  // `--instance N` shifts the HTTP ports by N: configure the port N below a free one, so the
+  // port the process really binds is the free one (a free port + N may be taken).
+  const args = options.serviceArgs ?? [];
+  const instanceAt = args.indexOf("--instance");
+  const instance = instanceAt === -1 ? 0 : Number(args[instanceAt + 1] ?? 0);
   const metricsPort = pickFreePort();
+  const configuredMetricsPort = metricsPort - instance;
   const dir = await Deno.makeTempDir({ prefix: "tbg-pool-" });
   const configPath = `${dir}/stratum.json`;
   const config = {
@@ -86,7 +93,7 @@ export async function startPoolProcess(
     mindiff: 0.000001,
     startdiff: 0.00001,
     zmqblock: nodes[0]!.zmqUrl,
-    metrics: { enabled: true, host: "127.0.0.1", port: metricsPort, path: "/metrics" },
+    metrics: { enabled: true, host: "127.0.0.1", port: configuredMetricsPort, path: "/metrics" },
     region: "eu",
     // Tests that want events start their own nats-server and override this.
     events: { enabled: false },

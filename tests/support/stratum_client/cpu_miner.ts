@@ -18,6 +18,12 @@ export interface CpuMinerOptions {
   readonly maxHashesPerSecond?: number;
   /** Called after every submit with its outcome. */
   readonly onShare?: (outcome: SubmitOutcome, job: MinerJob) => void;
+  /**
+   * Before submitting, let pending notifications land and drop the share when a clean_jobs has
+   * retired its job, as cgminer and ASIC firmware do by default: work known to be stale is not
+   * sent. Default false (every share found is submitted).
+   */
+  readonly discardStale?: boolean;
 }
 
 /** Running totals. */
@@ -26,6 +32,8 @@ export interface CpuMinerStats {
   submitted: number;
   accepted: number;
   rejected: number;
+  /** Shares found on a job a clean_jobs had retired, not submitted (`discardStale`). */
+  discarded: number;
   readonly rejectReasons: Map<string, number>;
 }
 
@@ -38,6 +46,7 @@ export class CpuMiner {
     submitted: 0,
     accepted: 0,
     rejected: 0,
+    discarded: 0,
     rejectReasons: new Map(),
   };
   #running = false;
@@ -92,6 +101,14 @@ export class CpuMiner {
         const nonce = grindNonce(header, target, start, count);
         this.stats.hashes += nonce === null ? count : nonce - start + 1;
         if (nonce !== null) {
+          if (this.#options.discardStale) {
+            await new Promise((resolve) => setTimeout(resolve, 0));
+            // The client forgets every job when a clean_jobs notify arrives.
+            if (!this.#client.jobs.has(job.jobId)) {
+              this.stats.discarded++;
+              break;
+            }
+          }
           this.#submit(job, extranonce2, ntime, nonce, mask === 0 ? undefined : rolled);
           start = nonce + 1 - batch;
         }

@@ -4,7 +4,7 @@
  *
  *   deno run --allow-net=127.0.0.1 tests/support/stratum_client/main.ts \
  *     --url 127.0.0.1:3333 --user bcrt1q...x.rig1 --mine [--version-rolling] \
- *     [--max-hashrate 200000] [--duration-s 60]
+ *     [--max-hashrate 200000] [--batch-nonces 2048] [--discard-stale] [--duration-s 60]
  */
 import { parseArgs } from "node:util";
 import { CpuMiner } from "./cpu_miner.ts";
@@ -19,6 +19,8 @@ const { values } = parseArgs({
     mine: { type: "boolean", default: false },
     "version-rolling": { type: "boolean", default: false },
     "max-hashrate": { type: "string" },
+    "batch-nonces": { type: "string" },
+    "discard-stale": { type: "boolean", default: false },
     "duration-s": { type: "string" },
     "suggest-difficulty": { type: "string" },
   },
@@ -29,6 +31,13 @@ const out = (record: Record<string, unknown>) =>
 
 if (!values.url || !values.user) {
   out({ error: "usage: --url host:port --user address[.worker] [--mine]" });
+  Deno.exit(2);
+}
+const batchNonces = values["batch-nonces"] === undefined
+  ? undefined
+  : Number(values["batch-nonces"]);
+if (batchNonces !== undefined && !(Number.isInteger(batchNonces) && batchNonces >= 1)) {
+  out({ error: `--batch-nonces must be a positive integer, got ${values["batch-nonces"]}` });
   Deno.exit(2);
 }
 const colon = values.url.lastIndexOf(":");
@@ -56,6 +65,9 @@ const miner = values.mine
   ? new CpuMiner(client, {
     rollVersion: values["version-rolling"],
     ...(values["max-hashrate"] ? { maxHashesPerSecond: Number(values["max-hashrate"]) } : {}),
+    // Smaller batches switch to a new job sooner (fewer stale shares), at more event-loop turns.
+    ...(batchNonces === undefined ? {} : { batchNonces }),
+    discardStale: values["discard-stale"],
     onShare: (outcome, job) =>
       out({
         event: "share",

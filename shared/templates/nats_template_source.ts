@@ -1,0 +1,738 @@
+/**
+ * A relay's template source: the primary's templates from NATS, and block submission to the
+ * primary over NATS request/reply.
+ *
+ * - Templates: an ordered JetStream consumer on the MINING_TEMPLATES stream, filtered to
+ *   `mining.templates.{network}` and starting at the last message, so the current template
+ *   arrives at once on start and after every reconnect, then each new one as it is published.
+ *   Messages are decoded and checked (network, order by epoch and sequence); each is handed on as
+ *   a {@link PrimaryTemplateUpdate}, which carries the engine's BlockTemplate already built
+ *   (`blockTemplateOf(update)`: no hex, no hashing on the relay), the primary's reason, trigger
+ *   and clean_jobs decision, and the template latency.
+ * - Heartbeats: a subscription to `mining.heartbeat.{primaryRegion}`; with templates they set
+ *   {@link NatsTemplateSource.lastPrimaryContactAtMs}, which tells a lost primary from a quiet
+ *   chain.
+ * - {@link NatsTemplateSource.submitBlock}: a request on `mining.blocks.submit` answered by the
+ *   primary's BlockSubmitResponder; the reply becomes a BlockSubmitResult (a timeout, no
+ *   responder or an error reply become a result with `accepted: false` and the reason).
+ *
+ * Reconnecting is automatic (client reconnect, then a new connection if that one closes); the
+ * consumer is set up again whenever it stops. Nothing here decides about independent mode: the
+ * relay reads `lastPrimaryContactAtMs` and `healthy` and decides.
+ *
+ * ```ts
+ * const source = new NatsTemplateSource({
+ *   servers: ["nats://127.0.0.1:4222"], name: "relay-us-east-0-templates",
+ *   network: "mainnet", region: "us-east", primaryRegion: "eu", log,
+ * });
+ * await source.start((update) => {
+ *   engine.onTemplate(blockTemplateOf(update));
+ *   if (isPrimaryTemplateUpdate(update) && !update.replayed) {
+ *     relayMetrics.noteTemplateFromPrimary(update.sentAtMs, update.receivedAtMs);
+ *   }
+ * });
+ * const result = await source.submitBlock(blockHex); // the primary's answer
+ * await source.stop();
+ * ```
+ *
+ * @module
+ */
+import { type ConnectionOptions, errors, type NatsConnection, type Subscription } from "nats";
+import { type ConsumerMessages, DeliverPolicy, jetstream, type JsMsg } from "nats/jetstream";
+import { sha256d } from "../bitcoin/hash.ts";
+import { HEADER_BYTES } from "../bitcoin/header.ts";
+import { hexToBytes } from "../bitcoin/hex.ts";
+import type {
+  BlockSubmitResult,
+  TemplateSource,
+  TemplateUpdate,
+} from "../bitcoind/template_source.ts";
+import { type Clock, systemClock } from "../engine/clock.ts";
+import { type BlockTemplate, templateFromGbt } from "../engine/template.ts";
+import type { StructuredLogger } from "../log/mod.ts";
+import {
+  assertSubjectToken,
+  blockSubmitSubject,
+  heartbeatSubject,
+  templateSubject,
+} from "../nats/subjects.ts";
+import {
+  type BlockSubmitReply,
+  coinbaseHeight,
+  decodeBlockSubmitReply,
+  displayHex,
+  encodeBlockSubmitRequest,
+} from "./block_submit_codec.ts";
+import { decodeHeartbeat, type PrimaryHeartbeat } from "./heartbeat.ts";
+import { PersistentNatsConnection } from "./nats_connection.ts";
+import {
+  blockTemplateFromMessage,
+  decodeTemplateMessage,
+  DEFAULT_MAX_TEMPLATE_MESSAGE_BYTES,
+  type TemplateGbt,
+  type TemplateMessageMeta,
+  templateToGbt,
+} from "./template_codec.ts";
+import { MINING_TEMPLATES_STREAM_NAME } from "./template_stream.ts";
+
+/** Default wait for the primary's reply to a block submission, ms. */
+export const DEFAULT_SUBMIT_TIMEOUT_MS = 5_000;
+/** Default: the source is healthy while the primary was heard from within this, ms. */
+export const DEFAULT_PRIMARY_TIMEOUT_MS = 5_000;
+/** Wait before setting up the consumer again after it stopped or could not start, ms. */
+const CONSUMER_RETRY_DELAY_MS = 1_000;
+/** Pull expiry of the consumer; its idle heartbeat is half of it, so a lost consumer is noticed
+ * within about this long. */
+const CONSUMER_EXPIRES_MS = 10_000;
+/** Heartbeats announcing a template not received for this long restart the consumer, ms. */
+const BEHIND_PRIMARY_MS = 3_000;
+/** Fewest ms between two such restarts. */
+const CONSUMER_RESTART_MIN_MS = 10_000;
+/** The server drops a consumer nobody pulled from for this long, ms. */
+const CONSUMER_INACTIVE_MS = 60_000;
+/** Messages requested per pull: templates are large and only the newest matters. */
+const CONSUMER_BATCH = 4;
+/** Repeated problems (bad messages, consumer failures) logged at warning level every n-th time. */
+const WARN_EVERY = 100;
+
+/** Marks updates made here; a symbol key survives `{ ...update, reason }` copies. */
+const PRIMARY_TEMPLATE = Symbol("tbg.primaryTemplateUpdate");
+
+/**
+ * A template from the primary, as {@link NatsTemplateSource} hands it on. A plain object (every
+ * field its own), so a copy such as `{ ...update, reason: "failover" }` keeps all of it.
+ */
+export interface PrimaryTemplateUpdate extends TemplateUpdate {
+  /**
+   * The getblocktemplate view. Its `transactions` are hex-encoded on first access (about 10 ms
+   * for 2,000 transactions); the other fields are ready.
+   */
+  readonly gbt: TemplateGbt;
+  /** The engine's template, built from the message (see {@link blockTemplateOf}). */
+  readonly template: BlockTemplate;
+  /** Sequence, epoch, clean_jobs decision, origin region, the primary's stamps. */
+  readonly message: TemplateMessageMeta;
+  /** The primary's clean_jobs decision. */
+  readonly cleanJobs: boolean;
+  /** The primary's clock when it sent the template, ms since the epoch. */
+  readonly sentAtMs: number;
+  /**
+   * receivedAtMs − sentAtMs, ms: encode, NATS, decode. Clock skew between the regions adds to it
+   * (and can make it negative).
+   */
+  readonly latencyMs: number;
+  /**
+   * The message was stored before this consumer (re)started: the current template handed over
+   * on connect, not a live one. Its latency says how old it is, not how fast templates travel.
+   */
+  readonly replayed: boolean;
+  /** Encoded size, bytes. */
+  readonly sizeBytes: number;
+  readonly [PRIMARY_TEMPLATE]: true;
+}
+
+/**
+ * Whether an update came from the primary over NATS (also after being copied with a spread).
+ *
+ * @param update any template update
+ * @returns true for a {@link PrimaryTemplateUpdate}
+ */
+export function isPrimaryTemplateUpdate(update: TemplateUpdate): update is PrimaryTemplateUpdate {
+  return (update as Partial<PrimaryTemplateUpdate>)[PRIMARY_TEMPLATE] === true;
+}
+
+/** The getblocktemplate view with transactions hex-encoded only when read. */
+function lazyGbt(template: BlockTemplate): TemplateGbt {
+  let transactions: TemplateGbt["transactions"] | undefined;
+  const { transactions: _heavy, ...head } = templateToGbt({ ...template, transactions: [] });
+  return Object.defineProperty(head, "transactions", {
+    enumerable: true,
+    get: () => transactions ??= templateToGbt(template).transactions,
+  }) as TemplateGbt;
+}
+
+/** Builds the update handed on for one decoded message. */
+function primaryTemplateUpdate(
+  template: BlockTemplate,
+  message: TemplateMessageMeta,
+  receivedAtMs: number,
+  replayed: boolean,
+  sizeBytes: number,
+): PrimaryTemplateUpdate {
+  return {
+    gbt: lazyGbt(template),
+    reason: message.reason,
+    source: message.source,
+    receivedAtMs,
+    template,
+    message,
+    cleanJobs: message.cleanJobs,
+    sentAtMs: message.sentAtMs,
+    latencyMs: receivedAtMs - message.sentAtMs,
+    replayed,
+    sizeBytes,
+    [PRIMARY_TEMPLATE]: true,
+  };
+}
+
+/**
+ * The engine's BlockTemplate for any update: the one a {@link PrimaryTemplateUpdate} carries
+ * (no hex, no hashing), else `templateFromGbt` of the raw result (a bitcoind source).
+ *
+ * @param update a template update from any source
+ * @returns the template
+ * @throws {TypeError} from `templateFromGbt` when a raw result is malformed
+ */
+export function blockTemplateOf(update: TemplateUpdate): BlockTemplate {
+  return isPrimaryTemplateUpdate(update)
+    ? update.template
+    : templateFromGbt(update.gbt, update.receivedAtMs);
+}
+
+/** What a submission to the primary came to, with timing. */
+export interface PrimarySubmitOutcome {
+  /** The primary's result, or a failed result naming why there was none. */
+  readonly result: BlockSubmitResult;
+  /** The primary's reply, when one came. */
+  readonly reply: BlockSubmitReply | null;
+  /** Request sent → reply received, ms (includes the primary's submitblock). */
+  readonly roundTripMs: number;
+}
+
+interface CommonOptions {
+  /** Network token; only its templates are taken, and submissions carry it. */
+  readonly network: string;
+  /** This relay's region, carried in submissions. */
+  readonly region: string;
+  /** Region of the primary whose heartbeats are followed. */
+  readonly primaryRegion: string;
+  readonly log: StructuredLogger;
+  /** The hub's JetStream domain when connected to a leaf node with its own domain. */
+  readonly jetstreamDomain?: string;
+  /** Wait for the primary's reply to a block submission, ms. */
+  readonly submitTimeoutMs?: number;
+  /** Shared secret sent with block submissions (`primary.auth_token`). */
+  readonly authToken?: string;
+  /** {@link NatsTemplateSource.healthy} needs the primary heard from within this, ms. */
+  readonly primaryTimeoutMs?: number;
+  /** Largest template message accepted. */
+  readonly maxMessageBytes?: number;
+  readonly clock?: Clock;
+}
+
+/** Settings of {@link NatsTemplateSource}: its own connection, or a shared one. */
+export type NatsTemplateSourceOptions =
+  & CommonOptions
+  & (
+    | {
+      /** NATS servers (the relay's leaf node). */
+      readonly servers: readonly string[];
+      /** Connection name, e.g. `relay-us-east-0-templates`. */
+      readonly name: string;
+      /** Credentials or TLS for the connection. */
+      readonly connectOptions?: Partial<ConnectionOptions>;
+    }
+    | {
+      /** A connection the caller starts and closes. */
+      readonly link: PersistentNatsConnection;
+    }
+  );
+
+/** Templates from the primary over NATS; block submission to the primary. */
+export class NatsTemplateSource implements TemplateSource {
+  readonly #link: PersistentNatsConnection;
+  readonly #ownsLink: boolean;
+  readonly #network: string;
+  readonly #region: string;
+  readonly #log: StructuredLogger;
+  readonly #clock: Clock;
+  readonly #domain: string | undefined;
+  readonly #submitTimeoutMs: number;
+  readonly #authToken: string;
+  readonly #primaryTimeoutMs: number;
+  readonly #maxMessageBytes: number;
+  readonly #subject: string;
+  readonly #heartbeatSubject: string;
+
+  #state: "idle" | "running" | "stopped" = "idle";
+  #onTemplate: (update: TemplateUpdate) => void = () => {};
+  #first = Promise.withResolvers<void>();
+  #unsubscribeLink: (() => void) | undefined;
+  #connection: NatsConnection | null = null;
+  #heartbeats: Subscription | null = null;
+  #messages: ConsumerMessages | null = null;
+  #consuming: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #replayBeforeMs = 0;
+  #behindSinceMs: number | null = null;
+  #lastRestartAtMs = -Infinity;
+
+  #lastEpoch = -1;
+  #lastSequence = 0;
+  #lastTemplateAtMs = 0;
+  #lastPrimaryContactAtMs = 0;
+  #lastLatencyMs: number | null = null;
+  #lastHeartbeat: PrimaryHeartbeat | null = null;
+  #lastHeartbeatAtMs = 0;
+  #templatesReceived = 0;
+  #rejectedMessages = 0;
+  #consumerFailures = 0;
+
+  /**
+   * @param options servers (or a shared link), network, regions, logger and tuning
+   * @throws {RangeError} when a token is not a subject token or a timing is not positive
+   */
+  constructor(options: NatsTemplateSourceOptions) {
+    this.#subject = templateSubject(options.network);
+    this.#heartbeatSubject = heartbeatSubject(options.primaryRegion);
+    assertSubjectToken(options.region, "region");
+    this.#network = options.network;
+    this.#region = options.region;
+    this.#log = options.log;
+    this.#clock = options.clock ?? systemClock;
+    this.#domain = options.jetstreamDomain;
+    this.#submitTimeoutMs = options.submitTimeoutMs ?? DEFAULT_SUBMIT_TIMEOUT_MS;
+    this.#authToken = options.authToken ?? "";
+    this.#primaryTimeoutMs = options.primaryTimeoutMs ?? DEFAULT_PRIMARY_TIMEOUT_MS;
+    this.#maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_TEMPLATE_MESSAGE_BYTES;
+    for (
+      const [name, value] of [
+        ["submitTimeoutMs", this.#submitTimeoutMs],
+        ["primaryTimeoutMs", this.#primaryTimeoutMs],
+        ["maxMessageBytes", this.#maxMessageBytes],
+      ] as const
+    ) {
+      if (!(value > 0 && Number.isFinite(value))) {
+        throw new RangeError(`Cannot create NATS template source: ${name} must be positive`);
+      }
+    }
+    if ("link" in options) {
+      this.#link = options.link;
+      this.#ownsLink = false;
+    } else {
+      this.#link = new PersistentNatsConnection({
+        servers: options.servers,
+        name: options.name,
+        log: options.log.getChild("nats"),
+        ...(options.connectOptions === undefined ? {} : { connectOptions: options.connectOptions }),
+      });
+      this.#ownsLink = true;
+    }
+  }
+
+  /** Running, connected, a template received, and the primary heard from recently and healthy. */
+  get healthy(): boolean {
+    return this.#state === "running" && this.#link.connected && this.#lastTemplateAtMs > 0 &&
+      this.#clock.nowMs() - this.#lastPrimaryContactAtMs <= this.#primaryTimeoutMs &&
+      this.#lastHeartbeat?.templatesHealthy !== false;
+  }
+
+  /** When the last template arrived, ms since the epoch; 0 before the first. */
+  get lastTemplateAtMs(): number {
+    return this.#lastTemplateAtMs;
+  }
+
+  /** When a template, heartbeat or submission reply last came from the primary; 0 before. */
+  get lastPrimaryContactAtMs(): number {
+    return this.#lastPrimaryContactAtMs;
+  }
+
+  /** Latency of the last live (not replayed) template, ms; null before the first. */
+  get lastLatencyMs(): number | null {
+    return this.#lastLatencyMs;
+  }
+
+  /** When the last heartbeat from the primary arrived (relay clock), ms; 0 before any. */
+  get lastHeartbeatAtMs(): number {
+    return this.#lastHeartbeatAtMs;
+  }
+
+  /** The last heartbeat from the primary, or null. */
+  get lastHeartbeat(): PrimaryHeartbeat | null {
+    return this.#lastHeartbeat;
+  }
+
+  /** Sequence of the last template handed on (0 before the first). */
+  get lastSequence(): number {
+    return this.#lastSequence;
+  }
+
+  /** Templates handed on. */
+  get templatesReceived(): number {
+    return this.#templatesReceived;
+  }
+
+  /** Messages refused: undecodable, another network, or older than one already handed on. */
+  get rejectedMessages(): number {
+    return this.#rejectedMessages;
+  }
+
+  /** The NATS link is connected. */
+  get connected(): boolean {
+    return this.#link.connected;
+  }
+
+  /**
+   * Connects (in the background, retrying) and follows the primary's templates; resolves once
+   * the first template was handed to `onTemplate`, which runs synchronously per message.
+   *
+   * @throws {Error} when started twice, or stopped before the first template
+   */
+  async start(onTemplate: (update: TemplateUpdate) => void): Promise<void> {
+    if (this.#state !== "idle") {
+      throw new Error(`Cannot start NATS template source: ${this.#state}`);
+    }
+    this.#state = "running";
+    this.#onTemplate = onTemplate;
+    this.#unsubscribeLink = this.#link.onConnected((connection, kind) =>
+      this.#onConnected(connection, kind)
+    );
+    if (this.#ownsLink) this.#link.start();
+    this.#log.info("following the primary's templates", {
+      subject: this.#subject,
+      heartbeats: this.#heartbeatSubject,
+      domain: this.#domain ?? null,
+    });
+    await this.#first.promise;
+  }
+
+  /** Stops the consumer and subscriptions; closes the connection when it owns it. */
+  async stop(): Promise<void> {
+    if (this.#state === "stopped") return;
+    this.#state = "stopped";
+    this.#first.reject(
+      new Error("Cannot start NATS template source: stopped before the first template"),
+    );
+    this.#first.promise.catch(() => undefined);
+    this.#unsubscribeLink?.();
+    clearTimeout(this.#retryTimer);
+    this.#wake?.();
+    this.#messages?.stop();
+    try {
+      this.#heartbeats?.unsubscribe();
+    } catch {
+      // Connection already closed.
+    }
+    await this.#consuming;
+    if (this.#ownsLink) await this.#link.close();
+  }
+
+  /**
+   * Asks the primary to submit a block (see {@link submitBlockToPrimary}).
+   *
+   * @param hex the serialized block
+   * @returns the primary's result, or `accepted: false` with the reason there was none
+   * @throws {TypeError} when `hex` is not a serialized block with a BIP34 coinbase
+   */
+  async submitBlock(hex: string): Promise<BlockSubmitResult> {
+    return (await this.submitBlockToPrimary(hex)).result;
+  }
+
+  /**
+   * Sends a block to the primary on `mining.blocks.submit` and waits for its reply (at most the
+   * submit timeout). Never throws for NATS trouble: a missing connection, no responder, a timeout
+   * or an error reply give `accepted: false` with the reason in `results[0].error`.
+   *
+   * @param hex the serialized block
+   * @returns the result, the raw reply and the round trip
+   * @throws {TypeError} when `hex` is not a serialized block with a BIP34 coinbase
+   */
+  async submitBlockToPrimary(hex: string): Promise<PrimarySubmitOutcome> {
+    if (hex.length < HEADER_BYTES * 2 || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+      throw new TypeError("Cannot submit block: not the hex of a serialized block");
+    }
+    const block = hexToBytes(hex);
+    const blockHash = sha256d(block.subarray(0, HEADER_BYTES));
+    let height: number;
+    let request: Uint8Array;
+    try {
+      height = coinbaseHeight(block);
+      request = encodeBlockSubmitRequest({
+        sentAtMs: this.#clock.nowMs(),
+        height,
+        blockHash,
+        region: this.#region,
+        network: this.#network,
+        authToken: this.#authToken,
+        block,
+      });
+    } catch (error) {
+      throw new TypeError(`Cannot submit block: ${(error as Error).message}`, { cause: error });
+    }
+    const hashHex = displayHex(blockHash);
+    const failed = (reason: string, reply: BlockSubmitReply | null, roundTripMs: number) => {
+      this.#log.error("block submission to the primary failed", {
+        hash: hashHex,
+        height,
+        reason,
+      });
+      return {
+        result: {
+          accepted: false,
+          tipMoved: false,
+          blockHash: hashHex,
+          results: [{
+            url: `nats:${blockSubmitSubject}`,
+            result: null,
+            error: reason,
+            tipMoved: false,
+          }],
+        },
+        reply,
+        roundTripMs,
+      };
+    };
+    const connection = this.#connection;
+    if (connection === null || connection.isClosed()) {
+      return failed("not connected to NATS", null, 0);
+    }
+    const startMs = this.#clock.nowMs();
+    let replyBytes: Uint8Array;
+    try {
+      const msg = await connection.request(blockSubmitSubject, request, {
+        timeout: this.#submitTimeoutMs,
+      });
+      replyBytes = msg.data;
+    } catch (error) {
+      const roundTripMs = this.#clock.nowMs() - startMs;
+      if (error instanceof errors.RequestError && error.isNoResponders()) {
+        return failed(`no primary serves ${blockSubmitSubject}`, null, roundTripMs);
+      }
+      if (error instanceof errors.TimeoutError) {
+        return failed(`no reply within ${this.#submitTimeoutMs} ms`, null, roundTripMs);
+      }
+      return failed((error as Error).message, null, roundTripMs);
+    }
+    const roundTripMs = this.#clock.nowMs() - startMs;
+    let reply: BlockSubmitReply;
+    try {
+      reply = decodeBlockSubmitReply(replyBytes);
+    } catch (error) {
+      return failed((error as Error).message, null, roundTripMs);
+    }
+    this.#lastPrimaryContactAtMs = Math.max(this.#lastPrimaryContactAtMs, this.#clock.nowMs());
+    if (!reply.ok) {
+      return failed(`${reply.error.code}: ${reply.error.message}`, reply, roundTripMs);
+    }
+    (reply.result.accepted ? this.#log.info : this.#log.error).call(
+      this.#log,
+      "block submitted through the primary",
+      {
+        hash: hashHex,
+        height,
+        accepted: reply.result.accepted,
+        primary: reply.region,
+        roundTripMs,
+      },
+    );
+    return { result: reply.result, reply, roundTripMs };
+  }
+
+  #onConnected(connection: NatsConnection, kind: "connect" | "reconnect"): void {
+    if (this.#state !== "running") return;
+    // Whatever was stored while we were away is a replay, not a measure of latency.
+    this.#replayBeforeMs = this.#clock.nowMs();
+    if (kind === "reconnect" && connection === this.#connection) return;
+    this.#connection = connection;
+    this.#heartbeats = connection.subscribe(this.#heartbeatSubject, {
+      callback: (error, msg) => {
+        if (error === null) this.#onHeartbeat(msg.data);
+      },
+    });
+    if (this.#consuming === undefined) {
+      this.#consuming = this.#consumeLoop().finally(() => {
+        this.#consuming = undefined;
+      });
+    } else {
+      // The loop is on the closed connection: wake it so it moves to this one.
+      this.#messages?.stop();
+      this.#wake?.();
+    }
+  }
+
+  async #sleep(ms: number): Promise<void> {
+    if (this.#state !== "running") return;
+    await new Promise<void>((resolve) => {
+      this.#wake = resolve;
+      this.#retryTimer = setTimeout(resolve, ms);
+    });
+    this.#wake = undefined;
+    this.#retryTimer = undefined;
+  }
+
+  /** Runs the consumer on the current connection; sets it up again whenever it stops. */
+  async #consumeLoop(): Promise<void> {
+    while (this.#state === "running") {
+      const connection = this.#connection;
+      if (connection === null || connection.isClosed()) {
+        await this.#sleep(CONSUMER_RETRY_DELAY_MS);
+        continue;
+      }
+      try {
+        const js = jetstream(connection, {
+          ...(this.#domain === undefined ? {} : { domain: this.#domain }),
+        });
+        this.#replayBeforeMs = this.#clock.nowMs();
+        const consumer = await js.consumers.get(MINING_TEMPLATES_STREAM_NAME, {
+          // A string, not an array: one filter subject works with nats-server before 2.10.
+          filter_subjects: this.#subject,
+          deliver_policy: DeliverPolicy.LastPerSubject,
+          // A relay that vanishes leaves its server-side consumer for at most this long.
+          inactive_threshold: CONSUMER_INACTIVE_MS,
+        });
+        if (this.#state !== "running") return;
+        const messages = await consumer.consume({
+          max_messages: CONSUMER_BATCH,
+          expires: CONSUMER_EXPIRES_MS,
+          callback: (msg) => this.#onMessage(msg),
+        });
+        this.#messages = messages;
+        this.#watchConsumer(messages);
+        const ended = await messages.closed();
+        this.#messages = null;
+        if (this.#state !== "running") return;
+        this.#log.warn("template consumer stopped, starting it again", {
+          error: ended instanceof Error ? ended.message : null,
+        });
+      } catch (error) {
+        if (this.#state !== "running") return;
+        this.#consumerFailures++;
+        const level = this.#consumerFailures % WARN_EVERY === 1 ? "warn" : "debug";
+        this.#log[level]("cannot follow the templates stream yet, retrying", {
+          stream: MINING_TEMPLATES_STREAM_NAME,
+          attempt: this.#consumerFailures,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+      await this.#sleep(CONSUMER_RETRY_DELAY_MS);
+    }
+  }
+
+  #watchConsumer(messages: ConsumerMessages): void {
+    (async () => {
+      for await (const status of messages.status()) {
+        if (status.type === "ordered_consumer_recreated") {
+          this.#replayBeforeMs = this.#clock.nowMs();
+          this.#log.info("template consumer recreated", { name: status.name });
+        } else if (status.type === "stream_not_found") {
+          // A recreated stream numbers from 1 again, and the ordered consumer would wait for
+          // the sequence after the last it saw: start over from the last message instead.
+          this.#restartConsumer("the templates stream is gone");
+        }
+      }
+    })().catch(() => undefined);
+  }
+
+  /** Stops the consumer; the loop sets up a new one from the last message (rate-limited). */
+  #restartConsumer(why: string): void {
+    const nowMs = this.#clock.nowMs();
+    if (this.#messages === null || nowMs - this.#lastRestartAtMs < CONSUMER_RESTART_MIN_MS) {
+      return;
+    }
+    this.#lastRestartAtMs = nowMs;
+    this.#log.warn("restarting the template consumer", { why, lastSequence: this.#lastSequence });
+    this.#messages.stop();
+  }
+
+  #reject(problem: string, context: object): void {
+    this.#rejectedMessages++;
+    const level = this.#rejectedMessages % WARN_EVERY === 1 ? "error" : "debug";
+    this.#log[level]("template message refused", { problem, ...context });
+  }
+
+  #onMessage(msg: JsMsg): void {
+    if (this.#state !== "running") return;
+    // A copy, since the template outlives the client's read buffer. Not `.slice()`: the client
+    // hands Node Buffers, whose slice() is a view.
+    const bytes = new Uint8Array(msg.data);
+    let decoded;
+    try {
+      decoded = decodeTemplateMessage(bytes, { maxBytes: this.#maxMessageBytes });
+    } catch (error) {
+      this.#reject((error as Error).message, { bytes: bytes.length, streamSequence: msg.seq });
+      return;
+    }
+    if (decoded.network !== this.#network) {
+      this.#reject(`template for ${decoded.network}, this relay mines ${this.#network}`, {
+        sequence: decoded.sequence,
+      });
+      return;
+    }
+    // The current template again (handed over after a reconnect or consumer restart).
+    if (decoded.epoch === this.#lastEpoch && decoded.sequence === this.#lastSequence) return;
+    // Only a newer primary run or a later message of the same run moves forward.
+    if (
+      decoded.epoch < this.#lastEpoch ||
+      (decoded.epoch === this.#lastEpoch && decoded.sequence < this.#lastSequence)
+    ) {
+      this.#reject("older than the template already in use", {
+        epoch: decoded.epoch,
+        sequence: decoded.sequence,
+        lastEpoch: this.#lastEpoch,
+        lastSequence: this.#lastSequence,
+      });
+      return;
+    }
+    const receivedAtMs = this.#clock.nowMs();
+    const storedAtMs = Number(msg.timestampNanos / 1_000_000n);
+    const update = primaryTemplateUpdate(
+      blockTemplateFromMessage(decoded.template, receivedAtMs),
+      decoded,
+      receivedAtMs,
+      storedAtMs < this.#replayBeforeMs,
+      decoded.sizeBytes,
+    );
+    this.#lastEpoch = decoded.epoch;
+    this.#lastSequence = decoded.sequence;
+    this.#lastTemplateAtMs = receivedAtMs;
+    this.#lastPrimaryContactAtMs = Math.max(this.#lastPrimaryContactAtMs, receivedAtMs);
+    if (!update.replayed) this.#lastLatencyMs = update.latencyMs;
+    this.#templatesReceived++;
+    this.#log.debug("template from the primary", {
+      sequence: decoded.sequence,
+      height: decoded.template.height,
+      clean: decoded.cleanJobs,
+      reason: decoded.reason,
+      latencyMs: update.latencyMs,
+      replayed: update.replayed,
+      bytes: decoded.sizeBytes,
+    });
+    try {
+      this.#onTemplate(update);
+    } catch (error) {
+      this.#log.error("template consumer threw", { error: String(error) });
+    }
+    this.#first.resolve();
+  }
+
+  #onHeartbeat(data: Uint8Array): void {
+    let heartbeat: PrimaryHeartbeat;
+    try {
+      heartbeat = decodeHeartbeat(data);
+    } catch (error) {
+      this.#reject((error as Error).message, { subject: this.#heartbeatSubject });
+      return;
+    }
+    if (heartbeat.network !== this.#network) return;
+    const nowMs = this.#clock.nowMs();
+    this.#lastHeartbeat = heartbeat;
+    this.#lastHeartbeatAtMs = nowMs;
+    this.#lastPrimaryContactAtMs = Math.max(this.#lastPrimaryContactAtMs, nowMs);
+    // The primary has sent a template we have not seen. Normally it arrives within ms; if it
+    // does not, the consumer is stuck (e.g. the stream was recreated) and starts over.
+    const behind = heartbeat.templateSequence > 0 &&
+      (heartbeat.epoch > this.#lastEpoch ||
+        (heartbeat.epoch === this.#lastEpoch && heartbeat.templateSequence > this.#lastSequence));
+    if (!behind) {
+      this.#behindSinceMs = null;
+    } else if (this.#behindSinceMs === null) {
+      this.#behindSinceMs = nowMs;
+    } else if (nowMs - this.#behindSinceMs > BEHIND_PRIMARY_MS) {
+      this.#restartConsumer(
+        `the primary announces template ${heartbeat.epoch}-${heartbeat.templateSequence}, ` +
+          `the last one received is ${this.#lastEpoch}-${this.#lastSequence}`,
+      );
+    }
+  }
+}
