@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import type { EventPayloads, EventType } from "@tbg/shared/events";
 import { startDevnet } from "./support/devnet/mod.ts";
 import { startInProcessPool } from "./support/pool_in_process.ts";
+import { regtestAddress } from "./support/addresses.ts";
+import { StratumClient } from "./support/stratum_client/mod.ts";
 
 interface Recorded {
   readonly type: EventType;
@@ -62,5 +64,60 @@ Deno.test({
       }
     }
     await devnet.stop();
+  },
+});
+
+Deno.test({
+  name: "a submit to a job the pool never issued is reported as a rejected share (unknown_job)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const devnet = await startDevnet();
+    const recorded: Recorded[] = [];
+    const sink = {
+      emit: <T extends EventType>(type: T, data: EventPayloads[T]) => {
+        recorded.push({ type, data });
+      },
+    };
+    const pool = await startInProcessPool(devnet, {}, sink);
+    const { address } = regtestAddress("p2wpkh", 7);
+    const client = await StratumClient.start({
+      host: "127.0.0.1",
+      port: pool.port,
+      username: `${address}.w1`,
+    });
+    try {
+      const job = await client.waitForJob();
+      const extranonce2 = "00".repeat(client.extranonce2Size);
+      const outcome = await client.submit("ffffffff", extranonce2, job.ntime, 1);
+      assert.equal(outcome.accepted, false);
+      assert.deepEqual(outcome.error, [21, "Job not found"]);
+      const shares = recorded.filter((e) => e.type === "share_submitted").map((e) =>
+        e.data as EventPayloads["share_submitted"]
+      );
+      assert.equal(shares.length, 1);
+      assert.deepEqual(
+        {
+          user: shares[0]!.user,
+          worker: shares[0]!.worker,
+          job_id: shares[0]!.job_id,
+          accepted: shares[0]!.accepted,
+          reject_reason: shares[0]!.reject_reason,
+          share_diff: shares[0]!.share_diff,
+        },
+        {
+          user: address,
+          worker: "w1",
+          job_id: "ffffffff",
+          accepted: false,
+          reject_reason: "unknown_job",
+          share_diff: 0,
+        },
+      );
+    } finally {
+      client.close();
+      await pool.stop();
+      await devnet.stop();
+    }
   },
 });

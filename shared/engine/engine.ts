@@ -361,6 +361,31 @@ export class Engine implements SessionHost {
   }
 
   /** @inheritdoc */
+  onJobRefused(
+    session: Session,
+    submit: SubmitRequest,
+    reason: "stale" | "unknown_job",
+    handlingUs: number,
+  ): void {
+    const events = this.#deps.events;
+    const verdictAtMs = events === null ? 0 : performance.now();
+    this.#deps.observer.share(false, reason, handlingUs);
+    const worker = session.workers.get(submit.workerName) ?? session.payout!;
+    events?.emit("share_submitted", {
+      user: worker.address,
+      worker: worker.worker,
+      session_id: session.extranonce1Hex,
+      job_id: submit.jobId,
+      share_diff: 0,
+      pool_diff: session.difficulty,
+      accepted: false,
+      reject_reason: reason,
+      block_candidate: false,
+      ip: session.ip,
+    }, verdictAtMs);
+  }
+
+  /** @inheritdoc */
   onShare(
     session: Session,
     submit: SubmitRequest,

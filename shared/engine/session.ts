@@ -81,6 +81,17 @@ export interface SessionHost {
     workbase: Workbase,
     handlingUs: number,
   ): void;
+  /**
+   * A share refused before validation because its job is gone (`stale`: a superseded tip whose
+   * job data was dropped) or was never issued (`unknown_job`); counted and reported like any
+   * other rejected share.
+   */
+  onJobRefused(
+    session: Session,
+    submit: SubmitRequest,
+    reason: "stale" | "unknown_job",
+    handlingUs: number,
+  ): void;
   /** A worker authorized (first authorization on the connection is `first`). */
   onAuthorized(session: Session, worker: AuthorizedWorker, first: boolean): void;
   /** The session changed difficulty. */
@@ -433,6 +444,12 @@ export class Session {
           submit.id,
           stratumError(StratumErrorCode.jobNotFound, stale ? "Stale job" : "Job not found"),
         ),
+      );
+      host.onJobRefused(
+        this,
+        submit,
+        stale ? "stale" : "unknown_job",
+        (performance.now() - startedAt) * 1000,
       );
       if (!stale) this.#invalid();
       return;
