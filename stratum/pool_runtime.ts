@@ -231,6 +231,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     templateAgeMs: () => metrics.templateAgeMs(),
     maxTemplateAgeMs,
     bitcoindConnected: deps.bitcoindConnected,
+    templateSourceHealthy: () => deps.source.healthy,
   });
   // One server per listener: /health may have its own address for GeoDNS checks.
   const httpServers: MetricsServer[] = httpListeners(config).map((listener) =>

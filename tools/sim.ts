@@ -15,6 +15,7 @@
 import { parseArgs } from "node:util";
 import { type Simulation, startSimulation } from "../tests/support/sim/simulation.ts";
 import { formatSnapshot, type SimSnapshot } from "../tests/support/sim/summary.ts";
+import { Redis } from "ioredis";
 
 const USAGE = "usage: deno task sim [--duration-s 120] [--block-interval-s 10] " +
   "[--miners-per-region 2] [--hashrate 8000] [--summary-every-s 5]";
@@ -119,6 +120,7 @@ async function main(): Promise<number> {
     await sim.settle(2_000, 20_000);
     final = await sim.snapshot();
     for (const line of formatSnapshot(final, previous)) say(line);
+    for (const line of await persistedPerType(sim)) say(line);
   } finally {
     const report = await sim.stop();
     for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
@@ -136,6 +138,42 @@ async function main(): Promise<number> {
   );
   const clean = Object.values(exitCodes).every((code) => code === 0 || code === null);
   return clean ? 0 : 1;
+}
+
+/**
+ * Events persisted per type and region in PostgreSQL, next to the length of each type's Redis
+ * Stream (the collector writes both; equal counts show nothing was lost or doubled on either side).
+ */
+async function persistedPerType(sim: Simulation): Promise<string[]> {
+  const rows = await sim.sql<{ event_type: string; region: string; n: string }[]>`
+    SELECT event_type, region, count(*)::int8 AS n FROM mining_events GROUP BY 1, 2 ORDER BY 1, 2`;
+  const regions = sim.plan.regions;
+  const types = [...new Set(rows.map((r) => r.event_type))];
+  const redis = new Redis(sim.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  const lines = [
+    "\n== events persisted per type (PostgreSQL mining_events by region; Redis Stream length) ==",
+    `${"type".padEnd(20)}${regions.map((r) => r.padStart(9)).join("")}${"total".padStart(9)}${
+      "redis".padStart(9)
+    }`,
+  ];
+  try {
+    await redis.connect();
+    for (const type of types) {
+      const counts = regions.map((region) =>
+        Number(rows.find((r) => r.event_type === type && r.region === region)?.n ?? 0)
+      );
+      const total = counts.reduce((a, b) => a + b, 0);
+      const streamLength = await redis.xlen(`tbg:stream:${type}`);
+      lines.push(
+        `${type.padEnd(20)}${counts.map((n) => String(n).padStart(9)).join("")}${
+          String(total).padStart(9)
+        }${String(streamLength).padStart(9)}`,
+      );
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return lines;
 }
 
 if (import.meta.main) {

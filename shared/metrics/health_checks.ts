@@ -34,6 +34,12 @@ export interface StratumHealthOptions {
   readonly maxTemplateAgeMs: number;
   /** Whether bitcoind (or, on a relay, the template feed) answers. */
   readonly bitcoindConnected: () => boolean;
+  /**
+   * Whether the template source can still produce new templates (the pool's bitcoind; on a
+   * relay the primary's feed, or its local node in independent mode). Decides `ok` when given:
+   * miners sent to an instance that cannot follow the next block would only make stale work.
+   */
+  readonly templateSourceHealthy?: () => boolean;
 }
 
 /** Check names {@linkcode stratumHealth} reports. */
@@ -41,6 +47,7 @@ export const StratumCheck = {
   listener: "stratum_listener",
   template: "template_fresh",
   bitcoind: "bitcoind_connected",
+  source: "template_source",
 } as const;
 
 /** Union of the Stratum check names. */
@@ -51,7 +58,8 @@ export type StratumCheck = typeof StratumCheck[keyof typeof StratumCheck];
  * current template is fresh, since miners on a stale template waste their work.
  *
  * The bitcoind check is reported but does not decide `ok`: a relay fed by the primary works
- * without its local node, and a lost node shows up as an ageing template anyway.
+ * without its local node. The template-source check (when given) does: an instance whose source
+ * cannot deliver the next template fails at once rather than when its template has aged out.
  *
  * @throws {RangeError} when `maxTemplateAgeMs` is not a positive finite number.
  */
@@ -65,9 +73,10 @@ export function stratumHealth(options: StratumHealthOptions): HealthSource {
     const ageMs = options.templateAgeMs();
     const fresh = ageMs <= maxAgeMs;
     const connected = options.bitcoindConnected();
+    const sourceHealthy = options.templateSourceHealthy?.();
     const limit = `(limit ${formatSeconds(maxAgeMs)})`;
     return {
-      ok: listening && fresh,
+      ok: listening && fresh && sourceHealthy !== false,
       checks: {
         [StratumCheck.listener]: {
           ok: listening,
@@ -83,6 +92,12 @@ export function stratumHealth(options: StratumHealthOptions): HealthSource {
           ok: connected,
           detail: connected ? "connected" : "unreachable",
         },
+        ...(sourceHealthy === undefined ? {} : {
+          [StratumCheck.source]: {
+            ok: sourceHealthy,
+            detail: sourceHealthy ? "delivering templates" : "cannot deliver new templates",
+          },
+        }),
       },
     };
   };

@@ -84,3 +84,29 @@ Deno.test("combineHealth() is ok only when every source is, and merges same-name
   assert.deepEqual(report.checks.primary_link, { ok: false, detail: "down; kv ok" });
   assert.equal(Object.keys(report.checks).length, 4);
 });
+
+Deno.test("stratumHealth() fails at once when the template source cannot deliver, and recovers", () => {
+  let sourceHealthy = true;
+  const health = stratumHealth({
+    listening: () => true,
+    templateAgeMs: () => 1_000,
+    maxTemplateAgeMs: 60_000,
+    bitcoindConnected: () => false,
+    templateSourceHealthy: () => sourceHealthy,
+  });
+  assert.equal(
+    health().ok,
+    true,
+    "a lost local node alone does not fail a relay fed by the primary",
+  );
+  sourceHealthy = false;
+  const report = health();
+  assert.equal(report.ok, false);
+  assert.deepEqual(
+    failingChecks(report).sort(),
+    [StratumCheck.bitcoind, StratumCheck.source].sort(),
+  );
+  assert.equal(report.checks[StratumCheck.source]?.detail, "cannot deliver new templates");
+  sourceHealthy = true;
+  assert.equal(health().ok, true);
+});
