@@ -30,6 +30,7 @@ import { emissionLatency } from "./emission_latency.ts";
 import { idleMemory, idleMemorySteady } from "./idle_memory.ts";
 import { latencyAtRate } from "./latency_at_rate.ts";
 import { latencyFloor } from "./latency_floor.ts";
+import { multiRegionLatency } from "./multi_region_latency.ts";
 import { notifyFanout } from "./notify_fanout.ts";
 import { notifyFloor } from "./notify_floor.ts";
 import { readProcFile } from "./proc_stats.ts";
@@ -50,6 +51,7 @@ export const SCENARIOS: readonly Scenario[] = [
   emissionLatency,
   collectorThroughput,
   backlogDrainMemory,
+  multiRegionLatency,
 ];
 
 const encoder = new TextEncoder();
