@@ -28,20 +28,23 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { connect } from "nats";
-import { assertConverged } from "./support/event_convergence.ts";
 import { type LatencyBridge, startLatencyBridge } from "./support/latency_bridge.ts";
+import { persistedCounts, persistedSharesByWorker } from "./support/sim/event_audit.ts";
+import { type PromSample, sampleValue, sumValues } from "./support/sim/prom_text.ts";
+import { startSimulation } from "./support/sim/simulation.ts";
 import {
-  persistedCounts,
-  persistedSharesByWorker,
-  readStreamEvents,
-} from "./support/sim/event_audit.ts";
-import type { MinerProcess } from "./support/sim/miner_process.ts";
-import { type PromSample, sampleValue, scrape, sumValues } from "./support/sim/prom_text.ts";
-import { type Simulation, startSimulation } from "./support/sim/simulation.ts";
+  accepted,
+  assertConnected,
+  assertRegionConverged,
+  assertSharesMatchMiners,
+  delay,
+  metrics,
+  relayMode,
+  waitMoreShares,
+  waitUntil,
+} from "./support/sim/sim_checks.ts";
 import type { RelayRegionSpec } from "./support/sim/sim_options.ts";
 import { RegionSelector } from "../tools/region_probe.ts";
-import { MINING_EVENTS_STREAM_NAME, regionEventsStreamName } from "@tbg/shared/nats";
 
 const US = "us-east";
 const ASIA = "asia";
@@ -61,122 +64,9 @@ function report(line: string): void {
   Deno.stdout.writeSync(encoder.encode(`  [MR] ${line}\n`));
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function waitUntil(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await delay(POLL_MS);
-  }
-}
-
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] as number;
-}
-
-async function metrics(sim: Simulation, region: string): Promise<PromSample[]> {
-  return await scrape(sim.service(region).metricsUrl);
-}
-
-async function relayMode(sim: Simulation, region: string): Promise<number | undefined> {
-  return sampleValue(await metrics(sim, region), "ckpool_relay_independent_mode");
-}
-
-/** Accepted shares of every running miner in a region. */
-function accepted(miners: readonly MinerProcess[]): Map<MinerProcess, number> {
-  return new Map(miners.map((miner) => [miner, miner.counts().accepted]));
-}
-
-/** Waits until every miner got `more` shares accepted beyond `before`. */
-async function waitMoreShares(
-  before: Map<MinerProcess, number>,
-  more: number,
-  timeoutMs: number,
-): Promise<void> {
-  for (const [miner, count] of before) await miner.waitAccepted(count + more, timeoutMs);
-}
-
-function assertConnected(miners: readonly MinerProcess[]): void {
-  for (const miner of miners) {
-    assert.equal(miner.disconnected, false, `${miner.name} was disconnected`);
-    assert.equal(miner.exited, false, `${miner.name} exited`);
-  }
-}
-
-/**
- * Waits until a relay region's edge stream, the hub's copy and PostgreSQL hold the same number
- * of events for two polls in a row (the region's miners stopped), then checks them one by one.
- */
-async function assertRegionConverged(sim: Simulation, region: string): Promise<number> {
-  let previous = -1;
-  let stableFor = 0;
-  await waitUntil(`${region}: edge, hub and PostgreSQL to agree`, async () => {
-    const [edge, hub, pg] = await Promise.all([
-      sim.edgeStreamCount(region),
-      sim.hubStreamCount(region).catch(() => -1),
-      persistedCounts(sim.sql, region),
-    ]);
-    const agreed = edge === hub && hub === pg.rows;
-    stableFor = agreed && edge === previous ? stableFor + 1 : 0;
-    previous = agreed ? edge : -1;
-    return stableFor >= 2;
-  }, 60_000);
-  const leaf = sim.topology.leaf(region);
-  const edgeConnection = await connect({ servers: leaf.url });
-  try {
-    const edge = await readStreamEvents(
-      edgeConnection,
-      regionEventsStreamName(region),
-      `mining.events.${region}.>`,
-    );
-    const hub = await readStreamEvents(
-      sim.hub,
-      MINING_EVENTS_STREAM_NAME,
-      `mining.events.${region}.>`,
-    );
-    // Once each, in the edge's order, every copy sourced from the edge stream with its msg id.
-    assertConverged(hub, edge.map((e) => e.eventId), regionEventsStreamName(region));
-    const pg = await persistedCounts(sim.sql, region);
-    assert.equal(pg.rows, edge.length, `${region}: PostgreSQL rows`);
-    assert.equal(pg.distinctIds, edge.length, `${region}: every event id once in PostgreSQL`);
-    return edge.length;
-  } finally {
-    await edgeConnection.close();
-  }
-}
-
-/** Stops a region's miners and checks PostgreSQL holds one share event per answer they got. */
-async function assertSharesMatchMiners(sim: Simulation, region: string): Promise<number> {
-  const stopped = await sim.stopMiners(region);
-  const workers = stopped.map((s) => s.miner.worker);
-  let persisted = new Map<string, number>();
-  await waitUntil(`${region}: share events of the stopped miners in PostgreSQL`, async () => {
-    persisted = await persistedSharesByWorker(sim.sql, workers);
-    return stopped.every((s) => (persisted.get(s.miner.worker) ?? 0) >= s.counts.answered);
-  }, 60_000);
-  await delay(1_000); // a late duplicate would show now
-  persisted = await persistedSharesByWorker(sim.sql, workers);
-  let total = 0;
-  for (const { miner, counts } of stopped) {
-    assert.equal(
-      persisted.get(miner.worker),
-      counts.answered,
-      `${miner.name}: share events in PostgreSQL vs answers the miner got`,
-    );
-    total += counts.answered;
-  }
-  return total;
 }
 
 Deno.test({
@@ -557,7 +447,7 @@ Deno.test({
             } ms after the heal`,
           );
           const shares = await assertSharesMatchMiners(sim, US);
-          const events = await assertRegionConverged(sim, US);
+          const { events } = await assertRegionConverged(sim, US);
           report(
             `MR-07 us-east: ${events} events once each in order on the hub and in PostgreSQL; ${shares} share answers = share events`,
           );
@@ -588,7 +478,7 @@ Deno.test({
             total += await assertSharesMatchMiners(sim, region);
           }
           for (const region of [US, ASIA]) {
-            const events = await assertRegionConverged(sim, region);
+            const { events } = await assertRegionConverged(sim, region);
             report(`MR-09 ${region}: ${events} events converged once each`);
           }
           const eu = await persistedCounts(sim.sql, EU);
