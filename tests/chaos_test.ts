@@ -125,13 +125,14 @@ interface BlockRow {
   id: string;
   hash: string;
   accepted: boolean;
+  reason: string | null;
   submitted: string[];
 }
 
 async function relayBlocks(sim: Simulation, region: string): Promise<BlockRow[]> {
   return await sim.sql<BlockRow[]>`
     SELECT event_id::text AS id, payload->>'hash' AS hash,
-           (payload->>'accepted')::boolean AS accepted,
+           (payload->>'accepted')::boolean AS accepted, payload->>'reject_reason' AS reason,
            ARRAY(SELECT jsonb_array_elements_text(payload->'submitted_to')) AS submitted
     FROM mining_events WHERE event_type = 'block_found' AND region = ${region}`;
 }
@@ -302,7 +303,7 @@ Deno.test({
           const before = await metrics(sim, ASIA);
           const received = await templatesReceived(sim, ASIA);
           let block: BlockRow | undefined;
-          let raced = 0;
+          let refused: BlockRow[] = [];
           // A block found just as a new network block arrives loses the race and is refused by
           // every node (a real outcome, reported as block_found accepted=false); wait for one
           // that can win.
@@ -310,7 +311,7 @@ Deno.test({
             "an accepted asia block while its node is down",
             async () => {
               const fresh = (await relayBlocks(sim, ASIA)).filter((b) => !blocksBefore.has(b.id));
-              raced = fresh.filter((b) => !b.accepted).length;
+              refused = fresh.filter((b) => !b.accepted);
               block = fresh.find((b) => b.accepted);
               return block !== undefined;
             },
@@ -340,7 +341,9 @@ Deno.test({
           report(
             `C3 block ${found.hash.slice(0, 16)}… found at asia ${waited} ms after the node ` +
               `went down, submitted to ${found.submitted.join(", ")}: accepted via the primary ` +
-              `(${raced} refused after losing a race with a network block)`,
+              `(${refused.length} refused: ${
+                refused.map((b) => `${b.hash.slice(0, 16)}… ${b.reason}`).join(", ") || "none"
+              })`,
           );
           await sim.mesh.setUnreachable(ASIA, false);
           await waitUntil(
