@@ -43,18 +43,16 @@ import {
   waitMoreShares,
   waitUntil,
 } from "./support/sim/sim_checks.ts";
-import type { RelayRegionSpec } from "./support/sim/sim_options.ts";
+import {
+  ASIA,
+  EU,
+  INDEPENDENT_AFTER_MS,
+  INDEPENDENT_BUDGET_MS,
+  reporter,
+  SCENARIO_RELAYS,
+  US,
+} from "./support/sim/scenario_layout.ts";
 
-const US = "us-east";
-const ASIA = "asia";
-const EU = "eu";
-const RELAYS: readonly RelayRegionSpec[] = [
-  { region: US, regionIndex: 1, link: { delayMs: 80, jitterMs: 0 } },
-  { region: ASIA, regionIndex: 2, link: { delayMs: 150, jitterMs: 20 } },
-];
-const INDEPENDENT_AFTER_MS = 3_000;
-/** Seed §9.3: independent mode within 15 s of losing the primary. */
-const INDEPENDENT_BUDGET_MS = 15_000;
 const DEFAULT_PARTITION_MS = 20_000;
 
 /** C2's cut from `TBG_CHAOS_PARTITION_MS`. @throws {RangeError} for a bad value. */
@@ -70,11 +68,7 @@ function partitionMs(): number {
   return value;
 }
 
-const encoder = new TextEncoder();
-/** Figures for the record (the lint forbids console; the runner shows stdout). */
-function report(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(`  [chaos] ${line}\n`));
-}
+const report = reporter("chaos");
 
 /** Relay miners' answers = share events, and each relay region converged; miners restarted. */
 async function convergeRelays(sim: Simulation, step: string): Promise<void> {
@@ -158,7 +152,7 @@ Deno.test({
     const cutMs = partitionMs();
     const started = Date.now();
     const sim = await startSimulation({
-      relays: RELAYS,
+      relays: SCENARIO_RELAYS,
       minersPerRegion: 2,
       minerHashrate: 5_000,
       blockIntervalS: 4,

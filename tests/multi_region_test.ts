@@ -43,26 +43,20 @@ import {
   waitMoreShares,
   waitUntil,
 } from "./support/sim/sim_checks.ts";
-import type { RelayRegionSpec } from "./support/sim/sim_options.ts";
+import {
+  ASIA,
+  EU,
+  INDEPENDENT_AFTER_MS,
+  INDEPENDENT_BUDGET_MS,
+  reporter,
+  SCENARIO_RELAYS,
+  US,
+} from "./support/sim/scenario_layout.ts";
 import { RegionSelector } from "../tools/region_probe.ts";
 
-const US = "us-east";
-const ASIA = "asia";
-const EU = "eu";
-const RELAYS: readonly RelayRegionSpec[] = [
-  { region: US, regionIndex: 1, link: { delayMs: 80, jitterMs: 0 } },
-  { region: ASIA, regionIndex: 2, link: { delayMs: 150, jitterMs: 20 } },
-];
-const INDEPENDENT_AFTER_MS = 3_000;
-/** Seed §9.3: independent mode within 15 s of losing the primary. */
-const INDEPENDENT_BUDGET_MS = 15_000;
 const POLL_MS = 100;
 
-const encoder = new TextEncoder();
-/** Figures for the record (the lint forbids console; the runner shows stdout). */
-function report(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(`  [MR] ${line}\n`));
-}
+const report = reporter("MR");
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -76,7 +70,7 @@ Deno.test({
   async fn(t) {
     const started = Date.now();
     const sim = await startSimulation({
-      relays: RELAYS,
+      relays: SCENARIO_RELAYS,
       minersPerRegion: 2,
       minerHashrate: 5_000,
       blockIntervalS: 4,
@@ -93,7 +87,9 @@ Deno.test({
           assert.equal(miners.length, 2);
           await Promise.all(miners.map((m) => m.waitAccepted(3, 30_000)));
           // The region index is extranonce1's first byte: no two regions hand out the same work.
-          const index = region === EU ? 0 : RELAYS.find((r) => r.region === region)!.regionIndex;
+          const index = region === EU
+            ? 0
+            : SCENARIO_RELAYS.find((r) => r.region === region)!.regionIndex;
           for (const miner of miners) {
             assert.equal(miner.sessionId.slice(0, 2), index.toString(16).padStart(2, "0"));
           }
@@ -129,7 +125,7 @@ Deno.test({
           }
           await delay(50);
         }
-        for (const relay of RELAYS) {
+        for (const relay of SCENARIO_RELAYS) {
           const values = samples.get(relay.region)!;
           assert.ok(values.length >= 3, `${relay.region}: only ${values.length} templates in 30 s`);
           const p50 = median(values);

@@ -23,10 +23,12 @@ import type { Simulation } from "./simulation.ts";
 /** Poll interval of {@link waitUntil}. */
 const POLL_MS = 100;
 
+/** Resolves after `ms` milliseconds. */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Polls `check` until it holds; returns the ms it took. @throws {Error} naming `what` on timeout. */
 export async function waitUntil(
   what: string,
   check: () => boolean | Promise<boolean>,
@@ -42,23 +44,28 @@ export async function waitUntil(
   }
 }
 
+/** A region's service metrics, scraped now. */
 export async function metrics(sim: Simulation, region: string): Promise<PromSample[]> {
   return await scrape(sim.service(region).metricsUrl);
 }
 
+/** `ckpool_relay_independent_mode` of a relay (1 independent, 0 passthrough). */
 export async function relayMode(sim: Simulation, region: string): Promise<number | undefined> {
   return sampleValue(await metrics(sim, region), "ckpool_relay_independent_mode");
 }
 
+/** Primary templates a relay has received so far. */
 export async function templatesReceived(sim: Simulation, region: string): Promise<number> {
   return sampleValue(await metrics(sim, region), "ckpool_relay_templates_received_total") ?? 0;
 }
 
+/** A service's /health answer. */
 export interface HealthBody {
   ok: boolean;
   checks: Record<string, { ok: boolean; detail: string }>;
 }
 
+/** A region's /health answer with its HTTP status. */
 export async function health(
   sim: Simulation,
   region: string,
@@ -70,14 +77,17 @@ export async function health(
   return { ...body, status: response.status };
 }
 
+/** Each miner's accepted shares so far. */
 export function accepted(miners: readonly MinerProcess[]): Map<MinerProcess, number> {
   return new Map(miners.map((miner) => [miner, miner.counts().accepted]));
 }
 
+/** Each miner's answered shares (accepted or rejected) so far. */
 export function answered(miners: readonly MinerProcess[]): Map<MinerProcess, number> {
   return new Map(miners.map((miner) => [miner, miner.counts().answered]));
 }
 
+/** Waits until every miner in `before` has `more` accepted shares beyond its count there. */
 export async function waitMoreShares(
   before: Map<MinerProcess, number>,
   more: number,
@@ -86,6 +96,7 @@ export async function waitMoreShares(
   for (const [miner, count] of before) await miner.waitAccepted(count + more, timeoutMs);
 }
 
+/** Asserts no miner was disconnected or exited. */
 export function assertConnected(miners: readonly MinerProcess[]): void {
   for (const miner of miners) {
     assert.equal(miner.disconnected, false, `${miner.name} was disconnected`);
