@@ -4,33 +4,19 @@
  *
  *   deno task start:collector --config infra/config/collector.devnet.json
  */
-import { configureLogging, getLogger, shutdownLogging } from "@tbg/shared/log";
-import { bootstrap, SERVICE_RUNTIME_NEEDS } from "@tbg/shared/service";
+import { shutdownLogging } from "@tbg/shared/log";
+import { drainOnSignals, startService } from "@tbg/shared/service";
 import type { Collector, MigrateFn } from "./collector.ts";
 
-const config = bootstrap("collector", Deno.args, SERVICE_RUNTIME_NEEDS.collector);
-const logFile = config.logdir === undefined
-  ? null
-  : await Deno.open(`${config.logdir}/collector.log`, { create: true, append: true, write: true });
-await configureLogging({
-  service: "collector",
-  level: "info",
-  ...(logFile ? { sink: logFile.writable } : {}),
-});
-const log = getLogger(["collector"]);
+const { config, log } = await startService("collector", Deno.args);
 
 let collector: Collector | undefined;
-let stopping = false;
-const stop = async (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  log.info("signal received, draining", { signal });
-  await collector?.stop();
-  await shutdownLogging();
-  Deno.exit(0);
-};
-Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
-Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
+drainOnSignals({
+  log,
+  drain: async () => {
+    await collector?.stop();
+  },
+});
 
 let migrate: MigrateFn | undefined;
 if (config.migrate_on_start) {
@@ -39,7 +25,7 @@ if (config.migrate_on_start) {
 }
 
 // The npm clients (ioredis, postgres) read process.env while loading, so they are imported only
-// after bootstrap() has replaced it with the granted variables.
+// after startService() (its bootstrap) has replaced it with the granted variables.
 const { startCollector } = await import("./collector.ts");
 try {
   collector = await startCollector({ config, log, ...(migrate ? { migrate } : {}) });

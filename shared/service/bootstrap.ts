@@ -9,6 +9,7 @@ import {
   withInstancePorts,
 } from "../config/mod.ts";
 import { sandboxProcessEnv } from "./env_sandbox.ts";
+import { writeStderrLine } from "./_stderr.ts";
 import {
   missingPermissions,
   type PermissionQuery,
@@ -84,10 +85,6 @@ export interface BootstrapOptions {
   query?: PermissionQuery;
 }
 
-function writeStderr(line: string): void {
-  Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
-}
-
 /**
  * The first thing a service's main.ts calls: parses `--config`, loads and validates the
  * config, and checks the process holds every permission that config needs — all before any
@@ -106,7 +103,7 @@ export function bootstrap<K extends ServiceKind>(
   opts: BootstrapOptions,
 ): ConfigByKind[K] {
   const exit = opts.exit ?? ((code: number): never => Deno.exit(code));
-  const writeError = opts.writeError ?? writeStderr;
+  const writeError = opts.writeError ?? writeStderrLine;
   const query: PermissionQuery = opts.query ?? ((d) => Deno.permissions.querySync(d));
   const fail = (message: string): never => {
     writeError(`tbg-${kind}: ${message}`);

@@ -6,13 +6,10 @@
  *
  * @module
  */
-import { fileURLToPath } from "node:url";
 import { serviceFlags } from "../../tools/launch.ts";
-import { JsonLogCollector } from "../support/json_log_collector.ts";
 import { pickFreePort } from "../support/servers/nats_server.ts";
+import { spawnBenchProcess } from "./bench_process.ts";
 import { InspectorSession } from "./inspector_session.ts";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** Where the collector's servers are and how it batches. */
 export interface BenchCollectorOptions {
@@ -72,45 +69,17 @@ export async function startBenchCollector(options: BenchCollectorOptions): Promi
     "--config",
     configPath,
   ];
-  const [command, args] = options.cpus === undefined
-    ? [Deno.execPath(), denoArgs]
-    : ["taskset", ["-c", options.cpus, Deno.execPath(), ...denoArgs]];
-  const child = new Deno.Command(command, {
-    args,
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const collector = new JsonLogCollector([child.stdout, child.stderr]);
-  let exitedFlag = false;
-  const exited = child.status.then(async (status) => {
-    exitedFlag = true;
-    await collector.done;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    return status.code;
+  const spawned = spawnBenchProcess({
+    denoArgs,
+    cpus: options.cpus,
+    tempDir: dir,
+    killAfterMs: 20_000,
   });
+  const collector = spawned.logs;
   let inspector: InspectorSession | null = null;
   const stop = async (): Promise<number> => {
     inspector?.close();
-    if (!exitedFlag) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already exited.
-      }
-    }
-    const killer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already exited.
-      }
-    }, 20_000);
-    const code = await exited;
-    clearTimeout(killer);
-    return code;
+    return await spawned.stop();
   };
   try {
     await collector.waitFor((l) => l.msg === "collector ready", 60_000, "collector");
@@ -121,7 +90,7 @@ export async function startBenchCollector(options: BenchCollectorOptions): Promi
   }
   const readyEpochMs = performance.timeOrigin + performance.now();
   return {
-    pid: child.pid,
+    pid: spawned.pid,
     metricsPort,
     readyEpochMs,
     logs: collector.logs,

@@ -8,7 +8,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { pickFreePort } from "../support/servers/nats_server.ts";
-import { JsonLogCollector } from "../support/json_log_collector.ts";
+import { spawnBenchProcess } from "./bench_process.ts";
 import { InspectorSession } from "./inspector_session.ts";
 import { childPids } from "./proc_stats.ts";
 
@@ -146,50 +146,21 @@ export async function startBenchPool(
       "--config",
       configPath,
     ];
-  const [command, args] = options.cpus === undefined
-    ? [Deno.execPath(), denoArgs]
-    : ["taskset", ["-c", options.cpus, Deno.execPath(), ...denoArgs]];
-  const child = new Deno.Command(command, {
-    args,
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1", ...options.env },
-  }).spawn();
-
-  const collector = new JsonLogCollector([child.stdout, child.stderr]);
-  const logs = collector.logs;
-  let exitedFlag = false;
-  const exited = child.status.then(async (s) => {
-    exitedFlag = true;
-    await collector.done;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    return s.code;
+  const spawned = spawnBenchProcess({
+    denoArgs,
+    cpus: options.cpus,
+    env: options.env,
+    tempDir: dir,
+    killAfterMs: 15_000,
   });
+  const logs = spawned.logs.logs;
   const waitForLog = (predicate: (l: Record<string, unknown>) => boolean, timeoutMs = 30_000) =>
-    collector.waitFor(predicate, timeoutMs, "pool");
+    spawned.logs.waitFor(predicate, timeoutMs, "pool");
 
   let inspectorRef: InspectorSession | null = null;
   const stop = async (): Promise<number> => {
     inspectorRef?.close();
-    if (!exitedFlag) {
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Already exited.
-      }
-    }
-    const killer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already exited.
-      }
-    }, 15_000);
-    const code = await exited;
-    clearTimeout(killer);
-    return code;
+    return await spawned.stop();
   };
 
   try {
@@ -198,9 +169,9 @@ export async function startBenchPool(
     await stop();
     throw e;
   }
-  let servicePid = child.pid;
+  let servicePid = spawned.pid;
   if (inspectorPort === null) {
-    const children = await childPids(child.pid);
+    const children = await childPids(spawned.pid);
     if (children.length !== 1) {
       await stop();
       throw new Error(`Cannot find the pool service: launcher has children ${children}`);

@@ -1,0 +1,161 @@
+import type { Network } from "../bitcoin/mod.ts";
+import { BitcoindPool } from "../bitcoind/mod.ts";
+import {
+  assertConfigAddressesOnNetwork,
+  chainToNetwork,
+  type ConfigByKind,
+  ConfigError,
+  type EngineConfig,
+  parseInstanceArg,
+  type ServiceKind,
+} from "../config/mod.ts";
+import { configureLogging, getLogger, shutdownLogging, type StructuredLogger } from "../log/mod.ts";
+import { bootstrap, parseServiceArgs } from "./bootstrap.ts";
+import { SERVICE_RUNTIME_NEEDS } from "./runtime_needs.ts";
+import { writeStderrLine } from "./_stderr.ts";
+
+/** The services that mine against bitcoind (a `btcd[]` pool and a network). */
+export type EngineServiceKind = Exclude<ServiceKind, "collector">;
+
+/** A service whose config is validated and whose logging is set up. */
+export interface StartedService<K extends ServiceKind> {
+  /** The validated config. */
+  readonly config: ConfigByKind[K];
+  /** The `--config` file, for error messages. */
+  readonly configPath: string;
+  /** Index among processes sharing the Stratum port (`--instance N`); 0 for the collector. */
+  readonly instanceIndex: number;
+  /** The logger of category `[kind]`. */
+  readonly log: StructuredLogger;
+}
+
+/**
+ * The start of every service's main.ts: {@link bootstrap} (which exits 2 on a usage, config or
+ * permission error), then JSON Lines logging at `info` as service `kind`, to
+ * `<logdir>/<kind>.log` when the config names a `logdir`, else to stderr.
+ *
+ * @param kind the service
+ * @param args the process arguments (`Deno.args`)
+ * @returns the config, its path, the instance index and the service's logger
+ */
+export async function startService<K extends ServiceKind>(
+  kind: K,
+  args: readonly string[],
+): Promise<StartedService<K>> {
+  const config = bootstrap(kind, args, SERVICE_RUNTIME_NEEDS[kind]);
+  const { configPath, rest } = parseServiceArgs(kind, args);
+  // bootstrap() already validated --instance; the collector takes none.
+  const instanceIndex = kind === "collector" ? 0 : parseInstanceArg(rest);
+  // Left open for the life of the process: the logging sink writes to it until exit.
+  const logFile = config.logdir === undefined
+    ? null
+    : await Deno.open(`${config.logdir}/${kind}.log`, { create: true, append: true, write: true });
+  await configureLogging({
+    service: kind,
+    level: "info",
+    ...(logFile ? { sink: logFile.writable } : {}),
+  });
+  return { config, configPath, instanceIndex, log: getLogger([kind]) };
+}
+
+/** A stratum or relay service after start-up: bitcoind pool running, network known. */
+export interface StartedEngineService<K extends EngineServiceKind> extends StartedService<K> {
+  /** The started `btcd[]` pool; the service stops it when it drains. */
+  readonly pool: BitcoindPool;
+  /** `network` from the config, else learned from bitcoind. */
+  readonly network: Network;
+}
+
+/** What {@link startEngineService} needs besides the arguments. */
+export interface EngineServiceOptions {
+  /** Fatal log message when bitcoind cannot tell its chain (the process then exits 1). */
+  readonly networkFailureMessage: string;
+}
+
+/**
+ * {@link startService}, then starts the `btcd[]` pool and settles the network with
+ * {@link learnNetwork}, exiting as it describes when that fails.
+ *
+ * @param kind `stratum` or `relay`
+ * @param args the process arguments (`Deno.args`)
+ * @param opts the service's message for an unreachable bitcoind
+ * @returns the started service with its pool and network
+ */
+export async function startEngineService<K extends EngineServiceKind>(
+  kind: K,
+  args: readonly string[],
+  opts: EngineServiceOptions,
+): Promise<StartedEngineService<K>> {
+  const started = await startService(kind, args);
+  const { config, configPath, log } = started;
+  const pool = new BitcoindPool({
+    nodes: config.btcd,
+    blockpollMs: config.blockpoll,
+    logger: log.getChild("bitcoind"),
+  });
+  await pool.start();
+  const network = await learnNetwork(kind, config, configPath, pool, {
+    log,
+    failureMessage: opts.networkFailureMessage,
+  });
+  return { ...started, pool, network };
+}
+
+/** The part of a bitcoind pool {@link learnNetwork} uses. */
+export interface ChainSource {
+  /** bitcoind's `getblockchaininfo.chain`, e.g. `"regtest"`. */
+  chain(): Promise<string>;
+  /** Stops the pool (called before exiting on failure). */
+  stop(): Promise<void>;
+}
+
+/** What {@link learnNetwork} needs besides the config and the pool. */
+export interface LearnNetworkOptions {
+  /** Where the fatal line goes when bitcoind cannot tell its chain. */
+  readonly log: StructuredLogger;
+  /** That fatal line's message. */
+  readonly failureMessage: string;
+  /** Ends the process; tests pass one that throws. Default `Deno.exit`. */
+  readonly exit?: (code: number) => never;
+  /** Writes one line to stderr. Default writes to `Deno.stderr`. */
+  readonly writeError?: (line: string) => void;
+  /** Flushes and closes logging before exit 1. Default `shutdownLogging`. */
+  readonly shutdown?: () => Promise<void>;
+}
+
+/**
+ * Settles the network: the config's `network`, else bitcoind's chain, and checks the config's
+ * addresses belong to it. On failure it stops `pool` and ends the process: a {@link ConfigError}
+ * (address of another network) prints `tbg-<kind>: <message>` and exits with its code (2); any
+ * other error (bitcoind unreachable, unknown chain) logs `failureMessage` at fatal and exits 1.
+ *
+ * @param kind the service, for the stderr prefix
+ * @param config the address-bearing part of the config
+ * @param configPath the `--config` file, for error messages
+ * @param pool the started bitcoind pool
+ * @param opts logger, message, and injectable exit, stderr and logging shutdown
+ * @returns the network
+ */
+export async function learnNetwork(
+  kind: EngineServiceKind,
+  config: Pick<EngineConfig, "network" | "btcaddress">,
+  configPath: string,
+  pool: ChainSource,
+  opts: LearnNetworkOptions,
+): Promise<Network> {
+  const exit = opts.exit ?? ((code: number): never => Deno.exit(code));
+  try {
+    const network = config.network ?? chainToNetwork(await pool.chain());
+    assertConfigAddressesOnNetwork(config, network, configPath);
+    return network;
+  } catch (error: unknown) {
+    await pool.stop();
+    if (error instanceof ConfigError) {
+      (opts.writeError ?? writeStderrLine)(`tbg-${kind}: ${error.message}`);
+      return exit(error.exitCode);
+    }
+    opts.log.fatal(opts.failureMessage, { error: String(error) });
+    await (opts.shutdown ?? shutdownLogging)();
+    return exit(1);
+  }
+}
