@@ -55,6 +55,15 @@ import {
 import { RegionSelector } from "../tools/region_probe.ts";
 
 const POLL_MS = 100;
+/**
+ * MR-10's window: at least this many new blocks and shares at each relay. A share is stale when
+ * it was on its way while a new block's work went out (a few ms on this machine), so the rate is
+ * that time over the block interval; thousands of shares keep the count's noise well below the
+ * 0.5 % being tested.
+ */
+const MR10_MIN_BLOCKS = 5;
+const MR10_MIN_SHARES = 2_000;
+const MR10_MAX_WINDOW_MS = 180_000;
 
 const report = reporter("MR");
 
@@ -73,8 +82,10 @@ Deno.test({
       relays: SCENARIO_RELAYS,
       minersPerRegion: 2,
       minerHashrate: 5_000,
-      blockIntervalS: 4,
-      targetShareIntervalS: 0.15,
+      // Blocks every ~8 s: the stale rate is the in-flight time over the block interval, so much
+      // faster blocks would measure this 2-core machine's scheduling more than the relays.
+      blockIntervalS: 8,
+      targetShareIntervalS: 0.05,
       independentAfterMs: INDEPENDENT_AFTER_MS,
       heartbeatMs: 250,
       updateIntervalS: 2,
@@ -279,13 +290,25 @@ Deno.test({
       );
 
       await t.step("MR-10: stale shares < 0.5 % per relay while new blocks arrive", async () => {
-        const windowMs = 45_000;
+        // The window closes once enough blocks and shares were seen, not after a fixed time:
+        // stale shares are few by design, so the ratio means something only over thousands of
+        // shares, and a window with too few blocks would not test latency at all.
         const before = new Map<string, PromSample[]>();
         for (const region of [US, ASIA]) before.set(region, await metrics(sim, region));
         const heightBefore = (await sim.mesh.status()).nodes[EU]!.height;
-        await delay(windowMs);
-        const heightAfter = (await sim.mesh.status()).nodes[EU]!.height;
-        const blocks = heightAfter - heightBefore;
+        const shares = async (region: string) =>
+          sumValues(await metrics(sim, region), "ckpool_shares_total") -
+          sumValues(before.get(region)!, "ckpool_shares_total");
+        let blocks = 0;
+        const windowMs = await waitUntil(
+          `${MR10_MIN_BLOCKS} new blocks and ${MR10_MIN_SHARES} shares at each relay`,
+          async () => {
+            blocks = (await sim.mesh.status()).nodes[EU]!.height - heightBefore;
+            return blocks >= MR10_MIN_BLOCKS &&
+              (await shares(US)) >= MR10_MIN_SHARES && (await shares(ASIA)) >= MR10_MIN_SHARES;
+          },
+          MR10_MAX_WINDOW_MS,
+        );
         for (const region of [US, ASIA]) {
           const a = before.get(region)!;
           const b = await metrics(sim, region);
@@ -296,16 +319,16 @@ Deno.test({
           const percent = (100 * stale) / answered;
           const gauge = sampleValue(b, "ckpool_relay_stale_shares_percent");
           report(
-            `MR-10 ${region}: ${stale} stale of ${answered} shares (${
-              percent.toFixed(2)
-            } %) over ` +
-              `${windowMs / 1000} s with ${blocks} new blocks; relay gauge ${gauge?.toFixed(2)} %`,
+            `MR-10 ${region}: ${stale} stale of ${answered} shares (${percent.toFixed(3)} %) over ${
+              (windowMs / 1000).toFixed(0)
+            } s with ${blocks} new blocks ` +
+              `(${(stale / blocks).toFixed(2)} stale per block); relay gauge ${
+                gauge?.toFixed(2)
+              } %`,
           );
-          assert.ok(answered >= 400, `${region}: only ${answered} shares in the window`);
           assert.ok(percent < 0.5, `${region}: ${percent} % stale`);
           assert.ok(gauge !== undefined && gauge < 0.5, `${region}: gauge ${gauge}`);
         }
-        assert.ok(blocks >= 3, `only ${blocks} new blocks in ${windowMs / 1000} s`);
       });
 
       await t.step(
