@@ -18,6 +18,7 @@ import {
   natsServers,
   NatsTemplateSource,
   PersistentNatsConnection,
+  registerRelayTemplateMetrics,
 } from "@tbg/shared/templates";
 import { type PoolRuntime, startPoolRuntime } from "@tbg/stratum";
 import { FailoverTemplateSource } from "./failover_source.ts";
@@ -111,6 +112,7 @@ export async function startRelayRuntime(deps: RelayRuntimeDeps): Promise<RelayRu
     registry: pool.metrics.registry,
     shareCounts: () => pool.metrics.shareCounts(),
   });
+  registerRelayTemplateMetrics(pool.metrics.registry, primary.counters);
   source.observe(relayMetricsObserver(
     relayMetrics,
     pool.metrics,

@@ -21,7 +21,6 @@ import { connect, type NatsConnection } from "nats";
 import { jetstreamManager } from "nats/jetstream";
 import { sha256d } from "@tbg/shared/bitcoin";
 import { templateFromGbt } from "@tbg/shared/engine";
-import type { LogProperties, StructuredLogger } from "@tbg/shared/log";
 import { blockSubmitSubject } from "@tbg/shared/nats";
 import {
   type BlockSubmitReply,
@@ -38,66 +37,13 @@ import type { GbtTemplate } from "./support/miner/block_assembly.ts";
 import { solveTemplate } from "./support/miner/gbt_miner.ts";
 import { startPoolProcess } from "./support/pool_process.ts";
 import { startNatsServer } from "./support/servers/nats_server.ts";
+import { MemoryLog, waitFor } from "./support/template_relay.ts";
 
-const WAIT_MS = 15_000;
-const POLL_MS = 10;
 const HEARTBEAT_MS = 200;
 /** A relay that connects after the pool must have the current template within this. */
 const CURRENT_TEMPLATE_BOUND_MS = 2_000;
 /** A new block must reach the relay as a clean template within this (the pool hears it by ZMQ). */
 const NEW_BLOCK_BOUND_MS = 2_000;
-
-/** Keeps log lines so a failed wait can show what the source reported. */
-class MemoryLog implements StructuredLogger {
-  readonly category: readonly string[] = ["relay-test"];
-  constructor(readonly lines: string[] = []) {}
-  #add(level: string, message: string, properties?: LogProperties): void {
-    if (this.lines.length < 500) {
-      this.lines.push(`${level} ${message} ${JSON.stringify(properties ?? {})}`);
-    }
-  }
-  trace(m: string, p?: LogProperties): void {
-    this.#add("trace", m, p);
-  }
-  debug(m: string, p?: LogProperties): void {
-    this.#add("debug", m, p);
-  }
-  info(m: string, p?: LogProperties): void {
-    this.#add("info", m, p);
-  }
-  warn(m: string, p?: LogProperties): void {
-    this.#add("warn", m, p);
-  }
-  error(m: string, p?: LogProperties): void {
-    this.#add("error", m, p);
-  }
-  fatal(m: string, p?: LogProperties): void {
-    this.#add("fatal", m, p);
-  }
-  getChild(): StructuredLogger {
-    return this;
-  }
-  with(): StructuredLogger {
-    return this;
-  }
-  isEnabledFor(): boolean {
-    return true;
-  }
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  timeoutMs = WAIT_MS,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-}
 
 /** Prints a measured figure (kept in the test output for the report). */
 function report(line: string): void {
@@ -319,6 +265,13 @@ Deno.test({
         return match === undefined ? NaN : Number(match.slice(match.lastIndexOf(" ") + 1));
       };
       assert.ok(value("ckpool_templates_published_total") >= 7, metrics);
+      // Every live message is counted by kind; the startup template had no base to diff against.
+      assert.ok(value('ckpool_template_bytes_sent_total{kind="full"') >= current.sizeBytes);
+      assert.equal(
+        value('ckpool_template_messages_sent_total{kind="full"') +
+          value('ckpool_template_messages_sent_total{kind="delta"'),
+        value("ckpool_templates_published_total"),
+      );
       assert.equal(value('ckpool_relay_block_submissions_total{outcome="accepted"'), 2);
       assert.equal(value('ckpool_relay_block_submissions_total{outcome="refused"'), 5);
       assert.ok(value("ckpool_primary_heartbeats_total") > 0);

@@ -11,12 +11,10 @@
 import assert from "node:assert/strict";
 import { connect } from "nats";
 import { jetstreamManager } from "nats/jetstream";
-import type { LogProperties, StructuredLogger } from "@tbg/shared/log";
 import {
   blockTemplateOf,
   isPrimaryTemplateUpdate,
   MINING_TEMPLATES_STREAM_NAME,
-  NatsTemplateSource,
   type PrimaryTemplateUpdate,
 } from "@tbg/shared/templates";
 import { regtestAddress } from "./support/addresses.ts";
@@ -25,80 +23,7 @@ import type { GbtTemplate } from "./support/miner/block_assembly.ts";
 import { fetchTemplate, solveTemplate } from "./support/miner/gbt_miner.ts";
 import { type InProcessPool, startInProcessPool } from "./support/pool_in_process.ts";
 import { startNatsServer } from "./support/servers/nats_server.ts";
-
-const WAIT_MS = 15_000;
-const POLL_MS = 10;
-
-class MemoryLog implements StructuredLogger {
-  readonly category: readonly string[] = ["relay-test"];
-  constructor(readonly lines: string[] = []) {}
-  #add(level: string, message: string, properties?: LogProperties): void {
-    if (this.lines.length < 500) {
-      this.lines.push(`${level} ${message} ${JSON.stringify(properties ?? {})}`);
-    }
-  }
-  trace(m: string, p?: LogProperties): void {
-    this.#add("trace", m, p);
-  }
-  debug(m: string, p?: LogProperties): void {
-    this.#add("debug", m, p);
-  }
-  info(m: string, p?: LogProperties): void {
-    this.#add("info", m, p);
-  }
-  warn(m: string, p?: LogProperties): void {
-    this.#add("warn", m, p);
-  }
-  error(m: string, p?: LogProperties): void {
-    this.#add("error", m, p);
-  }
-  fatal(m: string, p?: LogProperties): void {
-    this.#add("fatal", m, p);
-  }
-  getChild(): StructuredLogger {
-    return this;
-  }
-  with(): StructuredLogger {
-    return this;
-  }
-  isEnabledFor(): boolean {
-    return true;
-  }
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => T | undefined,
-  timeoutMs = WAIT_MS,
-  log?: MemoryLog,
-): Promise<T> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    const value = probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}\n${log?.lines.join("\n") ?? ""}`,
-  );
-}
-
-function relaySource(
-  url: string,
-  log: MemoryLog,
-  extra: { authToken?: string; primaryTimeoutMs?: number } = {},
-): NatsTemplateSource {
-  return new NatsTemplateSource({
-    servers: [url],
-    name: "relay-test",
-    network: "regtest",
-    region: "us-east",
-    primaryRegion: "eu",
-    log,
-    submitTimeoutMs: 5_000,
-    ...extra,
-  });
-}
+import { MemoryLog, relaySource, WAIT_MS, waitFor } from "./support/template_relay.ts";
 
 /** A block solved on `gbt`, paying a test address. */
 function solve(gbt: unknown): { hex: string; hash: string } {
@@ -241,8 +166,13 @@ Deno.test({
         log,
       );
       assert.equal(update.cleanJobs, true);
-      const info = await jsm.streams.info(MINING_TEMPLATES_STREAM_NAME);
-      assert.equal(info.state.messages, 1, "a last-value stream again");
+      // A last-value stream again: one full and one live message (the full one lands just after).
+      await waitFor(
+        "the full and the live message in the recreated stream",
+        async () =>
+          (await jsm.streams.info(MINING_TEMPLATES_STREAM_NAME)).state.messages === 2 ||
+          undefined,
+      );
     } finally {
       await admin.close();
       await source.stop();

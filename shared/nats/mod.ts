@@ -13,6 +13,7 @@ export {
   heartbeatSubject,
   regionEventsWildcard,
   SUBJECT_TOKEN_PATTERN,
+  templateLiveSubject,
   templateSubject,
 } from "./subjects.ts";
 export {

@@ -3,7 +3,8 @@
  *
  * ```
  * mining.events.{region}.{event_type}   events (JetStream stream MINING_EVENTS)
- * mining.templates.{network}            block templates, primary → relays
+ * mining.templates.{network}            current block template in full, primary → relays
+ * mining.templates.{network}.live       each template as sent: a delta or the full template
  * mining.blocks.submit                  block submission, relay → primary (request/reply)
  * mining.heartbeat.{region}             instance liveness
  * ```
@@ -103,7 +104,8 @@ export function eventTypeWildcard(type: EventType): string {
 }
 
 /**
- * Subject on which the primary publishes block templates for one network.
+ * Subject on which the primary publishes every block template of one network in full (the
+ * current one is what a relay fetches when it starts or lacks a delta's base).
  *
  * @param network Network token, e.g. `"mainnet"`, `"testnet4"`, `"regtest"`.
  * @returns `mining.templates.{network}`.
@@ -112,6 +114,18 @@ export function eventTypeWildcard(type: EventType): string {
 export function templateSubject(network: string): string {
   assertSubjectToken(network, "network");
   return `mining.templates.${network}`;
+}
+
+/**
+ * Subject on which the primary publishes each template as it is made, as a delta against the
+ * previous one or in full, whichever is smaller; relays follow it.
+ *
+ * @param network Network token.
+ * @returns `mining.templates.{network}.live`.
+ * @throws {RangeError} If `network` is not a valid token.
+ */
+export function templateLiveSubject(network: string): string {
+  return `${templateSubject(network)}.live`;
 }
 
 /**

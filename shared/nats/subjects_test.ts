@@ -9,6 +9,7 @@ import {
   eventTypeWildcard,
   heartbeatSubject,
   regionEventsWildcard,
+  templateLiveSubject,
   templateSubject,
 } from "./subjects.ts";
 
@@ -36,6 +37,8 @@ Deno.test("every event subject falls under EVENTS_WILDCARD and the narrower wild
 Deno.test("templateSubject(), heartbeatSubject() and blockSubmitSubject name their subjects", () => {
   assert.equal(templateSubject("mainnet"), "mining.templates.mainnet");
   assert.equal(templateSubject("testnet4"), "mining.templates.testnet4");
+  assert.equal(templateLiveSubject("mainnet"), "mining.templates.mainnet.live");
+  assert.throws(() => templateLiveSubject("main.net"), RangeError);
   assert.equal(heartbeatSubject("eu"), "mining.heartbeat.eu");
   assert.equal(blockSubmitSubject, "mining.blocks.submit");
 });

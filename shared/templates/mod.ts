@@ -16,8 +16,11 @@
  * Relay: {@link NatsTemplateSource} is a `TemplateSource` (see its module for an example); use
  * {@link blockTemplateOf} to get the engine's template from any update without re-parsing.
  *
- * On the wire: `mining.templates.{network}` carries the binary template message
- * ({@link encodeTemplateMessage}), kept per network in the last-value stream MINING_TEMPLATES;
+ * On the wire: `mining.templates.{network}.live` carries each template as a binary delta against
+ * the previous one ({@link encodeTemplateDelta}) or as the binary template message
+ * ({@link encodeTemplateMessage}), whichever is smaller; `mining.templates.{network}` carries
+ * every template in full, for relays that start or miss a delta's base. Both are kept per
+ * network in the last-value stream MINING_TEMPLATES;
  * `mining.heartbeat.{region}` carries the primary's JSON heartbeat ({@link encodeHeartbeat});
  * `mining.blocks.submit` carries a binary request ({@link encodeBlockSubmitRequest}) and a JSON
  * reply ({@link encodeBlockSubmitReply}).
@@ -96,6 +99,7 @@ export {
   TEMPLATE_MESSAGE_MAGIC,
   type TemplateContent,
   type TemplateGbt,
+  type TemplateHead,
   type TemplateMessage,
   type TemplateMessageMeta,
   templateMessageSize,
@@ -103,13 +107,35 @@ export {
   transactionWireSize,
 } from "./template_codec.ts";
 export {
+  applyTemplateDelta,
+  compareTemplateIds,
+  type DecodedTemplateDelta,
+  decodeTemplateDelta,
+  DeltaSegmentKind,
+  encodeTemplateDelta,
+  TEMPLATE_DELTA_FORMAT,
+  TEMPLATE_DELTA_MAGIC,
+  type TemplateBase,
+  TemplateBaseMismatchError,
+  type TemplateBaseRef,
+  type TemplateDeltaSegment,
+  templateDigest,
+  type TemplateId,
+  TemplateWireKind,
+  templateWireKind,
+} from "./template_delta.ts";
+export {
   type FittedTemplateMessage,
   fitTemplateMessage,
   truncateTemplate,
 } from "./template_fit.ts";
 export {
   type BlockSubmitResponderMetrics,
+  FullFetchReason,
+  registerRelayTemplateMetrics,
   RelayBlockOutcome,
+  type RelayTemplateCounters,
+  relayTemplateCounters,
   TemplateDistributionMetrics,
   type TemplatePublisherMetrics,
 } from "./template_metrics.ts";
@@ -124,6 +150,7 @@ export {
 export {
   MINING_TEMPLATES_STREAM_NAME,
   TEMPLATE_MAX_AGE_MS,
+  TEMPLATES_LIVE_WILDCARD,
   TEMPLATES_WILDCARD,
   type TemplatesStreamConfig,
   templatesStreamConfig,

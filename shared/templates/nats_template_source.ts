@@ -3,8 +3,13 @@
  * primary over NATS request/reply.
  *
  * - Templates: an ordered JetStream consumer on the MINING_TEMPLATES stream, filtered to
- *   `mining.templates.{network}` and starting at the last message, so the current template
- *   arrives at once on start and after every reconnect, then each new one as it is published.
+ *   `mining.templates.{network}.live` and starting at the last message, then each new one as it
+ *   is published. A live message is a full template or a delta against the previous one; a
+ *   delta is applied to the template held. When the relay holds no template or not the delta's
+ *   base (it just started, or missed a message), it fetches the current full template from
+ *   `mining.templates.{network}` (direct get) and applies what came meanwhile, so the current
+ *   template still arrives at once on start and after every reconnect. Each fetch is counted by
+ *   reason ({@link NatsTemplateSource.counters}, `ckpool_relay_template_full_fetches_total`).
  *   Messages are decoded and checked (network, order by epoch and sequence); each is handed on as
  *   a {@link PrimaryTemplateUpdate}, which carries the engine's BlockTemplate already built
  *   (`blockTemplateOf(update)`: no hex, no hashing on the relay), the primary's reason, trigger
@@ -38,7 +43,14 @@
  * @module
  */
 import { type ConnectionOptions, errors, type NatsConnection, type Subscription } from "nats";
-import { type ConsumerMessages, DeliverPolicy, jetstream, type JsMsg } from "nats/jetstream";
+import {
+  type ConsumerMessages,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type JsMsg,
+  type StoredMsg,
+} from "nats/jetstream";
 import { sha256d } from "../bitcoin/hash.ts";
 import { HEADER_BYTES } from "../bitcoin/header.ts";
 import { hexToBytes } from "../bitcoin/hex.ts";
@@ -54,6 +66,7 @@ import {
   assertSubjectToken,
   blockSubmitSubject,
   heartbeatSubject,
+  templateLiveSubject,
   templateSubject,
 } from "../nats/subjects.ts";
 import {
@@ -67,12 +80,28 @@ import { decodeHeartbeat, type PrimaryHeartbeat } from "./heartbeat.ts";
 import { PersistentNatsConnection } from "./nats_connection.ts";
 import {
   blockTemplateFromMessage,
+  type DecodedTemplateMessage,
   decodeTemplateMessage,
   DEFAULT_MAX_TEMPLATE_MESSAGE_BYTES,
   type TemplateGbt,
   type TemplateMessageMeta,
   templateToGbt,
 } from "./template_codec.ts";
+import {
+  applyTemplateDelta,
+  compareTemplateIds,
+  type DecodedTemplateDelta,
+  decodeTemplateDelta,
+  type TemplateBase,
+  TemplateBaseMismatchError,
+  TemplateWireKind,
+  templateWireKind,
+} from "./template_delta.ts";
+import {
+  FullFetchReason,
+  type RelayTemplateCounters,
+  relayTemplateCounters,
+} from "./template_metrics.ts";
 import { MINING_TEMPLATES_STREAM_NAME } from "./template_stream.ts";
 
 /** Default wait for the primary's reply to a block submission, ms. */
@@ -94,6 +123,15 @@ const CONSUMER_INACTIVE_MS = 60_000;
 const CONSUMER_BATCH = 4;
 /** Repeated problems (bad messages, consumer failures) logged at warning level every n-th time. */
 const WARN_EVERY = 100;
+/** Wait for one fetch of the full template, ms. */
+const FETCH_TIMEOUT_MS = 5_000;
+/**
+ * Fetches of the full template for one missing base before giving up (the heartbeat check
+ * starts over later), and the wait between them: the full copy of a template is stored just
+ * after its live message, so a fetch right after a delta can still find the one before.
+ */
+const FETCH_ATTEMPTS = 10;
+const FETCH_RETRY_MS = 200;
 
 /** Marks updates made here; a symbol key survives `{ ...update, reason }` copies. */
 const PRIMARY_TEMPLATE = Symbol("tbg.primaryTemplateUpdate");
@@ -126,8 +164,10 @@ export interface PrimaryTemplateUpdate extends TemplateUpdate {
    * on connect, not a live one. Its latency says how old it is, not how fast templates travel.
    */
   readonly replayed: boolean;
-  /** Encoded size, bytes. */
+  /** Encoded size, bytes (of the delta when it came as one). */
   readonly sizeBytes: number;
+  /** How it came: a full template (live or fetched) or a delta applied to the one held. */
+  readonly kind: TemplateWireKind;
   readonly [PRIMARY_TEMPLATE]: true;
 }
 
@@ -158,6 +198,7 @@ function primaryTemplateUpdate(
   receivedAtMs: number,
   replayed: boolean,
   sizeBytes: number,
+  kind: TemplateWireKind,
 ): PrimaryTemplateUpdate {
   return {
     gbt: lazyGbt(template),
@@ -171,6 +212,7 @@ function primaryTemplateUpdate(
     latencyMs: receivedAtMs - message.sentAtMs,
     replayed,
     sizeBytes,
+    kind,
     [PRIMARY_TEMPLATE]: true,
   };
 }
@@ -252,7 +294,10 @@ export class NatsTemplateSource implements TemplateSource {
   readonly #primaryTimeoutMs: number;
   readonly #maxMessageBytes: number;
   readonly #subject: string;
+  readonly #liveSubject: string;
   readonly #heartbeatSubject: string;
+  /** Full-template fetches by reason; published by `registerRelayTemplateMetrics`. */
+  readonly counters: RelayTemplateCounters = relayTemplateCounters();
 
   #state: "idle" | "running" | "stopped" = "idle";
   #onTemplate: (update: TemplateUpdate) => void = () => {};
@@ -267,6 +312,16 @@ export class NatsTemplateSource implements TemplateSource {
   #replayBeforeMs = 0;
   #behindSinceMs: number | null = null;
   #lastRestartAtMs = -Infinity;
+
+  /** The template handed on last: the base deltas apply to. */
+  #held: TemplateBase | null = null;
+  /** The newest delta whose base is missing, applied once the full template is fetched. */
+  #pending: { readonly delta: DecodedTemplateDelta; readonly storedAtMs: number } | null = null;
+  #fetching: Promise<void> | undefined;
+  #lastBehindFetchAtMs = -Infinity;
+  /** Whether the stream answers direct gets; false until a live message shows it was upgraded. */
+  #directGet = true;
+  #deltasApplied = 0;
 
   #lastEpoch = -1;
   #lastSequence = 0;
@@ -285,6 +340,7 @@ export class NatsTemplateSource implements TemplateSource {
    */
   constructor(options: NatsTemplateSourceOptions) {
     this.#subject = templateSubject(options.network);
+    this.#liveSubject = templateLiveSubject(options.network);
     this.#heartbeatSubject = heartbeatSubject(options.primaryRegion);
     assertSubjectToken(options.region, "region");
     this.#network = options.network;
@@ -363,6 +419,11 @@ export class NatsTemplateSource implements TemplateSource {
     return this.#templatesReceived;
   }
 
+  /** Templates handed on that came as deltas. */
+  get deltasApplied(): number {
+    return this.#deltasApplied;
+  }
+
   /** Messages refused: undecodable, another network, or older than one already handed on. */
   get rejectedMessages(): number {
     return this.#rejectedMessages;
@@ -390,7 +451,8 @@ export class NatsTemplateSource implements TemplateSource {
     );
     if (this.#ownsLink) this.#link.start();
     this.#log.info("following the primary's templates", {
-      subject: this.#subject,
+      subject: this.#liveSubject,
+      fullSubject: this.#subject,
       heartbeats: this.#heartbeatSubject,
       domain: this.#domain ?? null,
     });
@@ -415,7 +477,9 @@ export class NatsTemplateSource implements TemplateSource {
       // Connection already closed.
     }
     await this.#consuming;
+    // Closing the connection ends a fetch in flight at once.
     if (this.#ownsLink) await this.#link.close();
+    await this.#fetching;
   }
 
   /**
@@ -576,7 +640,7 @@ export class NatsTemplateSource implements TemplateSource {
         this.#replayBeforeMs = this.#clock.nowMs();
         const consumer = await js.consumers.get(MINING_TEMPLATES_STREAM_NAME, {
           // A string, not an array: one filter subject works with nats-server before 2.10.
-          filter_subjects: this.#subject,
+          filter_subjects: this.#liveSubject,
           deliver_policy: DeliverPolicy.LastPerSubject,
           // A relay that vanishes leaves its server-side consumer for at most this long.
           inactive_threshold: CONSUMER_INACTIVE_MS,
@@ -643,24 +707,46 @@ export class NatsTemplateSource implements TemplateSource {
 
   #onMessage(msg: JsMsg): void {
     if (this.#state !== "running") return;
+    // Live messages come from a primary that set the stream up with direct get.
+    this.#directGet = true;
     // A copy, since the template outlives the client's read buffer. Not `.slice()`: the client
     // hands Node Buffers, whose slice() is a view.
     const bytes = new Uint8Array(msg.data);
-    let decoded;
+    const storedAtMs = Number(msg.timestampNanos / 1_000_000n);
+    const kind = templateWireKind(bytes);
+    let decoded: DecodedTemplateMessage | DecodedTemplateDelta;
     try {
-      decoded = decodeTemplateMessage(bytes, { maxBytes: this.#maxMessageBytes });
+      decoded = kind === TemplateWireKind.delta
+        ? decodeTemplateDelta(bytes, { maxBytes: this.#maxMessageBytes })
+        : decodeTemplateMessage(bytes, { maxBytes: this.#maxMessageBytes });
     } catch (error) {
       this.#reject((error as Error).message, { bytes: bytes.length, streamSequence: msg.seq });
       return;
     }
+    if (!this.#isNext(decoded)) return;
+    if (!("base" in decoded)) {
+      this.#accept(decoded, storedAtMs, TemplateWireKind.full);
+      return;
+    }
+    if (!this.#applyDelta(decoded, storedAtMs)) {
+      this.#pending = { delta: decoded, storedAtMs };
+      this.#fetchFull(this.#held === null ? FullFetchReason.start : FullFetchReason.base_missing);
+    }
+  }
+
+  /**
+   * Whether a message moves forward: this network, and newer than the template held. Refuses
+   * (and counts) the others; the template held again is skipped silently.
+   */
+  #isNext(decoded: TemplateMessageMeta): boolean {
     if (decoded.network !== this.#network) {
       this.#reject(`template for ${decoded.network}, this relay mines ${this.#network}`, {
         sequence: decoded.sequence,
       });
-      return;
+      return false;
     }
     // The current template again (handed over after a reconnect or consumer restart).
-    if (decoded.epoch === this.#lastEpoch && decoded.sequence === this.#lastSequence) return;
+    if (decoded.epoch === this.#lastEpoch && decoded.sequence === this.#lastSequence) return false;
     // Only a newer primary run or a later message of the same run moves forward.
     if (
       decoded.epoch < this.#lastEpoch ||
@@ -672,17 +758,150 @@ export class NatsTemplateSource implements TemplateSource {
         lastEpoch: this.#lastEpoch,
         lastSequence: this.#lastSequence,
       });
+      return false;
+    }
+    return true;
+  }
+
+  /** Applies a delta to the template held and hands the result on; false when its base is not held. */
+  #applyDelta(delta: DecodedTemplateDelta, storedAtMs: number): boolean {
+    let decoded: DecodedTemplateMessage;
+    try {
+      decoded = applyTemplateDelta(delta, this.#held);
+    } catch (error) {
+      if (error instanceof TemplateBaseMismatchError) {
+        this.#log.debug("template delta without its base", {
+          sequence: delta.sequence,
+          base: `${delta.base.epoch}-${delta.base.sequence}`,
+          held: this.#held === null ? null : `${this.#held.epoch}-${this.#held.sequence}`,
+        });
+        return false;
+      }
+      this.#reject((error as Error).message, { sequence: delta.sequence });
+      return true;
+    }
+    this.#deltasApplied++;
+    this.#accept(decoded, storedAtMs, TemplateWireKind.delta);
+    return true;
+  }
+
+  /**
+   * Fetches the current full template (one fetch at a time), hands it on when it is newer than
+   * the one held, then applies the pending delta. Retries a few times while the pending delta's
+   * base is still missing (its full copy may not be stored yet).
+   */
+  #fetchFull(reason: FullFetchReason): void {
+    if (this.#fetching !== undefined || this.#state !== "running") return;
+    this.#fetching = (async () => {
+      for (let attempt = 1; attempt <= FETCH_ATTEMPTS && this.#state === "running"; attempt++) {
+        if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, FETCH_RETRY_MS));
+        const connection = this.#connection;
+        if (connection === null || connection.isClosed() || this.#state !== "running") return;
+        this.counters.fullFetches[reason].inc();
+        try {
+          await this.#fetchFullOnce(connection);
+        } catch (error) {
+          this.#consumerFailures++;
+          const level = this.#consumerFailures % WARN_EVERY === 1 ? "warn" : "debug";
+          this.#log[level]("cannot fetch the full template", {
+            reason,
+            attempt,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+        // A heartbeat check fetches once; a missing base is fetched until it is there.
+        if (this.#settlePending() || reason === FullFetchReason.behind) return;
+      }
+      if (this.#pending !== null) {
+        this.#log.warn("template delta dropped: its base could not be fetched", {
+          sequence: this.#pending.delta.sequence,
+          attempts: FETCH_ATTEMPTS,
+        });
+        this.#pending = null;
+      }
+    })().finally(() => {
+      this.#fetching = undefined;
+    });
+  }
+
+  /** Applies the pending delta when its base is now held; true when nothing is left pending. */
+  #settlePending(): boolean {
+    const pending = this.#pending;
+    if (pending === null) return true;
+    // The template held caught up with it (a full template came meanwhile).
+    if (this.#held !== null && compareTemplateIds(pending.delta, this.#held) <= 0) {
+      this.#pending = null;
+      return true;
+    }
+    if (!this.#applyDelta(pending.delta, pending.storedAtMs)) return false;
+    this.#pending = null;
+    return true;
+  }
+
+  /** One direct get of the last full template; hands it on when it moves forward. */
+  async #fetchFullOnce(connection: NatsConnection): Promise<void> {
+    const jsm = await jetstreamManager(connection, {
+      ...(this.#domain === undefined ? {} : { domain: this.#domain }),
+      checkAPI: false,
+      timeout: FETCH_TIMEOUT_MS,
+    });
+    const query = { last_by_subj: this.#subject };
+    let stored: StoredMsg | null = null;
+    if (this.#directGet) {
+      try {
+        stored = await jsm.direct.getMessage(MINING_TEMPLATES_STREAM_NAME, query);
+      } catch (error) {
+        // A stream an older primary set up has no direct get, and the server does not answer
+        // such a request at all: tell that from a slow link before falling back.
+        const info = await jsm.streams.info(MINING_TEMPLATES_STREAM_NAME).catch(() => null);
+        if (info === null || info.config.allow_direct === true) throw error;
+        this.#directGet = false;
+        this.#log.warn("the templates stream has no direct get (set up by an older primary)", {
+          stream: MINING_TEMPLATES_STREAM_NAME,
+        });
+      }
+    }
+    // The stream API has the message too, as base64 in JSON (a third larger on the wire).
+    if (!this.#directGet) {
+      stored = await jsm.streams.getMessage(MINING_TEMPLATES_STREAM_NAME, query);
+    }
+    if (stored === null || this.#state !== "running") return;
+    const bytes = new Uint8Array(stored.data);
+    let decoded: DecodedTemplateMessage;
+    try {
+      decoded = decodeTemplateMessage(bytes, { maxBytes: this.#maxMessageBytes });
+    } catch (error) {
+      this.#reject((error as Error).message, { bytes: bytes.length, streamSequence: stored.seq });
       return;
     }
+    if (decoded.network !== this.#network) {
+      this.#reject(`template for ${decoded.network}, this relay mines ${this.#network}`, {
+        sequence: decoded.sequence,
+      });
+      return;
+    }
+    // Older than (or the same as) the template held: a live message overtook the fetch.
+    if (this.#held !== null && compareTemplateIds(decoded, this.#held) <= 0) return;
+    const storedAtMs = Date.parse(stored.timestamp);
+    this.#accept(
+      decoded,
+      Number.isFinite(storedAtMs) ? storedAtMs : -Infinity,
+      TemplateWireKind.full,
+    );
+  }
+
+  /** Hands a template on and makes it the base of the next delta. */
+  #accept(decoded: DecodedTemplateMessage, storedAtMs: number, kind: TemplateWireKind): void {
     const receivedAtMs = this.#clock.nowMs();
-    const storedAtMs = Number(msg.timestampNanos / 1_000_000n);
     const update = primaryTemplateUpdate(
       blockTemplateFromMessage(decoded.template, receivedAtMs),
       decoded,
       receivedAtMs,
       storedAtMs < this.#replayBeforeMs,
       decoded.sizeBytes,
+      kind,
     );
+    this.#held = { epoch: decoded.epoch, sequence: decoded.sequence, template: decoded.template };
     this.#lastEpoch = decoded.epoch;
     this.#lastSequence = decoded.sequence;
     this.#lastTemplateAtMs = receivedAtMs;
@@ -694,6 +913,7 @@ export class NatsTemplateSource implements TemplateSource {
       height: decoded.template.height,
       clean: decoded.cleanJobs,
       reason: decoded.reason,
+      kind,
       latencyMs: update.latencyMs,
       replayed: update.replayed,
       bytes: decoded.sizeBytes,
@@ -729,6 +949,12 @@ export class NatsTemplateSource implements TemplateSource {
     } else if (this.#behindSinceMs === null) {
       this.#behindSinceMs = nowMs;
     } else if (nowMs - this.#behindSinceMs > BEHIND_PRIMARY_MS) {
+      // The full copy catches up at once if only the live message went missing (or the primary
+      // does not send live messages yet); a stuck consumer is started over as well.
+      if (nowMs - this.#lastBehindFetchAtMs > BEHIND_PRIMARY_MS) {
+        this.#lastBehindFetchAtMs = nowMs;
+        this.#fetchFull(FullFetchReason.behind);
+      }
       this.#restartConsumer(
         `the primary announces template ${heartbeat.epoch}-${heartbeat.templateSequence}, ` +
           `the last one received is ${this.#lastEpoch}-${this.#lastSequence}`,

@@ -1,7 +1,17 @@
 /**
  * The JetStream stream that keeps the current template of each network: a last-value stream
- * (one message per subject), so a relay that connects or reconnects is handed the current
- * template at once by an ordered consumer that starts at the last message per subject.
+ * (one message per subject) with two subjects per network.
+ *
+ * - `mining.templates.{network}`: every template in full. A relay fetches the last one (direct
+ *   get, raw bytes) when it starts without a template or lacks a delta's base; relays of the
+ *   first format, which follow only this subject, keep working unchanged.
+ * - `mining.templates.{network}.live`: every template as a delta against the previous one, or
+ *   in full when that is smaller (a new block). Relays follow it with an ordered consumer that
+ *   starts at its last message, so only deltas cross the region links between blocks.
+ *
+ * Both hold one message each, so the stream stays at two messages per network. A stream made
+ * by an older primary (one subject, no direct get) is updated in place by the publisher's
+ * set-up: subjects and `allow_direct` are editable settings.
  *
  * Why a stream and not a KV bucket: nats-server 2.9 has both, but the v3 JavaScript client
  * moved KV into a separate package (`@nats-io/kv`) that this workspace does not carry, while
@@ -16,8 +26,11 @@ import { DiscardPolicy, RetentionPolicy, StorageType, type StreamConfig } from "
 /** Name of the templates stream. */
 export const MINING_TEMPLATES_STREAM_NAME = "MINING_TEMPLATES";
 
-/** Subjects it captures: `mining.templates.{network}` for every network. */
+/** Full templates of every network: `mining.templates.{network}`. */
 export const TEMPLATES_WILDCARD = "mining.templates.*";
+
+/** Live templates (delta or full) of every network: `mining.templates.{network}.live`. */
+export const TEMPLATES_LIVE_WILDCARD = "mining.templates.*.live";
 
 /**
  * How long a template stays when no newer one replaces it. The primary refreshes every
@@ -26,7 +39,7 @@ export const TEMPLATES_WILDCARD = "mining.templates.*";
  */
 export const TEMPLATE_MAX_AGE_MS = 5 * 60 * 1000;
 
-/** Window in which a republished message id (epoch-sequence) is stored once. */
+/** Window in which a republished message id (`epoch-sequence[-live]`) is stored once. */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
 /** Stream settings this project sets; the rest are the server's defaults. */
@@ -42,6 +55,7 @@ export type TemplatesStreamConfig = Pick<
   | "discard"
   | "duplicate_window"
   | "num_replicas"
+  | "allow_direct"
 >;
 
 /**
@@ -53,7 +67,7 @@ export function templatesStreamConfig(): TemplatesStreamConfig {
   return {
     name: MINING_TEMPLATES_STREAM_NAME,
     description: "Current block template per network, published by the primary for relays",
-    subjects: [TEMPLATES_WILDCARD],
+    subjects: [TEMPLATES_WILDCARD, TEMPLATES_LIVE_WILDCARD],
     // File storage: a hub restart keeps the current template for relays that reconnect first.
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
@@ -62,5 +76,7 @@ export function templatesStreamConfig(): TemplatesStreamConfig {
     discard: DiscardPolicy.Old,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
     num_replicas: 1,
+    // Direct get answers with the raw message; the stream API would send it as base64 JSON.
+    allow_direct: true,
   };
 }
