@@ -10,7 +10,13 @@
 import type { NatsConnection, Subscription } from "nats";
 import { type ConsumerMessages, DeliverPolicy, jetstream, type JsMsg } from "nats/jetstream";
 import { MINING_EVENTS_STREAM_NAME, regionEventsStreamName } from "@tbg/shared/nats";
-import { decodeTemplateMessage, TEMPLATES_WILDCARD } from "@tbg/shared/templates";
+import {
+  decodeTemplateDelta,
+  decodeTemplateMessage,
+  TEMPLATES_LIVE_WILDCARD,
+  TemplateWireKind,
+  templateWireKind,
+} from "@tbg/shared/templates";
 import { CpuMiner } from "../support/stratum_client/cpu_miner.ts";
 import { StratumClient } from "../support/stratum_client/client.ts";
 
@@ -42,13 +48,14 @@ export interface Probe {
 }
 
 /**
- * Measures every template message reaching a leaf node: receipt here minus the primary's
+ * Measures every template message reaching a leaf node on the live subject the relays follow
+ * (a delta, or the full template after a new block): receipt here minus the primary's
  * `sentAtMs`. A core subscription on the leaf crosses the same bridged leaf link as the relay's.
  */
 export function watchTemplates(leaf: NatsConnection): Probe {
   const samples: number[] = [];
   let skipped = 0;
-  const sub: Subscription = leaf.subscribe(TEMPLATES_WILDCARD, {
+  const sub: Subscription = leaf.subscribe(TEMPLATES_LIVE_WILDCARD, {
     callback: (error, msg) => {
       const receivedAt = nowMs();
       if (error !== null) {
@@ -56,7 +63,10 @@ export function watchTemplates(leaf: NatsConnection): Probe {
         return;
       }
       try {
-        samples.push(receivedAt - decodeTemplateMessage(msg.data).sentAtMs);
+        const sentAtMs = templateWireKind(msg.data) === TemplateWireKind.delta
+          ? decodeTemplateDelta(msg.data).sentAtMs
+          : decodeTemplateMessage(msg.data).sentAtMs;
+        samples.push(receivedAt - sentAtMs);
       } catch {
         skipped++;
       }
