@@ -152,8 +152,9 @@ export async function startRelayRuntime(deps: RelayRuntimeDeps): Promise<RelayRu
 }
 
 /**
- * Measures `ckpool_nats_replication_lag_ms` every few seconds on the events NATS server (the
- * leaf), reusing the primary link when it is the same server.
+ * Measures `ckpool_nats_replication_lag_ms` and `ckpool_relay_hub_unreachable_seconds` every few
+ * seconds on the events NATS server (the leaf), reusing the primary link when it is the same
+ * server.
  */
 function startReplicationLagLoop(
   config: RelayConfig,
@@ -188,8 +189,11 @@ function startReplicationLagLoop(
     try {
       const reading = await probe.measure(nc);
       if (reading.lagMs !== undefined) metrics.replicationLagMs.set(reading.lagMs);
+      metrics.noteHubReachable(reading.mode === "direct" || reading.hubReachable);
       failures = 0;
     } catch (error) {
+      // The leaf itself did not answer (or the topology is wrong): that says nothing about the
+      // hub link, so the hub's state stays as last measured.
       failures++;
       if (failures === 1) {
         lagLog.warn("cannot measure replication lag", { error: String(error) });

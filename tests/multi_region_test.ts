@@ -445,8 +445,17 @@ Deno.test({
           hubNow <= hubBefore + 5,
           `hub got ${hubNow - hubBefore} us-east events during the cut`,
         );
+        // What the CrossRegionSplit alert watches: the hub has stopped answering through the leaf.
+        const unreachable = await waitUntil(
+          "us-east's hub-unreachable gauge to rise",
+          async () =>
+            (sampleValue(await metrics(sim, US), "ckpool_relay_hub_unreachable_seconds") ?? 0) > 0,
+          15_000,
+        );
         report(
-          `MR-06 during the cut: edge +${edgeNow - edgeBefore} events, hub +${hubNow - hubBefore}`,
+          `MR-06 during the cut: edge +${edgeNow - edgeBefore} events, hub +${
+            hubNow - hubBefore
+          }; hub-unreachable gauge > 0 (seen after ${unreachable} ms more)`,
         );
       });
 
@@ -464,6 +473,12 @@ Deno.test({
             `MR-07 us-east back on the primary's templates ${
               Date.now() - healedAt
             } ms after the heal`,
+          );
+          await waitUntil(
+            "us-east's hub-unreachable gauge back to 0",
+            async () =>
+              sampleValue(await metrics(sim, US), "ckpool_relay_hub_unreachable_seconds") === 0,
+            30_000,
           );
           const shares = await assertSharesMatchMiners(sim, US);
           const { events } = await assertRegionConverged(sim, US);

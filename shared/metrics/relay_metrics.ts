@@ -87,6 +87,8 @@ export class RelayMetrics {
   readonly #shareCounts: () => ShareCounts;
   readonly #windowMs: number;
   readonly #snapshots: ShareSnapshot[];
+  /** When the hub first failed to answer in the current outage; null while it answers. */
+  #hubUnreachableSinceMs: number | null = null;
 
   /**
    * Creates the relay metrics on `options.registry`.
@@ -126,6 +128,12 @@ export class RelayMetrics {
       name: "ckpool_nats_replication_lag_ms",
       help: "Age in milliseconds of the oldest event not yet replicated to the hub.",
     }).child();
+    new CellGauge({
+      registry,
+      name: "ckpool_relay_hub_unreachable_seconds",
+      help:
+        "Seconds the NATS hub has not answered through this region's leaf node (0 while it answers).",
+    }).sample(() => this.hubUnreachableMs() / 1000);
     new CellGauge({
       registry,
       name: "ckpool_relay_stale_shares_percent",
@@ -204,6 +212,25 @@ export class RelayMetrics {
     // A histogram bucket cannot hold a negative (clock skew); the gauge still shows it.
     this.templateLatencyHistogram.observe(Math.max(0, latencyMs));
     this.templatesReceived.inc();
+  }
+
+  /**
+   * Records whether the hub answered a replication probe sent through the leaf node, which
+   * drives `ckpool_relay_hub_unreachable_seconds` (the seed's "NATS leaf disconnected"; the
+   * leaf's own monitoring is JSON, not Prometheus).
+   *
+   * @param reachable whether the hub's JetStream API answered
+   * @param atMs when the probe ran; now unless given. An outage counts from its first failed probe.
+   */
+  noteHubReachable(reachable: boolean, atMs: number = this.#clock.nowMs()): void {
+    if (reachable) this.#hubUnreachableSinceMs = null;
+    else this.#hubUnreachableSinceMs ??= atMs;
+  }
+
+  /** Milliseconds since the hub stopped answering, or 0 while it answers (or was never asked). */
+  hubUnreachableMs(): number {
+    const since = this.#hubUnreachableSinceMs;
+    return since === null ? 0 : Math.max(0, this.#clock.nowMs() - since);
   }
 
   /**

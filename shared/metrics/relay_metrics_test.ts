@@ -125,3 +125,24 @@ Deno.test("RelayMetrics keeps a template latency histogram beside the gauge", as
   assert.equal(sampleValue(parsed, "ckpool_relay_template_propagation_ms_count"), 2);
   assert.equal(sampleValue(parsed, "ckpool_relay_template_propagation_ms_bucket", { le: "5" }), 2);
 });
+
+Deno.test("RelayMetrics.noteHubReachable() times an outage from its first failed probe", async () => {
+  const { clock, pool, relay } = makeRelay();
+  const scrape = async () =>
+    sampleValue(
+      parseExposition(await pool.registry.metrics()),
+      "ckpool_relay_hub_unreachable_seconds",
+    );
+  assert.equal(await scrape(), 0, "never asked: no known outage");
+  relay.noteHubReachable(true);
+  clock.advance(5_000);
+  relay.noteHubReachable(false);
+  clock.advance(5_000);
+  relay.noteHubReachable(false);
+  clock.advance(2_500);
+  assert.equal(await scrape(), 7.5, "counted from the first failure, not the latest");
+  relay.noteHubReachable(true);
+  assert.equal(await scrape(), 0);
+  relay.noteHubReachable(false, clock.nowMs() - 1_000);
+  assert.equal(relay.hubUnreachableMs(), 1_000);
+});
