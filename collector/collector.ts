@@ -56,9 +56,14 @@ const UNEXPECTED_FAILURE_NAK_MS = 5_000;
 const HARD_STOP_GRACE_MS = 5_000;
 /** Longest wait at shutdown for NATS to take the last acks. */
 const FLUSH_TIMEOUT_MS = 3_000;
-/** Retry pacing while a backend is down. */
+/** First pause before retrying a batch while a backend is down. */
 const RETRY_INITIAL_MS = 100;
-const RETRY_MAX_MS = 5_000;
+/**
+ * Longest pause between two attempts while a backend is down, so a batch resumes at most this
+ * long after the backend is back (the PostgreSQL client adds no delay of its own:
+ * `RECONNECT_DELAY_S` in `postgres_store.ts`).
+ */
+export const RETRY_MAX_MS = 5_000;
 /** A batch kept longer than this while retrying tells the server it is still in progress. */
 const WORKING_INTERVAL_MS = 10_000;
 

@@ -36,3 +36,22 @@ Deno.test("CollectorMetrics cells show up in the exposition", async () => {
   assert.ok(lines.includes('collector_batch_size_bucket{le="500"} 0'));
   assert.ok(lines.includes('collector_batch_size_bucket{le="1000"} 1'));
 });
+
+Deno.test("CollectorMetrics histograms keep their bucket bounds", async () => {
+  const metrics = new CollectorMetrics();
+  metrics.batchSize.observe(1);
+  metrics.batchDurationMs.observe(1);
+  const bounds = (text: string, name: string) =>
+    text.split("\n").filter((line) => line.startsWith(`${name}_bucket{`)).map((line) =>
+      /le="([^"]+)"/.exec(line)?.[1]
+    );
+  const text = await metrics.registry.metrics();
+  assert.deepEqual(bounds(text, "collector_batch_size"), [
+    ..."1 5 10 25 50 100 250 500 1000 2500 5000 10000".split(" "),
+    "+Inf",
+  ]);
+  assert.deepEqual(bounds(text, "collector_batch_duration_ms"), [
+    ..."0.5 1 2 5 10 25 50 100 250 500 1000 2500 5000".split(" "),
+    "+Inf",
+  ]);
+});

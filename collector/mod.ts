@@ -12,6 +12,7 @@ export {
   type MigrateFn,
   PARTITION_DAYS_AHEAD,
   PARTITION_INTERVAL_MS,
+  RETRY_MAX_MS,
   startCollector,
 } from "./collector.ts";
 export {
@@ -35,6 +36,7 @@ export {
   PostgresStore,
   type PostgresStoreOptions,
   type PostgresWriteResult,
+  RECONNECT_DELAY_S,
   type RejectedEvent,
   type Sql,
 } from "./postgres_store.ts";

@@ -8,9 +8,9 @@
  */
 import postgres from "postgres";
 import type { MiningEvent } from "@tbg/shared/events";
+import { isConnectionLoss, transaction } from "@tbg/shared/postgres";
 import { aggregateBatch, type BatchAggregates } from "./aggregates.ts";
 import { eventRowsJson, microsToIso } from "./event_rows.ts";
-import { transaction } from "./pg_transaction.ts";
 
 /** The postgres.js client type used throughout the collector. */
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -41,6 +41,16 @@ export interface PostgresStoreOptions {
   readonly onNotice?: (notice: Record<string, unknown>) => void;
 }
 
+/**
+ * Seconds postgres.js waits before reopening a connection that failed, however many failed.
+ * Its default delay grows with every failed connect of the pool (3^n / 100 s, capped at 20 s)
+ * and a query waits it out on the connection it picked, so after an outage of a few seconds the
+ * batches resumed 4 to 20 s after PostgreSQL was back, although the collector retries at most
+ * 5 s apart. The collector paces its own retries; this short constant delay only keeps a server
+ * that drops every connection from being reconnected in a tight loop.
+ */
+export const RECONNECT_DELAY_S = 0.05;
+
 const SQLSTATE_DATA_EXCEPTION_CLASS = "22";
 const SQLSTATE_PROGRAM_LIMIT_CLASS = "54";
 const SQLSTATE_UNDEFINED_FUNCTION = "42883";
@@ -70,6 +80,11 @@ export function isDataError(error: unknown): boolean {
     code.startsWith(SQLSTATE_PROGRAM_LIMIT_CLASS);
 }
 
+/** A lost connection reported by the server (SQLSTATE 08 or 57P), not by the socket. */
+function isServerConnectionLoss(error: unknown): boolean {
+  return sqlState(error) !== undefined && isConnectionLoss(error);
+}
+
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -90,6 +105,7 @@ export class PostgresStore {
       max: options.maxConnections ?? 4,
       connect_timeout: options.connectTimeoutS ?? 5,
       idle_timeout: 60,
+      backoff: () => RECONNECT_DELAY_S,
       onnotice: options.onNotice ?? (() => {}),
     }) as unknown as Sql;
   }
@@ -137,6 +153,19 @@ export class PostgresStore {
     // One text parameter holding the whole batch as JSON: the cheapest encoding for the client
     // (one JSON.stringify, no array escaping) and a single parse on the server.
     const rows = eventRowsJson(events);
+    try {
+      return await this.#transactionOnce(events, rows);
+    } catch (error: unknown) {
+      if (!isServerConnectionLoss(error)) throw error;
+      // postgres.js keeps the error a server sent on a connection that then closed, and fails
+      // the first query of that connection's next socket with it (porsager/postgres#1223): after
+      // a restart each connection terminated mid-query fails one write the server never saw.
+      // One retry at once; when the server really is going away it fails fast as well.
+      return await this.#transactionOnce(events, rows);
+    }
+  }
+
+  async #transactionOnce(events: readonly MiningEvent[], rows: string): Promise<string[]> {
     return await transaction(this.sql, async (tx) => {
       const inserted = await tx<{ event_id: string }[]>`
         INSERT INTO mining_events (event_id, event_type, region, source, ts, payload)

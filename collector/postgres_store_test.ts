@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isDataError } from "./postgres_store.ts";
+import { isDataError, PostgresStore, RECONNECT_DELAY_S } from "./postgres_store.ts";
 
 function postgresError(code: string): Error {
   const error = new Error("server said no");
@@ -23,4 +23,19 @@ Deno.test("isDataError() is false for connection failures and other errors", () 
   assert.equal(isDataError(refused), false);
   assert.equal(isDataError(new TypeError("x")), false);
   assert.equal(isDataError("22000"), false);
+});
+
+Deno.test("PostgresStore's client reopens a failed connection after the same short delay, however many failed", async () => {
+  // postgres.js's default grows to 10-20 s after a few failed connects, which kept batches
+  // waiting long after PostgreSQL was back (tests/collector_test.ts measures the recovery).
+  const store = new PostgresStore("postgres://tbg@127.0.0.1:9/tbg");
+  try {
+    const backoff = store.sql.options.backoff;
+    assert.ok(typeof backoff === "function");
+    for (const failures of [0, 1, 5, 10, 50]) {
+      assert.equal(backoff(failures), RECONNECT_DELAY_S, `after ${failures} failures`);
+    }
+  } finally {
+    await store.close();
+  }
 });

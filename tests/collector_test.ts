@@ -36,6 +36,7 @@ import {
   type MiningEvent,
 } from "@tbg/shared/events";
 import { eventSubject, miningEventsStreamConfig } from "@tbg/shared/nats";
+import { isConnectionLoss } from "@tbg/shared/postgres";
 import {
   consumerFilter,
   ensureConsumer,
@@ -44,6 +45,7 @@ import {
   MICROS_PER_HOUR,
   PostgresStore,
   RedisStore,
+  RETRY_MAX_MS,
   workerKey,
 } from "@tbg/collector";
 import { serviceFlags } from "../tools/launch.ts";
@@ -902,6 +904,61 @@ Deno.test({
 });
 
 Deno.test({
+  name: "after a long PostgreSQL outage, collectors write the held events within two retry steps",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      // Two collectors: four batches wait on PostgreSQL, each on its own pool. Before the fix
+      // every one of them sat on postgres.js's own reconnect timer, which after a few failed
+      // connects is 10-20 s long and runs on after the server is back.
+      const batch = { max_events: 250, max_wait_ms: 20 };
+      const collectors = await Promise.all([
+        startCollectorProcess(stack, { batch }),
+        startCollectorProcess(stack, { batch }),
+      ]);
+      const before = shareEvents(500);
+      await publish(stack.js, before);
+      await waitDrained(stack);
+
+      stack.pg.kill("SIGKILL");
+      const held = shareEvents(4000, 6);
+      await publish(stack.js, held);
+      await waitFor("both collectors to report PostgreSQL down", async () => {
+        const up = await Promise.all(
+          collectors.map((c) => c.metric('collector_backend_up{backend="postgres"}')),
+        );
+        return up.every((value) => value === 0);
+      });
+      await delay(12_000);
+      await stack.pg.restart();
+      const acceptingMs = performance.now();
+
+      const boundMs = 2 * RETRY_MAX_MS;
+      const total = before.length + held.length;
+      let stored = before.length;
+      while (stored < total && performance.now() - acceptingMs < boundMs) {
+        await delay(50);
+        stored = await storedCount(stack.sql).catch(() => stored);
+      }
+      const tookMs = Math.round(performance.now() - acceptingMs);
+      await Deno.stdout.write(
+        new TextEncoder().encode(
+          `\ncollector recovery: ${stored - before.length} of ${held.length} held events ` +
+            `written ${tookMs} ms after PostgreSQL accepted connections again (bound ${boundMs} ms)\n`,
+        ),
+      );
+      assert.equal(
+        stored - before.length,
+        held.length,
+        `held events written within ${boundMs} ms of PostgreSQL accepting connections again`,
+      );
+      await waitDrained(stack);
+      await assertStoredOnce(stack, [...before, ...held]);
+      assert.deepEqual(await Promise.all(collectors.map((c) => c.stop())), [0, 0]);
+    }),
+});
+
+Deno.test({
   name: "a Redis outage holds batches unacknowledged; after restart every event arrives once",
   ...SLOW,
   fn: () =>
@@ -1057,6 +1114,100 @@ Deno.test({
       rc.disconnect();
       await store.close();
       await redis.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "PostgresStore.write() after many failed connects writes as soon as PostgreSQL is back",
+  ...SLOW,
+  fn: async () => {
+    const pg = await startPostgres();
+    // One connection, so every attempt meets the same reconnect timer: postgres.js's default
+    // delay grows with each failed connect (to 10-20 s after seven) and counts from the last
+    // failure, so the first write after the restart would wait out most of it.
+    const store = new PostgresStore(pg.url, { maxConnections: 1 });
+    const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
+    let pending: Promise<unknown> = Promise.resolve();
+    try {
+      const { migrate } = await import("../tools/migrate.ts");
+      await migrate(store.sql, { info: () => {}, warn: () => {} });
+      await store.write(shareEvents(10));
+
+      pg.kill("SIGKILL");
+      // The old backend may still answer a write or two before it notices the kill.
+      let failures = 0;
+      for (let attempt = 0; attempt < 100 && failures < 8; attempt++) {
+        await store.write(shareEvents(1, attempt)).catch(() => failures++);
+        await delay(50);
+      }
+      assert.equal(failures, 8, "eight failed writes");
+      await pg.restart();
+      const acceptingMs = performance.now();
+
+      const storedBefore = await storedCount(sql);
+      const held = shareEvents(500, 7);
+      pending = store.write(held);
+      const boundMs = RETRY_MAX_MS;
+      await Promise.race([pending.catch(() => {}), delay(boundMs)]);
+      const written = await storedCount(sql) - storedBefore;
+      const tookMs = Math.round(performance.now() - acceptingMs);
+      await Deno.stdout.write(
+        new TextEncoder().encode(
+          `\nPostgresStore: ${written} of ${held.length} events written ${tookMs} ms after ` +
+            `PostgreSQL accepted connections again (bound ${boundMs} ms)\n`,
+        ),
+      );
+      assert.equal(written, held.length, `events written within ${boundMs} ms of the restart`);
+    } finally {
+      // Before the fix the write is still waiting on that timer: let it finish, bounded.
+      await Promise.race([pending.catch(() => {}), delay(30_000)]);
+      await sql.end({ timeout: 1 }).catch(() => {});
+      await store.close(1).catch(() => {});
+      await pg.stop();
+    }
+  },
+});
+
+Deno.test({
+  name: "PostgresStore.write() after the server terminated its connection mid-write succeeds",
+  ...SLOW,
+  fn: async () => {
+    const pg = await startPostgres();
+    const store = new PostgresStore(pg.url, { maxConnections: 1 });
+    const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
+    // Holds mining_events so the store's insert waits on the server while it is terminated.
+    const holder = postgres(pg.url, { max: 1, onnotice: () => {} });
+    try {
+      const { migrate } = await import("../tools/migrate.ts");
+      await migrate(store.sql, { info: () => {}, warn: () => {} });
+      await store.write(shareEvents(1));
+      const [backend] = await store.sql`SELECT pg_backend_pid() AS pid`;
+
+      await holder`BEGIN`;
+      await holder`LOCK TABLE mining_events IN ACCESS EXCLUSIVE MODE`;
+      const blocked = store.write(shareEvents(5, 1)).then(() => null, (error: unknown) => error);
+      await waitFor("the store's insert to wait for the lock", async () => {
+        const [row] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity
+          WHERE pid = ${backend?.pid} AND wait_event_type = 'Lock'`;
+        return row?.n === 1;
+      }, 30_000);
+      await sql`SELECT pg_terminate_backend(${backend?.pid})`;
+      const lost = await blocked;
+      assert.ok(isConnectionLoss(lost), `the write in flight failed: ${String(lost)}`);
+      await holder`ROLLBACK`;
+
+      // postgres.js replays the server's "terminating connection" onto the first query of the
+      // reconnected socket; the store must not hand that to the collector as a failed write.
+      const events = shareEvents(20, 2);
+      const result = await store.write(events);
+      assert.equal(result.insertedIds.size, events.length);
+      assert.equal(await storedCount(sql), 1 + events.length);
+    } finally {
+      await holder.end({ timeout: 1 }).catch(() => {});
+      await sql.end({ timeout: 1 }).catch(() => {});
+      await store.close(1).catch(() => {});
+      await pg.stop();
     }
   },
 });

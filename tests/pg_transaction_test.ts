@@ -1,7 +1,7 @@
 /**
- * `transaction()` from the collector against a real PostgreSQL that is killed while a
+ * `transaction()` from `@tbg/shared/postgres` against a real PostgreSQL that is killed while a
  * transaction is open: the caller gets the connection error, the process does not crash (plain
- * `sql.begin()` does, see `collector/pg_transaction.ts`), nothing is committed, and the client
+ * `sql.begin()` does, see `shared/postgres/transaction.ts`), nothing is committed, and the client
  * works again once the server is back.
  *
  * Run with `deno task test tests/pg_transaction_test.ts`. Needs the Debian package postgresql;
@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import postgres from "postgres";
-import { isConnectionLoss, transaction } from "../collector/pg_transaction.ts";
+import { isConnectionLoss, transaction } from "@tbg/shared/postgres";
 import { startPostgres } from "./support/servers/postgres_server.ts";
 
 type Sql = postgres.Sql<Record<string, never>>;

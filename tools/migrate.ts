@@ -10,7 +10,9 @@
  * collectors starting at once with `migrate_on_start` apply each migration exactly once.
  *
  * Exit codes: 0 done (or nothing to do), 1 a migration or the connection failed, 2 usage
- * (missing or invalid `--url`, unknown argument).
+ * (missing or invalid `--url`, unknown argument). The transactions go through `transaction()`
+ * from `@tbg/shared/postgres`, so a server that dies mid-migration is reported as exit 1 (the
+ * migration rolled back, a rerun applies it), not a crash.
  *
  * The PostgreSQL client reads `PG*` environment variables for anything the URL leaves out; the
  * CLI hands it only the ones it was granted (`--allow-env=PGPASSWORD,…`), so no `--allow-env` is
@@ -20,6 +22,7 @@
  */
 import type postgres from "postgres";
 import { parseServiceUrl } from "@tbg/shared/config";
+import { transaction } from "@tbg/shared/postgres";
 import { POSTGRES_CLIENT_ENV, sandboxProcessEnv } from "@tbg/shared/service";
 import { type Migration, MIGRATIONS } from "../infra/sql/migrations.ts";
 
@@ -111,7 +114,7 @@ export async function migrate<T extends Record<string, unknown>>(
   migrations: readonly Migration[] = MIGRATIONS,
 ): Promise<MigrateResult> {
   checkOrder(migrations);
-  await sql.begin(async (tx) => {
+  await transaction(sql, async (tx) => {
     await tx.unsafe(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
     await tx.unsafe("SET LOCAL client_min_messages = warning");
     await tx.unsafe(CREATE_SCHEMA_MIGRATIONS);
@@ -132,7 +135,7 @@ export async function migrate<T extends Record<string, unknown>>(
       continue;
     }
     const startedMs = performance.now();
-    const ran = await sql.begin(async (tx) => {
+    const ran = await transaction(sql, async (tx) => {
       await tx.unsafe(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`);
       const done = await tx`SELECT 1 FROM schema_migrations WHERE version = ${migration.version}`;
       if (done.length > 0) return false;

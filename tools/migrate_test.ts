@@ -1,6 +1,6 @@
 /**
- * tools/migrate.ts: argument parsing, the CLI's exit codes and narrow permissions, and
- * `migrate()` against a real PostgreSQL. Run with:
+ * tools/migrate.ts: argument parsing, the CLI's exit codes and narrow permissions, `migrate()`
+ * against a real PostgreSQL, and the CLI losing that server mid-migration. Run with:
  *
  *   deno test --allow-run --allow-net=127.0.0.1 --allow-read --allow-write --allow-env \
  *     --allow-sys=uid tools/migrate_test.ts
@@ -145,6 +145,71 @@ Deno.test({
         /^Cannot migrate postgres:\/\/postgres@127\.0\.0\.1:\d+\/no_such_db: /,
       );
     } finally {
+      await pg.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "migrate.ts with PostgreSQL killed or shut down mid-migration exits 1 with the error; a rerun completes",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const pg = await startPostgres();
+    const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
+    const [first, second] = MIGRATIONS;
+    assert.ok(first !== undefined && second !== undefined);
+    try {
+      await migrate(sql, silent, [first]);
+      const net = [`--allow-net=127.0.0.1:${pg.port}`];
+      // SIGKILL: the backend vanishes with the postmaster. SIGINT, a fast shutdown: the server
+      // terminates the backend itself (SQLSTATE 57P01). Plain sql.begin() crashed the CLI on
+      // both, with an uncaught "Cannot read properties of null (reading 'write')".
+      for (const signal of ["SIGKILL", "SIGINT"] as const) {
+        // The second migration indexes mining_events: holding the table makes the CLI wait
+        // inside that migration's transaction, where the server then goes away. The holder is a
+        // client of its own, ended after the kill: releasing a reserved connection whose server
+        // died would put the dead connection back into the test's pool (postgres.js).
+        const holder = postgres(pg.url, { max: 1, onnotice: () => {} });
+        await holder`BEGIN`;
+        await holder`LOCK TABLE mining_events IN ACCESS EXCLUSIVE MODE`;
+        const cli = runCli(net, ["--url", pg.url]);
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+          const [row] = await sql`SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE wait_event_type = 'Lock' AND query LIKE '%mining_events_share_user_ts_idx%'`;
+          if (row?.n === 1) break;
+          assert.ok(Date.now() < deadline, `${signal}: the CLI never waited inside the migration`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        pg.kill(signal);
+        const result = await cli;
+        await holder.end({ timeout: 1 }).catch(() => {});
+        assert.equal(result.code, 1, `${signal}: ${result.stderr}`);
+        assert.match(
+          result.stderr,
+          /^Cannot migrate postgres:\/\/postgres@127\.0\.0\.1:\d+\/tbg: [^\n]+\n$/,
+          `${signal}: one clear line, no uncaught error; got:\n${result.stderr}`,
+        );
+        assert.doesNotMatch(result.stdout, new RegExp(second.version), `${signal}: not applied`);
+        await pg.restart();
+        assert.deepEqual(
+          (await pendingMigrations(sql)).map((m) => m.version),
+          MIGRATIONS.slice(1).map((m) => m.version),
+          `${signal}: the interrupted migration left nothing behind`,
+        );
+      }
+
+      const rerun = await runCli(net, ["--url", pg.url]);
+      assert.equal(rerun.code, 0, rerun.stderr);
+      assert.match(
+        rerun.stdout,
+        new RegExp(`${MIGRATIONS.length - 1} migration\\(s\\) applied, 1`),
+      );
+      assert.deepEqual(await pendingMigrations(sql), []);
+    } finally {
+      await sql.end({ timeout: 1 }).catch(() => {});
       await pg.stop();
     }
   },

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isConnectionLoss } from "./pg_transaction.ts";
+import { isConnectionLoss } from "./transaction.ts";
 
 function withCode(code: string, name = "Error"): Error {
   const error = new Error("failed");

@@ -5,11 +5,14 @@
  * If the failure was the connection itself closing, that write is scheduled on a socket the
  * client has already dropped, and it throws from a timer callback, outside every promise: the
  * process dies with "Cannot read properties of null (reading 'write')" (postgres.js 3.4.9,
- * upstream issues porsager/postgres#1154 and #1208). A collector writing while PostgreSQL is
- * killed hit this. The server has rolled the transaction back anyway when the connection
- * dropped, so {@link transaction} keeps postgres.js from sending that `ROLLBACK`: on a
+ * upstream issues porsager/postgres#1154 and #1208). A collector writing, or a migration running,
+ * while PostgreSQL is killed hit this. The server has rolled the transaction back anyway when the
+ * connection dropped, so {@link transaction} keeps postgres.js from sending that `ROLLBACK`: on a
  * connection error it leaves the callback pending, and `begin()` rejects on its own when the
  * connection closes.
+ *
+ * Every transaction of the project goes through {@link transaction}; `sql.begin()` is not used
+ * directly.
  *
  * @module
  */
@@ -35,6 +38,7 @@ const CONNECTION_ERROR_CODES = new Set([
  * class 08 (connection exception) or 57P (the server is shutting down or restarting).
  *
  * @param error What a query threw.
+ * @returns `true` for a lost connection, `false` for anything else (including non-errors).
  */
 export function isConnectionLoss(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
@@ -54,9 +58,9 @@ export function isConnectionLoss(error: unknown): boolean {
  * @throws What `fn` threw (after a rollback), or the connection error when the connection was
  *   lost (nothing was committed).
  */
-export function transaction<T>(
-  sql: postgres.Sql<Record<string, never>>,
-  fn: (tx: postgres.TransactionSql<Record<string, never>>) => Promise<T>,
+export function transaction<T, Types extends Record<string, unknown>>(
+  sql: postgres.Sql<Types>,
+  fn: (tx: postgres.TransactionSql<Types>) => Promise<T>,
 ): Promise<T> {
   let settled = false;
   const done = sql.begin(async (tx) => {
