@@ -10,7 +10,9 @@
  *   (direct), with the relays' own `ckpool_relay_template_propagation_ms` mean as a cross-check;
  *   and a floor: a tiny stamped message published on the hub, timed on arrival at each leaf;
  * - event replication relay → primary: edge-stream storage → hub MINING_EVENTS storage;
- * - stale share rate per relay: `ckpool_stale_shares_total` over `ckpool_shares_total` (deltas);
+ * - stale share rate per relay: `ckpool_stale_shares_total` over `ckpool_shares_total` (deltas),
+ *   and the stale window: stale shares per block over shares per second (the rate at any block
+ *   interval is this window over the interval);
  *
  * then crashes the primary and times each relay's `ckpool_relay_independent_mode` reaching 1.
  */
@@ -42,7 +44,7 @@ const UPDATE_INTERVAL_S = 1;
  * Seconds between shares vardiff aims for: shorter than the simulation's 0.5 s so the stale rate
  * rests on a few thousand shares per relay rather than a few hundred.
  */
-const TARGET_SHARE_INTERVAL_S = 0.2;
+const TARGET_SHARE_INTERVAL_S = 0.05;
 /** Hash rate cap of each in-process RTT miner. */
 const RTT_MINER_HASHRATE = 8_000;
 /** Longest wait for a relay to switch to independent mode after the primary dies. */
@@ -78,6 +80,7 @@ function columns(): Column[] {
     const s = SHORT[region];
     out.push({ key: `stale${s}`, label: `stale ${region} %`, digits: 3 });
     out.push({ key: `shares${s}`, label: `shares ${region}`, digits: 0 });
+    out.push({ key: `staleWindow${s}`, label: `stale window ${region} ms`, digits: 1 });
   }
   for (const region of REGIONS.slice(1)) {
     out.push({
@@ -215,6 +218,13 @@ async function measure(sim: Simulation, context: BenchContext): Promise<RunResul
       const s1 = shareTotals(after[i] as PromSample[]);
       values[`shares${s}`] = s1.total - s0.total;
       values[`stale${s}`] = 100 * (s1.stale - s0.stale) / (s1.total - s0.total);
+      // Stale shares per block over shares per second: how long each new block's work took to
+      // replace the old at the miners. The stale rate is this over the block interval, so it
+      // carries over to mainnet's 600 s blocks where the rate itself does not.
+      const blocks = heightAfter - heightBefore;
+      values[`staleWindow${s}`] = blocks === 0
+        ? Number.NaN
+        : (1000 * (s1.stale - s0.stale) / blocks) / ((s1.total - s0.total) / WINDOW_S);
     }
     values.blocks = heightAfter - heightBefore;
 
