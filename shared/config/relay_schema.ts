@@ -35,7 +35,7 @@ const schema = section({
       ),
       template_push_port: optional(
         port(),
-        "Accepted for ckpool compatibility; unused (templates arrive on NATS subject mining.templates.<network> through primary.host:primary.port).",
+        "Accepted for ckpool compatibility; unused (templates arrive on NATS subject mining.templates.<network>.live, with full copies on mining.templates.<network>, through primary.host:primary.port).",
       ),
       reconnect_interval: withDefault(
         positiveNumber(),
