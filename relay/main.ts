@@ -5,10 +5,15 @@
  *
  * @module
  */
-import { drainOnSignals, MINER_DRAIN_TIMEOUT_MS, startEngineService } from "@tbg/shared/service";
+import {
+  drainOnSignals,
+  MINER_DRAIN_TIMEOUT_MS,
+  startEngineService,
+  startRuntimeOrExit,
+} from "@tbg/shared/service";
 import { startRelayRuntime } from "./relay_runtime.ts";
 
-const { config, network, log, pool: localPool, instanceIndex } = await startEngineService(
+const service = await startEngineService(
   "relay",
   Deno.args,
   {
@@ -16,15 +21,17 @@ const { config, network, log, pool: localPool, instanceIndex } = await startEngi
       'cannot learn the network from the local bitcoind; set "network" in the config',
   },
 );
+const { config, network, log, pool: localPool, instanceIndex } = service;
 
-const runtime = await startRelayRuntime({
-  config,
-  network,
-  log,
-  localPool,
-  instance: `relay-${config.region}-${instanceIndex}`,
-  instanceIndex,
-});
+const runtime = await startRuntimeOrExit("relay", service, () =>
+  startRelayRuntime({
+    config,
+    network,
+    log,
+    localPool,
+    instance: `relay-${config.region}-${instanceIndex}`,
+    instanceIndex,
+  }));
 
 drainOnSignals({
   log,

@@ -4,25 +4,32 @@
  * No logic lives here.
  */
 import { BitcoindTemplateSource } from "@tbg/shared/bitcoind";
-import { drainOnSignals, MINER_DRAIN_TIMEOUT_MS, startEngineService } from "@tbg/shared/service";
+import {
+  drainOnSignals,
+  MINER_DRAIN_TIMEOUT_MS,
+  startEngineService,
+  startRuntimeOrExit,
+} from "@tbg/shared/service";
 import { startPoolRuntime } from "./pool_runtime.ts";
 
-const { config, network, log, pool, instanceIndex } = await startEngineService(
+const service = await startEngineService(
   "stratum",
   Deno.args,
   { networkFailureMessage: "cannot learn the network from bitcoind" },
 );
+const { config, network, log, pool, instanceIndex } = service;
 
 const source = new BitcoindTemplateSource(config, { pool });
-const runtime = await startPoolRuntime({
-  config,
-  network,
-  source,
-  log,
-  instance: `stratum-${config.region}-${instanceIndex}`,
-  instanceIndex,
-  bitcoindConnected: () => pool.connected,
-});
+const runtime = await startRuntimeOrExit("stratum", service, () =>
+  startPoolRuntime({
+    config,
+    network,
+    source,
+    log,
+    instance: `stratum-${config.region}-${instanceIndex}`,
+    instanceIndex,
+    bitcoindConnected: () => pool.connected,
+  }));
 
 drainOnSignals({
   log,

@@ -44,7 +44,7 @@ export interface EventsConfig {
   nats_subject?: string | undefined;
   /** Event types to emit. */
   include: EventType[];
-  /** Spool directory while NATS is unreachable; memory only when unset. */
+  /** Spool directory while NATS is unreachable (one process each); `<logdir>/spool` when unset. */
   spool_dir?: string | undefined;
   /** Events held in memory while NATS is unreachable. */
   buffer_size: number;

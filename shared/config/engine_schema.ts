@@ -263,7 +263,7 @@ export const engineShape = {
     ),
     spool_dir: optional(
       nonEmptyString("a directory path"),
-      "Directory where events are spooled (append-only, fsync'd) while NATS is unreachable; <logdir>/spool or ./.tbg/spool when absent.",
+      "Directory where events are spooled (append-only, fsync'd) while NATS is unreachable; <logdir>/spool or ./.tbg/spool when absent. One process per directory (locked): give each reuse_port instance its own.",
     ),
     buffer_size: withDefault(
       positiveInt(),

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { validateConfig } from "../config/mod.ts";
+import { ConfigError, validateConfig } from "../config/mod.ts";
 import { PoolMetrics } from "../metrics/mod.ts";
-import { emitterOptionsFromConfig, resolveSpoolDir } from "./emitter_config.ts";
+import {
+  emitterOptionsFromConfig,
+  resolveSpoolDir,
+  spoolLockedConfigError,
+} from "./emitter_config.ts";
+import { SpoolLockedError } from "./spool_lock.ts";
 import { RecordingLogger } from "./_test_logger.ts";
 
 const BASE = {
@@ -54,4 +59,40 @@ Deno.test("emitterOptionsFromConfig() uses events.nats_subject as the subject pr
   assert.equal(options.subjectPrefix, "test.events.eu");
   assert.equal(options.spoolDir, "/srv/spool");
   assert.equal(options.bufferSize, 65_536);
+});
+
+Deno.test("spoolLockedConfigError() names events.spool_dir, the directory and the holder", () => {
+  const locked = new SpoolLockedError("/srv/spool", "/srv/spool/spool.lock", 4242);
+  const error = spoolLockedConfigError(locked, { events: { spool_dir: "/srv/spool" } }, "s.json");
+  assert.ok(error instanceof ConfigError);
+  assert.equal(error.exitCode, 2);
+  assert.equal(error.cause, locked);
+  assert.equal(
+    error.message,
+    "Invalid config s.json: events.spool_dir: /srv/spool is in use by process 4242 " +
+      "(it holds /srv/spool/spool.lock); give each process its own events.spool_dir",
+  );
+});
+
+Deno.test("spoolLockedConfigError() says where an unset events.spool_dir put the spool", () => {
+  const underLogdir = spoolLockedConfigError(
+    new SpoolLockedError("/var/log/tbg/spool", "/var/log/tbg/spool/spool.lock", null),
+    { events: {}, logdir: "/var/log/tbg" },
+    "s.json",
+  );
+  assert.equal(
+    underLogdir.message,
+    "Invalid config s.json: events.spool_dir: not set, so events spool to /var/log/tbg/spool " +
+      "(under logdir), which is in use by another process (it holds " +
+      "/var/log/tbg/spool/spool.lock); give each process its own events.spool_dir",
+  );
+  const fallback = spoolLockedConfigError(
+    new SpoolLockedError("./.tbg/spool", "./.tbg/spool/spool.lock", 7),
+    { events: {} },
+    "s.json",
+  );
+  assert.match(
+    fallback.message,
+    /events\.spool_dir: not set and no logdir, so events spool to \.\/\.tbg\/spool, which is in use by process 7/,
+  );
 });

@@ -249,6 +249,8 @@ export class EventEmitter implements EventSink {
    * to the spool.
    *
    * @throws {TypeError} when called twice.
+   * @throws {SpoolLockedError} when another emitter (usually another process) has the spool
+   *   directory open.
    * @throws file-system errors when the spool directory cannot be created or read.
    */
   start(): Promise<void> {

@@ -27,6 +27,8 @@ export {
   type EmitterDeps,
   emitterOptionsFromConfig,
   resolveSpoolDir,
+  type SpoolDirConfig,
+  spoolLockedConfigError,
 } from "./emitter_config.ts";
 export type { EmitterMetrics } from "./emitter_metrics.ts";
 export { EventBuffer, PushResult } from "./event_buffer.ts";
@@ -63,4 +65,5 @@ export {
   type SegmentFile,
   segmentPath,
 } from "./spool_reader.ts";
+export { SPOOL_LOCK_FILE, SpoolLock, SpoolLockedError } from "./spool_lock.ts";
 export { type SealedSegment, SpoolWriter, type SpoolWriterOptions } from "./spool_writer.ts";

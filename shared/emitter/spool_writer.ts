@@ -11,12 +11,16 @@
  * seal while the spooler appends. The counters read by `isEmpty` change synchronously when
  * `append` is called, so the event loop can decide "nothing is spooled" without a race.
  *
+ * One writer per directory: `open` takes the directory's exclusive lock (see `spool_lock.ts`)
+ * before it recovers anything, and `close` releases it; a process that dies releases it too.
+ *
  * @module
  */
 import type { StructuredLogger } from "../log/mod.ts";
 import type { OutboundEvent } from "./outbound_event.ts";
 import { encodeRecords, SEGMENT_MAGIC } from "./spool_format.ts";
 import { listSegments, recoverSegment, segmentPath } from "./spool_reader.ts";
+import { SpoolLock } from "./spool_lock.ts";
 
 /** Settings of {@linkcode SpoolWriter.open}. */
 export interface SpoolWriterOptions {
@@ -71,6 +75,7 @@ export class SpoolWriter {
   /** The spool directory. */
   readonly dir: string;
   readonly #options: SpoolWriterOptions;
+  readonly #lock: SpoolLock;
   readonly #sealed: SealedSegment[];
   #nextSeq: number;
   #active: ActiveSegment | null = null;
@@ -81,25 +86,44 @@ export class SpoolWriter {
   #tail: Promise<unknown> = Promise.resolve();
   #closed = false;
 
-  private constructor(options: SpoolWriterOptions, sealed: SealedSegment[], nextSeq: number) {
+  private constructor(
+    options: SpoolWriterOptions,
+    lock: SpoolLock,
+    sealed: SealedSegment[],
+    nextSeq: number,
+  ) {
     this.dir = options.dir;
     this.#options = options;
+    this.#lock = lock;
     this.#sealed = sealed;
     this.#nextSeq = nextSeq;
     this.#sealedBytes = sealed.reduce((sum, segment) => sum + segment.bytes, 0);
   }
 
   /**
-   * Opens (creating if needed) a spool directory and recovers what a previous process left:
-   * torn final records are cut off, empty segments deleted, and files that are not segments of
-   * this format renamed to `<name>.corrupt` with an error log. Every surviving segment is sealed
-   * (appends always start a new one).
+   * Opens (creating if needed) a spool directory, takes its exclusive lock, and recovers what a
+   * previous process left: torn final records are cut off, empty segments deleted, and files
+   * that are not segments of this format renamed to `<name>.corrupt` with an error log. Every
+   * surviving segment is sealed (appends always start a new one).
    *
+   * @throws {SpoolLockedError} when another writer, in this process or another, has the
+   *   directory open; nothing in it is touched then.
    * @throws {Deno.errors.PermissionDenied} and other file-system errors when the directory cannot
    *   be created or read.
    */
   static async open(options: SpoolWriterOptions): Promise<SpoolWriter> {
     await Deno.mkdir(options.dir, { recursive: true });
+    // Before recovery: it truncates and renames files another writer may still be appending to.
+    const lock = await SpoolLock.acquire(options.dir);
+    try {
+      return await SpoolWriter.#recover(options, lock);
+    } catch (error) {
+      lock.release();
+      throw error;
+    }
+  }
+
+  static async #recover(options: SpoolWriterOptions, lock: SpoolLock): Promise<SpoolWriter> {
     const sealed: SealedSegment[] = [];
     let lastSeq = 0;
     for (const segment of await listSegments(options.dir)) {
@@ -131,7 +155,7 @@ export class SpoolWriter {
         records: recovered.records,
       });
     }
-    return new SpoolWriter(options, sealed, lastSeq + 1);
+    return new SpoolWriter(options, lock, sealed, lastSeq + 1);
   }
 
   /** Bytes on disk: sealed segments plus the active one. */
@@ -330,8 +354,9 @@ export class SpoolWriter {
   }
 
   /**
-   * Seals and closes: everything appended is fsync'd and stays on disk for the next process.
-   * Later calls do nothing.
+   * Seals and closes: everything appended is fsync'd and stays on disk for the next process,
+   * and the directory's lock is released (even when the final seal fails). Later calls do
+   * nothing.
    */
   close(): Promise<void> {
     if (this.#closed) return this.#tail.then(() => {});
@@ -340,6 +365,12 @@ export class SpoolWriter {
       clearTimeout(this.#syncTimer);
       this.#syncTimer = null;
     }
-    return this.#enqueue(() => this.#sealActive());
+    return this.#enqueue(async () => {
+      try {
+        await this.#sealActive();
+      } finally {
+        this.#lock.release();
+      }
+    });
   }
 }

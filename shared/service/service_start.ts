@@ -9,6 +9,7 @@ import {
   parseInstanceArg,
   type ServiceKind,
 } from "../config/mod.ts";
+import { type SpoolDirConfig, spoolLockedConfigError, SpoolLockedError } from "../emitter/mod.ts";
 import { configureLogging, getLogger, shutdownLogging, type StructuredLogger } from "../log/mod.ts";
 import { bootstrap, parseServiceArgs } from "./bootstrap.ts";
 import { SERVICE_RUNTIME_NEEDS } from "./runtime_needs.ts";
@@ -157,5 +158,53 @@ export async function learnNetwork(
     opts.log.fatal(opts.failureMessage, { error: String(error) });
     await (opts.shutdown ?? shutdownLogging)();
     return exit(1);
+  }
+}
+
+/** Injectable side effects of {@link startRuntimeOrExit}. */
+export interface StartRuntimeOptions {
+  /** Ends the process; tests pass one that throws. Default `Deno.exit`. */
+  readonly exit?: (code: number) => never;
+  /** Writes one line to stderr. Default writes to `Deno.stderr`. */
+  readonly writeError?: (line: string) => void;
+  /** Flushes and closes logging before the exit. Default `shutdownLogging`. */
+  readonly shutdown?: () => Promise<void>;
+}
+
+/**
+ * Runs a stratum or relay runtime's start-up (`startPoolRuntime`, `startRelayRuntime`), which
+ * opens the event spool before any listener. When that fails on the configuration — a
+ * {@link ConfigError}, or the spool directory locked by another process (reported as one on
+ * `events.spool_dir`) — it stops the bitcoind pool, prints `tbg-<kind>: <message>` and exits 2,
+ * as {@link bootstrap} does; the runtime has closed what it opened. Other errors propagate.
+ *
+ * @param kind the service, for the stderr prefix
+ * @param service the started service (config, `--config` path, bitcoind pool)
+ * @param start the runtime's start-up
+ * @param opts injectable exit, stderr and logging shutdown
+ * @returns what `start` resolves to
+ */
+export async function startRuntimeOrExit<K extends EngineServiceKind, R>(
+  kind: K,
+  service: {
+    readonly config: SpoolDirConfig;
+    readonly configPath: string;
+    readonly pool: Pick<ChainSource, "stop">;
+  },
+  start: () => Promise<R>,
+  opts: StartRuntimeOptions = {},
+): Promise<R> {
+  try {
+    return await start();
+  } catch (error: unknown) {
+    const configError = error instanceof SpoolLockedError
+      ? spoolLockedConfigError(error, service.config, service.configPath)
+      : error;
+    if (!(configError instanceof ConfigError)) throw error;
+    await service.pool.stop();
+    // Before the stderr line, so that line stays the last thing the process prints.
+    await (opts.shutdown ?? shutdownLogging)();
+    (opts.writeError ?? writeStderrLine)(`tbg-${kind}: ${configError.message}`);
+    return (opts.exit ?? ((code: number): never => Deno.exit(code)))(configError.exitCode);
   }
 }

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { configureLogging, getLogger, shutdownLogging } from "../log/mod.ts";
-import { type ChainSource, learnNetwork, type LearnNetworkOptions } from "./service_start.ts";
+import { ConfigError } from "../config/mod.ts";
+import { SpoolLockedError } from "../emitter/mod.ts";
+import {
+  type ChainSource,
+  learnNetwork,
+  type LearnNetworkOptions,
+  startRuntimeOrExit,
+} from "./service_start.ts";
 
 class Exited extends Error {
   constructor(readonly code: number) {
@@ -117,4 +124,90 @@ Deno.test("learnNetwork() exits 1 on a chain it cannot map", async () => {
   assert.equal(outcome.code, 1);
   assert.equal(pool.stops, 1);
   assert.match(String(outcome.logs[0]?.error), /"liquidv1" is not one of/);
+});
+
+interface RuntimeOutcome {
+  value: string | undefined;
+  code: number | undefined;
+  stderr: string[];
+  stops: number;
+  shutdowns: number;
+}
+
+/** Runs startRuntimeOrExit() around `start` with exit turned into a thrown {@link Exited}. */
+async function runRuntime(
+  start: () => Promise<string>,
+  config: { events: { spool_dir?: string }; logdir?: string } = { events: {} },
+): Promise<RuntimeOutcome> {
+  const outcome: RuntimeOutcome = {
+    value: undefined,
+    code: undefined,
+    stderr: [],
+    stops: 0,
+    shutdowns: 0,
+  };
+  const pool = {
+    stop() {
+      outcome.stops++;
+      return Promise.resolve();
+    },
+  };
+  try {
+    outcome.value = await startRuntimeOrExit(
+      "stratum",
+      { config, configPath: "/etc/tbg/stratum-1.json", pool },
+      start,
+      {
+        exit: (code) => {
+          throw new Exited(code);
+        },
+        writeError: (line) => outcome.stderr.push(line),
+        shutdown: () => {
+          outcome.shutdowns++;
+          return Promise.resolve();
+        },
+      },
+    );
+  } catch (error: unknown) {
+    if (!(error instanceof Exited)) throw error;
+    outcome.code = error.code;
+  }
+  return outcome;
+}
+
+Deno.test("startRuntimeOrExit() returns what the runtime start resolves to", async () => {
+  const outcome = await runRuntime(() => Promise.resolve("running"));
+  assert.equal(outcome.value, "running");
+  assert.equal(outcome.code, undefined);
+  assert.equal(outcome.stops, 0);
+});
+
+Deno.test("startRuntimeOrExit() exits 2 with one line naming events.spool_dir when the spool is locked", async () => {
+  const locked = new SpoolLockedError("/var/lib/tbg/spool", "/var/lib/tbg/spool/spool.lock", 99);
+  const outcome = await runRuntime(
+    () => Promise.reject(locked),
+    { events: { spool_dir: "/var/lib/tbg/spool" } },
+  );
+  assert.equal(outcome.code, 2);
+  assert.equal(outcome.stops, 1, "the bitcoind pool is stopped first");
+  assert.equal(outcome.shutdowns, 1);
+  assert.deepEqual(outcome.stderr, [
+    "tbg-stratum: Invalid config /etc/tbg/stratum-1.json: events.spool_dir: /var/lib/tbg/spool " +
+    "is in use by process 99 (it holds /var/lib/tbg/spool/spool.lock); " +
+    "give each process its own events.spool_dir",
+  ]);
+});
+
+Deno.test("startRuntimeOrExit() exits with a ConfigError's code and message", async () => {
+  const outcome = await runRuntime(() =>
+    Promise.reject(new ConfigError("/etc/tbg/stratum-1.json", [{ path: "x", message: "bad" }]))
+  );
+  assert.equal(outcome.code, 2);
+  assert.deepEqual(outcome.stderr, [
+    "tbg-stratum: Invalid config /etc/tbg/stratum-1.json: x: bad",
+  ]);
+});
+
+Deno.test("startRuntimeOrExit() lets any other start-up error through", async () => {
+  await assert.rejects(runRuntime(() => Promise.reject(new Error("bind failed"))), /bind failed/);
 });
