@@ -355,7 +355,10 @@ Deno.test("every path a service may write is writable inside the unit's sandbox"
         ...values(unit, "Service", "RuntimeDirectory").map((d) => `/run/${d}`),
         ...values(unit, "Service", "ReadWritePaths").flatMap((d) => d.split(" ")),
       ].map((dir) => expand(dir, instance).replace(/^-/, ""));
-      const flags = await unitFlags(unitCase, instance);
+      // The flags name the example config and the app where this checkout sits; the unit reads
+      // them from /etc/tbg and /opt/tbg.
+      const flags = (await unitFlags(unitCase, instance)).replaceAll(EXAMPLE_ETC, ETC_DIR)
+        .replaceAll(ROOT, APP_DIR);
       for (const path of flagList(flags, "write")) {
         assert.ok(
           writable.some((dir) => path === dir || path.startsWith(`${dir}/`)),
