@@ -12,6 +12,7 @@ import type { EventPayloads, EventType, NetworkBlockSource } from "../events/mod
 import type { StructuredLogger } from "../log/mod.ts";
 import type { SubmitRequest } from "../stratum/mod.ts";
 import { assembleBlockHex } from "./block.ts";
+import { blockRejectReason } from "./block_reject_reason.ts";
 import type { Clock } from "./clock.ts";
 import type { DifficultyMemory } from "./difficulty_memory.ts";
 import { HashrateMeter } from "./hashrate.ts";
@@ -493,7 +494,9 @@ export class Engine implements SessionHost {
           height: template.height,
           results: submission.results,
         });
-        const rejected = submission.results.find((r) => r.result !== null);
+        const rejectReason = submission.accepted
+          ? undefined
+          : blockRejectReason(submission.results);
         this.#deps.events?.emit("block_found", {
           user: worker.address,
           worker: worker.worker,
@@ -502,9 +505,7 @@ export class Engine implements SessionHost {
           reward_sats: reward,
           region: this.options.region,
           accepted: submission.accepted,
-          ...(submission.accepted || rejected === undefined
-            ? {}
-            : { reject_reason: rejected.result! }),
+          ...(rejectReason === undefined ? {} : { reject_reason: rejectReason }),
           submitted_to: submission.results.map((r) => r.target),
         });
       },
