@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import type { DevnetEndpoint } from "../pool_process.ts";
 import type { MeshLinkSpec, MeshLinkState } from "./devnet_mesh.ts";
+import { stopChild } from "./child_stop.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url)).replace(/\/$/, "");
 const READY_TIMEOUT_MS = 60_000;
@@ -171,20 +172,7 @@ export async function startDevnetMeshProcess(
     mineExternalBlock: (region) => control<string>("mineExternalBlock", [region]),
     stop() {
       stopping ??= (async () => {
-        try {
-          child.kill("SIGTERM");
-        } catch {
-          // Already exited.
-        }
-        const timer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch {
-            // Already exited.
-          }
-        }, STOP_GRACE_MS);
-        await status;
-        clearTimeout(timer);
+        await stopChild(child, status, STOP_GRACE_MS);
         await stderrDone;
       })();
       return stopping;

@@ -8,6 +8,7 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
+import { stopChild } from "./child_stop.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url)).replace(/\/$/, "");
 const AUTHORIZE_TIMEOUT_MS = 30_000;
@@ -239,22 +240,7 @@ export async function startMinerProcess(options: MinerProcessOptions): Promise<M
       }
     },
     async stop(): Promise<MinerCounts> {
-      if (!exited) {
-        try {
-          child.kill("SIGTERM");
-        } catch {
-          // Already exited.
-        }
-        const timer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch {
-            // Already exited.
-          }
-        }, STOP_GRACE_MS);
-        await status;
-        clearTimeout(timer);
-      }
+      if (!exited) await stopChild(child, status, STOP_GRACE_MS);
       return counts();
     },
   };
