@@ -291,11 +291,13 @@ Deno.test({
               JSON.stringify(down.checks.bitcoind_connected)
             }`,
           );
+          // The counters first: a block found from here on counts in the deltas below even when
+          // its block_found reaches PostgreSQL after the snapshot of known blocks.
+          const before = await metrics(sim, ASIA);
+          const received = await templatesReceived(sim, ASIA);
           // Blocks found before the node went down may still be on their way to PostgreSQL.
           await delay(2_000);
           const blocksBefore = new Set((await relayBlocks(sim, ASIA)).map((b) => b.id));
-          const before = await metrics(sim, ASIA);
-          const received = await templatesReceived(sim, ASIA);
           let block: BlockRow | undefined;
           let refused: BlockRow[] = [];
           // A block found just as a new network block arrives loses the race and is refused by
