@@ -56,6 +56,41 @@ async function withTopology(
 }
 
 /** Waits until `read()` returns text matching `pattern`; returns the matching line. */
+/**
+ * Sends `CONNECT <options>` and `PING` on a plain TCP connection to a NATS port and collects what
+ * the server says until it closes (bounded by {@link WAIT_MS}).
+ */
+async function rawConnect(
+  port: number,
+  options: Record<string, unknown>,
+): Promise<{ info: string; reply: string }> {
+  const raw = await Deno.connect({ hostname: "127.0.0.1", port });
+  // Bounds the reads below if the server neither answers nor closes.
+  const closer = setTimeout(() => raw.close(), WAIT_MS);
+  const decoder = new TextDecoder();
+  let info = "";
+  let reply = "";
+  try {
+    const buffer = new Uint8Array(4096);
+    const n = await raw.read(buffer);
+    info = decoder.decode(buffer.subarray(0, n ?? 0));
+    await raw.write(new TextEncoder().encode(`CONNECT ${JSON.stringify(options)}\r\nPING\r\n`));
+    for (;;) {
+      const got = await raw.read(buffer).catch(() => null);
+      if (got === null) break;
+      reply += decoder.decode(buffer.subarray(0, got));
+    }
+  } finally {
+    clearTimeout(closer);
+    try {
+      raw.close();
+    } catch {
+      // Closed by the timer.
+    }
+  }
+  return { info, reply };
+}
+
 async function waitForLine(
   read: () => Promise<string>,
   pattern: RegExp,
@@ -321,32 +356,13 @@ Deno.test("the hub refuses leaves with a wrong password, no client certificate, 
     }
 
     // Plaintext: the right user and password in a CONNECT sent without TLS.
-    const raw = await Deno.connect({ hostname: "127.0.0.1", port: topology.hub.leafPort });
-    // Bounds the reads below if the hub neither answers nor closes.
-    const closer = setTimeout(() => raw.close(), WAIT_MS);
-    let reply = "";
-    try {
-      const buffer = new Uint8Array(4096);
-      const n = await raw.read(buffer);
-      const info = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
-      assert.match(info, /"tls_required":true/);
-      const connectLine = `CONNECT ${
-        JSON.stringify({ user: "leaf-us-east", pass: leaf.password, tls_required: false })
-      }\r\nPING\r\n`;
-      await raw.write(new TextEncoder().encode(connectLine));
-      for (;;) {
-        const got = await raw.read(buffer).catch(() => null);
-        if (got === null) break;
-        reply += new TextDecoder().decode(buffer.subarray(0, got));
-      }
-    } finally {
-      clearTimeout(closer);
-      try {
-        raw.close();
-      } catch {
-        // Closed by the timer.
-      }
-    }
+    const plain = await rawConnect(topology.hub.leafPort, {
+      user: "leaf-us-east",
+      pass: leaf.password,
+      tls_required: false,
+    });
+    assert.match(plain.info, /"tls_required":true/);
+    const reply = plain.reply;
     assert.doesNotMatch(reply, /PONG|\+OK/, "the hub answered a plaintext leaf");
     await waitForLine(hubLog, /first record does not look like a TLS handshake/, "plaintext");
 
@@ -368,11 +384,14 @@ Deno.test("the hub refuses leaves with a wrong password, no client certificate, 
       await control.stop();
     }
 
-    // The client port requires the password too.
-    await assert.rejects(
-      connect({ servers: topology.hub.url, reconnect: false, timeout: 5_000 }),
-      /Authorization Violation|AUTHORIZATION_VIOLATION|authorization/i,
-    );
+    // The client port requires the password too. Spoken raw: the NATS client library can leave
+    // the server's reset of a refused connection unhandled (an uncaught ECONNRESET seen once).
+    const anonymous = await rawConnect(Number(new URL(topology.hub.url).port), {
+      verbose: false,
+      pedantic: false,
+    });
+    assert.match(anonymous.reply, /-ERR 'Authorization Violation'/);
+    assert.doesNotMatch(anonymous.reply, /PONG/);
     const authed = await connect(topology.hub.connectOptions({ reconnect: false }));
     await authed.close();
   });
