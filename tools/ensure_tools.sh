@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs, with apt-get, every Debian package whose program the tests start and that this machine
+# lacks. Run by the README's test command (`deno task test`) before `deno test`, and by .ci/run, so
+# a fresh machine needs nothing installed by hand. Exits 0 at once when everything is present.
+#
+# Each row: the program the tests run, then the Debian package that ships it. A test that starts a
+# program missing from this list fails on a fresh machine: add the row here.
+set -euo pipefail
+
+TOOLS="
+nats-server     nats-server
+redis-server    redis-server
+redis-cli       redis-tools
+initdb          postgresql
+setpriv         util-linux
+promtool        prometheus
+systemd-analyze systemd
+openssl         openssl
+"
+
+# Debian installs some of these outside a non-login PATH (nats-server and initdb).
+found() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] && return 0
+  if [ "$1" = initdb ]; then
+    compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null && return 0
+  fi
+  return 1
+}
+
+missing=()
+while read -r program package; do
+  [ -z "$program" ] && continue
+  found "$program" || missing+=("$package")
+done <<<"$TOOLS"
+[ "${#missing[@]}" -eq 0 ] && exit 0
+
+printf '== installing with apt-get (tests need them): %s\n' "${missing[*]}" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    printf 'Cannot install %s: not root and no sudo; install these Debian packages first\n' \
+      "${missing[*]}" >&2
+    exit 1
+  fi
+  SUDO="sudo"
+fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+for package in "${missing[@]}"; do
+  printf '== installed %s\n' "$package" >&2
+done
