@@ -16,6 +16,10 @@ setpriv         util-linux
 promtool        prometheus
 systemd-analyze systemd
 openssl         openssl
+nmap            nmap
+testssl         testssl.sh
+ss              iproute2
+npm             npm
 "
 
 # Debian installs some of these outside a non-login PATH (nats-server and initdb).
