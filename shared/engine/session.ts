@@ -24,6 +24,7 @@ import type { Clock } from "./clock.ts";
 import type { Workbase } from "./jobs.ts";
 import type { JobManager } from "./jobs.ts";
 import { ConnectionLimiter, type RateLimitOptions } from "./rate_limit.ts";
+import { clampRequestedDifficulty } from "./requested_difficulty.ts";
 import { type ShareInput, type ShareVerdict, validateShare } from "./share.ts";
 import { VarDiff, type VarDiffOptions } from "./vardiff.ts";
 
@@ -71,7 +72,11 @@ export interface SessionHost {
   releaseExtranonce1(extranonce1: Uint8Array): void;
   /** Remembered difficulty for a reconnecting worker (may resolve later; never awaited on hot path). */
   recallDifficulty(session: Session, username: string): void;
-  /** Records the difficulty for reconnect memory (fire-and-forget). */
+  /**
+   * Records the difficulty for reconnect memory (fire-and-forget). Sessions pass only a
+   * difficulty they had a share accepted at: anyone may connect under another miner's name, so
+   * what that name starts at next time must be backed by work, not by a request.
+   */
   rememberDifficulty(username: string, difficulty: number): void;
   /** A share verdict, for metrics, events, best-share tracking and block submission. */
   onShare(
@@ -153,6 +158,8 @@ export class Session {
   #suggested: number | null = null;
   #vardiff: VarDiff | null = null;
   #lastJobSent: Workbase | null = null;
+  /** The difficulty of the latest accepted share: the only one reconnect memory may keep. */
+  #earnedDifficulty: number | null = null;
   sharesAccepted = 0;
   sharesRejected = 0;
   bestDiff = 0;
@@ -236,11 +243,14 @@ export class Session {
     );
   }
 
-  /** Applies a remembered difficulty (from reconnect memory) if still relevant. */
+  /**
+   * Applies a remembered difficulty (from reconnect memory) if still relevant, within the bounds
+   * of a miner's request: the store is shared and may hold a value this process never wrote.
+   */
   applyRememberedDifficulty(difficulty: number): void {
     if (this.#vardiff === null || this.sharesAccepted > 0 || this.#suggested !== null) return;
     this.#setDifficulty(
-      this.#vardiff.setRemembered(difficulty)?.newDiff ?? null,
+      this.#vardiff.setRemembered(this.#withinRequestBounds(difficulty))?.newDiff ?? null,
       "reconnect_memory",
     );
   }
@@ -267,8 +277,8 @@ export class Session {
   /** Releases resources when the connection ended. */
   dispose(): void {
     this.#closed = true;
-    if (this.payout !== null && this.#vardiff !== null) {
-      this.#host.rememberDifficulty(this.payout.username, this.#vardiff.current);
+    if (this.payout !== null && this.#earnedDifficulty !== null) {
+      this.#host.rememberDifficulty(this.payout.username, this.#earnedDifficulty);
     }
     if (this.extranonce1 !== null) this.#host.releaseExtranonce1(this.extranonce1);
   }
@@ -378,10 +388,11 @@ export class Session {
         }
         case "minimum-difficulty":
           if (request.minimumDifficulty !== null) {
-            this.#minerMinimum = request.minimumDifficulty;
+            const minimum = this.#withinRequestBounds(request.minimumDifficulty);
+            this.#minerMinimum = minimum;
             if (this.#vardiff !== null) {
               this.#setDifficulty(
-                this.#vardiff.setMinerMinimum(request.minimumDifficulty)?.newDiff ?? null,
+                this.#vardiff.setMinerMinimum(minimum)?.newDiff ?? null,
                 "configure",
               );
             }
@@ -399,7 +410,8 @@ export class Session {
     this.#transport.send(encodeResult(request.id, result));
   }
 
-  #suggestDifficulty(id: RequestId, difficulty: number): void {
+  #suggestDifficulty(id: RequestId, requested: number): void {
+    const difficulty = this.#withinRequestBounds(requested);
     this.#suggested = difficulty;
     this.#transport.send(encodeResult(id, true));
     if (this.#vardiff !== null) {
@@ -485,6 +497,7 @@ export class Session {
         ? previous
         : vardiff.current;
       this.creditedDifficulty = credit;
+      this.#earnedDifficulty = credit;
       host.onShare(this, submit, verdict, workbase, (performance.now() - startedAt) * 1000);
       vardiff.recordShare(credit);
       const retarget = vardiff.maybeRetarget();
@@ -523,6 +536,16 @@ export class Session {
     this.#transport.send(encodeSetDifficulty(this.#vardiff.current));
     const current = this.#host.jobs.current;
     if (current !== null) this.sendJob(current, true);
+  }
+
+  /** A difficulty asked for by the miner, or recalled for it, within what the pool allows. */
+  #withinRequestBounds(difficulty: number): number {
+    const options = this.#host.options;
+    return clampRequestedDifficulty(
+      difficulty,
+      options,
+      this.#host.jobs.current?.networkDifficulty ?? null,
+    );
   }
 
   #setDifficulty(newDiff: number | null, reason: DifficultyReason): void {
