@@ -340,6 +340,26 @@ export const engineShape = {
       100,
       "Invalid shares per connection per minute; more disconnect.",
     ),
+    max_requests_per_minute: withDefault(
+      intInRange(1, 65535),
+      2000,
+      "Lines of any kind (every request, submits refused by the soft-ban included) per connection per minute; more disconnect. Keep it above max_shares_per_minute.",
+    ),
+    max_invalid_requests_per_minute: withDefault(
+      intInRange(1, 65535),
+      100,
+      "Requests answered with a protocol error (malformed, unknown method, submit for a worker not authorized on the connection) per connection per minute; more disconnect.",
+    ),
+    max_configures_per_minute: withDefault(
+      intInRange(1, 65535),
+      10,
+      "mining.configure per connection per minute; more disconnect (miners send one per connection).",
+    ),
+    max_suggest_difficulty_per_minute: withDefault(
+      intInRange(1, 65535),
+      10,
+      "mining.suggest_difficulty per connection per minute; more disconnect (NerdMiner sends one every 30 s).",
+    ),
   }, "Per-IP and per-connection rate limits."),
   region: withDefault(
     stringMatching(isRegionSlug, "a slug of 1 to 32 characters from [a-z0-9-]"),
@@ -364,6 +384,8 @@ export interface EngineCrossFields {
   maxdiff: number;
   nonce1length: number;
   nonce2length: number;
+  /** The limits whose order matters; absent in fixtures that test other rules. */
+  rate_limits?: { max_requests_per_minute: number; max_shares_per_minute: number } | undefined;
 }
 
 /** Adds one issue to a zod refinement context. */
@@ -376,7 +398,8 @@ export function issueAdder(ctx: z.RefinementCtx): AddIssue {
 
 /**
  * Rules spanning several keys: difficulty order, donation needs an address, the coinbase
- * scriptSig fits consensus' 100 bytes, and the operator address decodes and is on the network.
+ * scriptSig fits consensus' 100 bytes, the operator address decodes and is on the network, and
+ * the per-connection line budget leaves room for the submit limit.
  */
 export function checkEngine(config: EngineCrossFields, addIssue: AddIssue): void {
   if (config.startdiff < config.mindiff) {
@@ -414,6 +437,14 @@ export function checkEngine(config: EngineCrossFields, addIssue: AddIssue): void
         1 + config.nonce1length + config.nonce2length
       }), more than the ${COINBASE_SCRIPTSIG_MAX_BYTES} consensus allows; shorten btcsig or the nonce lengths`,
       config.btcsig,
+    );
+  }
+  const limits = config.rate_limits;
+  if (limits !== undefined && limits.max_requests_per_minute < limits.max_shares_per_minute) {
+    addIssue(
+      ["rate_limits", "max_requests_per_minute"],
+      `expected at least max_shares_per_minute (${limits.max_shares_per_minute}), or the connection is closed before the submit soft-ban can act; got ${limits.max_requests_per_minute}`,
+      limits.max_requests_per_minute,
     );
   }
   checkAddressKeys(config, addIssue);

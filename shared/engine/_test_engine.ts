@@ -18,7 +18,7 @@ import { testGbt } from "./_test_template.ts";
 /** A regtest P2WPKH address (BIP173 test vector) miners authorize with. */
 export const TEST_ADDRESS = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
 
-/** The rate limits of the seed, as the config defaults have them. */
+/** The rate limits of the config defaults (the seed's table and issue 10's additions). */
 export const DEFAULT_RATE_LIMITS: RateLimitOptions = {
   connections_per_ip_per_minute: 10,
   max_connections_per_ip: 50,
@@ -27,6 +27,10 @@ export const DEFAULT_RATE_LIMITS: RateLimitOptions = {
   max_shares_per_minute: 1000,
   submit_ban_seconds: 300,
   max_invalid_shares_per_minute: 100,
+  max_requests_per_minute: 2000,
+  max_invalid_requests_per_minute: 100,
+  max_configures_per_minute: 10,
+  max_suggest_difficulty_per_minute: 10,
 };
 
 /** What the observer saw, by hook. */

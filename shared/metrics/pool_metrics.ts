@@ -42,6 +42,10 @@ export const RATE_LIMIT_RULES: readonly string[] = Object.freeze([
   "max_authorizes_per_minute",
   "max_shares_per_minute",
   "max_invalid_shares_per_minute",
+  "max_requests_per_minute",
+  "max_invalid_requests_per_minute",
+  "max_configures_per_minute",
+  "max_suggest_difficulty_per_minute",
 ]);
 
 /** Protocol error kinds the engine reports. Their series exist from the start at 0. */
