@@ -138,6 +138,8 @@ export interface EngineConfig {
   zmqblock?: string | undefined;
   /** Most concurrent connections. */
   maxclients: number;
+  /** Seconds an authorized connection may stay silent before it is closed; 0: never. */
+  dropidle: number;
   /** Bind serverurl with SO_REUSEPORT (several processes on one port, Linux). */
   reuse_port: boolean;
   /** Log directory; stderr only when unset. */

@@ -41,6 +41,20 @@ export const NETWORK_NAMES = Object.values(Network) as [Network, ...Network[]];
 /** The event types `events.include` accepts: all nine kinds from `shared/events`. */
 export const EVENT_TYPE_NAMES = ALL_EVENT_TYPES as readonly [EventType, ...EventType[]];
 
+/**
+ * Default `dropidle`: an hour. Vardiff halves an idle miner's difficulty after 2 minutes of
+ * silence and faster after that, so within minutes a silent miner works at mindiff, and what
+ * remains is its own share interval there. At mindiff 1 a 10 MH/s CPU miner (a share every
+ * 430 s on average) stays silent for an hour about once in 600 hours, and then reconnects; ASIC
+ * miners send shares every few seconds, and NerdMiner, the slowest common device, sends
+ * suggest_difficulty every 30 s as a keepalive. What an hour of silence mostly finds is a
+ * connection that is gone, or one held open on purpose.
+ */
+export const DEFAULT_DROPIDLE_SECONDS = 3600;
+
+/** Largest `dropidle`: a week. */
+export const MAX_DROPIDLE_SECONDS = 7 * 86_400;
+
 /** The largest coinbase scriptSig consensus allows (bytes). */
 export const COINBASE_SCRIPTSIG_MAX_BYTES = 100;
 
@@ -215,6 +229,11 @@ export const engineShape = {
     "bitcoind ZMQ hashblock publisher for instant new-block notice (polling still runs as a fallback).",
   ),
   maxclients: withDefault(positiveInt(), 100000, "Most concurrent miner connections."),
+  dropidle: withDefault(
+    intInRange(0, MAX_DROPIDLE_SECONDS),
+    DEFAULT_DROPIDLE_SECONDS,
+    "Seconds an authorized connection may send nothing (no share, no request; keepalives such as NerdMiner's suggest_difficulty count) before it is closed; 0 never closes (ckpool's key, whose default is 0).",
+  ),
   reuse_port: withDefault(
     boolean(),
     false,

@@ -102,6 +102,7 @@ export function startTestEngine(settings: TestEngineSettings = {}): TestEngine {
       retiredJobs: 64,
     },
     authorizeTimeoutMs: 60_000,
+    idleTimeoutMs: 3_600_000,
     hashrateUpdateIntervalMs: 60_000,
     region: "eu",
     ...settings.engine,

@@ -167,6 +167,8 @@ export class Session {
   lastShareAtMs = 0;
   /** Difficulty credited for the most recent accepted share (for hashrate meters). */
   creditedDifficulty = 0;
+  /** Clock reading of the last line received (connection time before any): idle detection. */
+  lastLineAtMs: number;
   #closed = false;
 
   /** @param id engine-unique connection number. */
@@ -176,6 +178,7 @@ export class Session {
     this.#host = host;
     this.#transport = transport;
     this.connectedAtMs = host.clock.nowMs();
+    this.lastLineAtMs = this.connectedAtMs;
     this.#limiter = new ConnectionLimiter(host.options.rateLimits, host.clock);
   }
 
@@ -202,6 +205,7 @@ export class Session {
   /** Handles one line from the miner. */
   handleLine(line: string): void {
     if (this.#closed) return;
+    this.lastLineAtMs = this.#host.clock.nowMs();
     // The session options carry extranonce2Size: no options object per line.
     const parsed = parseLine(line, this.#host.options);
     // Every line counts against the connection's budget, whatever it turns out to be.
