@@ -127,6 +127,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       retiredJobs: 64,
     },
     authorizeTimeoutMs: AUTHORIZE_TIMEOUT_MS,
+    idleTimeoutMs: config.dropidle * 1000,
     hashrateUpdateIntervalMs: 60_000,
     region: config.region,
   };

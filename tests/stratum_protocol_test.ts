@@ -27,6 +27,10 @@ const RELAXED = {
   max_authorizes_per_minute: 65_535,
   max_shares_per_minute: 65_535,
   max_invalid_shares_per_minute: 65_535,
+  max_requests_per_minute: 65_535,
+  max_invalid_requests_per_minute: 65_535,
+  max_configures_per_minute: 65_535,
+  max_suggest_difficulty_per_minute: 65_535,
 };
 
 let devnet: Devnet | null = null;
@@ -685,6 +689,74 @@ protocolTest("rate limit: the 101st invalid share within 60 s disconnects", asyn
     assert.equal(await raw.waitClosed(10_000), true);
     assert.equal(await rejectedCount(pool, "max_invalid_shares_per_minute"), 1);
     await assertStillServing(pool);
+  });
+});
+
+/** Sends `count` copies of a request line in one write. */
+function repeated(request: Record<string, unknown>, count: number): string {
+  return (JSON.stringify(request) + "\n").repeat(count);
+}
+
+protocolTest(
+  "rate limit: the 101st request answered with a protocol error within 60 s disconnects",
+  async () => {
+    await withPool({ max_invalid_requests_per_minute: 100 }, async (pool) => {
+      const raw = await RawStratum.open(pool.port);
+      const job = await ready(raw);
+      // A malformed extranonce2: a parse error, answered but never validated as a share.
+      await raw.send(repeated({
+        id: 9,
+        method: "mining.submit",
+        params: [`${ADDRESS}.rig`, job.jobId, "00", job.ntime, "00000000"],
+      }, 10_000));
+      assert.equal(await raw.waitClosed(10_000), true);
+      // Closing on unread input resets the socket, which may drop the last answers in flight.
+      assert.ok(raw.lines.filter((l) => l.id === 9).length <= 101);
+      assert.equal(await rejectedCount(pool, "max_invalid_requests_per_minute"), 1);
+      await assertStillServing(pool);
+    });
+  },
+);
+
+protocolTest("rate limit: the 11th suggest_difficulty within 60 s disconnects", async () => {
+  await withPool({ max_suggest_difficulty_per_minute: 10 }, async (pool) => {
+    const raw = await RawStratum.open(pool.port);
+    await ready(raw);
+    await raw.send(
+      repeated({ id: 9, method: "mining.suggest_difficulty", params: [0.001] }, 50_000),
+    );
+    assert.equal(await raw.waitClosed(10_000), true);
+    assert.ok(raw.lines.filter((l) => l.id === 9).length <= 11);
+    // Only the first suggestion changed the difficulty, so only it brought a job.
+    assert.ok(raw.lines.filter((l) => l.method === "mining.notify").length <= 2);
+    assert.equal(await rejectedCount(pool, "max_suggest_difficulty_per_minute"), 1);
+    await assertStillServing(pool);
+  });
+});
+
+protocolTest("rate limit: the 11th configure within 60 s disconnects", async () => {
+  await withPool({ max_configures_per_minute: 10 }, async (pool) => {
+    const raw = await RawStratum.open(pool.port);
+    await raw.send(repeated({
+      id: 9,
+      method: "mining.configure",
+      params: [["version-rolling"], { "version-rolling.mask": "1fffe000" }],
+    }, 1_000));
+    assert.equal(await raw.waitClosed(10_000), true);
+    assert.ok(raw.lines.filter((l) => l.id === 9).length <= 11);
+    assert.equal(await rejectedCount(pool, "max_configures_per_minute"), 1);
+  });
+});
+
+protocolTest("rate limit: the 2001st line of any kind within 60 s disconnects", async () => {
+  await withPool({ max_requests_per_minute: 2000, max_shares_per_minute: 1000 }, async (pool) => {
+    const raw = await RawStratum.open(pool.port);
+    await raw.send(
+      repeated({ id: 9, method: "mining.extranonce.subscribe", params: [] }, 5_000),
+    );
+    assert.equal(await raw.waitClosed(10_000), true);
+    assert.ok(raw.lines.filter((l) => l.id === 9).length <= 2001);
+    assert.equal(await rejectedCount(pool, "max_requests_per_minute"), 1);
   });
 });
 
