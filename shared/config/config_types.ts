@@ -84,6 +84,10 @@ export interface RateLimitsConfig {
   connections_per_ip_per_minute: number;
   /** Concurrent connections per IP. */
   max_connections_per_ip: number;
+  /** Bits of an IPv4 address that make one "IP" for the per-IP limits. */
+  ipv4_prefix_length: number;
+  /** Bits of an IPv6 address that make one "IP" for the per-IP limits. */
+  ipv6_prefix_length: number;
   /** mining.subscribe per connection per minute. */
   max_subscribes_per_minute: number;
   /** mining.authorize per connection per minute. */

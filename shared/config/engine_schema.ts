@@ -334,6 +334,16 @@ export const engineShape = {
       50,
       "Concurrent connections per IP; more are refused.",
     ),
+    ipv4_prefix_length: withDefault(
+      intInRange(16, 32),
+      32,
+      "IPv4 peers sharing this many leading bits count as one IP for the per-IP limits (32: each address; IPv4-mapped IPv6 peers count as IPv4).",
+    ),
+    ipv6_prefix_length: withDefault(
+      intInRange(48, 128),
+      64,
+      "IPv6 peers sharing this many leading bits count as one IP for the per-IP limits (a subscriber usually holds a /64 or /56, 2^64+ addresses).",
+    ),
     max_subscribes_per_minute: withDefault(
       intInRange(1, 65535),
       3,

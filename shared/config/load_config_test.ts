@@ -77,6 +77,8 @@ Deno.test("validateConfig() fills in ckpool's and the seed's defaults", () => {
   assert.deepEqual(config.rate_limits, {
     connections_per_ip_per_minute: 10,
     max_connections_per_ip: 50,
+    ipv4_prefix_length: 32,
+    ipv6_prefix_length: 64,
     max_subscribes_per_minute: 3,
     max_authorizes_per_minute: 5,
     max_shares_per_minute: 1000,
@@ -96,6 +98,14 @@ Deno.test("validateConfig() fills in a partly given section's other keys", () =>
   }, PATH);
   assert.equal(config.rate_limits.max_shares_per_minute, 600);
   assert.equal(config.rate_limits.submit_ban_seconds, 300);
+});
+
+Deno.test("validateConfig() names an IPv6 prefix length outside 48-128 with its key", () => {
+  const error = stratumError({ ...MINIMAL, rate_limits: { ipv6_prefix_length: 32 } });
+  assert.equal(
+    error.message,
+    `Invalid config ${PATH}: rate_limits.ipv6_prefix_length: expected an integer from 48 to 128, got 32`,
+  );
 });
 
 Deno.test("validateConfig() accepts fractional difficulties such as 0.0001", () => {

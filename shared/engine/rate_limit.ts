@@ -28,6 +28,9 @@
  * and `mining.suggest_difficulty` at most every 30 s (NerdMiner's keepalive), so 10 a minute of
  * each is far above any of them.
  *
+ * "Per IP" is per address group: each IPv4 address (`ipv4_prefix_length` 32) and each IPv6 /64
+ * (`ipv6_prefix_length`), an IPv4-mapped IPv6 peer counting as its IPv4 address.
+ *
  * Windows: every per-minute rule uses a sliding window of {@linkcode RATE_WINDOW_BUCKETS}
  * buckets of 5 s (13 slots, so the full minute is always covered). Counting every bucket that
  * overlaps the last minute means that, for any 60-second span, at most the limit is ever
@@ -42,6 +45,7 @@
  */
 
 import type { Clock } from "./clock.ts";
+import { type AddressGrouping, addressGroupKey, validateAddressGrouping } from "../net/mod.ts";
 
 /** Length of every per-minute window. */
 export const RATE_WINDOW_MS = 60_000;
@@ -61,6 +65,10 @@ export interface RateLimitOptions {
   readonly connections_per_ip_per_minute: number;
   /** Concurrent connections per IP (default 50). */
   readonly max_connections_per_ip: number;
+  /** IPv4 peers are counted per prefix of this many bits (default 32: each address). */
+  readonly ipv4_prefix_length: number;
+  /** IPv6 peers are counted per prefix of this many bits (default 64: one subscriber's LAN). */
+  readonly ipv6_prefix_length: number;
   /** `mining.subscribe` per connection per minute; beyond: disconnect (default 3). */
   readonly max_subscribes_per_minute: number;
   /** `mining.authorize` per connection per minute; beyond: disconnect (default 5). */
@@ -84,7 +92,10 @@ export interface RateLimitOptions {
 /** Settings of the process-wide {@linkcode IpLimiter} (besides maxclients). */
 export type IpLimitOptions = Pick<
   RateLimitOptions,
-  "connections_per_ip_per_minute" | "max_connections_per_ip"
+  | "connections_per_ip_per_minute"
+  | "max_connections_per_ip"
+  | "ipv4_prefix_length"
+  | "ipv6_prefix_length"
 >;
 
 /** Settings of a per-connection {@linkcode ConnectionLimiter}. */
@@ -169,12 +180,16 @@ function checkLimit(name: string, value: number, min: number): void {
  *
  * @param opts the per-IP limits.
  * @param maxclients the total limit, 0 for none.
- * @throws {RangeError} when a limit is not a positive integer that fits a 16-bit counter, or
- *   maxclients is negative or not an integer.
+ * @throws {RangeError} when a limit is not a positive integer that fits a 16-bit counter, a
+ *   prefix length exceeds its address family, or maxclients is negative or not an integer.
  */
 export function validateIpLimitOptions(opts: IpLimitOptions, maxclients: number): void {
   checkLimit("connections_per_ip_per_minute", opts.connections_per_ip_per_minute, 1);
   checkLimit("max_connections_per_ip", opts.max_connections_per_ip, 1);
+  validateAddressGrouping({
+    ipv4PrefixLength: opts.ipv4_prefix_length,
+    ipv6PrefixLength: opts.ipv6_prefix_length,
+  });
   if (!Number.isSafeInteger(maxclients) || maxclients < 0) {
     throw new RangeError(`Cannot use rate limit maxclients: ${maxclients} is not >= 0`);
   }
@@ -274,6 +289,10 @@ const SWEEP_PER_CONNECT = 4;
  * Process-wide connection limits: new connections per IP per minute, concurrent connections
  * per IP, and concurrent connections in total (maxclients).
  *
+ * "Per IP" means per address group ({@linkcode addressGroupKey}): an IPv6 peer counts under its
+ * /64 (ipv6_prefix_length), since one subscriber holds 2^64 addresses and could otherwise open
+ * unlimited connections, and an IPv4-mapped IPv6 address counts as its IPv4 address.
+ *
  * Memory: an IP is tracked only while it has a connection or accepted one within the last
  * 65 s; entries are kept in order of last activity and stale ones are dropped a few at a time
  * on each connect (and all at once by {@linkcode IpLimiter.purge}). Refused connections never
@@ -284,6 +303,7 @@ export class IpLimiter {
   readonly #opts: IpLimitOptions;
   readonly #maxclients: number;
   readonly #clock: Clock;
+  readonly #grouping: AddressGrouping;
   readonly #entries = new Map<string, IpEntry>();
   #active = 0;
 
@@ -298,6 +318,15 @@ export class IpLimiter {
     this.#opts = opts;
     this.#maxclients = maxclients;
     this.#clock = clock;
+    this.#grouping = {
+      ipv4PrefixLength: opts.ipv4_prefix_length,
+      ipv6PrefixLength: opts.ipv6_prefix_length,
+    };
+  }
+
+  /** The key `ip` is counted under (its address group). */
+  keyOf(ip: string): string {
+    return addressGroupKey(ip, this.#grouping);
   }
 
   /** Connections currently admitted and not yet disconnected, over all IPs. */
@@ -305,7 +334,7 @@ export class IpLimiter {
     return this.#active;
   }
 
-  /** IPs currently tracked (for memory metrics and tests). */
+  /** Address groups currently tracked (for memory metrics and tests). */
   get trackedIps(): number {
     return this.#entries.size;
   }
@@ -319,9 +348,9 @@ export class IpLimiter {
     return this.#maxclients > 0 && this.#active >= this.#maxclients;
   }
 
-  /** Concurrent connections of one IP. */
+  /** Concurrent connections of the address group `ip` belongs to. */
   activeFor(ip: string): number {
-    return this.#entries.get(ip)?.active ?? 0;
+    return this.#entries.get(this.keyOf(ip))?.active ?? 0;
   }
 
   /**
@@ -329,10 +358,11 @@ export class IpLimiter {
    * the per-minute window and as active) until {@linkcode IpLimiter.onDisconnect}. Checked in
    * order: maxclients, max_connections_per_ip, connections_per_ip_per_minute.
    *
-   * @param ip the peer address (callers may pass an IPv6 /64 prefix to group a host).
+   * @param peer the peer address as the socket reports it; it counts under its address group.
    * @returns allowed, or the rule that refuses it (reset the socket).
    */
-  onConnect(ip: string): ConnectVerdict {
+  onConnect(peer: string): ConnectVerdict {
+    const ip = this.keyOf(peer);
     const now = this.#clock.nowMs();
     this.#sweep(now, SWEEP_PER_CONNECT);
     if (this.isFull()) return REFUSE_FULL;
@@ -360,11 +390,12 @@ export class IpLimiter {
   /**
    * Records the end of a connection that {@linkcode IpLimiter.onConnect} allowed.
    *
-   * @param ip the same key passed to onConnect.
-   * @throws {RangeError} when `ip` has no active connection (a caller bug: a double
+   * @param peer the same address passed to onConnect.
+   * @throws {RangeError} when `peer`'s group has no active connection (a caller bug: a double
    *   disconnect, or a disconnect for a connection that was refused).
    */
-  onDisconnect(ip: string): void {
+  onDisconnect(peer: string): void {
+    const ip = this.keyOf(peer);
     const entry = this.#entries.get(ip);
     if (entry === undefined || entry.active === 0) {
       throw new RangeError(`Cannot record disconnect: ${ip} has no active connection`);

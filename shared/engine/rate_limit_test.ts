@@ -13,6 +13,8 @@ import {
 const LIMITS: RateLimitOptions = {
   connections_per_ip_per_minute: 10,
   max_connections_per_ip: 50,
+  ipv4_prefix_length: 32,
+  ipv6_prefix_length: 64,
   max_subscribes_per_minute: 3,
   max_authorizes_per_minute: 5,
   max_shares_per_minute: 1000,
@@ -184,6 +186,84 @@ Deno.test("IpLimiter forgets an expired IP completely", () => {
   assert.equal(limiter.trackedIps, 0);
   for (let i = 0; i < 10; i++) assert.ok(connectAndLeave(limiter, "10.5.0.1"));
   assert.equal(limiter.onConnect("10.5.0.1").allowed, false);
+});
+
+Deno.test("IpLimiter counts every IPv6 address of one /64 as one IP", () => {
+  const clock = new ManualClock(0);
+  const limiter = new IpLimiter(LIMITS, MAXCLIENTS, clock);
+  // Ten new connections, each from a fresh address of the same /64, fill its minute.
+  for (let i = 0; i < 10; i++) {
+    assert.ok(connectAndLeave(limiter, `2001:db8:aa:bb:${i.toString(16)}::${i + 1}`), `conn ${i}`);
+  }
+  assert.deepEqual(limiter.onConnect("2001:db8:aa:bb:ffff:ffff:ffff:fffe"), {
+    allowed: false,
+    rule: "connections_per_ip_per_minute",
+  });
+  // The next /64 is another subscriber.
+  assert.ok(connectAndLeave(limiter, "2001:db8:aa:bc::1"));
+  assert.equal(limiter.trackedIps, 2);
+});
+
+Deno.test("IpLimiter caps concurrent connections per IPv6 /64, not per address", () => {
+  const limiter = new IpLimiter(
+    { ...LIMITS, connections_per_ip_per_minute: 1000 },
+    MAXCLIENTS,
+    new ManualClock(0),
+  );
+  const peers = Array.from({ length: 50 }, (_, i) => `2001:db8:1:2::${(i + 1).toString(16)}`);
+  for (const peer of peers) assert.ok(limiter.onConnect(peer).allowed, peer);
+  assert.equal(limiter.activeFor("2001:db8:1:2::ffff"), 50);
+  assert.deepEqual(limiter.onConnect("2001:0db8:0001:0002:dead:beef:0:1"), {
+    allowed: false,
+    rule: "max_connections_per_ip",
+  });
+  // A disconnect under any address of the group frees the group's slot.
+  limiter.onDisconnect(peers[0]!);
+  assert.ok(limiter.onConnect("2001:db8:1:2:dead:beef:0:1").allowed);
+});
+
+Deno.test("IpLimiter counts an IPv4-mapped IPv6 peer as its IPv4 address", () => {
+  const limiter = new IpLimiter(
+    { ...LIMITS, connections_per_ip_per_minute: 1000, max_connections_per_ip: 2 },
+    MAXCLIENTS,
+    new ManualClock(0),
+  );
+  assert.ok(limiter.onConnect("192.0.2.44").allowed);
+  assert.ok(limiter.onConnect("::ffff:192.0.2.44").allowed);
+  assert.equal(limiter.onConnect("::ffff:c000:22c").allowed, false);
+  assert.equal(limiter.activeFor("192.0.2.44"), 2);
+  limiter.onDisconnect("::ffff:192.0.2.44");
+  assert.equal(limiter.activeFor("192.0.2.44"), 1);
+});
+
+Deno.test("IpLimiter groups by the configured prefix lengths", () => {
+  const limiter = new IpLimiter(
+    {
+      ...LIMITS,
+      connections_per_ip_per_minute: 1000,
+      max_connections_per_ip: 1,
+      ipv4_prefix_length: 24,
+      ipv6_prefix_length: 128,
+    },
+    MAXCLIENTS,
+    new ManualClock(0),
+  );
+  assert.ok(limiter.onConnect("198.51.100.1").allowed);
+  assert.equal(limiter.onConnect("198.51.100.200").allowed, false);
+  assert.ok(limiter.onConnect("198.51.101.1").allowed);
+  // At /128 each IPv6 address is its own group again.
+  assert.ok(limiter.onConnect("2001:db8::1").allowed);
+  assert.ok(limiter.onConnect("2001:db8::2").allowed);
+  assert.equal(limiter.onConnect("2001:db8:0:0::2").allowed, false);
+});
+
+Deno.test("IpLimiter refuses prefix lengths beyond the address family", () => {
+  for (const bad of [{ ipv4_prefix_length: 33 }, { ipv6_prefix_length: 129 }]) {
+    assert.throws(
+      () => new IpLimiter({ ...LIMITS, ...bad }, MAXCLIENTS, new ManualClock(0)),
+      RangeError,
+    );
+  }
 });
 
 Deno.test("ConnectionLimiter disconnects on the 4th subscribe within a minute", () => {

@@ -19,9 +19,9 @@ export class RawStratum {
     this.closed = this.#read();
   }
 
-  /** Connects to 127.0.0.1:`port`. */
-  static async open(port: number): Promise<RawStratum> {
-    return new RawStratum(await Deno.connect({ hostname: "127.0.0.1", port }));
+  /** Connects to `hostname`:`port` (127.0.0.1 unless given; `::1` for IPv6 loopback). */
+  static async open(port: number, hostname = "127.0.0.1"): Promise<RawStratum> {
+    return new RawStratum(await Deno.connect({ hostname, port }));
   }
 
   /** True once the server closed the connection. */
