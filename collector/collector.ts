@@ -200,7 +200,15 @@ class CollectorRuntime implements Collector {
         path: config.metrics.path,
         registry: this.metrics.registry,
         health: () => this.health(),
+        maxConnections: config.metrics.max_connections,
+        headerTimeoutMs: config.metrics.header_timeout_ms,
+        idleTimeoutMs: config.metrics.idle_timeout_ms,
         onError: (error) => this.#log.warn("metrics listener error", { error: errorText(error) }),
+        onAcceptFailure: ({ error, backoffMs }) =>
+          this.#log.warn("metrics listener cannot accept; pausing", {
+            error: errorText(error),
+            backoffMs,
+          }),
       });
     }
     this.#timers.push(setInterval(() => void this.#probeBackends(), SAMPLE_INTERVAL_MS));

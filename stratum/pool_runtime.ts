@@ -242,7 +242,12 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       path: config.metrics.path,
       registry: metrics.registry,
       health,
+      maxConnections: config.metrics.max_connections,
+      headerTimeoutMs: config.metrics.header_timeout_ms,
+      idleTimeoutMs: config.metrics.idle_timeout_ms,
       onError: (e) => log.warn("metrics listener error", { error: String(e) }),
+      onAcceptFailure: ({ error, backoffMs }) =>
+        log.warn("metrics listener cannot accept; pausing", { error: String(error), backoffMs }),
     })
   );
   const metricsServer = httpServers[0] ?? null;

@@ -56,7 +56,7 @@ Deno.test("launch flags prints the mainnet config's exact grants on one line", a
   assert.equal(
     result.stdout,
     [
-      "--allow-net=0.0.0.0:3333,0.0.0.0:9100,127.0.0.1:8332,127.0.0.1:28332,127.0.0.1:4222",
+      "--allow-net=0.0.0.0:3333,127.0.0.1:9100,127.0.0.1:8332,127.0.0.1:28332,127.0.0.1:4222",
       `--allow-read=${ROOT}/infra/config/stratum.mainnet.json,${
         zmq.read.join(",")
       },/var/log/tbg-mining`,

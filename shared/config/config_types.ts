@@ -76,6 +76,12 @@ export interface MetricsConfig {
   port: number;
   /** HTTP path. */
   path: string;
+  /** Most open connections (metrics and health listeners each). */
+  max_connections: number;
+  /** Milliseconds to receive a request head. */
+  header_timeout_ms: number;
+  /** Milliseconds a kept-alive connection may wait for its next request. */
+  idle_timeout_ms: number;
 }
 
 /** `rate_limits`: per-IP and per-connection limits. */

@@ -113,7 +113,11 @@ export function redisUrlField(): z.ZodString {
 function buildMetricsSection(defaultPort: number) {
   return defaultedSection({
     enabled: withDefault(boolean(), true, "Serve Prometheus metrics."),
-    host: withDefault(hostField(), "0.0.0.0", "Address the metrics listener binds to."),
+    host: withDefault(
+      hostField(),
+      "127.0.0.1",
+      "Address the metrics listener binds to; loopback unless set (give the address a remote Prometheus scrapes).",
+    ),
     port: withDefault(
       port(true),
       defaultPort,
@@ -123,6 +127,21 @@ function buildMetricsSection(defaultPort: number) {
       stringMatching((value) => /^\/[\x21-\x7e]*$/.test(value), `a URL path starting with "/"`),
       "/metrics",
       "HTTP path of the Prometheus endpoint.",
+    ),
+    max_connections: withDefault(
+      intInRange(1, 4096),
+      64,
+      "Most connections open at once on the metrics (and health) listener; the next is answered 503 and closed.",
+    ),
+    header_timeout_ms: withDefault(
+      intInRange(100, 600_000),
+      5_000,
+      "Milliseconds a client has to send a request head, from connecting or from the request's first byte; then it is disconnected.",
+    ),
+    idle_timeout_ms: withDefault(
+      intInRange(100, 3_600_000),
+      15_000,
+      "Milliseconds a kept-alive connection may wait for its next request before it is closed.",
     ),
   }, "Prometheus metrics endpoint (also serves /health unless a health listener is set).");
 }
@@ -249,7 +268,11 @@ export const engineShape = {
   ),
   health: optional(
     section({
-      host: withDefault(hostField(), "0.0.0.0", "Address the health listener binds to."),
+      host: withDefault(
+        hostField(),
+        "127.0.0.1",
+        "Address the health listener binds to; loopback unless set (give the address GeoDNS checks reach). Uses the metrics section's connection cap and timeouts.",
+      ),
       port: required(port(true), "Port of the health listener (0 lets the kernel choose)."),
     }),
     "Separate listener for GET /health; when absent /health is served on the metrics listener.",

@@ -15,32 +15,46 @@ const BASE = {
 const stratum = (extra: Record<string, unknown>) =>
   validateConfig("stratum", { ...BASE, ...extra }, "t");
 
-Deno.test("httpListeners() serves /health on the metrics listener by default", () => {
+Deno.test("httpListeners() serves /health on the metrics listener, on loopback, by default", () => {
   assert.deepEqual(httpListeners(stratum({})), [
-    { host: "0.0.0.0", port: 9100, routes: ["metrics", "health"] },
+    { host: "127.0.0.1", port: 9100, routes: ["metrics", "health"] },
+  ]);
+});
+
+Deno.test("metrics and health listeners bind 127.0.0.1 unless the config names an address", () => {
+  const relay = { ...BASE, region_index: 1, primary: { host: "p", port: 8880, auth_token: "t" } };
+  const collector = { postgres: { url: "postgres://u:p@db/x" }, redis: { url: "redis://cache" } };
+  assert.equal(stratum({}).metrics.host, "127.0.0.1");
+  assert.equal(validateConfig("relay", relay, "t").metrics.host, "127.0.0.1");
+  assert.equal(validateConfig("collector", collector, "t").metrics.host, "127.0.0.1");
+  assert.equal(stratum({ health: { port: 8080 } }).health?.host, "127.0.0.1");
+  const remote = stratum({ metrics: { host: "10.1.2.3" }, health: { host: "0.0.0.0", port: 80 } });
+  assert.deepEqual(httpListeners(remote), [
+    { host: "10.1.2.3", port: 9100, routes: ["metrics"] },
+    { host: "0.0.0.0", port: 80, routes: ["health"] },
   ]);
 });
 
 Deno.test("httpListeners() keeps the listener for /health when metrics are disabled", () => {
   assert.deepEqual(httpListeners(stratum({ metrics: { enabled: false } })), [
-    { host: "0.0.0.0", port: 9100, routes: ["health"] },
+    { host: "127.0.0.1", port: 9100, routes: ["health"] },
   ]);
 });
 
 Deno.test("httpListeners() opens a separate health listener when configured", () => {
-  assert.deepEqual(httpListeners(stratum({ health: { host: "127.0.0.1", port: 8080 } })), [
-    { host: "0.0.0.0", port: 9100, routes: ["metrics"] },
-    { host: "127.0.0.1", port: 8080, routes: ["health"] },
+  assert.deepEqual(httpListeners(stratum({ health: { host: "0.0.0.0", port: 8080 } })), [
+    { host: "127.0.0.1", port: 9100, routes: ["metrics"] },
+    { host: "0.0.0.0", port: 8080, routes: ["health"] },
   ]);
   assert.deepEqual(
     httpListeners(stratum({ metrics: { enabled: false }, health: { port: 8080 } })),
-    [{ host: "0.0.0.0", port: 8080, routes: ["health"] }],
+    [{ host: "127.0.0.1", port: 8080, routes: ["health"] }],
   );
 });
 
 Deno.test("httpListeners() folds a health listener on the metrics address into it", () => {
-  assert.deepEqual(httpListeners(stratum({ health: { host: "0.0.0.0", port: 9100 } })), [
-    { host: "0.0.0.0", port: 9100, routes: ["metrics", "health"] },
+  assert.deepEqual(httpListeners(stratum({ health: { host: "127.0.0.1", port: 9100 } })), [
+    { host: "127.0.0.1", port: 9100, routes: ["metrics", "health"] },
   ]);
 });
 

@@ -69,9 +69,12 @@ Deno.test("validateConfig() fills in ckpool's and the seed's defaults", () => {
   });
   assert.deepEqual(config.metrics, {
     enabled: true,
-    host: "0.0.0.0",
+    host: "127.0.0.1",
     port: 9100,
     path: "/metrics",
+    max_connections: 64,
+    header_timeout_ms: 5_000,
+    idle_timeout_ms: 15_000,
   });
   assert.equal(config.dropidle, 3600);
   assert.deepEqual(config.rate_limits, {

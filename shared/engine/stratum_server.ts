@@ -5,6 +5,7 @@
  */
 import type { StructuredLogger } from "../log/mod.ts";
 import { encodeError, LineDecoder, stratumError, StratumErrorCode } from "../stratum/mod.ts";
+import { runAcceptLoop } from "../net/accept_loop.ts";
 import { ConnectionTransport } from "./connection_transport.ts";
 import type { Engine } from "./engine.ts";
 
@@ -115,30 +116,31 @@ export class StratumServer {
     return promise;
   }
 
-  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
-    while (true) {
-      let conn: Deno.TcpConn;
+  /** Accepts until the listener closes; failed accepts (EMFILE) pause the loop, never spin it. */
+  #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+    return runAcceptLoop(listener, {
+      isOpen: () => this.#accepting,
+      onConnection: (conn) => this.#onConnection(conn),
+      onFailure: ({ error, backoffMs }) =>
+        this.#log.warn("accept failed; pausing", { error: String(error), backoffMs }),
+      onRecovered: (failures) => this.#log.info("accepting again", { failed_accepts: failures }),
+    });
+  }
+
+  #onConnection(conn: Deno.TcpConn): void {
+    const ip = conn.remoteAddr.hostname;
+    const admission = this.#engine.admit(ip);
+    if (!admission.ok) {
+      // Deno cannot set SO_LINGER for a true RST; closing before any byte is the nearest.
       try {
-        conn = await listener.accept();
-      } catch (e) {
-        if (!this.#accepting || e instanceof Deno.errors.BadResource) return;
-        this.#log.warn("accept failed", { error: String(e) });
-        continue;
+        conn.close();
+      } catch {
+        // Peer already gone.
       }
-      const ip = conn.remoteAddr.hostname;
-      const admission = this.#engine.admit(ip);
-      if (!admission.ok) {
-        // Deno cannot set SO_LINGER for a true RST; closing before any byte is the nearest.
-        try {
-          conn.close();
-        } catch {
-          // Peer already gone.
-        }
-        continue;
-      }
-      this.#serving++;
-      void this.#serve(conn, ip);
+      return;
     }
+    this.#serving++;
+    void this.#serve(conn, ip);
   }
 
   async #serve(conn: Deno.TcpConn, ip: string): Promise<void> {

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import client from "prom-client";
 import { PoolMetrics } from "./pool_metrics.ts";
 import type { HealthReport } from "./health_checks.ts";
-import { type HealthBody, type MetricsServer, startMetricsServer } from "./http_server.ts";
+import {
+  type HealthBody,
+  type MetricsServer,
+  type MetricsServerOptions,
+  startMetricsServer,
+} from "./http_server.ts";
 import { parseExposition, sampleValue } from "./_exposition.ts";
 
 interface Fixture {
@@ -215,4 +220,263 @@ Deno.test("startMetricsServer() fails when the port is taken", async () => {
       }), Deno.errors.AddrInUse);
     return Promise.resolve();
   });
+});
+
+// ---- Limits: what one client can hold ------------------------------------------------------
+
+const decoder = new TextDecoder();
+
+/** A raw TCP client: sends bytes as given and collects what the server answers until it closes. */
+class RawClient {
+  readonly #conn: Deno.TcpConn;
+  #received = "";
+  /** Settles when the server closes the connection (or resets it). */
+  readonly closed: Promise<void>;
+
+  private constructor(conn: Deno.TcpConn) {
+    this.#conn = conn;
+    this.closed = this.#read();
+  }
+
+  static async open(port: number): Promise<RawClient> {
+    return new RawClient(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  get received(): string {
+    return this.#received;
+  }
+
+  async send(text: string): Promise<void> {
+    const bytes = new TextEncoder().encode(text);
+    let offset = 0;
+    while (offset < bytes.length) offset += await this.#conn.write(bytes.subarray(offset));
+  }
+
+  /** True when the server closed within `timeoutMs` (a generous bound, not a measurement). */
+  async closedWithin(timeoutMs: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<boolean>((resolve) =>
+      timer = setTimeout(resolve, timeoutMs, false)
+    );
+    const result = await Promise.race([this.closed.then(() => true), timeout]);
+    clearTimeout(timer);
+    return result;
+  }
+
+  /** Waits until `predicate` holds for what was received, up to `timeoutMs`. */
+  async waitFor(predicate: (received: string) => boolean, timeoutMs = 5_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this.#received)) {
+      if (Date.now() > deadline) throw new Error(`timed out; received ${this.#received}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // Closed by the server first.
+    }
+  }
+
+  async #read(): Promise<void> {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      while (true) {
+        const n = await this.#conn.read(buffer);
+        if (n === null) return;
+        this.#received += decoder.decode(buffer.subarray(0, n));
+      }
+    } catch {
+      // Reset: closed all the same.
+    }
+  }
+}
+
+async function withLimitedServer(
+  limits: Pick<MetricsServerOptions, "maxConnections" | "headerTimeoutMs" | "idleTimeoutMs">,
+  run: (server: MetricsServer) => Promise<void>,
+): Promise<void> {
+  const metrics = new PoolMetrics({ region: "eu", instance: "x", rssBytes: () => 1 });
+  const server = startMetricsServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    path: "/metrics",
+    registry: metrics.registry,
+    health: () => ({ ok: true, checks: {} }),
+    ...limits,
+  });
+  try {
+    await run(server);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+Deno.test("silent connections are closed after the header timeout", async () => {
+  await withLimitedServer({ headerTimeoutMs: 200, idleTimeoutMs: 600_000 }, async (server) => {
+    const silent = await Promise.all(Array.from({ length: 5 }, () => RawClient.open(server.port)));
+    // A slowloris client: part of a head, then nothing.
+    const trickle = await RawClient.open(server.port);
+    await trickle.send("GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: a");
+    for (const client of [...silent, trickle]) {
+      assert.equal(await client.closedWithin(10_000), true, "connection left open");
+      assert.equal(client.received, "", "nothing is answered to an incomplete head");
+    }
+    assert.equal(server.openConnections, 0);
+  });
+});
+
+Deno.test("a kept-alive connection is closed after the idle timeout", async () => {
+  await withLimitedServer({ headerTimeoutMs: 600_000, idleTimeoutMs: 200 }, async (server) => {
+    const client = await RawClient.open(server.port);
+    await client.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    await client.waitFor((r) => r.includes('"ok":true'));
+    assert.match(client.received, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.doesNotMatch(client.received, /connection: close/);
+    assert.equal(await client.closedWithin(10_000), true, "idle connection left open");
+  });
+});
+
+Deno.test("the connection beyond maxConnections is answered 503 and closed", async () => {
+  await withLimitedServer({ maxConnections: 3, headerTimeoutMs: 600_000 }, async (server) => {
+    const held = await Promise.all(Array.from({ length: 3 }, () => RawClient.open(server.port)));
+    // The server counts a connection once it has accepted it; wait for all three.
+    for (let i = 0; i < 500 && server.openConnections < 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(server.openConnections, 3);
+    const refused = await RawClient.open(server.port);
+    assert.equal(await refused.closedWithin(10_000), true);
+    assert.match(refused.received, /^HTTP\/1\.1 503 Service Unavailable\r\n/);
+    assert.match(refused.received, /too many connections/);
+    assert.equal(server.refusedConnections, 1);
+    assert.equal(server.openConnections, 3);
+    // A slot frees when a holder leaves.
+    held.pop()!.close();
+    let status = 0;
+    for (let i = 0; i < 500 && status !== 200; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const response = await fetch(`http://127.0.0.1:${server.port}/health`);
+      status = response.status;
+      await response.body?.cancel();
+    }
+    assert.equal(status, 200);
+    for (const client of held) client.close();
+  });
+});
+
+Deno.test("a request head over 8 KiB is answered 431 and the connection closed", async () => {
+  await withLimitedServer({}, async (server) => {
+    const client = await RawClient.open(server.port);
+    await client.send(`GET /metrics HTTP/1.1\r\nX-Big: ${"a".repeat(9_000)}\r\n\r\n`).catch(
+      () => {},
+    );
+    assert.equal(await client.closedWithin(10_000), true);
+    assert.match(client.received, /^HTTP\/1\.1 431 /);
+  });
+});
+
+Deno.test("malformed heads are answered 400 or 505 and the connection closed", async () => {
+  await withLimitedServer({}, async (server) => {
+    const cases: [string, RegExp][] = [
+      ["GARBAGE\r\n\r\n", /^HTTP\/1\.1 400 /],
+      ["GET /metrics HTTP/1.1\r\n bad folding\r\n\r\n", /^HTTP\/1\.1 400 /],
+      ["GET /metrics HTTP/1.1\r\nContent-Length: -1\r\n\r\n", /^HTTP\/1\.1 400 /],
+      ["GET * HTTP/1.1\r\n\r\n", /^HTTP\/1\.1 400 /],
+      ["GET /metrics HTTP/2.0\r\n\r\n", /^HTTP\/1\.1 505 /],
+    ];
+    for (const [request, expected] of cases) {
+      const client = await RawClient.open(server.port);
+      await client.send(request);
+      assert.equal(await client.closedWithin(10_000), true, JSON.stringify(request));
+      assert.match(client.received, expected, JSON.stringify(request));
+      assert.match(client.received, /connection: close/);
+    }
+  });
+});
+
+Deno.test("a request announcing a body is answered, then its connection closed unread", async () => {
+  await withLimitedServer({}, async (server) => {
+    const client = await RawClient.open(server.port);
+    await client.send("POST /metrics HTTP/1.1\r\nContent-Length: 100000\r\n\r\npartial");
+    assert.equal(await client.closedWithin(10_000), true);
+    assert.match(client.received, /^HTTP\/1\.1 405 /);
+    assert.match(client.received, /connection: close/);
+  });
+});
+
+Deno.test("pipelined requests on one connection are answered in order", async () => {
+  await withLimitedServer({}, async (server) => {
+    const client = await RawClient.open(server.port);
+    await client.send(
+      "GET /health HTTP/1.1\r\n\r\nGET /nope HTTP/1.1\r\n\r\nHEAD /metrics HTTP/1.1\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(await client.closedWithin(10_000), true);
+    const statuses = [...client.received.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]);
+    assert.deepEqual(statuses, ["200", "404", "200"]);
+  });
+});
+
+Deno.test("HTTP/1.0 requests are answered and closed unless they ask for keep-alive", async () => {
+  await withLimitedServer({ idleTimeoutMs: 600_000 }, async (server) => {
+    const client = await RawClient.open(server.port);
+    await client.send("GET /health HTTP/1.0\r\n\r\n");
+    assert.equal(await client.closedWithin(10_000), true);
+    assert.match(client.received, /^HTTP\/1\.1 200 OK\r\n/);
+  });
+});
+
+Deno.test("failed accepts (EMFILE) pause with growing backoff, reported once per burst", async () => {
+  const metrics = new PoolMetrics({ region: "eu", instance: "x", rssBytes: () => 1 });
+  // The first six accepts fail as when the process is out of descriptors.
+  let failuresLeft = 6;
+  const sleeps: number[] = [];
+  const reports: unknown[] = [];
+  const server = startMetricsServer({
+    hostname: "127.0.0.1",
+    port: 0,
+    path: "/metrics",
+    registry: metrics.registry,
+    health: () => ({ ok: true, checks: {} }),
+    listen: (options) => {
+      const inner = Deno.listen(options);
+      return {
+        addr: inner.addr,
+        close: () => inner.close(),
+        accept: () => {
+          if (failuresLeft === 0) return inner.accept();
+          failuresLeft -= 1;
+          return Promise.reject(new Error("Too many open files (os error 24)"));
+        },
+      };
+    },
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+    onAcceptFailure: (failure) => reports.push(failure),
+  });
+  const request = async () => {
+    const client = await RawClient.open(server.port);
+    await client.send("GET /health HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert.equal(await client.closedWithin(10_000), true);
+    assert.match(client.received, /^HTTP\/1\.1 200 OK/);
+  };
+  try {
+    await request();
+    // Every failure was followed by a pause (no retry at once), doubling each time.
+    assert.deepEqual(sleeps, [10, 20, 40, 80, 160, 320]);
+    assert.equal(reports.length, 1, "one report per burst");
+    assert.match(String((reports[0] as { error: unknown }).error), /os error 24/);
+    // After a success the next burst starts again at the shortest pause and is reported again.
+    failuresLeft = 2;
+    await request();
+    await request();
+    assert.deepEqual(sleeps.slice(6), [10, 20]);
+    assert.equal(reports.length, 2);
+  } finally {
+    await server.shutdown();
+  }
 });

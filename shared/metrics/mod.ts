@@ -8,7 +8,7 @@
  * ```ts
  * const metrics = new PoolMetrics({ region: "eu", instance: "eu-1" });
  * const server = startMetricsServer({
- *   hostname: "0.0.0.0",
+ *   hostname: "127.0.0.1",
  *   port: 9100,
  *   path: "/metrics",
  *   registry: metrics.registry,

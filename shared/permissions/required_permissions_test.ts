@@ -67,7 +67,7 @@ Deno.test("requiredPermissions() adds a separate health listener and deduplicate
   }, "s.json");
   assert.deepEqual(
     requiredPermissions("stratum", config, { configPath: "s.json" }).net.slice(0, 3),
-    ["0.0.0.0:3333", "0.0.0.0:9100", "0.0.0.0:8080"],
+    ["0.0.0.0:3333", "127.0.0.1:9100", "0.0.0.0:8080"],
   );
 });
 
@@ -110,7 +110,7 @@ Deno.test("requiredPermissions() lists the collector's NATS, PostgreSQL and Redi
   assert.deepEqual(
     requiredPermissions("collector", config, { configPath: "/etc/c.json", env: ["PGHOST"] }),
     {
-      net: ["0.0.0.0:9101", "hub:4222", "db.internal:5432", "cache:6380"],
+      net: ["127.0.0.1:9101", "hub:4222", "db.internal:5432", "cache:6380"],
       read: ["/etc/c.json"],
       write: [],
       env: ["PGHOST"],
