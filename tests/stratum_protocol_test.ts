@@ -578,6 +578,70 @@ protocolTest("work on a superseded tip is refused as stale with 21", async () =>
   }
 });
 
+// ---- Difficulty memory (issue 10, finding 1) -------------------------------------------------
+
+for (
+  const [name, request] of [
+    ["configure minimum-difficulty 1e60", {
+      method: "mining.configure",
+      params: [["minimum-difficulty"], { "minimum-difficulty.value": 1e60 }],
+    }],
+    ["suggest_difficulty 1e50", { method: "mining.suggest_difficulty", params: [1e50] }],
+  ] as const
+) {
+  protocolTest(
+    `an impostor's ${name} under a victim's name does not set the victim's next start`,
+    async () => {
+      await withPool({}, async (pool) => {
+        const victimName = `${ADDRESS}.victim`;
+        const impostor = await RawStratum.open(pool.port);
+        await ready(impostor, victimName);
+        await impostor.request(5, request.method, [...request.params]);
+        impostor.close();
+        await impostor.closed;
+        const engine = pool.runtime.engine;
+        for (let i = 0; i < 100 && engine.sessions.size > 0; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.equal(engine.sessions.size, 0, "the impostor's session ended");
+        const victim = await StratumClient.start({
+          host: "127.0.0.1",
+          port: pool.port,
+          username: victimName,
+        });
+        try {
+          const job = await victim.waitForJob();
+          // A round trip after authorize: any remembered difficulty has been applied by now.
+          await victim.connection.request("mining.extranonce.subscribe", []);
+          assert.equal(victim.difficulty, 0.00001, "the victim starts at startdiff");
+          const target = difficultyToTarget(victim.difficulty);
+          let accepted = false;
+          for (let counter = 1n; !accepted && counter < 50n; counter++) {
+            const en2 = extranonce2Hex(counter, victim.extranonce2Size);
+            const en2Bytes = Uint8Array.from(en2.match(/../g)!, (b) => parseInt(b, 16));
+            const header = buildHeader(
+              job,
+              victim.extranonce1,
+              en2Bytes,
+              job.ntime,
+              job.version,
+              0,
+            );
+            const nonce = grindNonce(header, target, 0, 2_000_000);
+            if (nonce === null) continue;
+            const share = await victim.submit(job.jobId, en2, job.ntime, nonce);
+            assert.equal(share.accepted, true, JSON.stringify(share));
+            accepted = true;
+          }
+          assert.ok(accepted, "the victim's share was accepted");
+        } finally {
+          victim.close();
+        }
+      });
+    },
+  );
+}
+
 // ---- Rate limits (Phase 5 §2.4, each with the seed's value) ---------------------------------
 
 async function rejectedCount(pool: InProcessPool, rule: string): Promise<number> {

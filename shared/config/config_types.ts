@@ -104,8 +104,8 @@ export interface RateLimitsConfig {
   submit_ban_seconds: number;
   /** Invalid shares per connection per minute before disconnect. */
   max_invalid_shares_per_minute: number;
-  /** Lines of any kind per connection per minute before disconnect. */
-  max_requests_per_minute: number;
+  /** Lines of any kind per connection per minute before disconnect; unset: 2 × max_shares_per_minute. */
+  max_requests_per_minute?: number | undefined;
   /** Requests answered with a protocol error per connection per minute before disconnect. */
   max_invalid_requests_per_minute: number;
   /** mining.configure per connection per minute before disconnect. */

@@ -392,10 +392,10 @@ export const engineShape = {
       100,
       "Invalid shares per connection per minute; more disconnect.",
     ),
-    max_requests_per_minute: withDefault(
+    max_requests_per_minute: optional(
       intInRange(1, 65535),
-      2000,
-      "Lines of any kind (every request, submits refused by the soft-ban included) per connection per minute; more disconnect. Keep it above max_shares_per_minute.",
+      "Lines of any kind (every request, submits refused by the soft-ban included) per connection per minute; more disconnect. At least max_shares_per_minute.",
+      "2 × max_shares_per_minute (at most 65535)",
     ),
     max_invalid_requests_per_minute: withDefault(
       intInRange(1, 65535),
@@ -437,7 +437,9 @@ export interface EngineCrossFields {
   nonce1length: number;
   nonce2length: number;
   /** The limits whose order matters; absent in fixtures that test other rules. */
-  rate_limits?: { max_requests_per_minute: number; max_shares_per_minute: number } | undefined;
+  rate_limits?:
+    | { max_requests_per_minute?: number | undefined; max_shares_per_minute: number }
+    | undefined;
 }
 
 /** Adds one issue to a zod refinement context. */
@@ -492,7 +494,10 @@ export function checkEngine(config: EngineCrossFields, addIssue: AddIssue): void
     );
   }
   const limits = config.rate_limits;
-  if (limits !== undefined && limits.max_requests_per_minute < limits.max_shares_per_minute) {
+  if (
+    limits?.max_requests_per_minute !== undefined &&
+    limits.max_requests_per_minute < limits.max_shares_per_minute
+  ) {
     addIssue(
       ["rate_limits", "max_requests_per_minute"],
       `expected at least max_shares_per_minute (${limits.max_shares_per_minute}), or the connection is closed before the submit soft-ban can act; got ${limits.max_requests_per_minute}`,

@@ -87,7 +87,6 @@ Deno.test("validateConfig() fills in ckpool's and the seed's defaults", () => {
     max_shares_per_minute: 1000,
     submit_ban_seconds: 300,
     max_invalid_shares_per_minute: 100,
-    max_requests_per_minute: 2000,
     max_invalid_requests_per_minute: 100,
     max_configures_per_minute: 10,
     max_suggest_difficulty_per_minute: 10,
@@ -141,6 +140,14 @@ Deno.test("validateConfig() takes dropidle 0 (never) and refuses a negative or f
     const error = stratumError({ ...MINIMAL, dropidle: value });
     assert.equal(error.issues[0]?.path, "dropidle", JSON.stringify(error.issues));
   }
+});
+
+Deno.test("validateConfig() keeps a config that raised only max_shares_per_minute valid", () => {
+  const config = validateConfig("stratum", {
+    ...MINIMAL,
+    rate_limits: { max_shares_per_minute: 10_000 },
+  }, PATH);
+  assert.equal(config.rate_limits.max_requests_per_minute, undefined);
 });
 
 Deno.test("validateConfig() refuses a line budget below the submit limit, naming the key", () => {

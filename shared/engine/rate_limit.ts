@@ -12,17 +12,19 @@
  * | max_authorizes_per_minute     | 5     | 60 s       | disconnect                         |
  * | max_shares_per_minute         | 1000  | 60 s       | soft-ban for submit_ban_seconds    |
  * | max_invalid_shares_per_minute | 100   | 60 s       | disconnect                         |
- * | max_requests_per_minute       | 2000  | 60 s       | disconnect                         |
+ * | max_requests_per_minute       | 2000¹ | 60 s       | disconnect                         |
  * | max_invalid_requests_per_minute | 100 | 60 s       | disconnect                         |
  * | max_configures_per_minute     | 10    | 60 s       | disconnect                         |
  * | max_suggest_difficulty_per_minute | 10 | 60 s      | disconnect                         |
  * | maxclients                    | 100k  | concurrent | refuse (or evict, caller's choice) |
  *
+ * ¹ Unless configured: twice max_shares_per_minute ({@linkcode defaultRequestBudget}).
+ *
  * The seed's table names four request classes; the last four per-connection rows close the rest
  * (issue 10, finding 3). max_requests_per_minute counts every line a connection sends, whatever
  * it is (submits refused during a soft-ban, client replies, extranonce.subscribe included), so no
- * class of request is unbounded; its default leaves room for max_shares_per_minute submits and a
- * soft-banned miner's late ones. max_invalid_requests_per_minute counts requests answered with a
+ * class of request is unbounded; its default leaves room for max_shares_per_minute submits and as
+ * many lines again. max_invalid_requests_per_minute counts requests answered with a
  * protocol error (malformed or unknown, a submit before subscribe or for a worker not authorized
  * on the connection, a refused address). Real miners send `mining.configure` once per connection
  * and `mining.suggest_difficulty` at most every 30 s (NerdMiner's keepalive), so 10 a minute of
@@ -79,7 +81,7 @@ export interface RateLimitOptions {
   readonly submit_ban_seconds: number;
   /** Invalid shares per connection per minute; beyond: disconnect (default 100). */
   readonly max_invalid_shares_per_minute: number;
-  /** Lines of any kind per connection per minute; beyond: disconnect (default 2000). */
+  /** Lines of any kind per connection per minute; beyond: disconnect (default 2 × submits). */
   readonly max_requests_per_minute: number;
   /** Requests answered with a protocol error per connection per minute; beyond: disconnect (100). */
   readonly max_invalid_requests_per_minute: number;
@@ -87,6 +89,19 @@ export interface RateLimitOptions {
   readonly max_configures_per_minute: number;
   /** `mining.suggest_difficulty` per connection per minute; beyond: disconnect (default 10). */
   readonly max_suggest_difficulty_per_minute: number;
+}
+
+/**
+ * max_requests_per_minute when the config leaves it out: twice the submit limit, so a miner at
+ * the submit limit still has as many lines again for everything else (soft-banned submits
+ * included), and a config that raised max_shares_per_minute keeps working. Capped at the
+ * largest limit a counter holds.
+ *
+ * @param maxSharesPerMinute the submit limit.
+ * @returns the line budget per connection per minute.
+ */
+export function defaultRequestBudget(maxSharesPerMinute: number): number {
+  return Math.min(MAX_LIMIT, 2 * maxSharesPerMinute);
 }
 
 /** Settings of the process-wide {@linkcode IpLimiter} (besides maxclients). */

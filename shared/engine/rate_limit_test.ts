@@ -4,6 +4,7 @@ import { ManualClock } from "./clock.ts";
 import {
   ConnectionLimiter,
   type ConnectionLimitOptions,
+  defaultRequestBudget,
   IpLimiter,
   RATE_WINDOW_MS,
   type RateLimitOptions,
@@ -445,4 +446,10 @@ Deno.test("limiters reject out-of-range settings", () => {
   for (const b of bad) {
     assert.throws(() => new ConnectionLimiter({ ...LIMITS, ...b }, clock), RangeError);
   }
+});
+
+Deno.test("defaultRequestBudget() is twice the submit limit, within a 16-bit counter", () => {
+  assert.equal(defaultRequestBudget(1000), 2000);
+  assert.equal(defaultRequestBudget(6000), 12_000);
+  assert.equal(defaultRequestBudget(65_535), 65_535);
 });

@@ -5,7 +5,7 @@
  * submission, events, metrics) goes through the `SessionHost` the engine provides. Requests of
  * one connection are handled strictly in order and synchronously.
  */
-import { addressToScriptPubKey, bytesToHex, type Network } from "../bitcoin/mod.ts";
+import { addressToScriptPubKey, bytesToHex } from "../bitcoin/mod.ts";
 import {
   ClientMethod,
   encodeError,
@@ -21,99 +21,20 @@ import {
   type SubmitRequest,
   u32Hex,
 } from "../stratum/mod.ts";
-import type { Clock } from "./clock.ts";
 import type { Workbase } from "./jobs.ts";
-import type { JobManager } from "./jobs.ts";
-import { ConnectionLimiter, type RateLimitOptions, RateLimitRule } from "./rate_limit.ts";
+import { ConnectionLimiter, RateLimitRule } from "./rate_limit.ts";
 import { clampRequestedDifficulty } from "./requested_difficulty.ts";
-import { type ShareInput, type ShareVerdict, validateShare } from "./share.ts";
-import { VarDiff, type VarDiffOptions } from "./vardiff.ts";
+import { type ShareInput, validateShare } from "./share.ts";
+import type { AuthorizedWorker, DifficultyReason, SessionHost, Transport } from "./session_host.ts";
+import { VarDiff } from "./vardiff.ts";
 
-/** Where a session's output goes: the connection that owns it. */
-export interface Transport {
-  /** Queues one complete line for the miner. */
-  send(line: string): void;
-  /** Flushes queued lines and closes the connection. */
-  close(reason: string): void;
-}
-
-/** The identity a worker authorized with. */
-export interface AuthorizedWorker {
-  readonly username: string;
-  readonly address: string;
-  readonly worker: string;
-  readonly payoutScript: Uint8Array;
-  /** Cache key of the payout script (hex), shared by all sessions paying the same script. */
-  readonly payoutKey: string;
-}
-
-/** Engine-wide settings every session reads. */
-export interface SessionOptions {
-  readonly network: Network;
-  readonly extranonce2Size: number;
-  /** The pool's version_mask (0 disables version rolling). */
-  readonly poolVersionMask: number;
-  readonly startDifficulty: number;
-  readonly vardiff: VarDiffOptions;
-  readonly rateLimits: RateLimitOptions;
-  /** After a retarget, shares at the previous difficulty are still accepted for this long. */
-  readonly difficultyGraceMs: number;
-  /** Longest line accepted from a miner. */
-  readonly maxLineBytes: number;
-}
-
-/** What the engine offers sessions. */
-export interface SessionHost {
-  readonly options: SessionOptions;
-  readonly clock: Clock;
-  readonly jobs: JobManager;
-  /** A fresh extranonce1, or the one of `resumeId` when it is free to reuse. */
-  allocateExtranonce1(resumeId: string | null): { extranonce1: Uint8Array; resumed: boolean };
-  /** Gives an extranonce1 back (kept reserved for resume for a while). */
-  releaseExtranonce1(extranonce1: Uint8Array): void;
-  /** Remembered difficulty for a reconnecting worker (may resolve later; never awaited on hot path). */
-  recallDifficulty(session: Session, username: string): void;
-  /**
-   * Records the difficulty for reconnect memory (fire-and-forget). Sessions pass only a
-   * difficulty they had a share accepted at: anyone may connect under another miner's name, so
-   * what that name starts at next time must be backed by work, not by a request.
-   */
-  rememberDifficulty(username: string, difficulty: number): void;
-  /** A share verdict, for metrics, events, best-share tracking and block submission. */
-  onShare(
-    session: Session,
-    submit: SubmitRequest,
-    verdict: ShareVerdict,
-    workbase: Workbase,
-    handlingUs: number,
-  ): void;
-  /**
-   * A share refused before validation because its job is gone (`stale`: a superseded tip whose
-   * job data was dropped) or was never issued (`unknown_job`); counted and reported like any
-   * other rejected share.
-   */
-  onJobRefused(
-    session: Session,
-    submit: SubmitRequest,
-    reason: "stale" | "unknown_job",
-    handlingUs: number,
-  ): void;
-  /** A worker authorized (first authorization on the connection is `first`). */
-  onAuthorized(session: Session, worker: AuthorizedWorker, first: boolean): void;
-  /** The session changed difficulty. */
-  onDifficultyChanged(
-    session: Session,
-    oldDiff: number,
-    newDiff: number,
-    reason: DifficultyReason,
-  ): void;
-  /** A rate limit refused something; `rule` names the limit. */
-  onRateLimited(session: Session, rule: string): void;
-  /** A protocol error answered to the miner (for metrics). */
-  onProtocolError(session: Session, kind: string): void;
-  /** The pool is draining: refuse new subscriptions. */
-  readonly draining: boolean;
-}
+export type {
+  AuthorizedWorker,
+  DifficultyReason,
+  SessionHost,
+  SessionOptions,
+  Transport,
+} from "./session_host.ts";
 
 /**
  * The validator's input, reused by every submit of the process: validateShare() runs to completion
@@ -134,9 +55,6 @@ const shareInput: { -readonly [K in keyof ShareInput]: ShareInput[K] } = {
   previousDifficulty: null,
   nowSec: 0,
 };
-
-/** Why a difficulty changed (the diff_updated event's reason). */
-export type DifficultyReason = "vardiff" | "suggest" | "reconnect_memory" | "configure";
 
 /** Protocol state of one connection. */
 export class Session {
