@@ -16,6 +16,9 @@ setpriv         util-linux
 promtool        prometheus
 systemd-analyze systemd
 openssl         openssl
+ip              iproute2
+ss              iproute2
+sysctl          procps
 "
 
 # Debian installs some of these outside a non-login PATH (nats-server and initdb).
