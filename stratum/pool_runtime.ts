@@ -14,6 +14,7 @@ import {
 import {
   type BlockSubmitter,
   type Clock,
+  DEFAULT_MAX_QUEUED_BYTES,
   defaultRequestBudget,
   type DifficultyMemory,
   Engine,
@@ -41,8 +42,8 @@ import {
 
 /** Longest line accepted from a miner. */
 export const MAX_LINE_BYTES = 16 * 1024;
-/** Output a slow reader may leave unread before it is disconnected. */
-export const MAX_QUEUED_BYTES = 1024 * 1024;
+/** Output a slow reader may leave unread before it is disconnected (queued plus in a pending write). */
+export const MAX_QUEUED_BYTES = DEFAULT_MAX_QUEUED_BYTES;
 /** Read buffer per connection: small because every idle connection holds one (a submit is ~150 B). */
 export const READ_BUFFER_BYTES = 1024;
 /** Shares at the old difficulty are still accepted this long after a retarget. */

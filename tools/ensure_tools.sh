@@ -18,8 +18,10 @@ systemd-analyze systemd
 openssl         openssl
 nmap            nmap
 testssl         testssl.sh
-ss              iproute2
 npm             npm
+ip              iproute2
+ss              iproute2
+sysctl          procps
 "
 
 # Debian installs some of these outside a non-login PATH (nats-server and initdb).
