@@ -22,6 +22,8 @@ export const TEST_ADDRESS = "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080";
 export const DEFAULT_RATE_LIMITS: RateLimitOptions = {
   connections_per_ip_per_minute: 10,
   max_connections_per_ip: 50,
+  ipv4_prefix_length: 32,
+  ipv6_prefix_length: 64,
   max_subscribes_per_minute: 3,
   max_authorizes_per_minute: 5,
   max_shares_per_minute: 1000,
