@@ -8,8 +8,8 @@
  *
  * `run` validates the config (same loader, same one-line errors, exit 2), derives the
  * `--allow-*` flags from it, and runs `deno run --no-prompt <flags> <kind>/main.ts --config
- * <file>` with inherited stdio, forwarding SIGINT, SIGTERM and SIGHUP (TLS certificate reload) and exiting with the child's
- * code. The launcher needs read and run; the service gets only its own narrow grants.
+ * <file>` with inherited stdio, forwarding SIGINT, SIGTERM and SIGHUP (TLS certificate reload)
+ * and exiting with the child's code. The launcher needs read and run; the service gets only its own narrow grants.
  *
  * `compile` runs `deno compile <flags> --output <file> <kind>/main.ts`; the flags are baked
  * into the executable, so run it with the same `--config` path. `deno compile` downloads a
