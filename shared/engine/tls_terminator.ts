@@ -33,6 +33,8 @@ const LOOPBACK_HOST = "127.0.0.1";
 const RELAY_INITIAL_BUFFER_BYTES = 1024;
 /** A TLS record carries at most 16 KiB of plaintext plus its overhead. */
 const RELAY_MAX_BUFFER_BYTES = 17 * 1024;
+/** How long a failed handshake's alert may take to reach the client before its sockets close. */
+const ALERT_DRAIN_MS = 1000;
 
 /** The config keys a certificate problem is reported under. */
 export const TlsConfigKey = { CertFile: "tls.cert_file", KeyFile: "tls.key_file" } as const;
@@ -246,6 +248,12 @@ class Relay {
     );
   }
 
+  /** Closes once the relay ends by itself, or after `graceMs` at the latest. */
+  closeAfterDrain(graceMs: number): void {
+    const timer = setTimeout(() => this.close(), graceMs);
+    void this.ended.then(() => clearTimeout(timer));
+  }
+
   /** Closes both sockets; the loopback server sees EOF and the miner sees the close. */
   close(): void {
     if (this.#closed) return;
@@ -457,12 +465,20 @@ export class TlsTerminator {
         conn.handshake().then(() => "done" as const, () => "failed" as const),
         timedOut,
       ]);
-      if (outcome !== "done" || this.#closed) {
+      if (outcome === "timeout" || this.#closed) {
         // The loopback server's pending handshake ends on the relay's EOF.
         relay.close();
         closeQuietly(conn);
         if (outcome === "timeout") this.#observer.handshakeTimedOut();
         else this.#observer.handshakeFailed();
+        return null;
+      }
+      if (outcome === "failed") {
+        // The server's alert (protocol version, no shared cipher) is on its way to the client:
+        // the relay ends on the loopback server's EOF once it has passed it on.
+        closeQuietly(conn);
+        relay.closeAfterDrain(ALERT_DRAIN_MS);
+        this.#observer.handshakeFailed();
         return null;
       }
       this.#pending.delete(relay);
