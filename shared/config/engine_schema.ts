@@ -212,7 +212,7 @@ export const engineShape = {
         "TLS handshakes in progress at once (all TLS listeners); a connection beyond it is closed at once.",
       ),
     }),
-    "Certificate and handshake limits of the serverurl_tls listeners (TLS 1.2 and 1.3 only, AEAD cipher suites only). SIGHUP re-reads cert_file and key_file: new handshakes use the new pair, connected miners stay; a pair that fails to load is logged and the old one kept.",
+    "Certificate and handshake limits of the serverurl_tls listeners (TLS 1.2/1.3, ECDHE with AEAD suites only). SIGHUP re-reads cert_file and key_file; connected miners stay; a pair that fails to load is logged and the old one kept.",
     "none (no TLS listener)",
   ),
   mindiff: withDefault(
