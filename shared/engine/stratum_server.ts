@@ -181,6 +181,8 @@ export class StratumServer {
     let accepted = null;
     try {
       accepted = await terminator.handshake(conn);
+    } catch (e) {
+      this.#log.warn("TLS handshake error", { error: String(e) });
     } finally {
       if (accepted === null) {
         this.#engine.abandon(ip);
