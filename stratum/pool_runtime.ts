@@ -15,6 +15,7 @@ import {
 import {
   type BlockSubmitter,
   type Clock,
+  defaultRequestBudget,
   type DifficultyMemory,
   Engine,
   type EngineOptions,
@@ -139,7 +140,11 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     poolVersionMask: parseInt(config.version_mask, 16) >>> 0,
     startDifficulty: config.startdiff,
     vardiff: { ...config.vardiff, mindiff: config.mindiff, maxdiff: config.maxdiff },
-    rateLimits: config.rate_limits,
+    rateLimits: {
+      ...config.rate_limits,
+      max_requests_per_minute: config.rate_limits.max_requests_per_minute ??
+        defaultRequestBudget(config.rate_limits.max_shares_per_minute),
+    },
     difficultyGraceMs: DIFFICULTY_GRACE_MS,
     maxLineBytes: MAX_LINE_BYTES,
     maxClients: config.maxclients,
@@ -150,6 +155,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       retiredJobs: 64,
     },
     authorizeTimeoutMs: AUTHORIZE_TIMEOUT_MS,
+    idleTimeoutMs: config.dropidle * 1000,
     hashrateUpdateIntervalMs: 60_000,
     region: config.region,
   };

@@ -94,6 +94,14 @@ export interface RateLimitsConfig {
   submit_ban_seconds: number;
   /** Invalid shares per connection per minute before disconnect. */
   max_invalid_shares_per_minute: number;
+  /** Lines of any kind per connection per minute before disconnect; unset: 2 × max_shares_per_minute. */
+  max_requests_per_minute?: number | undefined;
+  /** Requests answered with a protocol error per connection per minute before disconnect. */
+  max_invalid_requests_per_minute: number;
+  /** mining.configure per connection per minute before disconnect. */
+  max_configures_per_minute: number;
+  /** mining.suggest_difficulty per connection per minute before disconnect. */
+  max_suggest_difficulty_per_minute: number;
 }
 
 /** `tls`: certificate and handshake limits of the Stratum-over-TLS listeners. */
@@ -146,6 +154,8 @@ export interface EngineConfig {
   zmqblock?: string | undefined;
   /** Most concurrent connections. */
   maxclients: number;
+  /** Seconds an authorized connection may stay silent before it is closed; 0: never. */
+  dropidle: number;
   /** Bind serverurl with SO_REUSEPORT (several processes on one port, Linux). */
   reuse_port: boolean;
   /** Log directory; stderr only when unset. */

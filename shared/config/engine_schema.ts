@@ -41,6 +41,20 @@ export const NETWORK_NAMES = Object.values(Network) as [Network, ...Network[]];
 /** The event types `events.include` accepts: all nine kinds from `shared/events`. */
 export const EVENT_TYPE_NAMES = ALL_EVENT_TYPES as readonly [EventType, ...EventType[]];
 
+/**
+ * Default `dropidle`: an hour. Vardiff halves an idle miner's difficulty after 2 minutes of
+ * silence and faster after that, so within minutes a silent miner works at mindiff, and what
+ * remains is its own share interval there. At mindiff 1 a 10 MH/s CPU miner (a share every
+ * 430 s on average) stays silent for an hour about once in 600 hours, and then reconnects; ASIC
+ * miners send shares every few seconds, and NerdMiner, the slowest common device, sends
+ * suggest_difficulty every 30 s as a keepalive. What an hour of silence mostly finds is a
+ * connection that is gone, or one held open on purpose.
+ */
+export const DEFAULT_DROPIDLE_SECONDS = 3600;
+
+/** Largest `dropidle`: a week. */
+export const MAX_DROPIDLE_SECONDS = 7 * 86_400;
+
 /** The largest coinbase scriptSig consensus allows (bytes). */
 export const COINBASE_SCRIPTSIG_MAX_BYTES = 100;
 
@@ -249,6 +263,11 @@ export const engineShape = {
     "bitcoind ZMQ hashblock publisher for instant new-block notice (polling still runs as a fallback).",
   ),
   maxclients: withDefault(positiveInt(), 100000, "Most concurrent miner connections."),
+  dropidle: withDefault(
+    intInRange(0, MAX_DROPIDLE_SECONDS),
+    DEFAULT_DROPIDLE_SECONDS,
+    "Seconds an authorized connection may send nothing (no share, no request; keepalives such as NerdMiner's suggest_difficulty count) before it is closed; 0 never closes (ckpool's key, whose default is 0).",
+  ),
   reuse_port: withDefault(
     boolean(),
     false,
@@ -374,6 +393,26 @@ export const engineShape = {
       100,
       "Invalid shares per connection per minute; more disconnect.",
     ),
+    max_requests_per_minute: optional(
+      intInRange(1, 65535),
+      "Lines of any kind (every request, submits refused by the soft-ban included) per connection per minute; more disconnect. At least max_shares_per_minute.",
+      "2 × max_shares_per_minute (at most 65535)",
+    ),
+    max_invalid_requests_per_minute: withDefault(
+      intInRange(1, 65535),
+      100,
+      "Requests answered with a protocol error (malformed, unknown method, submit for a worker not authorized on the connection) per connection per minute; more disconnect.",
+    ),
+    max_configures_per_minute: withDefault(
+      intInRange(1, 65535),
+      10,
+      "mining.configure per connection per minute; more disconnect (miners send one per connection).",
+    ),
+    max_suggest_difficulty_per_minute: withDefault(
+      intInRange(1, 65535),
+      10,
+      "mining.suggest_difficulty per connection per minute; more disconnect (NerdMiner sends one every 30 s).",
+    ),
   }, "Per-IP and per-connection rate limits."),
   region: withDefault(
     stringMatching(isRegionSlug, "a slug of 1 to 32 characters from [a-z0-9-]"),
@@ -400,6 +439,10 @@ export interface EngineCrossFields {
   maxdiff: number;
   nonce1length: number;
   nonce2length: number;
+  /** The limits whose order matters; absent in fixtures that test other rules. */
+  rate_limits?:
+    | { max_requests_per_minute?: number | undefined; max_shares_per_minute: number }
+    | undefined;
 }
 
 /** Adds one issue to a zod refinement context. */
@@ -411,8 +454,10 @@ export function issueAdder(ctx: z.RefinementCtx): AddIssue {
 }
 
 /**
- * Rules spanning several keys: TLS listeners and the tls section come together, difficulty order, donation needs an address, the coinbase
- * scriptSig fits consensus' 100 bytes, and the operator address decodes and is on the network.
+ * Rules spanning several keys: TLS listeners and the tls section come together, difficulty
+ * order, donation needs an address, the coinbase scriptSig fits consensus' 100 bytes, the
+ * operator address decodes and is on the network, and the per-connection line budget leaves room
+ * for the submit limit.
  */
 export function checkEngine(config: EngineCrossFields, addIssue: AddIssue): void {
   if (config.startdiff < config.mindiff) {
@@ -464,6 +509,17 @@ export function checkEngine(config: EngineCrossFields, addIssue: AddIssue): void
       ["serverurl_tls"],
       `expected at least one "host:port" when the tls section is set, got none`,
       config.serverurl_tls,
+    );
+  }
+  const limits = config.rate_limits;
+  if (
+    limits?.max_requests_per_minute !== undefined &&
+    limits.max_requests_per_minute < limits.max_shares_per_minute
+  ) {
+    addIssue(
+      ["rate_limits", "max_requests_per_minute"],
+      `expected at least max_shares_per_minute (${limits.max_shares_per_minute}), or the connection is closed before the submit soft-ban can act; got ${limits.max_requests_per_minute}`,
+      limits.max_requests_per_minute,
     );
   }
   checkAddressKeys(config, addIssue);
