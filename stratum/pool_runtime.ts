@@ -113,6 +113,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
         keyFile: config.tls.key_file,
         handshakeTimeoutMs: config.tls.handshake_timeout_ms,
         maxHandshakes: config.tls.max_handshakes,
+        maxQueuedBytes: MAX_QUEUED_BYTES,
       },
       registerTlsMetrics(metrics.registry),
       log.getChild("tls"),

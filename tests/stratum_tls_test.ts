@@ -27,6 +27,7 @@ class Counts {
   inFlight = 0;
   reloadsOk = 0;
   reloadsFailed = 0;
+  backlogCloses = 0;
   readonly observer = {
     handshakeCompleted: () => void this.completed++,
     handshakeTimedOut: () => void this.timedOut++,
@@ -34,6 +35,7 @@ class Counts {
     handshakeRefused: () => void this.refused++,
     handshakesInFlight: (n: number) => void (this.inFlight = n),
     certificateReloaded: (ok: boolean) => void (ok ? this.reloadsOk++ : this.reloadsFailed++),
+    backlogExceeded: () => void this.backlogCloses++,
   };
 }
 
@@ -63,7 +65,15 @@ async function withCerts(fn: (a: TestCerts, b: TestCerts, dir: string) => Promis
  * terminator, each decrypted connection echoing what it reads.
  */
 async function withEchoServer(
-  options: { certFile: string; keyFile: string; handshakeTimeoutMs?: number; max?: number },
+  options: {
+    certFile: string;
+    keyFile: string;
+    handshakeTimeoutMs?: number;
+    max?: number;
+    maxQueuedBytes?: number;
+    /** What the server does with a decrypted connection; echoes lines when absent. */
+    serve?: (conn: Deno.Conn) => Promise<void>;
+  },
   fn: (port: number, terminator: TlsTerminator, counts: Counts) => Promise<void>,
 ): Promise<void> {
   const counts = new Counts();
@@ -73,6 +83,7 @@ async function withEchoServer(
       keyFile: options.keyFile,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
       maxHandshakes: options.max ?? 64,
+      maxQueuedBytes: options.maxQueuedBytes ?? 1024 * 1024,
     },
     counts.observer,
     log,
@@ -81,6 +92,7 @@ async function withEchoServer(
   const served: TlsAccepted[] = [];
   const echo = async (accepted: TlsAccepted) => {
     served.push(accepted);
+    if (options.serve !== undefined) return await options.serve(accepted.conn);
     const buffer = new Uint8Array(1024);
     try {
       while (true) {
@@ -146,7 +158,7 @@ Deno.test("TlsTerminator.open() names tls.cert_file or tls.key_file for a pair i
   await withCerts(async (a, b, dir) => {
     const open = (certFile: string, keyFile: string) =>
       TlsTerminator.open(
-        { certFile, keyFile, handshakeTimeoutMs: 1000, maxHandshakes: 1 },
+        { certFile, keyFile, handshakeTimeoutMs: 1000, maxHandshakes: 1, maxQueuedBytes: 1024 },
         new Counts().observer,
         log,
       );
@@ -220,6 +232,41 @@ Deno.test("connections beyond max_handshakes in progress are closed at once and 
       (await tlsEcho(port, a.caFile, "again\n")).close();
       assert.equal(counts.completed, 1);
     });
+  });
+});
+
+Deno.test("a TLS miner that stops reading is closed once its relay holds more than the output cap", async () => {
+  await withCerts(async (a) => {
+    let serverWrote = 0;
+    let serverWriteEnded: string | null = null;
+    const flood = async (conn: Deno.Conn) => {
+      // What a notify storm to a miner that never reads looks like from the engine's side.
+      const line = new TextEncoder().encode(`${"x".repeat(1023)}\n`);
+      try {
+        // Bounded: 64 MiB, far beyond every buffer on the way.
+        while (serverWrote < 64 * 1024 * 1024) serverWrote += await conn.write(line);
+        serverWriteEnded = "wrote everything";
+      } catch (e) {
+        serverWriteEnded = String(e);
+      }
+    };
+    await withEchoServer(
+      { ...a.hub, maxQueuedBytes: 256 * 1024, serve: flood },
+      async (port, _t, counts) => {
+        const miner = await Deno.connectTls({
+          hostname: "localhost",
+          port,
+          caCerts: [await Deno.readTextFile(a.caFile)],
+        });
+        await miner.handshake();
+        // The miner reads nothing. Its relay queue passes 256 KiB and the relay closes; the
+        // server's next writes fail instead of waiting on loopback buffers forever.
+        await until(() => serverWriteEnded !== null, "the server's writes ending", 30_000);
+        assert.equal(counts.backlogCloses, 1);
+        assert.notEqual(serverWriteEnded, "wrote everything");
+        miner.close();
+      },
+    );
   });
 });
 

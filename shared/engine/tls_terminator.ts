@@ -69,6 +69,11 @@ export interface TlsTerminatorOptions {
   readonly handshakeTimeoutMs: number;
   /** Handshakes in progress at once; a connection beyond it is closed (`tls.max_handshakes`). */
   readonly maxHandshakes: number;
+  /**
+   * Server output a miner may leave unread in its relay before the connection is closed (bytes):
+   * the plain listeners' output cap, so a slow reader costs the same over TLS.
+   */
+  readonly maxQueuedBytes: number;
 }
 
 /** What the terminator reports (the pool's metrics implement it). */
@@ -85,6 +90,8 @@ export interface TlsObserver {
   handshakesInFlight(count: number): void;
   /** A certificate reload (SIGHUP) succeeded or failed. */
   certificateReloaded(ok: boolean): void;
+  /** An established connection was closed: its miner left `maxQueuedBytes` unread. */
+  backlogExceeded(): void;
 }
 
 /** A decrypted connection and the address its public socket came from. */
@@ -232,20 +239,44 @@ class LoopbackServer {
   }
 }
 
-/** The two sockets carrying one TLS connection's bytes between the miner and the loopback server. */
+/**
+ * The two sockets carrying one TLS connection's bytes between the miner and the loopback server.
+ *
+ * Server → miner bytes are read from the loopback socket as soon as they arrive and queued here,
+ * counted, until the miner's socket takes them: a miner that stops reading then fills this queue
+ * (closed past `maxQueuedBytes`, as a plain connection is past its output cap) rather than the
+ * loopback sockets' kernel buffers, which can hold megabytes that nothing here can measure.
+ */
 class Relay {
   readonly #outer: Deno.TcpConn;
   readonly #inner: Deno.TcpConn;
+  readonly #maxQueuedBytes: number;
+  readonly #onOverflow: () => void;
+  /** Server output waiting for the miner's socket, oldest first. */
+  readonly #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #writing = false;
+  #flushing: Promise<void> = Promise.resolve();
   #closed = false;
-  /** Resolves when either direction ends (EOF, error or {@link close}). */
+  /** Resolves when either direction ends (EOF, error, overflow or {@link close}). */
   readonly ended: Promise<void>;
 
-  constructor(outer: Deno.TcpConn, inner: Deno.TcpConn) {
+  constructor(
+    outer: Deno.TcpConn,
+    inner: Deno.TcpConn,
+    maxQueuedBytes: number,
+    onOverflow: () => void,
+  ) {
     this.#outer = outer;
     this.#inner = inner;
-    this.ended = Promise.race([this.#pump(outer, inner), this.#pump(inner, outer)]).then(() =>
-      this.close()
-    );
+    this.#maxQueuedBytes = maxQueuedBytes;
+    this.#onOverflow = onOverflow;
+    this.ended = Promise.race([this.#toServer(), this.#toMiner()]).then(() => this.close());
+  }
+
+  /** Server output read but not yet taken by the miner's socket. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
   }
 
   /** Closes once the relay ends by itself, or after `graceMs` at the latest. */
@@ -258,24 +289,71 @@ class Relay {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#queue.length = 0;
+    this.#queuedBytes = 0;
     closeQuietly(this.#outer);
     closeQuietly(this.#inner);
   }
 
-  async #pump(from: Deno.TcpConn, to: Deno.TcpConn): Promise<void> {
+  /** Miner → server: requests are small and the loopback server always reads. */
+  async #toServer(): Promise<void> {
     let buffer = new Uint8Array(RELAY_INITIAL_BUFFER_BYTES);
     try {
       while (!this.#closed) {
-        const n = await from.read(buffer);
+        const n = await this.#outer.read(buffer);
         if (n === null) return;
         let written = 0;
-        while (written < n) written += await to.write(buffer.subarray(written, n));
+        while (written < n) written += await this.#inner.write(buffer.subarray(written, n));
         if (n === buffer.length && n < RELAY_MAX_BUFFER_BYTES) {
           buffer = new Uint8Array(RELAY_MAX_BUFFER_BYTES);
         }
       }
     } catch {
       // A reset or a close from the other direction ends the relay like an EOF.
+    }
+  }
+
+  /** Server → miner: read eagerly, queue with a cap, write in order. */
+  async #toMiner(): Promise<void> {
+    let buffer = new Uint8Array(RELAY_INITIAL_BUFFER_BYTES);
+    try {
+      while (!this.#closed) {
+        const n = await this.#inner.read(buffer);
+        if (n === null) break;
+        this.#queue.push(buffer.slice(0, n));
+        this.#queuedBytes += n;
+        if (this.#queuedBytes > this.#maxQueuedBytes) {
+          this.#onOverflow();
+          return;
+        }
+        if (!this.#writing) this.#flushing = this.#flush();
+        if (n === buffer.length && n < RELAY_MAX_BUFFER_BYTES) {
+          buffer = new Uint8Array(RELAY_MAX_BUFFER_BYTES);
+        }
+      }
+      // The server closed (after its last line, say): hand the miner what is queued first.
+      await this.#flushing;
+    } catch {
+      // As in #toServer.
+    }
+  }
+
+  async #flush(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const chunk = this.#queue[0]!;
+        let written = 0;
+        while (written < chunk.length) {
+          written += await this.#outer.write(chunk.subarray(written));
+        }
+        this.#queue.shift();
+        this.#queuedBytes -= chunk.length;
+      }
+    } catch {
+      this.close();
+    } finally {
+      this.#writing = false;
     }
   }
 }
@@ -441,7 +519,12 @@ export class TlsTerminator {
       }
       setNoDelay(outer);
       setNoDelay(inner);
-      relay = new Relay(outer, inner);
+      relay = new Relay(
+        outer,
+        inner,
+        this.#options.maxQueuedBytes,
+        () => this.#observer.backlogExceeded(),
+      );
       this.#pending.add(relay);
       clientPort = inner.localAddr.port;
       const claimed = server.claim(clientPort);

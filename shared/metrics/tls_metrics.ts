@@ -20,8 +20,9 @@ export const TlsHandshakeResult = {
 export type TlsHandshakeResult = typeof TlsHandshakeResult[keyof typeof TlsHandshakeResult];
 
 /**
- * Registers `ckpool_tls_handshakes_total{result}`, `ckpool_tls_handshakes_in_flight` and
- * `ckpool_tls_certificate_reloads_total{result="ok"|"error"}` on `registry`.
+ * Registers `ckpool_tls_handshakes_total{result}`, `ckpool_tls_handshakes_in_flight`,
+ * `ckpool_tls_certificate_reloads_total{result="ok"|"error"}` and
+ * `ckpool_tls_backlog_closes_total` on `registry`.
  *
  * @returns the observer a {@link TlsObserver} consumer (the TLS terminator) reports to
  * @throws {Error} from prom-client when the registry already holds one of these names
@@ -50,6 +51,12 @@ export function registerTlsMetrics(registry: client.Registry): TlsObserver {
       'TLS certificate reloads on SIGHUP; result="error" kept the previous certificate (see the log).',
     labelNames: ["result"],
   });
+  const backlog = new CellCounter({
+    registry,
+    name: "ckpool_tls_backlog_closes_total",
+    help:
+      "TLS connections closed because the miner left more than the output cap unread (the TLS relay's queue; plain connections count under their close reason).",
+  }).child();
   const reloaded = reloads.child({ result: "ok" });
   const reloadFailed = reloads.child({ result: "error" });
   return {
@@ -59,5 +66,6 @@ export function registerTlsMetrics(registry: client.Registry): TlsObserver {
     handshakeRefused: () => refused.inc(),
     handshakesInFlight: (count) => inFlight.set(count),
     certificateReloaded: (success) => (success ? reloaded : reloadFailed).inc(),
+    backlogExceeded: () => backlog.inc(),
   };
 }

@@ -14,6 +14,7 @@ Deno.test("registerTlsMetrics() counts handshake outcomes and reloads by result"
   observer.certificateReloaded(true);
   observer.certificateReloaded(false);
   observer.certificateReloaded(false);
+  observer.backlogExceeded();
   const text = await registry.metrics();
   for (
     const line of [
@@ -24,6 +25,7 @@ Deno.test("registerTlsMetrics() counts handshake outcomes and reloads by result"
       "ckpool_tls_handshakes_in_flight 3",
       'ckpool_tls_certificate_reloads_total{result="ok"} 1',
       'ckpool_tls_certificate_reloads_total{result="error"} 2',
+      "ckpool_tls_backlog_closes_total 1",
     ]
   ) {
     assert.ok(text.split("\n").includes(line), `${line} in\n${text}`);
