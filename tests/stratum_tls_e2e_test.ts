@@ -198,3 +198,45 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name:
+    "failed TLS handshakes give their per-IP slot back: a real miner gets in after more failures than max_connections_per_ip",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withCerts(async (a) => {
+      const devnet = await startDevnet({});
+      const tlsPort = pickFreePort();
+      const pool = await startPoolProcess(devnet, {
+        serverurl_tls: [`127.0.0.1:${tlsPort}`],
+        tls: { cert_file: a.hub.certFile, key_file: a.hub.keyFile, handshake_timeout_ms: 200 },
+        rate_limits: { max_connections_per_ip: 2, connections_per_ip_per_minute: 100 },
+      });
+      try {
+        // Three silent connections one after the other, each closed by the handshake deadline.
+        for (let i = 0; i < 3; i++) {
+          const silent = await Deno.connect({ hostname: "127.0.0.1", port: tlsPort });
+          const buffer = new Uint8Array(16);
+          while ((await silent.read(buffer).catch(() => null)) !== null) { /* until closed */ }
+          silent.close();
+        }
+        const timeouts = await metricValue(
+          pool.metricsPort,
+          'ckpool_tls_handshakes_total{result="timeout"',
+        );
+        assert.equal(timeouts, 3);
+        const { address } = regtestAddress("p2wpkh", 8);
+        const miner = await StratumClient.start({
+          host: "127.0.0.1",
+          port: tlsPort,
+          username: `${address}.after`,
+          tls: { caCerts: [await Deno.readTextFile(a.caFile)] },
+        });
+        miner.close();
+      } finally {
+        assert.equal(await pool.stop(), 0);
+        await devnet.stop();
+      }
+    }),
+});
