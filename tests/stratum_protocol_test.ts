@@ -27,6 +27,10 @@ const RELAXED = {
   max_authorizes_per_minute: 65_535,
   max_shares_per_minute: 65_535,
   max_invalid_shares_per_minute: 65_535,
+  max_requests_per_minute: 65_535,
+  max_invalid_requests_per_minute: 65_535,
+  max_configures_per_minute: 65_535,
+  max_suggest_difficulty_per_minute: 65_535,
 };
 
 let devnet: Devnet | null = null;
@@ -574,6 +578,70 @@ protocolTest("work on a superseded tip is refused as stale with 21", async () =>
   }
 });
 
+// ---- Difficulty memory (issue 10, finding 1) -------------------------------------------------
+
+for (
+  const [name, request] of [
+    ["configure minimum-difficulty 1e60", {
+      method: "mining.configure",
+      params: [["minimum-difficulty"], { "minimum-difficulty.value": 1e60 }],
+    }],
+    ["suggest_difficulty 1e50", { method: "mining.suggest_difficulty", params: [1e50] }],
+  ] as const
+) {
+  protocolTest(
+    `an impostor's ${name} under a victim's name does not set the victim's next start`,
+    async () => {
+      await withPool({}, async (pool) => {
+        const victimName = `${ADDRESS}.victim`;
+        const impostor = await RawStratum.open(pool.port);
+        await ready(impostor, victimName);
+        await impostor.request(5, request.method, [...request.params]);
+        impostor.close();
+        await impostor.closed;
+        const engine = pool.runtime.engine;
+        for (let i = 0; i < 100 && engine.sessions.size > 0; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.equal(engine.sessions.size, 0, "the impostor's session ended");
+        const victim = await StratumClient.start({
+          host: "127.0.0.1",
+          port: pool.port,
+          username: victimName,
+        });
+        try {
+          const job = await victim.waitForJob();
+          // A round trip after authorize: any remembered difficulty has been applied by now.
+          await victim.connection.request("mining.extranonce.subscribe", []);
+          assert.equal(victim.difficulty, 0.00001, "the victim starts at startdiff");
+          const target = difficultyToTarget(victim.difficulty);
+          let accepted = false;
+          for (let counter = 1n; !accepted && counter < 50n; counter++) {
+            const en2 = extranonce2Hex(counter, victim.extranonce2Size);
+            const en2Bytes = Uint8Array.from(en2.match(/../g)!, (b) => parseInt(b, 16));
+            const header = buildHeader(
+              job,
+              victim.extranonce1,
+              en2Bytes,
+              job.ntime,
+              job.version,
+              0,
+            );
+            const nonce = grindNonce(header, target, 0, 2_000_000);
+            if (nonce === null) continue;
+            const share = await victim.submit(job.jobId, en2, job.ntime, nonce);
+            assert.equal(share.accepted, true, JSON.stringify(share));
+            accepted = true;
+          }
+          assert.ok(accepted, "the victim's share was accepted");
+        } finally {
+          victim.close();
+        }
+      });
+    },
+  );
+}
+
 // ---- Rate limits (Phase 5 §2.4, each with the seed's value) ---------------------------------
 
 async function rejectedCount(pool: InProcessPool, rule: string): Promise<number> {
@@ -685,6 +753,74 @@ protocolTest("rate limit: the 101st invalid share within 60 s disconnects", asyn
     assert.equal(await raw.waitClosed(10_000), true);
     assert.equal(await rejectedCount(pool, "max_invalid_shares_per_minute"), 1);
     await assertStillServing(pool);
+  });
+});
+
+/** Sends `count` copies of a request line in one write. */
+function repeated(request: Record<string, unknown>, count: number): string {
+  return (JSON.stringify(request) + "\n").repeat(count);
+}
+
+protocolTest(
+  "rate limit: the 101st request answered with a protocol error within 60 s disconnects",
+  async () => {
+    await withPool({ max_invalid_requests_per_minute: 100 }, async (pool) => {
+      const raw = await RawStratum.open(pool.port);
+      const job = await ready(raw);
+      // A malformed extranonce2: a parse error, answered but never validated as a share.
+      await raw.send(repeated({
+        id: 9,
+        method: "mining.submit",
+        params: [`${ADDRESS}.rig`, job.jobId, "00", job.ntime, "00000000"],
+      }, 10_000));
+      assert.equal(await raw.waitClosed(10_000), true);
+      // Closing on unread input resets the socket, which may drop the last answers in flight.
+      assert.ok(raw.lines.filter((l) => l.id === 9).length <= 101);
+      assert.equal(await rejectedCount(pool, "max_invalid_requests_per_minute"), 1);
+      await assertStillServing(pool);
+    });
+  },
+);
+
+protocolTest("rate limit: the 11th suggest_difficulty within 60 s disconnects", async () => {
+  await withPool({ max_suggest_difficulty_per_minute: 10 }, async (pool) => {
+    const raw = await RawStratum.open(pool.port);
+    await ready(raw);
+    await raw.send(
+      repeated({ id: 9, method: "mining.suggest_difficulty", params: [0.001] }, 50_000),
+    );
+    assert.equal(await raw.waitClosed(10_000), true);
+    assert.ok(raw.lines.filter((l) => l.id === 9).length <= 11);
+    // Only the first suggestion changed the difficulty, so only it brought a job.
+    assert.ok(raw.lines.filter((l) => l.method === "mining.notify").length <= 2);
+    assert.equal(await rejectedCount(pool, "max_suggest_difficulty_per_minute"), 1);
+    await assertStillServing(pool);
+  });
+});
+
+protocolTest("rate limit: the 11th configure within 60 s disconnects", async () => {
+  await withPool({ max_configures_per_minute: 10 }, async (pool) => {
+    const raw = await RawStratum.open(pool.port);
+    await raw.send(repeated({
+      id: 9,
+      method: "mining.configure",
+      params: [["version-rolling"], { "version-rolling.mask": "1fffe000" }],
+    }, 1_000));
+    assert.equal(await raw.waitClosed(10_000), true);
+    assert.ok(raw.lines.filter((l) => l.id === 9).length <= 11);
+    assert.equal(await rejectedCount(pool, "max_configures_per_minute"), 1);
+  });
+});
+
+protocolTest("rate limit: the 2001st line of any kind within 60 s disconnects", async () => {
+  await withPool({ max_requests_per_minute: 2000, max_shares_per_minute: 1000 }, async (pool) => {
+    const raw = await RawStratum.open(pool.port);
+    await raw.send(
+      repeated({ id: 9, method: "mining.extranonce.subscribe", params: [] }, 5_000),
+    );
+    assert.equal(await raw.waitClosed(10_000), true);
+    assert.ok(raw.lines.filter((l) => l.id === 9).length <= 2001);
+    assert.equal(await rejectedCount(pool, "max_requests_per_minute"), 1);
   });
 });
 

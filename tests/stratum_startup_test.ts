@@ -8,7 +8,15 @@ import { startDevnet } from "./support/devnet/mod.ts";
 import { launcherCommand, startPoolProcess } from "./support/pool_process.ts";
 import { pickFreePort } from "./support/servers/nats_server.ts";
 import { regtestAddress } from "./support/addresses.ts";
-import { StratumClient } from "./support/stratum_client/mod.ts";
+import { difficultyToTarget } from "@tbg/shared/bitcoin";
+import { grindNonce } from "./support/miner/grind.ts";
+import {
+  buildHeader,
+  extranonce2Hex,
+  type MinerJob,
+  StratumClient,
+  type SubmitOutcome,
+} from "./support/stratum_client/mod.ts";
 import { startRedisServer } from "./support/servers/redis_server.ts";
 
 Deno.test({
@@ -139,6 +147,22 @@ Deno.test({
   },
 });
 
+/** A difficulty a share is found at in well under a second on a CPU (about 430,000 hashes). */
+const REMEMBERED = 0.0001;
+
+/** Grinds and submits one share at the client's difficulty. */
+async function mineShare(client: StratumClient, job: MinerJob): Promise<SubmitOutcome> {
+  const target = difficultyToTarget(client.difficulty);
+  for (let counter = 1n; counter < 200n; counter++) {
+    const en2 = extranonce2Hex(counter, client.extranonce2Size);
+    const en2Bytes = Uint8Array.from(en2.match(/../g)!, (b) => parseInt(b, 16));
+    const header = buildHeader(job, client.extranonce1, en2Bytes, job.ntime, job.version, 0);
+    const nonce = grindNonce(header, target, 0, 2_000_000);
+    if (nonce !== null) return await client.submit(job.jobId, en2, job.ntime, nonce);
+  }
+  throw new Error(`no share at difficulty ${client.difficulty}`);
+}
+
 Deno.test({
   name: "a reconnecting worker gets its remembered difficulty from Redis, across pool processes",
   sanitizeResources: false,
@@ -151,7 +175,12 @@ Deno.test({
       const first = await startPoolProcess(devnet, { redis: { url: redis.url } });
       const a = await StratumClient.start({ host: "127.0.0.1", port: first.stratumPort, username });
       await a.waitForJob();
-      await a.suggestDifficulty(0.5);
+      await a.suggestDifficulty(REMEMBERED);
+      // Only a difficulty backed by an accepted share is remembered (issue 10, finding 1).
+      const shareAt = await a.waitForJob();
+      assert.equal(a.difficulty, REMEMBERED);
+      const share = await mineShare(a, shareAt);
+      assert.equal(share.accepted, true, JSON.stringify(share));
       a.close();
       await a.connection.closed;
       assert.equal(
@@ -168,12 +197,12 @@ Deno.test({
           username,
         });
         const deadline = Date.now() + 5_000;
-        while (b.difficulty !== 0.5 && Date.now() < deadline) {
+        while (b.difficulty !== REMEMBERED && Date.now() < deadline) {
           await new Promise((r) => setTimeout(r, 20));
         }
         assert.equal(
           b.difficulty,
-          0.5,
+          REMEMBERED,
           JSON.stringify(second.logs.filter((l) => l.level !== "info").slice(-5)),
         );
         b.close();

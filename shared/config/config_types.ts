@@ -104,6 +104,26 @@ export interface RateLimitsConfig {
   submit_ban_seconds: number;
   /** Invalid shares per connection per minute before disconnect. */
   max_invalid_shares_per_minute: number;
+  /** Lines of any kind per connection per minute before disconnect; unset: 2 × max_shares_per_minute. */
+  max_requests_per_minute?: number | undefined;
+  /** Requests answered with a protocol error per connection per minute before disconnect. */
+  max_invalid_requests_per_minute: number;
+  /** mining.configure per connection per minute before disconnect. */
+  max_configures_per_minute: number;
+  /** mining.suggest_difficulty per connection per minute before disconnect. */
+  max_suggest_difficulty_per_minute: number;
+}
+
+/** `tls`: certificate and handshake limits of the Stratum-over-TLS listeners. */
+export interface TlsConfig {
+  /** PEM certificate chain, leaf first; re-read on SIGHUP. */
+  cert_file: string;
+  /** PEM private key of `cert_file`; re-read on SIGHUP. */
+  key_file: string;
+  /** Milliseconds a connection has to finish its TLS handshake. */
+  handshake_timeout_ms: number;
+  /** TLS handshakes in progress at once, over all TLS listeners. */
+  max_handshakes: number;
 }
 
 /** Keys shared by the stratum and relay configs (ckpool's keys plus TheBitcoinGame's). */
@@ -124,6 +144,10 @@ export interface EngineConfig {
   update_interval: number;
   /** Stratum listen addresses ("host:port"). */
   serverurl: string[];
+  /** Stratum-over-TLS listen addresses ("host:port"); empty when there are none. */
+  serverurl_tls: string[];
+  /** TLS certificate and limits; set exactly when `serverurl_tls` is not empty. */
+  tls?: TlsConfig | undefined;
   /** Lowest share difficulty (may be fractional). */
   mindiff: number;
   /** Starting share difficulty. */
@@ -140,6 +164,8 @@ export interface EngineConfig {
   zmqblock?: string | undefined;
   /** Most concurrent connections. */
   maxclients: number;
+  /** Seconds an authorized connection may stay silent before it is closed; 0: never. */
+  dropidle: number;
   /** Bind serverurl with SO_REUSEPORT (several processes on one port, Linux). */
   reuse_port: boolean;
   /** Log directory; stderr only when unset. */

@@ -41,6 +41,20 @@ export const NETWORK_NAMES = Object.values(Network) as [Network, ...Network[]];
 /** The event types `events.include` accepts: all nine kinds from `shared/events`. */
 export const EVENT_TYPE_NAMES = ALL_EVENT_TYPES as readonly [EventType, ...EventType[]];
 
+/**
+ * Default `dropidle`: an hour. Vardiff halves an idle miner's difficulty after 2 minutes of
+ * silence and faster after that, so within minutes a silent miner works at mindiff, and what
+ * remains is its own share interval there. At mindiff 1 a 10 MH/s CPU miner (a share every
+ * 430 s on average) stays silent for an hour about once in 600 hours, and then reconnects; ASIC
+ * miners send shares every few seconds, and NerdMiner, the slowest common device, sends
+ * suggest_difficulty every 30 s as a keepalive. What an hour of silence mostly finds is a
+ * connection that is gone, or one held open on purpose.
+ */
+export const DEFAULT_DROPIDLE_SECONDS = 3600;
+
+/** Largest `dropidle`: a week. */
+export const MAX_DROPIDLE_SECONDS = 7 * 86_400;
+
 /** The largest coinbase scriptSig consensus allows (bytes). */
 export const COINBASE_SCRIPTSIG_MAX_BYTES = 100;
 
@@ -200,6 +214,40 @@ export const engineShape = {
     ),
     "Stratum listen addresses (port 0 lets the kernel choose).",
   ),
+  serverurl_tls: withDefault(
+    arrayOf(
+      stringMatching((value) => parseHostPort(value, true) !== undefined, `"host:port"`),
+      0,
+      `a list of "host:port" listen addresses`,
+    ),
+    [],
+    "Stratum-over-TLS listen addresses (stratum+tls://; port 0 lets the kernel choose), served by the same engine as serverurl; needs the tls section.",
+    "none",
+  ),
+  tls: optional(
+    section({
+      cert_file: required(
+        nonEmptyString("a file path"),
+        "PEM certificate chain of the TLS listeners (leaf first); re-read on SIGHUP.",
+      ),
+      key_file: required(
+        nonEmptyString("a file path"),
+        "PEM private key (PKCS#8, RSA or EC) of cert_file; re-read on SIGHUP.",
+      ),
+      handshake_timeout_ms: withDefault(
+        intInRange(100, 120_000),
+        10_000,
+        "Milliseconds a new TLS connection has to finish its handshake before it is closed.",
+      ),
+      max_handshakes: withDefault(
+        intInRange(1, 65535),
+        256,
+        "TLS handshakes in progress at once (all TLS listeners); a connection beyond it is closed at once.",
+      ),
+    }),
+    "Certificate and handshake limits of the serverurl_tls listeners (TLS 1.2/1.3, ECDHE with AEAD suites only). SIGHUP re-reads cert_file and key_file; connected miners stay; a pair that fails to load is logged and the old one kept.",
+    "none (no TLS listener)",
+  ),
   mindiff: withDefault(
     positiveNumber(difficultyExpects),
     1,
@@ -234,6 +282,11 @@ export const engineShape = {
     "bitcoind ZMQ hashblock publisher for instant new-block notice (polling still runs as a fallback).",
   ),
   maxclients: withDefault(positiveInt(), 100000, "Most concurrent miner connections."),
+  dropidle: withDefault(
+    intInRange(0, MAX_DROPIDLE_SECONDS),
+    DEFAULT_DROPIDLE_SECONDS,
+    "Seconds an authorized connection may send nothing (no share, no request; keepalives such as NerdMiner's suggest_difficulty count) before it is closed; 0 never closes (ckpool's key, whose default is 0).",
+  ),
   reuse_port: withDefault(
     boolean(),
     false,
@@ -373,6 +426,26 @@ export const engineShape = {
       100,
       "Invalid shares per connection per minute; more disconnect.",
     ),
+    max_requests_per_minute: optional(
+      intInRange(1, 65535),
+      "Lines of any kind (every request, submits refused by the soft-ban included) per connection per minute; more disconnect. At least max_shares_per_minute.",
+      "2 × max_shares_per_minute (at most 65535)",
+    ),
+    max_invalid_requests_per_minute: withDefault(
+      intInRange(1, 65535),
+      100,
+      "Requests answered with a protocol error (malformed, unknown method, submit for a worker not authorized on the connection) per connection per minute; more disconnect.",
+    ),
+    max_configures_per_minute: withDefault(
+      intInRange(1, 65535),
+      10,
+      "mining.configure per connection per minute; more disconnect (miners send one per connection).",
+    ),
+    max_suggest_difficulty_per_minute: withDefault(
+      intInRange(1, 65535),
+      10,
+      "mining.suggest_difficulty per connection per minute; more disconnect (NerdMiner sends one every 30 s).",
+    ),
   }, "Per-IP and per-connection rate limits."),
   region: withDefault(
     stringMatching(isRegionSlug, "a slug of 1 to 32 characters from [a-z0-9-]"),
@@ -388,6 +461,8 @@ export const engineShape = {
 
 /** The keys {@link checkEngine} reads; both engine configs have them. */
 export interface EngineCrossFields {
+  serverurl_tls: string[];
+  tls?: unknown;
   btcaddress?: string | undefined;
   network?: Network | undefined;
   btcsig: string;
@@ -397,6 +472,10 @@ export interface EngineCrossFields {
   maxdiff: number;
   nonce1length: number;
   nonce2length: number;
+  /** The limits whose order matters; absent in fixtures that test other rules. */
+  rate_limits?:
+    | { max_requests_per_minute?: number | undefined; max_shares_per_minute: number }
+    | undefined;
 }
 
 /** Adds one issue to a zod refinement context. */
@@ -408,8 +487,10 @@ export function issueAdder(ctx: z.RefinementCtx): AddIssue {
 }
 
 /**
- * Rules spanning several keys: difficulty order, donation needs an address, the coinbase
- * scriptSig fits consensus' 100 bytes, and the operator address decodes and is on the network.
+ * Rules spanning several keys: TLS listeners and the tls section come together, difficulty
+ * order, donation needs an address, the coinbase scriptSig fits consensus' 100 bytes, the
+ * operator address decodes and is on the network, and the per-connection line budget leaves room
+ * for the submit limit.
  */
 export function checkEngine(config: EngineCrossFields, addIssue: AddIssue): void {
   if (config.startdiff < config.mindiff) {
@@ -447,6 +528,31 @@ export function checkEngine(config: EngineCrossFields, addIssue: AddIssue): void
         1 + config.nonce1length + config.nonce2length
       }), more than the ${COINBASE_SCRIPTSIG_MAX_BYTES} consensus allows; shorten btcsig or the nonce lengths`,
       config.btcsig,
+    );
+  }
+  if (config.serverurl_tls.length > 0 && config.tls === undefined) {
+    addIssue(
+      ["tls"],
+      `is required when serverurl_tls lists a listener: {"cert_file": "<PEM path>", "key_file": "<PEM path>"}`,
+      undefined,
+    );
+  }
+  if (config.serverurl_tls.length === 0 && config.tls !== undefined) {
+    addIssue(
+      ["serverurl_tls"],
+      `expected at least one "host:port" when the tls section is set, got none`,
+      config.serverurl_tls,
+    );
+  }
+  const limits = config.rate_limits;
+  if (
+    limits?.max_requests_per_minute !== undefined &&
+    limits.max_requests_per_minute < limits.max_shares_per_minute
+  ) {
+    addIssue(
+      ["rate_limits", "max_requests_per_minute"],
+      `expected at least max_shares_per_minute (${limits.max_shares_per_minute}), or the connection is closed before the submit soft-ban can act; got ${limits.max_requests_per_minute}`,
+      limits.max_requests_per_minute,
     );
   }
   checkAddressKeys(config, addIssue);

@@ -8,6 +8,7 @@ import {
 } from "./engine_schema.ts";
 
 const VALID: EngineCrossFields = {
+  serverurl_tls: [],
   btcsig: "/TheBitcoinGame/",
   donation: 0,
   mindiff: 1,
@@ -27,6 +28,17 @@ Deno.test("coinbaseScriptSigBytes() counts height, tag and extranonce pushes", (
   assert.equal(coinbaseScriptSigBytes("/TheBitcoinGame/", 4, 8), 5 + 17 + 13);
   assert.equal(coinbaseScriptSigBytes("", 4, 8), 5 + 13);
   assert.equal(coinbaseScriptSigBytes("x".repeat(73), 8, 8), 96);
+});
+
+Deno.test("checkEngine() wants max_requests_per_minute at least max_shares_per_minute", () => {
+  const limits = { max_requests_per_minute: 2000, max_shares_per_minute: 1000 };
+  assert.deepEqual(issuesOf({ ...VALID, rate_limits: limits }), []);
+  assert.deepEqual(
+    issuesOf({ ...VALID, rate_limits: { ...limits, max_requests_per_minute: 999 } }),
+    [
+      "rate_limits.max_requests_per_minute: expected at least max_shares_per_minute (1000), or the connection is closed before the submit soft-ban can act; got 999",
+    ],
+  );
 });
 
 Deno.test("checkEngine() accepts the defaults", () => {

@@ -76,6 +76,7 @@ Deno.test("validateConfig() fills in ckpool's and the seed's defaults", () => {
     header_timeout_ms: 5_000,
     idle_timeout_ms: 15_000,
   });
+  assert.equal(config.dropidle, 3600);
   assert.deepEqual(config.rate_limits, {
     connections_per_ip_per_minute: 10,
     max_connections_per_ip: 50,
@@ -86,6 +87,9 @@ Deno.test("validateConfig() fills in ckpool's and the seed's defaults", () => {
     max_shares_per_minute: 1000,
     submit_ban_seconds: 300,
     max_invalid_shares_per_minute: 100,
+    max_invalid_requests_per_minute: 100,
+    max_configures_per_minute: 10,
+    max_suggest_difficulty_per_minute: 10,
   });
 });
 
@@ -127,6 +131,34 @@ Deno.test("validateConfig() names an out-of-range value with its key path", () =
   assert.deepEqual(error.issues, [{
     path: "rate_limits.max_shares_per_minute",
     message: "expected an integer from 1 to 65535, got -5",
+  }]);
+});
+
+Deno.test("validateConfig() takes dropidle 0 (never) and refuses a negative or fractional one", () => {
+  assert.equal(validateConfig("stratum", { ...MINIMAL, dropidle: 0 }, PATH).dropidle, 0);
+  for (const value of [-1, 1.5, "600"]) {
+    const error = stratumError({ ...MINIMAL, dropidle: value });
+    assert.equal(error.issues[0]?.path, "dropidle", JSON.stringify(error.issues));
+  }
+});
+
+Deno.test("validateConfig() keeps a config that raised only max_shares_per_minute valid", () => {
+  const config = validateConfig("stratum", {
+    ...MINIMAL,
+    rate_limits: { max_shares_per_minute: 10_000 },
+  }, PATH);
+  assert.equal(config.rate_limits.max_requests_per_minute, undefined);
+});
+
+Deno.test("validateConfig() refuses a line budget below the submit limit, naming the key", () => {
+  const error = stratumError({
+    ...MINIMAL,
+    rate_limits: { max_requests_per_minute: 500 },
+  });
+  assert.deepEqual(error.issues, [{
+    path: "rate_limits.max_requests_per_minute",
+    message:
+      "expected at least max_shares_per_minute (1000), or the connection is closed before the submit soft-ban can act; got 500",
   }]);
 });
 

@@ -72,6 +72,11 @@ export interface EngineOptions extends SessionOptions {
   readonly jobs: Omit<JobManagerOptions, "extranonce1Size" | "extranonce2Size">;
   /** Connections that have not authorized within this time are closed. */
   readonly authorizeTimeoutMs: number;
+  /**
+   * Authorized connections that sent no line (no share, no request) for this long are closed;
+   * 0 never closes them (config `dropidle`).
+   */
+  readonly idleTimeoutMs: number;
   /** How often hashrate_update events are emitted per worker. */
   readonly hashrateUpdateIntervalMs: number;
   /** Region label put on block_found. */
@@ -92,6 +97,11 @@ export interface EngineDeps {
 export type Admission = { readonly ok: true } | { readonly ok: false; readonly rule: string };
 
 const RESUME_KEEP_MS = 10 * 60_000;
+
+/** The rate-limit metric's rule for connections closed as idle (the config key). */
+export const DROPIDLE_RULE = "dropidle";
+/** Close reason (log, miner_disconnected event) of an idle connection. */
+export const IDLE_TIMEOUT_REASON = "idle timeout";
 const RESUME_KEEP_MAX = 100_000;
 
 /** The Stratum engine. */
@@ -148,6 +158,14 @@ export class Engine implements SessionHost {
       return { ok: false, rule: verdict.rule };
     }
     return { ok: true };
+  }
+
+  /**
+   * Frees the per-IP slot of an admitted connection that ended before it had a session (its TLS
+   * handshake failed or timed out). Its per-minute count stays: the attempt was made.
+   */
+  abandon(ip: string): void {
+    this.#ipLimiter.onDisconnect(ip);
   }
 
   /** Creates the session for an admitted connection. */
@@ -219,9 +237,10 @@ export class Engine implements SessionHost {
     return workbase;
   }
 
-  /** Once a second: idle difficulty decay, authorize timeouts, hashrate reporting. */
+  /** Once a second: idle difficulty decay, authorize and idle timeouts, hashrate reporting. */
   tick(): void {
     const nowMs = this.clock.nowMs();
+    const idleTimeoutMs = this.options.idleTimeoutMs;
     const emitHashrate = nowMs - this.#lastHashrateEmitMs >= this.options.hashrateUpdateIntervalMs;
     if (emitHashrate) this.#lastHashrateEmitMs = nowMs;
     let total = 0;
@@ -230,6 +249,10 @@ export class Engine implements SessionHost {
         if (nowMs - session.connectedAtMs > this.options.authorizeTimeoutMs) {
           session.close("authorize timeout");
         }
+        continue;
+      }
+      if (idleTimeoutMs > 0 && nowMs - session.lastLineAtMs >= idleTimeoutMs) {
+        this.#dropIdle(session, nowMs);
         continue;
       }
       session.tick();
@@ -255,6 +278,22 @@ export class Engine implements SessionHost {
       if (nowMs - releasedAt < RESUME_KEEP_MS) break;
       this.#released.delete(key);
     }
+  }
+
+  /**
+   * Closes an authorized connection that has been silent for `idleTimeoutMs`, counted as the
+   * `dropidle` rule of the rate-limit metric and logged with the reason.
+   */
+  #dropIdle(session: Session, nowMs: number): void {
+    this.#deps.observer.rateLimited(DROPIDLE_RULE);
+    this.#deps.log.info("idle connection closed", {
+      user: session.payout?.address,
+      worker: session.payout?.worker,
+      ip: session.ip,
+      idle_s: Math.round((nowMs - session.lastLineAtMs) / 1000),
+      reason: IDLE_TIMEOUT_REASON,
+    });
+    session.close(IDLE_TIMEOUT_REASON);
   }
 
   /** Starts a drain: refuse new work and ask every miner to reconnect (elsewhere or later). */

@@ -12,7 +12,23 @@
  * | max_authorizes_per_minute     | 5     | 60 s       | disconnect                         |
  * | max_shares_per_minute         | 1000  | 60 s       | soft-ban for submit_ban_seconds    |
  * | max_invalid_shares_per_minute | 100   | 60 s       | disconnect                         |
+ * | max_requests_per_minute       | 2000¹ | 60 s       | disconnect                         |
+ * | max_invalid_requests_per_minute | 100 | 60 s       | disconnect                         |
+ * | max_configures_per_minute     | 10    | 60 s       | disconnect                         |
+ * | max_suggest_difficulty_per_minute | 10 | 60 s      | disconnect                         |
  * | maxclients                    | 100k  | concurrent | refuse (or evict, caller's choice) |
+ *
+ * ¹ Unless configured: twice max_shares_per_minute ({@linkcode defaultRequestBudget}).
+ *
+ * The seed's table names four request classes; the last four per-connection rows close the rest
+ * (issue 10, finding 3). max_requests_per_minute counts every line a connection sends, whatever
+ * it is (submits refused during a soft-ban, client replies, extranonce.subscribe included), so no
+ * class of request is unbounded; its default leaves room for max_shares_per_minute submits and as
+ * many lines again. max_invalid_requests_per_minute counts requests answered with a
+ * protocol error (malformed or unknown, a submit before subscribe or for a worker not authorized
+ * on the connection, a refused address). Real miners send `mining.configure` once per connection
+ * and `mining.suggest_difficulty` at most every 30 s (NerdMiner's keepalive), so 10 a minute of
+ * each is far above any of them.
  *
  * "Per IP" is per address group: each IPv4 address (`ipv4_prefix_length` 32) and each IPv6 /64
  * (`ipv6_prefix_length`), an IPv4-mapped IPv6 peer counting as its IPv4 address.
@@ -65,6 +81,27 @@ export interface RateLimitOptions {
   readonly submit_ban_seconds: number;
   /** Invalid shares per connection per minute; beyond: disconnect (default 100). */
   readonly max_invalid_shares_per_minute: number;
+  /** Lines of any kind per connection per minute; beyond: disconnect (default 2 × submits). */
+  readonly max_requests_per_minute: number;
+  /** Requests answered with a protocol error per connection per minute; beyond: disconnect (100). */
+  readonly max_invalid_requests_per_minute: number;
+  /** `mining.configure` per connection per minute; beyond: disconnect (default 10). */
+  readonly max_configures_per_minute: number;
+  /** `mining.suggest_difficulty` per connection per minute; beyond: disconnect (default 10). */
+  readonly max_suggest_difficulty_per_minute: number;
+}
+
+/**
+ * max_requests_per_minute when the config leaves it out: twice the submit limit, so a miner at
+ * the submit limit still has as many lines again for everything else (soft-banned submits
+ * included), and a config that raised max_shares_per_minute keeps working. Capped at the
+ * largest limit a counter holds.
+ *
+ * @param maxSharesPerMinute the submit limit.
+ * @returns the line budget per connection per minute.
+ */
+export function defaultRequestBudget(maxSharesPerMinute: number): number {
+  return Math.min(MAX_LIMIT, 2 * maxSharesPerMinute);
 }
 
 /** Settings of the process-wide {@linkcode IpLimiter} (besides maxclients). */
@@ -84,6 +121,10 @@ export type ConnectionLimitOptions = Pick<
   | "max_shares_per_minute"
   | "submit_ban_seconds"
   | "max_invalid_shares_per_minute"
+  | "max_requests_per_minute"
+  | "max_invalid_requests_per_minute"
+  | "max_configures_per_minute"
+  | "max_suggest_difficulty_per_minute"
 >;
 
 /** Rule names, as config keys; used as the metric label of every rejection. */
@@ -95,6 +136,10 @@ export const RateLimitRule = {
   maxAuthorizesPerMinute: "max_authorizes_per_minute",
   maxSharesPerMinute: "max_shares_per_minute",
   maxInvalidSharesPerMinute: "max_invalid_shares_per_minute",
+  maxRequestsPerMinute: "max_requests_per_minute",
+  maxInvalidRequestsPerMinute: "max_invalid_requests_per_minute",
+  maxConfiguresPerMinute: "max_configures_per_minute",
+  maxSuggestDifficultyPerMinute: "max_suggest_difficulty_per_minute",
 } as const;
 
 /** A rule name. */
@@ -112,9 +157,8 @@ export type ConnectVerdict =
   | { readonly allowed: false; readonly rule: ConnectRule };
 
 /**
- * Verdict on `mining.subscribe`, `mining.authorize` or an invalid share: "disconnect" means
- * the connection must be closed (rule max_subscribes_per_minute, max_authorizes_per_minute or
- * max_invalid_shares_per_minute respectively).
+ * Verdict on a request or an invalid share: "disconnect" means the connection must be closed
+ * (by the rule the method called is named for).
  */
 export type LimitAction = "ok" | "disconnect";
 
@@ -177,6 +221,10 @@ export function validateConnectionLimitOptions(opts: ConnectionLimitOptions): vo
   checkLimit("max_authorizes_per_minute", opts.max_authorizes_per_minute, 1);
   checkLimit("max_shares_per_minute", opts.max_shares_per_minute, 1);
   checkLimit("max_invalid_shares_per_minute", opts.max_invalid_shares_per_minute, 1);
+  checkLimit("max_requests_per_minute", opts.max_requests_per_minute, 1);
+  checkLimit("max_invalid_requests_per_minute", opts.max_invalid_requests_per_minute, 1);
+  checkLimit("max_configures_per_minute", opts.max_configures_per_minute, 1);
+  checkLimit("max_suggest_difficulty_per_minute", opts.max_suggest_difficulty_per_minute, 1);
   if (!(Number.isFinite(opts.submit_ban_seconds) && opts.submit_ban_seconds >= 0)) {
     throw new RangeError(
       `Cannot use rate limit submit_ban_seconds: ${opts.submit_ban_seconds} is not >= 0`,
@@ -410,12 +458,17 @@ const SUBSCRIBES = 0;
 const AUTHORIZES = 1;
 const SUBMITS = 2;
 const INVALID = 3;
-const CONNECTION_RULES = 4;
+const REQUESTS = 4;
+const INVALID_REQUESTS = 5;
+const CONFIGURES = 6;
+const SUGGESTS = 7;
+const CONNECTION_RULES = 8;
 
 /**
- * Per-connection limits on subscribes, authorizes, submits and invalid shares.
+ * Per-connection limits on every request class: all lines, subscribes, authorizes, configures,
+ * difficulty suggestions, submits, invalid shares and requests answered with a protocol error.
  *
- * Small by design (one 112-byte counter array and three numbers) since there is one per
+ * Small by design (one 224-byte counter array and three numbers) since there is one per
  * connection; the options object is shared, never copied. Owned by one session and called in
  * its request order.
  */
@@ -485,6 +538,46 @@ export class ConnectionLimiter {
     if (this.#hit(SUBMITS, this.#opts.max_shares_per_minute, now)) return "ok";
     this.#bannedUntilMs = now + this.#opts.submit_ban_seconds * 1000;
     return "banned";
+  }
+
+  /**
+   * Call on every line the connection sends, before anything else is done with it.
+   *
+   * @returns "disconnect" beyond max_requests_per_minute: close the connection.
+   */
+  onRequest(): LimitAction {
+    const ok = this.#hit(REQUESTS, this.#opts.max_requests_per_minute, this.#clock.nowMs());
+    return ok ? "ok" : "disconnect";
+  }
+
+  /**
+   * Call on each request answered with a protocol error (not a share verdict).
+   *
+   * @returns "disconnect" beyond max_invalid_requests_per_minute: close the connection.
+   */
+  onInvalidRequest(): LimitAction {
+    const limit = this.#opts.max_invalid_requests_per_minute;
+    return this.#hit(INVALID_REQUESTS, limit, this.#clock.nowMs()) ? "ok" : "disconnect";
+  }
+
+  /**
+   * Call on each `mining.configure`.
+   *
+   * @returns "disconnect" beyond max_configures_per_minute: close the connection.
+   */
+  onConfigure(): LimitAction {
+    const ok = this.#hit(CONFIGURES, this.#opts.max_configures_per_minute, this.#clock.nowMs());
+    return ok ? "ok" : "disconnect";
+  }
+
+  /**
+   * Call on each `mining.suggest_difficulty`.
+   *
+   * @returns "disconnect" beyond max_suggest_difficulty_per_minute: close the connection.
+   */
+  onSuggestDifficulty(): LimitAction {
+    const limit = this.#opts.max_suggest_difficulty_per_minute;
+    return this.#hit(SUGGESTS, limit, this.#clock.nowMs()) ? "ok" : "disconnect";
   }
 
   /**

@@ -4,6 +4,7 @@ import { ManualClock } from "./clock.ts";
 import {
   ConnectionLimiter,
   type ConnectionLimitOptions,
+  defaultRequestBudget,
   IpLimiter,
   RATE_WINDOW_MS,
   type RateLimitOptions,
@@ -20,6 +21,10 @@ const LIMITS: RateLimitOptions = {
   max_shares_per_minute: 1000,
   submit_ban_seconds: 300,
   max_invalid_shares_per_minute: 100,
+  max_requests_per_minute: 2000,
+  max_invalid_requests_per_minute: 100,
+  max_configures_per_minute: 10,
+  max_suggest_difficulty_per_minute: 10,
 };
 const MAXCLIENTS = 100_000;
 
@@ -342,6 +347,39 @@ Deno.test("ConnectionLimiter disconnects on the 101st invalid share within a min
   assert.equal(limiter.onInvalidShare(), "disconnect");
 });
 
+for (
+  const [rule, limit, hit] of [
+    ["max_requests_per_minute", 2000, (l: ConnectionLimiter) => l.onRequest()],
+    ["max_invalid_requests_per_minute", 100, (l: ConnectionLimiter) => l.onInvalidRequest()],
+    ["max_configures_per_minute", 10, (l: ConnectionLimiter) => l.onConfigure()],
+    ["max_suggest_difficulty_per_minute", 10, (l: ConnectionLimiter) => l.onSuggestDifficulty()],
+  ] as const
+) {
+  Deno.test(`ConnectionLimiter disconnects beyond ${rule} (${limit}) and admits again as the minute passes`, () => {
+    const clock = new ManualClock(0);
+    const limiter = new ConnectionLimiter(LIMITS, clock);
+    for (let i = 0; i < limit; i++) assert.equal(hit(limiter), "ok", `${rule} #${i + 1}`);
+    assert.equal(hit(limiter), "disconnect");
+    clock.advanceTo(59_999);
+    assert.equal(hit(limiter), "disconnect");
+    // The other request classes keep their own counts.
+    assert.equal(limiter.onSubscribe(), "ok");
+    assert.equal(limiter.onInvalidShare(), "ok");
+    clock.advanceTo(AGE_OUT_MS);
+    assert.equal(hit(limiter), "ok");
+  });
+}
+
+Deno.test("ConnectionLimiter lets NerdMiner's suggest_difficulty every 30 s through for an hour", () => {
+  const clock = new ManualClock(0);
+  const limiter = new ConnectionLimiter(LIMITS, clock);
+  for (let i = 0; i < 120; i++) {
+    clock.advanceTo(i * 30_000);
+    assert.equal(limiter.onRequest(), "ok");
+    assert.equal(limiter.onSuggestDifficulty(), "ok");
+  }
+});
+
 Deno.test("IpLimiter returns shared verdicts, allocating nothing per connect", () => {
   const limiter = new IpLimiter(LIMITS, MAXCLIENTS, new ManualClock(0));
   const first = limiter.onConnect("10.6.0.1");
@@ -400,8 +438,18 @@ Deno.test("limiters reject out-of-range settings", () => {
     { max_shares_per_minute: 70_000 },
     { max_invalid_shares_per_minute: -5 },
     { submit_ban_seconds: -1 },
+    { max_requests_per_minute: 0 },
+    { max_invalid_requests_per_minute: 65_536 },
+    { max_configures_per_minute: 2.5 },
+    { max_suggest_difficulty_per_minute: Number.POSITIVE_INFINITY },
   ];
   for (const b of bad) {
     assert.throws(() => new ConnectionLimiter({ ...LIMITS, ...b }, clock), RangeError);
   }
+});
+
+Deno.test("defaultRequestBudget() is twice the submit limit, within a 16-bit counter", () => {
+  assert.equal(defaultRequestBudget(1000), 2000);
+  assert.equal(defaultRequestBudget(6000), 12_000);
+  assert.equal(defaultRequestBudget(65_535), 65_535);
 });

@@ -5,7 +5,7 @@
  * submission, events, metrics) goes through the `SessionHost` the engine provides. Requests of
  * one connection are handled strictly in order and synchronously.
  */
-import { addressToScriptPubKey, bytesToHex, type Network } from "../bitcoin/mod.ts";
+import { addressToScriptPubKey, bytesToHex } from "../bitcoin/mod.ts";
 import {
   ClientMethod,
   encodeError,
@@ -17,97 +17,24 @@ import {
   ServerMethod,
   stratumError,
   StratumErrorCode,
+  type StratumWireError,
   type SubmitRequest,
   u32Hex,
 } from "../stratum/mod.ts";
-import type { Clock } from "./clock.ts";
 import type { Workbase } from "./jobs.ts";
-import type { JobManager } from "./jobs.ts";
-import { ConnectionLimiter, type RateLimitOptions } from "./rate_limit.ts";
-import { type ShareInput, type ShareVerdict, validateShare } from "./share.ts";
-import { VarDiff, type VarDiffOptions } from "./vardiff.ts";
+import { ConnectionLimiter, RateLimitRule } from "./rate_limit.ts";
+import { clampRequestedDifficulty } from "./requested_difficulty.ts";
+import { type ShareInput, validateShare } from "./share.ts";
+import type { AuthorizedWorker, DifficultyReason, SessionHost, Transport } from "./session_host.ts";
+import { VarDiff } from "./vardiff.ts";
 
-/** Where a session's output goes: the connection that owns it. */
-export interface Transport {
-  /** Queues one complete line for the miner. */
-  send(line: string): void;
-  /** Flushes queued lines and closes the connection. */
-  close(reason: string): void;
-}
-
-/** The identity a worker authorized with. */
-export interface AuthorizedWorker {
-  readonly username: string;
-  readonly address: string;
-  readonly worker: string;
-  readonly payoutScript: Uint8Array;
-  /** Cache key of the payout script (hex), shared by all sessions paying the same script. */
-  readonly payoutKey: string;
-}
-
-/** Engine-wide settings every session reads. */
-export interface SessionOptions {
-  readonly network: Network;
-  readonly extranonce2Size: number;
-  /** The pool's version_mask (0 disables version rolling). */
-  readonly poolVersionMask: number;
-  readonly startDifficulty: number;
-  readonly vardiff: VarDiffOptions;
-  readonly rateLimits: RateLimitOptions;
-  /** After a retarget, shares at the previous difficulty are still accepted for this long. */
-  readonly difficultyGraceMs: number;
-  /** Longest line accepted from a miner. */
-  readonly maxLineBytes: number;
-}
-
-/** What the engine offers sessions. */
-export interface SessionHost {
-  readonly options: SessionOptions;
-  readonly clock: Clock;
-  readonly jobs: JobManager;
-  /** A fresh extranonce1, or the one of `resumeId` when it is free to reuse. */
-  allocateExtranonce1(resumeId: string | null): { extranonce1: Uint8Array; resumed: boolean };
-  /** Gives an extranonce1 back (kept reserved for resume for a while). */
-  releaseExtranonce1(extranonce1: Uint8Array): void;
-  /** Remembered difficulty for a reconnecting worker (may resolve later; never awaited on hot path). */
-  recallDifficulty(session: Session, username: string): void;
-  /** Records the difficulty for reconnect memory (fire-and-forget). */
-  rememberDifficulty(username: string, difficulty: number): void;
-  /** A share verdict, for metrics, events, best-share tracking and block submission. */
-  onShare(
-    session: Session,
-    submit: SubmitRequest,
-    verdict: ShareVerdict,
-    workbase: Workbase,
-    handlingUs: number,
-  ): void;
-  /**
-   * A share refused before validation because its job is gone (`stale`: a superseded tip whose
-   * job data was dropped) or was never issued (`unknown_job`); counted and reported like any
-   * other rejected share.
-   */
-  onJobRefused(
-    session: Session,
-    submit: SubmitRequest,
-    reason: "stale" | "unknown_job",
-    handlingUs: number,
-  ): void;
-  /** A worker authorized (first authorization on the connection is `first`). */
-  onAuthorized(session: Session, worker: AuthorizedWorker, first: boolean): void;
-  /** The session changed difficulty. */
-  onDifficultyChanged(
-    session: Session,
-    oldDiff: number,
-    newDiff: number,
-    reason: DifficultyReason,
-  ): void;
-  /** A rate limit refused something; `rule` names the limit. */
-  onRateLimited(session: Session, rule: string): void;
-  /** A protocol error answered to the miner (for metrics). */
-  onProtocolError(session: Session, kind: string): void;
-  /** The pool is draining: refuse new subscriptions. */
-  readonly draining: boolean;
-}
+export type {
+  AuthorizedWorker,
+  DifficultyReason,
+  SessionHost,
+  SessionOptions,
+  Transport,
+} from "./session_host.ts";
 
 /**
  * The validator's input, reused by every submit of the process: validateShare() runs to completion
@@ -128,9 +55,6 @@ const shareInput: { -readonly [K in keyof ShareInput]: ShareInput[K] } = {
   previousDifficulty: null,
   nowSec: 0,
 };
-
-/** Why a difficulty changed (the diff_updated event's reason). */
-export type DifficultyReason = "vardiff" | "suggest" | "reconnect_memory" | "configure";
 
 /** Protocol state of one connection. */
 export class Session {
@@ -153,12 +77,16 @@ export class Session {
   #suggested: number | null = null;
   #vardiff: VarDiff | null = null;
   #lastJobSent: Workbase | null = null;
+  /** The difficulty of the latest accepted share: the only one reconnect memory may keep. */
+  #earnedDifficulty: number | null = null;
   sharesAccepted = 0;
   sharesRejected = 0;
   bestDiff = 0;
   lastShareAtMs = 0;
   /** Difficulty credited for the most recent accepted share (for hashrate meters). */
   creditedDifficulty = 0;
+  /** Clock reading of the last line received (connection time before any): idle detection. */
+  lastLineAtMs: number;
   #closed = false;
 
   /** @param id engine-unique connection number. */
@@ -168,6 +96,7 @@ export class Session {
     this.#host = host;
     this.#transport = transport;
     this.connectedAtMs = host.clock.nowMs();
+    this.lastLineAtMs = this.connectedAtMs;
     this.#limiter = new ConnectionLimiter(host.options.rateLimits, host.clock);
   }
 
@@ -194,12 +123,22 @@ export class Session {
   /** Handles one line from the miner. */
   handleLine(line: string): void {
     if (this.#closed) return;
+    this.lastLineAtMs = this.#host.clock.nowMs();
     // The session options carry extranonce2Size: no options object per line.
     const parsed = parseLine(line, this.#host.options);
+    // Every line counts against the connection's budget, whatever it turns out to be.
+    if (this.#limiter.onRequest() === "disconnect") {
+      const id = parsed.kind === "ignored"
+        ? null
+        : parsed.kind === "error"
+        ? parsed.id
+        : parsed.request.id;
+      return this.#refuse(id, RateLimitRule.maxRequestsPerMinute, "Too many requests");
+    }
     if (parsed.kind === "ignored") return;
     if (parsed.kind === "error") {
-      this.#host.onProtocolError(this, parsed.fatal ? "invalid_json" : "invalid_request");
-      this.#transport.send(encodeError(parsed.id, stratumError(parsed.code, parsed.message)));
+      const kind = parsed.fatal ? "invalid_json" : "invalid_request";
+      this.#protocolError(parsed.id, kind, stratumError(parsed.code, parsed.message));
       if (parsed.fatal) this.close("invalid JSON");
       return;
     }
@@ -212,8 +151,22 @@ export class Session {
       case ClientMethod.authorize:
         return this.#authorize(request.id, request.address, request.worker);
       case ClientMethod.configure:
+        if (this.#limiter.onConfigure() === "disconnect") {
+          return this.#refuse(
+            request.id,
+            RateLimitRule.maxConfiguresPerMinute,
+            "Too many configure requests",
+          );
+        }
         return this.#configure(request);
       case ClientMethod.suggestDifficulty:
+        if (this.#limiter.onSuggestDifficulty() === "disconnect") {
+          return this.#refuse(
+            request.id,
+            RateLimitRule.maxSuggestDifficultyPerMinute,
+            "Too many suggest_difficulty requests",
+          );
+        }
         return this.#suggestDifficulty(request.id, request.difficulty);
       case ClientMethod.extranonceSubscribe:
         this.extranonceSubscribed = true;
@@ -236,11 +189,14 @@ export class Session {
     );
   }
 
-  /** Applies a remembered difficulty (from reconnect memory) if still relevant. */
+  /**
+   * Applies a remembered difficulty (from reconnect memory) if still relevant, within the bounds
+   * of a miner's request: the store is shared and may hold a value this process never wrote.
+   */
   applyRememberedDifficulty(difficulty: number): void {
     if (this.#vardiff === null || this.sharesAccepted > 0 || this.#suggested !== null) return;
     this.#setDifficulty(
-      this.#vardiff.setRemembered(difficulty)?.newDiff ?? null,
+      this.#vardiff.setRemembered(this.#withinRequestBounds(difficulty))?.newDiff ?? null,
       "reconnect_memory",
     );
   }
@@ -267,19 +223,15 @@ export class Session {
   /** Releases resources when the connection ended. */
   dispose(): void {
     this.#closed = true;
-    if (this.payout !== null && this.#vardiff !== null) {
-      this.#host.rememberDifficulty(this.payout.username, this.#vardiff.current);
+    if (this.payout !== null && this.#earnedDifficulty !== null) {
+      this.#host.rememberDifficulty(this.payout.username, this.#earnedDifficulty);
     }
     if (this.extranonce1 !== null) this.#host.releaseExtranonce1(this.extranonce1);
   }
 
   #subscribe(id: RequestId, userAgent: string, resumeId: string | null): void {
     if (this.#limiter.onSubscribe() === "disconnect") {
-      this.#host.onRateLimited(this, "max_subscribes_per_minute");
-      this.#transport.send(
-        encodeError(id, stratumError(StratumErrorCode.other, "Too many subscribe requests")),
-      );
-      return this.close("subscribe rate limit");
+      return this.#refuse(id, RateLimitRule.maxSubscribesPerMinute, "Too many subscribe requests");
     }
     if (this.#host.draining) {
       this.#transport.send(
@@ -307,11 +259,7 @@ export class Session {
 
   #authorize(id: RequestId, address: string, worker: string): void {
     if (this.#limiter.onAuthorize() === "disconnect") {
-      this.#host.onRateLimited(this, "max_authorizes_per_minute");
-      this.#transport.send(
-        encodeError(id, stratumError(StratumErrorCode.other, "Too many authorize requests")),
-      );
-      return this.close("authorize rate limit");
+      return this.#refuse(id, RateLimitRule.maxAuthorizesPerMinute, "Too many authorize requests");
     }
     const username = worker === "" ? address : `${address}.${worker}`;
     if (this.workers.has(username)) {
@@ -319,28 +267,25 @@ export class Session {
       return;
     }
     if (this.payout !== null && this.payout.address !== address) {
-      this.#host.onProtocolError(this, "second_address");
-      this.#transport.send(
-        encodeError(
-          id,
-          stratumError(
-            StratumErrorCode.unauthorized,
-            "Cannot authorize a second payout address on one connection; open another connection",
-          ),
+      return this.#protocolError(
+        id,
+        "second_address",
+        stratumError(
+          StratumErrorCode.unauthorized,
+          "Cannot authorize a second payout address on one connection; open another connection",
         ),
       );
-      return;
     }
     let payoutScript: Uint8Array;
     try {
       payoutScript = addressToScriptPubKey(address, this.#host.options.network);
     } catch (e) {
-      this.#host.onProtocolError(this, "bad_address");
       const reason = e instanceof Error ? e.message : "invalid address";
-      this.#transport.send(
-        encodeError(id, stratumError(StratumErrorCode.unauthorized, `Unauthorized: ${reason}`)),
+      return this.#protocolError(
+        id,
+        "bad_address",
+        stratumError(StratumErrorCode.unauthorized, `Unauthorized: ${reason}`),
       );
-      return;
     }
     const authorized: AuthorizedWorker = {
       username,
@@ -378,10 +323,11 @@ export class Session {
         }
         case "minimum-difficulty":
           if (request.minimumDifficulty !== null) {
-            this.#minerMinimum = request.minimumDifficulty;
+            const minimum = this.#withinRequestBounds(request.minimumDifficulty);
+            this.#minerMinimum = minimum;
             if (this.#vardiff !== null) {
               this.#setDifficulty(
-                this.#vardiff.setMinerMinimum(request.minimumDifficulty)?.newDiff ?? null,
+                this.#vardiff.setMinerMinimum(minimum)?.newDiff ?? null,
                 "configure",
               );
             }
@@ -399,34 +345,38 @@ export class Session {
     this.#transport.send(encodeResult(request.id, result));
   }
 
-  #suggestDifficulty(id: RequestId, difficulty: number): void {
+  #suggestDifficulty(id: RequestId, requested: number): void {
+    const difficulty = this.#withinRequestBounds(requested);
     this.#suggested = difficulty;
     this.#transport.send(encodeResult(id, true));
-    if (this.#vardiff !== null) {
-      this.#setDifficulty(this.#vardiff.setSuggested(difficulty)?.newDiff ?? null, "suggest");
-      if (this.#lastJobSent !== null) this.sendJob(this.#lastJobSent, false);
-    }
+    if (this.#vardiff === null) return;
+    const changed = this.#vardiff.setSuggested(difficulty)?.newDiff ?? null;
+    // The job is re-sent only when the difficulty moved, so that it applies at once; answering
+    // every suggestion with a fresh notify turned 3.7 MB of requests into 24 MB of replies.
+    if (changed === null) return;
+    this.#setDifficulty(changed, "suggest");
+    if (this.#lastJobSent !== null) this.sendJob(this.#lastJobSent, false);
   }
 
   #submit(submit: SubmitRequest): void {
     const host = this.#host;
     const startedAt = performance.now();
     if (this.extranonce1 === null) {
-      host.onProtocolError(this, "not_subscribed");
-      this.#transport.send(
-        encodeError(submit.id, stratumError(StratumErrorCode.notSubscribed, "Not subscribed")),
+      return this.#protocolError(
+        submit.id,
+        "not_subscribed",
+        stratumError(StratumErrorCode.notSubscribed, "Not subscribed"),
       );
-      return;
     }
     if (this.payout === null || !this.workers.has(submit.workerName)) {
-      host.onProtocolError(this, "unauthorized");
-      this.#transport.send(
-        encodeError(submit.id, stratumError(StratumErrorCode.unauthorized, "Unauthorized worker")),
+      return this.#protocolError(
+        submit.id,
+        "unauthorized",
+        stratumError(StratumErrorCode.unauthorized, "Unauthorized worker"),
       );
-      return;
     }
     if (this.#limiter.onSubmit() === "banned") {
-      host.onRateLimited(this, "max_shares_per_minute");
+      host.onRateLimited(this, RateLimitRule.maxSharesPerMinute);
       this.#transport.send(
         encodeError(
           submit.id,
@@ -485,6 +435,7 @@ export class Session {
         ? previous
         : vardiff.current;
       this.creditedDifficulty = credit;
+      this.#earnedDifficulty = credit;
       host.onShare(this, submit, verdict, workbase, (performance.now() - startedAt) * 1000);
       vardiff.recordShare(credit);
       const retarget = vardiff.maybeRetarget();
@@ -500,13 +451,33 @@ export class Session {
     if (verdict.reason !== "stale") this.#invalid();
   }
 
+  /**
+   * Answers a request with a protocol error, counting it against max_invalid_requests_per_minute
+   * (beyond which the connection is closed).
+   */
+  #protocolError(id: RequestId, kind: string, error: StratumWireError): void {
+    this.#host.onProtocolError(this, kind);
+    this.#transport.send(encodeError(id, error));
+    if (this.#limiter.onInvalidRequest() === "disconnect") {
+      this.#host.onRateLimited(this, RateLimitRule.maxInvalidRequestsPerMinute);
+      this.close("too many invalid requests");
+    }
+  }
+
+  /** Refuses a request by a rate-limit rule: counts it, answers with an error and disconnects. */
+  #refuse(id: RequestId, rule: RateLimitRule, message: string): void {
+    this.#host.onRateLimited(this, rule);
+    this.#transport.send(encodeError(id, stratumError(StratumErrorCode.other, message)));
+    this.close(`${rule} exceeded`);
+  }
+
   #countReject(): void {
     this.sharesRejected++;
   }
 
   #invalid(): void {
     if (this.#limiter.onInvalidShare() === "disconnect") {
-      this.#host.onRateLimited(this, "max_invalid_shares_per_minute");
+      this.#host.onRateLimited(this, RateLimitRule.maxInvalidSharesPerMinute);
       this.close("too many invalid shares");
     }
   }
@@ -523,6 +494,16 @@ export class Session {
     this.#transport.send(encodeSetDifficulty(this.#vardiff.current));
     const current = this.#host.jobs.current;
     if (current !== null) this.sendJob(current, true);
+  }
+
+  /** A difficulty asked for by the miner, or recalled for it, within what the pool allows. */
+  #withinRequestBounds(difficulty: number): number {
+    const options = this.#host.options;
+    return clampRequestedDifficulty(
+      difficulty,
+      options,
+      this.#host.jobs.current?.networkDifficulty ?? null,
+    );
   }
 
   #setDifficulty(newDiff: number | null, reason: DifficultyReason): void {

@@ -32,7 +32,8 @@ import { KeyedCounter } from "./keyed_counter.ts";
 
 /**
  * Rate-limit rules as the engine names them (the `rate_limits` config keys, plus `maxclients`
- * for the global connection cap). Their series exist from the start at 0.
+ * for the global connection cap and `dropidle` for connections closed as idle). Their series
+ * exist from the start at 0.
  */
 export const RATE_LIMIT_RULES: readonly string[] = Object.freeze([
   "connections_per_ip_per_minute",
@@ -42,6 +43,11 @@ export const RATE_LIMIT_RULES: readonly string[] = Object.freeze([
   "max_authorizes_per_minute",
   "max_shares_per_minute",
   "max_invalid_shares_per_minute",
+  "max_requests_per_minute",
+  "max_invalid_requests_per_minute",
+  "max_configures_per_minute",
+  "max_suggest_difficulty_per_minute",
+  "dropidle",
 ]);
 
 /** Protocol error kinds the engine reports. Their series exist from the start at 0. */

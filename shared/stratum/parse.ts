@@ -22,6 +22,13 @@ export const MAX_JOB_ID_CHARS = 8;
 /** Longest session id a client may present for resume (hex). */
 export const MAX_SESSION_ID_CHARS = 16;
 
+/**
+ * The largest difficulty a miner may ask for: that of target 1, the hardest target a hash can
+ * meet (difficulty-1 target 0xffff·2^208 over 1). Anything above it is not a difficulty at all.
+ */
+export const MAX_REQUESTED_DIFFICULTY = 0xffff * 2 ** 208;
+const MAX_REQUESTED_DIFFICULTY_TEXT = MAX_REQUESTED_DIFFICULTY.toPrecision(3);
+
 /** Parser settings that come from the pool's configuration. */
 export interface ParseOptions {
   /** Extranonce2 size in bytes (`nonce2length`); submits must carry exactly twice as many hex chars. */
@@ -53,6 +60,8 @@ export interface IgnoredLine {
 export type ParseResult = ParsedRequest | ParseFailure | IgnoredLine;
 
 const HEX = /^[0-9a-fA-F]+$/;
+/** Digits with an optional fraction: no sign, exponent, hex prefix or whitespace; bounded. */
+const PLAIN_DECIMAL = /^[0-9]{1,20}(?:\.[0-9]{1,20})?$/;
 const WORKER = /^[A-Za-z0-9_.-]+$/;
 const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 
@@ -292,12 +301,13 @@ function parseConfigure(id: RequestId, params: unknown[]): ParseResult {
   const minDiff = opts["minimum-difficulty.value"];
   let minimumDifficulty: number | null = null;
   if (minDiff !== undefined) {
-    const value = typeof minDiff === "string" ? Number(minDiff) : minDiff;
-    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    // BIP310 defines the value as a JSON number; no miner we know sends it as a string.
+    const value = typeof minDiff === "number" ? requestedDifficulty(minDiff) : null;
+    if (value === null) {
       return failure(
         id,
         StratumErrorCode.other,
-        "Invalid configure: minimum-difficulty.value must be a positive number",
+        `Invalid configure: minimum-difficulty.value must be a JSON number above 0 and at most ${MAX_REQUESTED_DIFFICULTY_TEXT}`,
         false,
       );
     }
@@ -315,16 +325,28 @@ function parseConfigure(id: RequestId, params: unknown[]): ParseResult {
 
 function parseSuggestDifficulty(id: RequestId, params: unknown[]): ParseResult {
   const raw = params[0];
-  const value = typeof raw === "string" ? Number(raw) : raw;
-  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+  // NerdMiner, ESP-Miner (Bitaxe) and cgminer send a JSON number. cpuminer-opt sends the value
+  // as a quoted "%f" string ("16.000000"), so a plain decimal string is taken too; nothing else
+  // that Number() would accept ("0x10", "1e3", " 16", "Infinity") is.
+  const value = typeof raw === "number"
+    ? requestedDifficulty(raw)
+    : typeof raw === "string" && PLAIN_DECIMAL.test(raw)
+    ? requestedDifficulty(Number(raw))
+    : null;
+  if (value === null) {
     return failure(
       id,
       StratumErrorCode.other,
-      "Invalid suggest_difficulty: expected a positive number",
+      `Invalid suggest_difficulty: expected a number above 0 and at most ${MAX_REQUESTED_DIFFICULTY_TEXT} (a JSON number or a plain decimal string)`,
       false,
     );
   }
   return ok({ method: ClientMethod.suggestDifficulty, id, difficulty: value });
+}
+
+/** The value when it is a usable difficulty: finite, above 0, at most the largest one. */
+function requestedDifficulty(value: number): number | null {
+  return Number.isFinite(value) && value > 0 && value <= MAX_REQUESTED_DIFFICULTY ? value : null;
 }
 
 function ok(request: StratumRequest): ParsedRequest {

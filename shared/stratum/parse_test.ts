@@ -160,14 +160,94 @@ Deno.test("parseLine() parses BIP310 configure with version rolling and minimum 
   });
 });
 
-Deno.test("parseLine() accepts fractional suggested difficulty and refuses non-positive", () => {
-  const r = request('{"id":4,"method":"mining.suggest_difficulty","params":[0.0001]}');
-  assert.equal(r.method === "mining.suggest_difficulty" && r.difficulty, 0.0001);
+const SUGGEST_ERROR =
+  "Invalid suggest_difficulty: expected a number above 0 and at most 2.70e+67 (a JSON number or a plain decimal string)";
+const MINIMUM_ERROR =
+  "Invalid configure: minimum-difficulty.value must be a JSON number above 0 and at most 2.70e+67";
+
+const suggest = (param: string) =>
+  `{"id":4,"method":"mining.suggest_difficulty","params":[${param}]}`;
+const configureMinimum = (value: string) =>
+  `{"id":5,"method":"mining.configure","params":[["minimum-difficulty"],{"minimum-difficulty.value":${value}}]}`;
+
+Deno.test("parseLine() takes suggest_difficulty as a JSON number, fractions included", () => {
+  const cases: [string, number][] = [["0.0001", 0.0001], ["16", 16], ["65536", 65536], [
+    "1e3",
+    1000,
+  ]];
+  for (const [param, want] of cases) {
+    const r = request(suggest(param));
+    assert.equal(r.method === "mining.suggest_difficulty" && r.difficulty, want, param);
+  }
+});
+
+Deno.test("parseLine() takes cpuminer-opt's plain decimal string in suggest_difficulty", () => {
+  const r = request(suggest('"16.000000"'));
+  assert.equal(r.method === "mining.suggest_difficulty" && r.difficulty, 16);
+  const whole = request(suggest('"512"'));
+  assert.equal(whole.method === "mining.suggest_difficulty" && whole.difficulty, 512);
+});
+
+Deno.test("parseLine() refuses hex, exponent, signed, padded and non-finite difficulty strings", () => {
+  for (
+    const param of [
+      '"0x10"',
+      '"1e3"',
+      '"1E300"',
+      '"-16"',
+      '"+16"',
+      '" 16"',
+      '"16 "',
+      '"16."',
+      '".5"',
+      '"Infinity"',
+      '"NaN"',
+      '""',
+      `"${"1".repeat(21)}"`,
+    ]
+  ) {
+    const e = error(suggest(param));
+    assert.deepEqual([e.code, e.message, e.fatal, e.id], [20, SUGGEST_ERROR, false, 4], param);
+  }
+});
+
+Deno.test("parseLine() refuses zero, negative, out-of-range and non-number difficulties", () => {
+  for (
+    const param of [
+      "0",
+      "-0",
+      "-1",
+      "1e400",
+      "-1e400",
+      "2.8e67",
+      "1e308",
+      "null",
+      "true",
+      "[16]",
+      "{}",
+    ]
+  ) {
+    const e = error(suggest(param));
+    assert.deepEqual([e.code, e.message], [20, SUGGEST_ERROR], param);
+  }
   assert.equal(
-    error('{"id":4,"method":"mining.suggest_difficulty","params":[0]}').message,
-    "Invalid suggest_difficulty: expected a positive number",
+    error('{"id":4,"method":"mining.suggest_difficulty","params":[]}').message,
+    SUGGEST_ERROR,
   );
-  error('{"id":4,"method":"mining.suggest_difficulty","params":["abc"]}');
+});
+
+Deno.test("parseLine() accepts the largest difficulty a hash can meet, and no more", () => {
+  const r = request(suggest(String(0xffff * 2 ** 208)));
+  assert.equal(r.method === "mining.suggest_difficulty" && r.difficulty, 0xffff * 2 ** 208);
+});
+
+Deno.test("parseLine() takes configure's minimum-difficulty.value only as a positive JSON number", () => {
+  const r = request(configureMinimum("0.5"));
+  assert.equal(r.method === "mining.configure" && r.minimumDifficulty, 0.5);
+  for (const value of ['"0x10"', '"16"', '"1e3"', "0", "-2", "1e400", "1e308", "null", "[1]"]) {
+    const e = error(configureMinimum(value));
+    assert.deepEqual([e.code, e.message, e.fatal, e.id], [20, MINIMUM_ERROR, false, 5], value);
+  }
 });
 
 Deno.test("parseLine() answers invalid JSON with a fatal error", () => {

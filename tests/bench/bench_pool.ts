@@ -85,6 +85,8 @@ export function benchConfig(
       max_connections_per_ip: 65535,
       max_shares_per_minute: 65535,
       max_invalid_shares_per_minute: 65535,
+      max_requests_per_minute: 65535,
+      max_invalid_requests_per_minute: 65535,
     },
   };
 }

@@ -15,6 +15,8 @@ const HUGE_DIFFICULTY = {
     max_connections_per_ip: 65535,
     max_shares_per_minute: 65535,
     max_invalid_shares_per_minute: 65535,
+    max_requests_per_minute: 65535,
+    max_invalid_requests_per_minute: 65535,
   },
 };
 
