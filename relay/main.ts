@@ -1,6 +1,6 @@
 /**
  * Relay service entry: reads the config, checks permissions, learns the network from the local
- * bitcoind when the config does not name it, starts the relay, and drains on SIGTERM/SIGINT.
+ * bitcoind when the config does not name it, starts the relay, reloads its TLS certificate on SIGHUP, and drains on SIGTERM/SIGINT.
  * No logic lives here.
  *
  * @module
@@ -8,6 +8,7 @@
 import {
   drainOnSignals,
   MINER_DRAIN_TIMEOUT_MS,
+  reloadOnSighup,
   startEngineService,
   startRuntimeOrExit,
 } from "@tbg/shared/service";
@@ -32,6 +33,8 @@ const runtime = await startRuntimeOrExit("relay", service, () =>
     instance: `relay-${config.region}-${instanceIndex}`,
     instanceIndex,
   }));
+
+reloadOnSighup({ log, reload: () => runtime.pool.reloadTls() });
 
 drainOnSignals({
   log,

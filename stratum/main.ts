@@ -1,12 +1,13 @@
 /**
  * Stratum pool service entry: reads the config, checks permissions, learns the network from
- * bitcoind when the config does not name it, starts the pool, and drains on SIGTERM/SIGINT.
+ * bitcoind when the config does not name it, starts the pool, reloads its TLS certificate on SIGHUP, and drains on SIGTERM/SIGINT.
  * No logic lives here.
  */
 import { BitcoindTemplateSource } from "@tbg/shared/bitcoind";
 import {
   drainOnSignals,
   MINER_DRAIN_TIMEOUT_MS,
+  reloadOnSighup,
   startEngineService,
   startRuntimeOrExit,
 } from "@tbg/shared/service";
@@ -30,6 +31,8 @@ const runtime = await startRuntimeOrExit("stratum", service, () =>
     instanceIndex,
     bitcoindConnected: () => pool.connected,
   }));
+
+reloadOnSighup({ log, reload: () => runtime.reloadTls() });
 
 drainOnSignals({
   log,

@@ -10,6 +10,7 @@ import {
   httpListeners,
   type StratumConfig,
   stratumListeners,
+  stratumTlsListeners,
 } from "@tbg/shared/config";
 import {
   type BlockSubmitter,
@@ -23,6 +24,7 @@ import {
   InMemoryDifficultyMemory,
   StratumServer,
   systemClock,
+  TlsTerminator,
 } from "@tbg/shared/engine";
 import { emitterOptionsFromConfig, EventEmitter } from "@tbg/shared/emitter";
 import type { StructuredLogger } from "@tbg/shared/log";
@@ -36,6 +38,7 @@ import {
   metricsObserver,
   type MetricsServer,
   PoolMetrics,
+  registerTlsMetrics,
   startMetricsServer,
   stratumHealth,
 } from "@tbg/shared/metrics";
@@ -86,6 +89,13 @@ export interface PoolRuntime {
   readonly metricsServer: MetricsServer | null;
   /** Templates, heartbeats and block submissions for relays; null unless `templates.publish`. */
   readonly distribution: PrimaryTemplateDistribution | null;
+  /** TLS termination of the serverurl_tls listeners; null when there are none. */
+  readonly tls: TlsTerminator | null;
+  /**
+   * Re-reads `tls.cert_file` and `tls.key_file` (SIGHUP): true when the new pair is in use,
+   * false when it failed (logged, counted, the old pair kept), null without TLS listeners.
+   */
+  reloadTls(): Promise<boolean | null>;
   /** Drains (client.reconnect to all, stop accepting, wait up to `timeoutMs`) and stops. */
   drainAndStop(timeoutMs: number): Promise<void>;
 }
@@ -95,6 +105,20 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   const { config, network, log } = deps;
   const clock = deps.clock ?? systemClock;
   const metrics = new PoolMetrics({ region: config.region, instance: deps.instance });
+  // First, so a certificate that cannot be used stops the start before anything else opens.
+  const tls = config.tls === undefined || config.serverurl_tls.length === 0
+    ? null
+    : await TlsTerminator.open(
+      {
+        certFile: config.tls.cert_file,
+        keyFile: config.tls.key_file,
+        handshakeTimeoutMs: config.tls.handshake_timeout_ms,
+        maxHandshakes: config.tls.max_handshakes,
+        maxQueuedBytes: MAX_QUEUED_BYTES,
+      },
+      registerTlsMetrics(metrics.registry),
+      log.getChild("tls"),
+    );
   const emitter = deps.events === undefined && config.events.enabled
     ? new EventEmitter(
       emitterOptionsFromConfig(config, {
@@ -221,6 +245,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     await deps.source.start(onTemplate);
   } catch (error) {
     await distribution?.stop();
+    tls?.close();
     throw error;
   }
 
@@ -231,6 +256,12 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     readBufferBytes: READ_BUFFER_BYTES,
   }, log.getChild("server"));
   server.listen(stratumListeners(config).map((e) => ({ hostname: e.host, port: e.port })));
+  if (tls !== null) {
+    server.listenTls(
+      stratumTlsListeners(config).map((e) => ({ hostname: e.host, port: e.port })),
+      tls,
+    );
+  }
 
   const maxTemplateAgeMs = Math.max(3 * config.update_interval * 1000, 90_000);
   const health = stratumHealth({
@@ -263,6 +294,9 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   }, 1000);
   log.info("pool ready", {
     listen: server.addresses,
+    ...(tls === null
+      ? {}
+      : { listen_tls: server.tlsAddresses, tls_fingerprint_sha256: tls.fingerprint }),
     network,
     metrics: metricsServer === null ? null : `${metricsServer.hostname}:${metricsServer.port}`,
   });
@@ -273,6 +307,8 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     metrics,
     metricsServer,
     distribution,
+    tls,
+    reloadTls: () => tls === null ? Promise.resolve(null) : tls.reload(),
     async drainAndStop(timeoutMs: number): Promise<void> {
       log.info("draining", { miners: engine.sessions.size });
       engine.drain();

@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { MAX_QUEUED_BYTES } from "@tbg/stratum";
+import { runDenoInNamespace, withNetworkNamespace } from "./support/netns.ts";
 import type { SlowReaderReport } from "./support/slow_reader_probe.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -30,17 +31,6 @@ const BUFFER_KEYS = ["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem", "net.ipv4.tcp_not
  */
 const PINNED_LIMIT_BYTES = MAX_QUEUED_BYTES + 128 * 1024 + 256 * 1024;
 
-async function run(cmd: string, args: string[]): Promise<string> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  const decoder = new TextDecoder();
-  if (!out.success) {
-    throw new Error(
-      `Cannot run ${cmd} ${args.join(" ")}: exit ${out.code}: ${decoder.decode(out.stderr).trim()}`,
-    );
-  }
-  return decoder.decode(out.stdout);
-}
-
 /** The BUFFER_KEYS lines of the sysctl file, as `key=value` for `sysctl -w`. */
 function bufferSettings(): string[] {
   const settings: string[] = [];
@@ -53,42 +43,20 @@ function bufferSettings(): string[] {
   return settings;
 }
 
-async function withNamespace(fn: (ns: string) => Promise<void>): Promise<void> {
-  const ns = `tbg-slow-${Deno.pid}`;
-  try {
-    await run("ip", ["netns", "add", ns]);
-  } catch (error) {
-    throw new Error(
-      `This test creates a network namespace and needs root (ip netns add, package iproute2): ${
-        error instanceof Error ? error.message : String(error)
-      }`,
-    );
-  }
-  try {
-    await run("ip", ["-n", ns, "link", "set", "lo", "up"]);
-    await fn(ns);
-  } finally {
-    await run("ip", ["netns", "del", ns]);
-  }
-}
-
-async function probe(ns: string, preReadBytes: number): Promise<SlowReaderReport> {
-  const text = await run("ip", [
-    "netns",
-    "exec",
+function probe(ns: string, preReadBytes: number): Promise<SlowReaderReport> {
+  return runDenoInNamespace<SlowReaderReport>(
     ns,
-    Deno.execPath(),
-    "run",
-    "--allow-net=127.0.0.1",
-    "--allow-run=ss",
-    "--allow-read",
-    "--allow-env",
-    "--allow-ffi",
-    "--allow-sys",
+    [
+      "--allow-net=127.0.0.1",
+      "--allow-run=ss",
+      "--allow-read",
+      "--allow-env",
+      "--allow-ffi",
+      "--allow-sys",
+    ],
     PROBE,
-    String(preReadBytes),
-  ]);
-  return JSON.parse(text.trim().split("\n").pop()!) as SlowReaderReport;
+    [String(preReadBytes)],
+  );
 }
 
 Deno.test({
@@ -100,8 +68,7 @@ Deno.test({
       settings.some((s) => s.startsWith("net.ipv4.tcp_notsent_lowat=")),
       `${SYSCTL_FILE} sets no net.ipv4.tcp_notsent_lowat: the kernel may hold a slow reader's output up to tcp_wmem's maximum`,
     );
-    await withNamespace(async (ns) => {
-      await run("ip", ["netns", "exec", ns, "sysctl", "-q", "-w", ...settings]);
+    await withNetworkNamespace({ sysctls: settings }, async (ns) => {
       // At once, and after reading 16 MiB first (growing the window and the send buffer).
       for (const preReadBytes of [0, 16 * 1024 * 1024]) {
         const report = await probe(ns, preReadBytes);

@@ -7,6 +7,10 @@ import assert from "node:assert/strict";
 import { type Devnet, startDevnet } from "./support/devnet/mod.ts";
 import { RawStratum } from "./support/raw_stratum.ts";
 import { type InProcessPool, startInProcessPool } from "./support/pool_in_process.ts";
+import { runDenoInNamespace, withNetworkNamespace } from "./support/netns.ts";
+import type { IpGroupResult } from "./support/ip_group_probe.ts";
+
+const PROBE = new URL("./support/ip_group_probe.ts", import.meta.url).pathname;
 
 const RELAXED = {
   connections_per_ip_per_minute: 65_535,
@@ -90,6 +94,35 @@ ipTest("IPv6 loopback peers are limited per group like IPv4 peers", async () => 
     } finally {
       for (const raw of open) raw.close();
     }
+  });
+});
+
+ipTest("IPv6 peers from one /64 share the per-IP limit; another /64 has its own", async () => {
+  // Real distinct source addresses need a namespace: the host's loopback has only ::1.
+  const hosts = ["fd00:64::a", "fd00:64::b", "fd00:64::c", "fd00:65::a", "fd00:65::b"];
+  await withNetworkNamespace({ addresses: hosts.map((h) => `${h}/64`) }, async (ns) => {
+    const results = await runDenoInNamespace<IpGroupResult[]>(
+      ns,
+      [
+        `--allow-net=127.0.0.1,[::],${hosts.map((h) => `[${h}]`).join(",")}`,
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-ffi",
+        "--allow-sys",
+        "--allow-run",
+      ],
+      PROBE,
+      hosts,
+    );
+    // max_connections_per_ip is 2: the third address of fd00:64::/64 is over its group's limit.
+    assert.deepEqual(results.map((r) => `${r.host} ${r.admitted}`), [
+      "fd00:64::a true",
+      "fd00:64::b true",
+      "fd00:64::c false",
+      "fd00:65::a true",
+      "fd00:65::b true",
+    ]);
   });
 });
 

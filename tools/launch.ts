@@ -8,8 +8,8 @@
  *
  * `run` validates the config (same loader, same one-line errors, exit 2), derives the
  * `--allow-*` flags from it, and runs `deno run --no-prompt <flags> <kind>/main.ts --config
- * <file>` with inherited stdio, forwarding SIGINT and SIGTERM and exiting with the child's
- * code. The launcher needs read and run; the service gets only its own narrow grants.
+ * <file>` with inherited stdio, forwarding SIGINT, SIGTERM and SIGHUP (TLS certificate reload)
+ * and exiting with the child's code. The launcher needs read and run; the service gets only its own narrow grants.
  *
  * `compile` runs `deno compile <flags> --output <file> <kind>/main.ts`; the flags are baked
  * into the executable, so run it with the same `--config` path. `deno compile` downloads a
@@ -148,17 +148,19 @@ export function serviceFlags(
 
 async function runChild(command: Deno.Command): Promise<number> {
   const child = command.spawn();
-  const forwarded: [Deno.Signal, () => void][] = (["SIGINT", "SIGTERM"] as const).map((signal) => {
-    const handler = (): void => {
-      try {
-        child.kill(signal);
-      } catch {
-        // The child already exited; its status is about to resolve.
-      }
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler];
-  });
+  const forwarded: [Deno.Signal, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map(
+    (signal) => {
+      const handler = (): void => {
+        try {
+          child.kill(signal);
+        } catch {
+          // The child already exited; its status is about to resolve.
+        }
+      };
+      Deno.addSignalListener(signal, handler);
+      return [signal, handler];
+    },
+  );
   const status = await child.status;
   for (const [signal, handler] of forwarded) Deno.removeSignalListener(signal, handler);
   return status.code;

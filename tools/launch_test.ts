@@ -56,8 +56,8 @@ Deno.test("launch flags prints the mainnet config's exact grants on one line", a
   assert.equal(
     result.stdout,
     [
-      "--allow-net=0.0.0.0:3333,127.0.0.1:9100,127.0.0.1:8332,127.0.0.1:28332,127.0.0.1:4222",
-      `--allow-read=${ROOT}/infra/config/stratum.mainnet.json,${
+      "--allow-net=0.0.0.0:3333,0.0.0.0:4333,127.0.0.1:9100,127.0.0.1:8332,127.0.0.1:28332,127.0.0.1:4222,127.0.0.1",
+      `--allow-read=${ROOT}/infra/config/stratum.mainnet.json,/etc/tbg/tls/stratum.crt,/etc/tbg/tls/stratum.key,${
         zmq.read.join(",")
       },/var/log/tbg-mining`,
       "--allow-write=/var/log/tbg-mining",

@@ -114,6 +114,18 @@ export interface RateLimitsConfig {
   max_suggest_difficulty_per_minute: number;
 }
 
+/** `tls`: certificate and handshake limits of the Stratum-over-TLS listeners. */
+export interface TlsConfig {
+  /** PEM certificate chain, leaf first; re-read on SIGHUP. */
+  cert_file: string;
+  /** PEM private key of `cert_file`; re-read on SIGHUP. */
+  key_file: string;
+  /** Milliseconds a connection has to finish its TLS handshake. */
+  handshake_timeout_ms: number;
+  /** TLS handshakes in progress at once, over all TLS listeners. */
+  max_handshakes: number;
+}
+
 /** Keys shared by the stratum and relay configs (ckpool's keys plus TheBitcoinGame's). */
 export interface EngineConfig {
   /** bitcoind nodes, first preferred; at least one. */
@@ -132,6 +144,10 @@ export interface EngineConfig {
   update_interval: number;
   /** Stratum listen addresses ("host:port"). */
   serverurl: string[];
+  /** Stratum-over-TLS listen addresses ("host:port"); empty when there are none. */
+  serverurl_tls: string[];
+  /** TLS certificate and limits; set exactly when `serverurl_tls` is not empty. */
+  tls?: TlsConfig | undefined;
   /** Lowest share difficulty (may be fractional). */
   mindiff: number;
   /** Starting share difficulty. */

@@ -214,6 +214,40 @@ export const engineShape = {
     ),
     "Stratum listen addresses (port 0 lets the kernel choose).",
   ),
+  serverurl_tls: withDefault(
+    arrayOf(
+      stringMatching((value) => parseHostPort(value, true) !== undefined, `"host:port"`),
+      0,
+      `a list of "host:port" listen addresses`,
+    ),
+    [],
+    "Stratum-over-TLS listen addresses (stratum+tls://; port 0 lets the kernel choose), served by the same engine as serverurl; needs the tls section.",
+    "none",
+  ),
+  tls: optional(
+    section({
+      cert_file: required(
+        nonEmptyString("a file path"),
+        "PEM certificate chain of the TLS listeners (leaf first); re-read on SIGHUP.",
+      ),
+      key_file: required(
+        nonEmptyString("a file path"),
+        "PEM private key (PKCS#8, RSA or EC) of cert_file; re-read on SIGHUP.",
+      ),
+      handshake_timeout_ms: withDefault(
+        intInRange(100, 120_000),
+        10_000,
+        "Milliseconds a new TLS connection has to finish its handshake before it is closed.",
+      ),
+      max_handshakes: withDefault(
+        intInRange(1, 65535),
+        256,
+        "TLS handshakes in progress at once (all TLS listeners); a connection beyond it is closed at once.",
+      ),
+    }),
+    "Certificate and handshake limits of the serverurl_tls listeners (TLS 1.2/1.3, ECDHE with AEAD suites only). SIGHUP re-reads cert_file and key_file; connected miners stay; a pair that fails to load is logged and the old one kept.",
+    "none (no TLS listener)",
+  ),
   mindiff: withDefault(
     positiveNumber(difficultyExpects),
     1,
@@ -427,6 +461,8 @@ export const engineShape = {
 
 /** The keys {@link checkEngine} reads; both engine configs have them. */
 export interface EngineCrossFields {
+  serverurl_tls: string[];
+  tls?: unknown;
   btcaddress?: string | undefined;
   network?: Network | undefined;
   btcsig: string;
@@ -451,9 +487,10 @@ export function issueAdder(ctx: z.RefinementCtx): AddIssue {
 }
 
 /**
- * Rules spanning several keys: difficulty order, donation needs an address, the coinbase
- * scriptSig fits consensus' 100 bytes, the operator address decodes and is on the network, and
- * the per-connection line budget leaves room for the submit limit.
+ * Rules spanning several keys: TLS listeners and the tls section come together, difficulty
+ * order, donation needs an address, the coinbase scriptSig fits consensus' 100 bytes, the
+ * operator address decodes and is on the network, and the per-connection line budget leaves room
+ * for the submit limit.
  */
 export function checkEngine(config: EngineCrossFields, addIssue: AddIssue): void {
   if (config.startdiff < config.mindiff) {
@@ -491,6 +528,20 @@ export function checkEngine(config: EngineCrossFields, addIssue: AddIssue): void
         1 + config.nonce1length + config.nonce2length
       }), more than the ${COINBASE_SCRIPTSIG_MAX_BYTES} consensus allows; shorten btcsig or the nonce lengths`,
       config.btcsig,
+    );
+  }
+  if (config.serverurl_tls.length > 0 && config.tls === undefined) {
+    addIssue(
+      ["tls"],
+      `is required when serverurl_tls lists a listener: {"cert_file": "<PEM path>", "key_file": "<PEM path>"}`,
+      undefined,
+    );
+  }
+  if (config.serverurl_tls.length === 0 && config.tls !== undefined) {
+    addIssue(
+      ["serverurl_tls"],
+      `expected at least one "host:port" when the tls section is set, got none`,
+      config.serverurl_tls,
     );
   }
   const limits = config.rate_limits;

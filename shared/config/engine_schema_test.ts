@@ -8,6 +8,7 @@ import {
 } from "./engine_schema.ts";
 
 const VALID: EngineCrossFields = {
+  serverurl_tls: [],
   btcsig: "/TheBitcoinGame/",
   donation: 0,
   mindiff: 1,

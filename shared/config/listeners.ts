@@ -52,6 +52,23 @@ export function stratumListeners(config: StratumConfig | RelayConfig): Endpoint[
   });
 }
 
+/** The Stratum-over-TLS listen addresses (`serverurl_tls`), parsed; empty when there are none. */
+export function stratumTlsListeners(config: StratumConfig | RelayConfig): Endpoint[] {
+  return config.serverurl_tls.map((text) => {
+    const endpoint = parseHostPort(text, true);
+    if (endpoint === undefined) throw new TypeError(`Cannot parse serverurl_tls: "${text}"`);
+    return endpoint;
+  });
+}
+
+/**
+ * Where a TLS listener's connections are decrypted: each TLS connection is relayed through a
+ * loopback socket to a TLS server on this host, port chosen by the kernel (see
+ * `shared/engine/tls_terminator.ts` for why), so a service with TLS listeners also needs to
+ * listen on and connect to this address.
+ */
+export const TLS_LOOPBACK_HOST = "127.0.0.1";
+
 /**
  * The NATS subject prefix events are published under: `events.nats_subject`, or
  * `mining.events.<region>` when unset. Events go to `<prefix>.<event_type>`.

@@ -160,6 +160,14 @@ export class Engine implements SessionHost {
     return { ok: true };
   }
 
+  /**
+   * Frees the per-IP slot of an admitted connection that ended before it had a session (its TLS
+   * handshake failed or timed out). Its per-minute count stays: the attempt was made.
+   */
+  abandon(ip: string): void {
+    this.#ipLimiter.onDisconnect(ip);
+  }
+
   /** Creates the session for an admitted connection. */
   open(ip: string, transport: Transport): Session {
     const session = new Session(this.#nextSessionId++, ip, this, transport);

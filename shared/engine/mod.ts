@@ -16,4 +16,5 @@ export * from "./session.ts";
 export * from "./share.ts";
 export * from "./stratum_server.ts";
 export * from "./template.ts";
+export * from "./tls_terminator.ts";
 export * from "./vardiff.ts";

@@ -1,6 +1,7 @@
 /**
- * TCP listeners for the Stratum engine: accepts connections, applies the per-IP admission rules,
- * and runs one read loop per connection feeding lines to its session in order. The session
+ * TCP listeners for the Stratum engine, plain and TLS: accepts connections, applies the per-IP
+ * admission rules (before a TLS handshake, so handshaking connections count), and runs one read
+ * loop per connection feeding lines to its session in order. The session
  * handles each line synchronously, so a connection's requests can never overtake each other.
  */
 import type { StructuredLogger } from "../log/mod.ts";
@@ -8,6 +9,7 @@ import { encodeError, LineDecoder, stratumError, StratumErrorCode } from "../str
 import { runAcceptLoop } from "../net/accept_loop.ts";
 import { ConnectionTransport } from "./connection_transport.ts";
 import type { Engine } from "./engine.ts";
+import type { TlsTerminator } from "./tls_terminator.ts";
 
 /** Read buffer a connection starts with: a Stratum request is about 100–200 bytes. */
 const INITIAL_READ_BUFFER_BYTES = 256;
@@ -39,6 +41,8 @@ export class StratumServer {
   readonly #options: StratumServerOptions;
   readonly #log: StructuredLogger;
   readonly #listeners: Deno.TcpListener[] = [];
+  readonly #tlsListeners = new Set<Deno.TcpListener>();
+  readonly #terminators = new Set<TlsTerminator>();
   readonly #transports = new Set<ConnectionTransport>();
   /** Read loops still running; a counter rather than a set of promises (memory per miner). */
   #serving = 0;
@@ -52,9 +56,16 @@ export class StratumServer {
     this.#log = log;
   }
 
-  /** Bound addresses (ports resolved when 0 was asked for). */
+  /** Bound plain addresses (ports resolved when 0 was asked for). */
   get addresses(): ListenAddress[] {
-    return this.#listeners.map((l) => ({ hostname: l.addr.hostname, port: l.addr.port }));
+    return this.#listeners.filter((l) => !this.#tlsListeners.has(l))
+      .map((l) => ({ hostname: l.addr.hostname, port: l.addr.port }));
+  }
+
+  /** Bound TLS addresses (ports resolved when 0 was asked for). */
+  get tlsAddresses(): ListenAddress[] {
+    return this.#listeners.filter((l) => this.#tlsListeners.has(l))
+      .map((l) => ({ hostname: l.addr.hostname, port: l.addr.port }));
   }
 
   /** True while listeners accept connections. */
@@ -69,17 +80,30 @@ export class StratumServer {
 
   /** Starts listening on every address. */
   listen(addresses: readonly ListenAddress[]): void {
-    for (const address of addresses) {
-      const listener = Deno.listen({
-        hostname: address.hostname,
-        port: address.port,
-        transport: "tcp",
-        ...(this.#options.reusePort ? { reusePort: true } : {}),
-      });
-      this.#listeners.push(listener);
-      void this.#acceptLoop(listener);
-    }
+    for (const address of addresses) this.#listen(address, null);
     this.#accepting = true;
+  }
+
+  /**
+   * Starts TLS listeners: the same TCP listeners (reuse_port alike), each accepted connection
+   * handed to `terminator` for its handshake before it gets a session.
+   */
+  listenTls(addresses: readonly ListenAddress[], terminator: TlsTerminator): void {
+    this.#terminators.add(terminator);
+    for (const address of addresses) this.#tlsListeners.add(this.#listen(address, terminator));
+    this.#accepting = true;
+  }
+
+  #listen(address: ListenAddress, terminator: TlsTerminator | null): Deno.TcpListener {
+    const listener = Deno.listen({
+      hostname: address.hostname,
+      port: address.port,
+      transport: "tcp",
+      ...(this.#options.reusePort ? { reusePort: true } : {}),
+    });
+    this.#listeners.push(listener);
+    void this.#acceptLoop(listener, terminator);
+    return listener;
   }
 
   /** Stops accepting new connections (open ones continue). */
@@ -92,6 +116,8 @@ export class StratumServer {
         // Already closed.
       }
     }
+    this.#tlsListeners.clear();
+    for (const terminator of this.#terminators) terminator.stopHandshakes();
   }
 
   /** Waits until every connection has ended, up to `timeoutMs`; then closes the rest. */
@@ -102,6 +128,7 @@ export class StratumServer {
     clearTimeout(timer);
     for (const transport of this.#transports) transport.dispose();
     await this.#served();
+    for (const terminator of this.#terminators) terminator.close();
   }
 
   /** Resolves once no read loop is running. */
@@ -117,17 +144,17 @@ export class StratumServer {
   }
 
   /** Accepts until the listener closes; failed accepts (EMFILE) pause the loop, never spin it. */
-  #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+  #acceptLoop(listener: Deno.TcpListener, terminator: TlsTerminator | null): Promise<void> {
     return runAcceptLoop(listener, {
       isOpen: () => this.#accepting,
-      onConnection: (conn) => this.#onConnection(conn),
+      onConnection: (conn) => this.#onConnection(conn, terminator),
       onFailure: ({ error, backoffMs }) =>
         this.#log.warn("accept failed; pausing", { error: String(error), backoffMs }),
       onRecovered: (failures) => this.#log.info("accepting again", { failed_accepts: failures }),
     });
   }
 
-  #onConnection(conn: Deno.TcpConn): void {
+  #onConnection(conn: Deno.TcpConn, terminator: TlsTerminator | null): void {
     const ip = conn.remoteAddr.hostname;
     const admission = this.#engine.admit(ip);
     if (!admission.ok) {
@@ -140,16 +167,43 @@ export class StratumServer {
       return;
     }
     this.#serving++;
+    if (terminator !== null) {
+      void this.#serveTls(conn, ip, terminator);
+      return;
+    }
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // Not fatal: only latency.
+    }
     void this.#serve(conn, ip);
   }
 
-  async #serve(conn: Deno.TcpConn, ip: string): Promise<void> {
+  async #serveTls(conn: Deno.TcpConn, ip: string, terminator: TlsTerminator): Promise<void> {
+    let accepted = null;
     try {
-      try {
-        conn.setNoDelay(true);
-      } catch {
-        // Not fatal: only latency.
+      accepted = await terminator.handshake(conn);
+    } catch (e) {
+      this.#log.warn("TLS handshake error", { error: String(e) });
+    } finally {
+      if (accepted === null) {
+        this.#engine.abandon(ip);
+        this.#endServing();
       }
+    }
+    if (accepted !== null) await this.#serve(accepted.conn, ip);
+  }
+
+  #endServing(): void {
+    if (--this.#serving === 0 && this.#allServed !== null) {
+      const resolve = this.#allServed;
+      this.#allServed = null;
+      resolve();
+    }
+  }
+
+  async #serve(conn: Deno.Conn, ip: string): Promise<void> {
+    try {
       const transport = new ConnectionTransport(conn, this.#options.maxQueuedBytes);
       this.#transports.add(transport);
       const session = this.#engine.open(ip, transport);
@@ -194,11 +248,7 @@ export class StratumServer {
         this.#transports.delete(transport);
       }
     } finally {
-      if (--this.#serving === 0 && this.#allServed !== null) {
-        const resolve = this.#allServed;
-        this.#allServed = null;
-        resolve();
-      }
+      this.#endServing();
     }
   }
 }

@@ -72,3 +72,4 @@ export {
   startMetricsServer,
 } from "./http_server.ts";
 export { metricsObserver } from "./engine_observer.ts";
+export { registerTlsMetrics, TlsHandshakeResult } from "./tls_metrics.ts";

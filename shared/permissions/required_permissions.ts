@@ -12,6 +12,8 @@ import {
   type ServiceKind,
   type StratumConfig,
   stratumListeners,
+  stratumTlsListeners,
+  TLS_LOOPBACK_HOST,
 } from "../config/mod.ts";
 import { zeromqPermissionPaths } from "./zeromq_paths.ts";
 
@@ -72,7 +74,11 @@ function endpoint(text: string, parsed: Endpoint | undefined): Endpoint {
 }
 
 function engineNet(config: StratumConfig | RelayConfig): Endpoint[] {
-  const net: Endpoint[] = [...stratumListeners(config), ...httpListeners(config)];
+  const net: Endpoint[] = [
+    ...stratumListeners(config),
+    ...stratumTlsListeners(config),
+    ...httpListeners(config),
+  ];
   for (const btcd of config.btcd) net.push(endpoint(btcd.url, parseBtcdUrl(btcd.url)));
   if (config.zmqblock !== undefined) {
     net.push(endpoint(config.zmqblock, parseServiceUrl(config.zmqblock, { tcp: 0 })));
@@ -100,11 +106,12 @@ function collectorNet(config: CollectorConfig): Endpoint[] {
 
 /**
  * The narrowest Deno permissions a service needs for a config:
- * - net: Stratum listen addresses, the metrics/health listeners, every bitcoind, the ZMQ
+ * - net: Stratum listen addresses (plain and TLS, plus the TLS relay's loopback host), the
+ *   metrics/health listeners, every bitcoind, the ZMQ
  *   publisher, NATS servers (listed even with events disabled: NATS also carries templates and
  *   block submissions), Redis and PostgreSQL, and for a relay the NATS server linking it to the
  *   primary (`primary.host:primary.port`); a listen on 0.0.0.0:3333 needs exactly `0.0.0.0:3333`;
- * - read: the config file, logdir, events spool, and the zeromq addon when zmqblock is set;
+ * - read: the config file, the TLS certificate and key, logdir, events spool, and the zeromq addon when zmqblock is set;
  * - write: logdir and events spool;
  * - ffi: the zeromq addon directory, only when zmqblock is set;
  * - env and sys: as given by the service.
@@ -146,6 +153,9 @@ export function requiredPermissions<K extends ServiceKind>(
       read.push(path(spool));
       write.push(path(spool));
     }
+    if (engine.tls !== undefined) {
+      read.push(path(engine.tls.cert_file), path(engine.tls.key_file));
+    }
     if (engine.zmqblock !== undefined) {
       const zmq = zeromqPermissionPaths(opts.zeromqDir);
       read.push(...zmq.read);
@@ -156,8 +166,13 @@ export function requiredPermissions<K extends ServiceKind>(
     read.push(path(logdir));
     write.push(path(logdir));
   }
+  const netGrants = net.map(formatEndpoint);
+  // The TLS relay's loopback server has a kernel-chosen port: a host-wide grant is the narrowest.
+  if (kind !== "collector" && (config as StratumConfig | RelayConfig).tls !== undefined) {
+    netGrants.push(TLS_LOOPBACK_HOST);
+  }
   return {
-    net: unique(net.map(formatEndpoint)),
+    net: unique(netGrants),
     read: unique(read),
     write: unique(write),
     env: unique(opts.env ?? []),

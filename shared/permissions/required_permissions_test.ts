@@ -126,3 +126,48 @@ Deno.test("requiredPermissions() grants no event spool when events are off", () 
   assert.deepEqual(perms.read, ["s.json"]);
   assert.deepEqual(perms.write, []);
 });
+
+Deno.test("requiredPermissions() grants TLS listeners, the loopback relay and reads of the cert and key", () => {
+  const config = validateConfig("stratum", {
+    ...BASE,
+    serverurl_tls: ["0.0.0.0:4333", "0.0.0.0:4333"],
+    tls: { cert_file: "tls/pool.crt", key_file: "/etc/tbg/tls/pool.key" },
+    events: { enabled: false },
+  }, "s.json");
+  const perms = requiredPermissions("stratum", config, { configPath: "s.json", cwd: "/srv/tbg" });
+  // The loopback TLS server's port is the kernel's choice: the host is granted, any port.
+  assert.deepEqual(perms.net, [
+    "0.0.0.0:3333",
+    "0.0.0.0:4333",
+    "127.0.0.1:9100",
+    "127.0.0.1:8332",
+    "backup.internal:8332",
+    "127.0.0.1:4222",
+    "127.0.0.1",
+  ]);
+  assert.deepEqual(perms.read, [
+    "/srv/tbg/s.json",
+    "/srv/tbg/tls/pool.crt",
+    "/etc/tbg/tls/pool.key",
+  ]);
+  assert.deepEqual(perms.write, []);
+});
+
+Deno.test("requiredPermissions() gives a relay's TLS listeners the same grants", () => {
+  const config = validateConfig("relay", {
+    ...BASE,
+    serverurl_tls: ["0.0.0.0:4333"],
+    tls: { cert_file: "/etc/tbg/tls/relay.crt", key_file: "/etc/tbg/tls/relay.key" },
+    region_index: 1,
+    primary: { host: "primary.internal", port: 4222, auth_token: "t" },
+    events: { enabled: false },
+  }, "r.json");
+  const perms = requiredPermissions("relay", config, { configPath: "/etc/tbg/relay.json" });
+  assert.ok(perms.net.includes("0.0.0.0:4333"));
+  assert.ok(perms.net.includes("127.0.0.1"));
+  assert.deepEqual(perms.read, [
+    "/etc/tbg/relay.json",
+    "/etc/tbg/tls/relay.crt",
+    "/etc/tbg/tls/relay.key",
+  ]);
+});

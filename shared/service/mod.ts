@@ -12,3 +12,4 @@ export * from "./runtime_needs.ts";
 export * from "./env_sandbox.ts";
 export * from "./service_start.ts";
 export * from "./signal_drain.ts";
+export * from "./signal_reload.ts";

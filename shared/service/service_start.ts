@@ -10,6 +10,7 @@ import {
   type ServiceKind,
 } from "../config/mod.ts";
 import { type SpoolDirConfig, spoolLockedConfigError, SpoolLockedError } from "../emitter/mod.ts";
+import { TlsCertificateError } from "../engine/tls_terminator.ts";
 import { configureLogging, getLogger, shutdownLogging, type StructuredLogger } from "../log/mod.ts";
 import { bootstrap, parseServiceArgs } from "./bootstrap.ts";
 import { SERVICE_RUNTIME_NEEDS } from "./runtime_needs.ts";
@@ -174,8 +175,9 @@ export interface StartRuntimeOptions {
 /**
  * Runs a stratum or relay runtime's start-up (`startPoolRuntime`, `startRelayRuntime`), which
  * opens the event spool before any listener. When that fails on the configuration — a
- * {@link ConfigError}, or the spool directory locked by another process (reported as one on
- * `events.spool_dir`) — it stops the bitcoind pool, prints `tbg-<kind>: <message>` and exits 2,
+ * {@link ConfigError}, the spool directory locked by another process (reported as one on
+ * `events.spool_dir`), or a TLS certificate or key that cannot be used (reported on
+ * `tls.cert_file` or `tls.key_file`) — it stops the bitcoind pool, prints `tbg-<kind>: <message>` and exits 2,
  * as {@link bootstrap} does; the runtime has closed what it opened. Other errors propagate.
  *
  * @param kind the service, for the stderr prefix
@@ -199,6 +201,10 @@ export async function startRuntimeOrExit<K extends EngineServiceKind, R>(
   } catch (error: unknown) {
     const configError = error instanceof SpoolLockedError
       ? spoolLockedConfigError(error, service.config, service.configPath)
+      : error instanceof TlsCertificateError
+      ? new ConfigError(service.configPath, [{ path: error.key, message: error.message }], {
+        cause: error,
+      })
       : error;
     if (!(configError instanceof ConfigError)) throw error;
     await service.pool.stop();

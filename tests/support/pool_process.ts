@@ -49,6 +49,8 @@ export interface PoolProcess {
     predicate: (line: Record<string, unknown>) => boolean,
     timeoutMs?: number,
   ): Promise<Record<string, unknown>>;
+  /** Sends a signal to the launcher, which forwards SIGINT, SIGTERM and SIGHUP to the pool. */
+  signal(signal: Deno.Signal): void;
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number>;
   readonly exited: Promise<number>;
@@ -118,6 +120,9 @@ export async function startPoolProcess(
     logs,
     waitForLog,
     exited,
+    signal(signal: Deno.Signal) {
+      child.kill(signal);
+    },
     async stop() {
       try {
         child.kill("SIGTERM");

@@ -99,6 +99,9 @@ export async function startRelayProcess(
     logs: collector.logs,
     waitForLog,
     exited,
+    signal(signal: Deno.Signal) {
+      child.kill(signal);
+    },
     async stop() {
       try {
         child.kill("SIGTERM");

@@ -3,7 +3,7 @@
  * set_difficulty, submit shares. Used by tests, the demo miners and the load tools.
  */
 import { hexToBytes } from "@tbg/shared/bitcoin";
-import { type ClientResponse, StratumConnection } from "./connection.ts";
+import { type ClientResponse, type ClientTlsOptions, StratumConnection } from "./connection.ts";
 import { decodeNotify, type MinerJob } from "./job.ts";
 
 /** Connection and identity settings. */
@@ -20,6 +20,8 @@ export interface StratumClientOptions {
   readonly suggestDifficulty?: number;
   /** Resume a previous session id on subscribe. */
   readonly sessionId?: string;
+  /** Connect over TLS (`stratum+tls://`), trusting these CAs. */
+  readonly tls?: ClientTlsOptions;
 }
 
 /** Outcome of one submit. */
@@ -56,7 +58,10 @@ export class StratumClient {
 
   /** Opens a connection without sending anything. */
   static async connect(options: StratumClientOptions): Promise<StratumClient> {
-    return new StratumClient(await StratumConnection.open(options.host, options.port), options);
+    return new StratumClient(
+      await StratumConnection.open(options.host, options.port, undefined, options.tls),
+      options,
+    );
   }
 
   /** Connects, configures (if asked), subscribes and authorizes; throws if any step fails. */

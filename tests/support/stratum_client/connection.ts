@@ -1,5 +1,6 @@
 /**
- * A Stratum client connection: TCP transport plus line framing and request/response matching.
+ * A Stratum client connection: TCP or TLS transport plus line framing and request/response
+ * matching.
  * Test support, reused by the demo and the load tools; it holds one socket and nothing else.
  */
 import { LineDecoder } from "@tbg/shared/stratum";
@@ -16,9 +17,17 @@ export type NotificationHandler = (method: string, params: unknown[]) => void;
 
 const encoder = new TextEncoder();
 
+/** Stratum over TLS (`stratum+tls://`): which certificate authorities to trust. */
+export interface ClientTlsOptions {
+  /** PEM CA certificates the server's chain must lead to (instead of the system roots). */
+  readonly caCerts: readonly string[];
+  /** Name checked against the certificate; the host connected to when absent. */
+  readonly serverName?: string;
+}
+
 /** One TCP connection to a Stratum server. */
 export class StratumConnection {
-  readonly #conn: Deno.TcpConn;
+  readonly #conn: Deno.Conn;
   readonly #pending = new Map<number, (r: ClientResponse) => void>();
   readonly #handlers: NotificationHandler[] = [];
   #nextId = 1;
@@ -27,17 +36,32 @@ export class StratumConnection {
   /** Resolves when the socket is closed by either side. */
   readonly closed: Promise<void>;
 
-  private constructor(conn: Deno.TcpConn, maxLineBytes: number) {
+  private constructor(conn: Deno.Conn, maxLineBytes: number) {
     this.#conn = conn;
     this.closed = this.#readLoop(new LineDecoder(maxLineBytes));
   }
 
-  /** Connects to `host:port`. */
+  /** Connects to `host:port`, over TLS when `tls` is given (the handshake completes first). */
   static async open(
     host: string,
     port: number,
     maxLineBytes = 1 << 20,
+    tls?: ClientTlsOptions,
   ): Promise<StratumConnection> {
+    if (tls !== undefined) {
+      const conn = await Deno.connectTls({
+        hostname: tls.serverName ?? host,
+        port,
+        caCerts: [...tls.caCerts],
+      });
+      try {
+        await conn.handshake();
+      } catch (error) {
+        conn.close();
+        throw error;
+      }
+      return new StratumConnection(conn, maxLineBytes);
+    }
     const conn = await Deno.connect({ hostname: host, port, transport: "tcp" });
     conn.setNoDelay(true);
     return new StratumConnection(conn, maxLineBytes);
@@ -147,7 +171,7 @@ export class StratumConnection {
   }
 }
 
-async function writeAll(conn: Deno.TcpConn, bytes: Uint8Array): Promise<void> {
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   let offset = 0;
   while (offset < bytes.length) offset += await conn.write(bytes.subarray(offset));
 }

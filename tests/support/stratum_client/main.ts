@@ -5,6 +5,9 @@
  *   deno run --allow-net=127.0.0.1 tests/support/stratum_client/main.ts \
  *     --url 127.0.0.1:3333 --user bcrt1q...x.rig1 --mine [--version-rolling] \
  *     [--max-hashrate 200000] [--batch-nonces 2048] [--discard-stale] [--duration-s 60]
+ *
+ * `--url stratum+tls://localhost:4333 --tls-ca ca.crt` mines over TLS, trusting that CA (and
+ * needs --allow-read for it); `stratum+tcp://` and a bare `host:port` are plain TCP.
  */
 import { parseArgs } from "node:util";
 import { CpuMiner } from "./cpu_miner.ts";
@@ -23,6 +26,7 @@ const { values } = parseArgs({
     "discard-stale": { type: "boolean", default: false },
     "duration-s": { type: "string" },
     "suggest-difficulty": { type: "string" },
+    "tls-ca": { type: "string" },
   },
 });
 
@@ -40,15 +44,23 @@ if (batchNonces !== undefined && !(Number.isInteger(batchNonces) && batchNonces 
   out({ error: `--batch-nonces must be a positive integer, got ${values["batch-nonces"]}` });
   Deno.exit(2);
 }
-const colon = values.url.lastIndexOf(":");
-const host = values.url.slice(0, colon);
-const port = Number(values.url.slice(colon + 1));
+const scheme = /^(stratum\+(?:tcp|tls)):\/\//.exec(values.url)?.[1] ?? null;
+const hostPort = scheme === null ? values.url : values.url.slice(scheme.length + 3);
+const colon = hostPort.lastIndexOf(":");
+const host = hostPort.slice(0, colon);
+const port = Number(hostPort.slice(colon + 1));
+const useTls = scheme === "stratum+tls";
+if (useTls !== (values["tls-ca"] !== undefined)) {
+  out({ error: "stratum+tls:// needs --tls-ca <PEM file>, and --tls-ca needs stratum+tls://" });
+  Deno.exit(2);
+}
 
 const client = await StratumClient.start({
   host,
   port,
   username: values.user,
   password: values.password,
+  ...(useTls ? { tls: { caCerts: [await Deno.readTextFile(values["tls-ca"]!)] } } : {}),
   ...(values["version-rolling"] ? { versionRollingMask: 0x1fffe000 } : {}),
   ...(values["suggest-difficulty"]
     ? { suggestDifficulty: Number(values["suggest-difficulty"]) }
