@@ -25,14 +25,11 @@ import {
   systemClock,
   TlsTerminator,
 } from "@tbg/shared/engine";
-import { emitterOptionsFromConfig, EventEmitter } from "@tbg/shared/emitter";
+import type { EventEmitter } from "@tbg/shared/emitter";
 import type { StructuredLogger } from "@tbg/shared/log";
-import {
-  blockTemplateOf,
-  isPrimaryTemplateUpdate,
-  primaryDistributionOptions,
-  PrimaryTemplateDistribution,
-} from "@tbg/shared/templates";
+import type { PrimaryTemplateDistribution } from "@tbg/shared/templates";
+// The NATS-free parts of the templates module: the NATS client loads only when configured.
+import { blockTemplateOf, isPrimaryTemplateUpdate } from "@tbg/shared/template-update";
 import {
   metricsObserver,
   type MetricsServer,
@@ -118,15 +115,19 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       registerTlsMetrics(metrics.registry),
       log.getChild("tls"),
     );
-  const emitter = deps.events === undefined && config.events.enabled
-    ? new EventEmitter(
+  // The emitter (NATS client, JetStream) is loaded only when events are on: a fresh process
+  // without it is about 10 MB smaller (tests/bench/module_cost.ts).
+  let emitter: EventEmitter | null = null;
+  if (deps.events === undefined && config.events.enabled) {
+    const { emitterOptionsFromConfig, EventEmitter } = await import("@tbg/shared/emitter");
+    emitter = new EventEmitter(
       emitterOptionsFromConfig(config, {
         source: deps.instance,
         metrics,
         log: log.getChild("events"),
       }),
-    )
-    : null;
+    );
+  }
   // Replays what an earlier process spooled; does not wait for NATS.
   await emitter?.start();
   const events: EventSink | null = deps.events ?? emitter;
@@ -196,20 +197,25 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     log: log.getChild("engine"),
   });
 
-  const distributionOptions = primaryDistributionOptions(config, {
-    instance: deps.instance,
-    network,
-    submitBlock: (hex) => deps.source.submitBlock(hex),
-    templatesHealthy: () => deps.source.healthy,
-    registry: metrics.registry,
-    log: log.getChild("relays"),
-    clock,
-  });
+  // Loaded only when templates are published (NATS client and JetStream, as for the emitter).
+  let distribution: PrimaryTemplateDistribution | null = null;
+  if (config.templates.publish) {
+    const templates = await import("@tbg/shared/templates");
+    const distributionOptions = templates.primaryDistributionOptions(config, {
+      instance: deps.instance,
+      network,
+      submitBlock: (hex) => deps.source.submitBlock(hex),
+      templatesHealthy: () => deps.source.healthy,
+      registry: metrics.registry,
+      log: log.getChild("relays"),
+      clock,
+    });
+    distribution = distributionOptions === null
+      ? null
+      : new templates.PrimaryTemplateDistribution(distributionOptions);
+  }
   // Started before the template source so the first template is queued for relays; never waits
   // for NATS.
-  const distribution = distributionOptions === null
-    ? null
-    : new PrimaryTemplateDistribution(distributionOptions);
   distribution?.start();
 
   const onTemplate = (update: TemplateUpdate) => {

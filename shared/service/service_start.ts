@@ -9,7 +9,11 @@ import {
   parseInstanceArg,
   type ServiceKind,
 } from "../config/mod.ts";
-import { type SpoolDirConfig, spoolLockedConfigError, SpoolLockedError } from "../emitter/mod.ts";
+import { SpoolLockedError } from "../emitter/spool_lock.ts";
+import {
+  type SpoolDirConfig,
+  spoolLockedConfigError,
+} from "../emitter/spool_locked_config_error.ts";
 import { TlsCertificateError } from "../engine/tls_terminator.ts";
 import { configureLogging, getLogger, shutdownLogging, type StructuredLogger } from "../log/mod.ts";
 import { bootstrap, parseServiceArgs } from "./bootstrap.ts";

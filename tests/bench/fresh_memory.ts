@@ -27,6 +27,25 @@ export function statusMb(status: string, key: string): number {
   return Number(match[1]) * 1024 / 1e6;
 }
 
+/**
+ * Resident kB per mapping name from /proc/<pid>/smaps (file path, `[heap]`, or `anonymous`),
+ * largest first: where RssFile comes from (the deno binary, native addons) and what is anonymous.
+ */
+export function rssByMapping(smaps: string): [string, number][] {
+  const totals = new Map<string, number>();
+  let name = "anonymous";
+  for (const line of smaps.split("\n")) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+(?:\s+(.*))?$/.exec(line);
+    if (header !== null) {
+      name = header[1]?.trim() || "anonymous";
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB$/.exec(line);
+    if (rss !== null) totals.set(name, (totals.get(name) ?? 0) + Number(rss[1]));
+  }
+  return [...totals].sort((a, b) => b[1] - a[1]);
+}
+
 /** The fresh_memory scenario. */
 export const freshMemory: Scenario = {
   name: "fresh_memory",
@@ -41,6 +60,10 @@ export const freshMemory: Scenario = {
       async (_d, pool) => {
         await sleep(SETTLE_MS);
         const status = await readProcFile(`/proc/${pool.servicePid}/status`);
+        const mappings = rssByMapping(await readProcFile(`/proc/${pool.servicePid}/smaps`));
+        const top = mappings.slice(0, 6).map(([n, kb]) =>
+          `${n.split("/").at(-1)} ${(kb / 1024).toFixed(1)} MB`
+        );
         return {
           values: {
             rssMb: statusMb(status, "VmRSS"),
@@ -49,7 +72,7 @@ export const freshMemory: Scenario = {
             loadAvg,
           },
           commands: [],
-          notes: [],
+          notes: [`largest mappings by RSS: ${top.join(", ")}`],
         };
       },
     );
