@@ -15,6 +15,7 @@ import {
 import {
   type BlockSubmitter,
   type Clock,
+  connectionCapForOpenFiles,
   defaultRequestBudget,
   type DifficultyMemory,
   Engine,
@@ -71,6 +72,11 @@ export interface PoolRuntimeDeps {
    * two miners identical work.
    */
   readonly instanceIndex?: number;
+  /**
+   * RLIMIT_NOFILE soft limit (`--nofile-limit`): `maxclients` is lowered to fit under it after
+   * `open_files_reserve`; null or omitted: `maxclients` as configured.
+   */
+  readonly nofileLimit?: number | null;
   /** Reports whether bitcoind is reachable (for metrics and /health). */
   readonly bitcoindConnected: () => boolean;
   /** Extra handler for each template (the primary publishes templates for relays here). */
@@ -131,6 +137,12 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   // Replays what an earlier process spooled; does not wait for NATS.
   await emitter?.start();
   const events: EventSink | null = deps.events ?? emitter;
+  const maxClients = connectionCapForOpenFiles({
+    maxclients: config.maxclients,
+    nofileLimit: deps.nofileLimit ?? null,
+    reserve: config.open_files_reserve,
+    tls: tls !== null,
+  });
   const fee = config.donation > 0 && config.btcaddress !== undefined
     ? { script: addressToScriptPubKey(config.btcaddress, network), percent: config.donation }
     : null;
@@ -149,7 +161,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     },
     difficultyGraceMs: DIFFICULTY_GRACE_MS,
     maxLineBytes: MAX_LINE_BYTES,
-    maxClients: config.maxclients,
+    maxClients,
     jobs: {
       tag: new TextEncoder().encode(config.btcsig),
       fee,
@@ -299,6 +311,8 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       : { listen_tls: server.tlsAddresses, tls_fingerprint_sha256: tls.fingerprint }),
     network,
     metrics: metricsServer === null ? null : `${metricsServer.hostname}:${metricsServer.port}`,
+    max_clients: maxClients,
+    nofile_limit: deps.nofileLimit ?? null,
   });
 
   return {

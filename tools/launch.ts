@@ -16,6 +16,10 @@
  * runtime base (denort) unless `DENORT_BIN` names a local one; the environment passes through
  * unchanged, so `DENORT_BIN=/path/to/denort deno task compile:stratum --config …` works offline.
  *
+ * `run` also passes the service `--nofile-limit <n>`, the open-file soft limit (`ulimit -Sn`)
+ * it inherits, so its connection cap stays `open_files_reserve` under it; give a compiled service
+ * the same argument (its unit's LimitNOFILE).
+ *
  * `flags` prints the flags on one line, e.g. for a systemd unit's ExecStart.
  *
  * `--entry <file>` (run, compile) uses another entry point with the service's grants instead
@@ -146,6 +150,25 @@ export function serviceFlags(
   return flags;
 }
 
+/**
+ * The RLIMIT_NOFILE soft limit the service will inherit (`ulimit -Sn` of a shell started the same
+ * way), as the `--nofile-limit` argument value; null when it cannot be read. The service cannot
+ * read it itself: Deno has no getrlimit and opens /proc/self/limits only with --allow-all.
+ */
+export async function softNofileLimit(): Promise<string | null> {
+  try {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", "ulimit -Sn"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    return out.success && /^(\d+|unlimited)$/.test(text) ? text : null;
+  } catch {
+    return null;
+  }
+}
+
 async function runChild(command: Deno.Command): Promise<number> {
   const child = command.spawn();
   const forwarded: [Deno.Signal, () => void][] = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map(
@@ -205,9 +228,14 @@ async function main(args: readonly string[]): Promise<number> {
       }),
     );
   }
+  // The service fits its connection cap under the open-file limit (open_files_reserve).
+  const nofile = kind === "collector" || extra.includes("--nofile-limit")
+    ? null
+    : await softNofileLimit();
+  const serviceArgs = nofile === null ? extra : [...extra, "--nofile-limit", nofile];
   return await runChild(
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", ...flags, entry, "--config", configPath, ...extra],
+      args: ["run", "--no-prompt", ...flags, entry, "--config", configPath, ...serviceArgs],
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",

@@ -6,6 +6,7 @@
  */
 import type { StructuredLogger } from "../log/mod.ts";
 import { encodeError, LineDecoder, stratumError, StratumErrorCode } from "../stratum/mod.ts";
+import { runAcceptLoop } from "../net/accept_loop.ts";
 import { ConnectionTransport } from "./connection_transport.ts";
 import type { Engine } from "./engine.ts";
 import type { TlsTerminator } from "./tls_terminator.ts";
@@ -47,6 +48,8 @@ export class StratumServer {
   #serving = 0;
   #allServed: (() => void) | null = null;
   #accepting = false;
+  /** Connections refused at the cap since the episode began; 0 outside an episode. */
+  #capacityRefusals = 0;
 
   /** @param engine the engine the sessions belong to. */
   constructor(engine: Engine, options: StratumServerOptions, log: StructuredLogger) {
@@ -143,37 +146,57 @@ export class StratumServer {
   }
 
   async #acceptLoop(listener: Deno.TcpListener, terminator: TlsTerminator | null): Promise<void> {
-    while (true) {
-      let conn: Deno.TcpConn;
+    // Out of descriptors (EMFILE, ENFILE) the loop pauses with a growing backoff instead of
+    // spinning; the connection cap (maxclients fitted under the open-file limit) should keep a
+    // process from getting there.
+    await runAcceptLoop(listener, {
+      isOpen: () => this.#accepting,
+      onConnection: (conn) => this.#onAccepted(conn, terminator),
+      onFailure: ({ error, backoffMs }) =>
+        this.#log.warn("accept failed, pausing", { error: String(error), backoff_ms: backoffMs }),
+      onRecovered: (failures) => this.#log.info("accepting again", { failed_accepts: failures }),
+    });
+  }
+
+  #onAccepted(conn: Deno.TcpConn, terminator: TlsTerminator | null): void {
+    const ip = conn.remoteAddr.hostname;
+    const admission = this.#engine.admit(ip);
+    if (!admission.ok) {
+      if (admission.rule === "maxclients") this.#noteAtCapacity();
+      // Deno cannot set SO_LINGER for a true RST; closing before any byte is the nearest.
       try {
-        conn = await listener.accept();
-      } catch (e) {
-        if (!this.#accepting || e instanceof Deno.errors.BadResource) return;
-        this.#log.warn("accept failed", { error: String(e) });
-        continue;
-      }
-      const ip = conn.remoteAddr.hostname;
-      const admission = this.#engine.admit(ip);
-      if (!admission.ok) {
-        // Deno cannot set SO_LINGER for a true RST; closing before any byte is the nearest.
-        try {
-          conn.close();
-        } catch {
-          // Peer already gone.
-        }
-        continue;
-      }
-      this.#serving++;
-      if (terminator !== null) {
-        void this.#serveTls(conn, ip, terminator);
-        continue;
-      }
-      try {
-        conn.setNoDelay(true);
+        conn.close();
       } catch {
-        // Not fatal: only latency.
+        // Peer already gone.
       }
-      void this.#serve(conn, ip);
+      return;
+    }
+    if (this.#capacityRefusals > 0) {
+      this.#log.info("connection cap: accepting again", {
+        refused: this.#capacityRefusals,
+        connections: this.connectionCount,
+      });
+      this.#capacityRefusals = 0;
+    }
+    this.#serving++;
+    if (terminator !== null) {
+      void this.#serveTls(conn, ip, terminator);
+      return;
+    }
+    try {
+      conn.setNoDelay(true);
+    } catch {
+      // Not fatal: only latency.
+    }
+    void this.#serve(conn, ip);
+  }
+
+  /** Logs once per episode at the connection cap (the metric counts every refusal). */
+  #noteAtCapacity(): void {
+    if (this.#capacityRefusals++ === 0) {
+      this.#log.warn("connection cap reached: refusing new miners", {
+        connections: this.connectionCount,
+      });
     }
   }
 
