@@ -131,10 +131,12 @@ function row(label: string, reading: MemoryReading, base: MemoryReading): string
   } |`;
 }
 
-const HEADER = [
-  "| import | RSS MB | RSS over bare MB | RssAnon over bare MB | V8 heap used over bare MB | heap after GC over bare MB |",
-  "|---|---|---|---|---|---|",
-];
+function header(over: string): string[] {
+  return [
+    `| import | RSS MB | RSS over ${over} MB | RssAnon over ${over} MB | V8 heap used over ${over} MB | heap after GC over ${over} MB |`,
+    "|---|---|---|---|---|---|",
+  ];
+}
 
 async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -165,7 +167,7 @@ async function main(args: string[]): Promise<number> {
       mb(base.anonKb)
     } MB, V8 heap used ${mb(base.heapUsedKb)} MB; median of ${bare.length} processes.`,
     "",
-    ...HEADER,
+    ...header("bare"),
   );
   for (const spec of alone) {
     lines.push(row(`\`${spec}\` alone`, medianReading(perProbe.get(spec)!), base));
@@ -183,7 +185,7 @@ async function main(args: string[]): Promise<number> {
       "Cumulative, in stratum/main.ts's import order (each row over the one above):",
       "",
     );
-    lines.push(...HEADER);
+    lines.push(...header("the row above"));
     let previous = medianReading(steps[0]!);
     CUMULATIVE_PROBES.forEach((spec, i) => {
       const reading = medianReading(steps[i + 1]!);
