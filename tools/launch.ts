@@ -52,6 +52,9 @@ const USAGE = [
   "       launch.ts flags <stratum|relay|collector> --config <file>",
 ].join("\n");
 
+/** V8 flags of the stratum and relay services (see {@linkcode serviceFlags}). */
+export const SERVICE_V8_FLAGS = "--v8-flags=--expose-gc";
+
 /** Exit code for usage and configuration errors. */
 const EXIT_USAGE = 2;
 
