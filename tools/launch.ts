@@ -150,6 +150,9 @@ export function serviceFlags(
   );
   // SO_REUSEPORT listeners are behind Deno's unstable-net feature flag (not a permission).
   if ("reuse_port" in config && config.reuse_port) flags.push("--unstable-net");
+  // The pool runtime runs one full collection before its first miner (start-up garbage, about
+  // 7 MB of a fresh process's RSS: BENCHMARKS.md, issue 11); V8 exposes `gc` only with this flag.
+  if (kind !== "collector") flags.push(SERVICE_V8_FLAGS);
   return flags;
 }
 
@@ -159,6 +162,8 @@ export function serviceFlags(
  * read it itself: Deno has no getrlimit and opens /proc/self/limits only with --allow-all.
  */
 export async function softNofileLimit(): Promise<string | null> {
+  // A launcher allowed to run deno only (the systemd units) gets no prompt: the unit passes it.
+  if (Deno.permissions.querySync({ name: "run", command: "sh" }).state !== "granted") return null;
   try {
     const out = await new Deno.Command("sh", {
       args: ["-c", "ulimit -Sn"],
