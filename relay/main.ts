@@ -22,7 +22,7 @@ const service = await startEngineService(
       'cannot learn the network from the local bitcoind; set "network" in the config',
   },
 );
-const { config, network, log, pool: localPool, instanceIndex } = service;
+const { config, network, log, pool: localPool, instanceIndex, nofileLimit } = service;
 
 const runtime = await startRuntimeOrExit("relay", service, () =>
   startRelayRuntime({
@@ -32,6 +32,7 @@ const runtime = await startRuntimeOrExit("relay", service, () =>
     localPool,
     instance: `relay-${config.region}-${instanceIndex}`,
     instanceIndex,
+    nofileLimit,
   }));
 
 reloadOnSighup({ log, reload: () => runtime.pool.reloadTls() });

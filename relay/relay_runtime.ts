@@ -40,6 +40,8 @@ export interface RelayRuntimeDeps {
   readonly instance: string;
   /** `--instance` index on this host (0–255). */
   readonly instanceIndex: number;
+  /** RLIMIT_NOFILE soft limit (`--nofile-limit`) the connection cap fits under; null: unknown. */
+  readonly nofileLimit?: number | null;
 }
 
 /** A running relay. */
@@ -101,6 +103,7 @@ export async function startRelayRuntime(deps: RelayRuntimeDeps): Promise<RelayRu
       log,
       instance: deps.instance,
       instanceIndex: deps.instanceIndex,
+      nofileLimit: deps.nofileLimit ?? null,
       bitcoindConnected: () => deps.localPool.connected,
     });
   } catch (error) {

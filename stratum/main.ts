@@ -18,7 +18,7 @@ const service = await startEngineService(
   Deno.args,
   { networkFailureMessage: "cannot learn the network from bitcoind" },
 );
-const { config, network, log, pool, instanceIndex } = service;
+const { config, network, log, pool, instanceIndex, nofileLimit } = service;
 
 const source = new BitcoindTemplateSource(config, { pool });
 const runtime = await startRuntimeOrExit("stratum", service, () =>
@@ -29,6 +29,7 @@ const runtime = await startRuntimeOrExit("stratum", service, () =>
     log,
     instance: `stratum-${config.region}-${instanceIndex}`,
     instanceIndex,
+    nofileLimit,
     bitcoindConnected: () => pool.connected,
   }));
 

@@ -15,6 +15,7 @@ import {
 import {
   type BlockSubmitter,
   type Clock,
+  connectionCapForOpenFiles,
   DEFAULT_MAX_QUEUED_BYTES,
   defaultRequestBudget,
   type DifficultyMemory,
@@ -26,14 +27,11 @@ import {
   systemClock,
   TlsTerminator,
 } from "@tbg/shared/engine";
-import { emitterOptionsFromConfig, EventEmitter } from "@tbg/shared/emitter";
+import type { EventEmitter } from "@tbg/shared/emitter";
 import type { StructuredLogger } from "@tbg/shared/log";
-import {
-  blockTemplateOf,
-  isPrimaryTemplateUpdate,
-  primaryDistributionOptions,
-  PrimaryTemplateDistribution,
-} from "@tbg/shared/templates";
+import type { PrimaryTemplateDistribution } from "@tbg/shared/templates";
+// The NATS-free parts of the templates module: the NATS client loads only when configured.
+import { blockTemplateOf, isPrimaryTemplateUpdate } from "@tbg/shared/template-update";
 import {
   metricsObserver,
   type MetricsServer,
@@ -75,6 +73,11 @@ export interface PoolRuntimeDeps {
    * two miners identical work.
    */
   readonly instanceIndex?: number;
+  /**
+   * RLIMIT_NOFILE soft limit (`--nofile-limit`): `maxclients` is lowered to fit under it after
+   * `open_files_reserve`; null or omitted: `maxclients` as configured.
+   */
+  readonly nofileLimit?: number | null;
   /** Reports whether bitcoind is reachable (for metrics and /health). */
   readonly bitcoindConnected: () => boolean;
   /** Extra handler for each template (the primary publishes templates for relays here). */
@@ -119,18 +122,28 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       registerTlsMetrics(metrics.registry),
       log.getChild("tls"),
     );
-  const emitter = deps.events === undefined && config.events.enabled
-    ? new EventEmitter(
+  // The emitter (NATS client, JetStream) is loaded only when events are on: a fresh process
+  // without it is about 10 MB smaller (tests/bench/module_cost.ts).
+  let emitter: EventEmitter | null = null;
+  if (deps.events === undefined && config.events.enabled) {
+    const { emitterOptionsFromConfig, EventEmitter } = await import("@tbg/shared/emitter");
+    emitter = new EventEmitter(
       emitterOptionsFromConfig(config, {
         source: deps.instance,
         metrics,
         log: log.getChild("events"),
       }),
-    )
-    : null;
+    );
+  }
   // Replays what an earlier process spooled; does not wait for NATS.
   await emitter?.start();
   const events: EventSink | null = deps.events ?? emitter;
+  const maxClients = connectionCapForOpenFiles({
+    maxclients: config.maxclients,
+    nofileLimit: deps.nofileLimit ?? null,
+    reserve: config.open_files_reserve,
+    tls: tls !== null,
+  });
   const fee = config.donation > 0 && config.btcaddress !== undefined
     ? { script: addressToScriptPubKey(config.btcaddress, network), percent: config.donation }
     : null;
@@ -149,7 +162,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     },
     difficultyGraceMs: DIFFICULTY_GRACE_MS,
     maxLineBytes: MAX_LINE_BYTES,
-    maxClients: config.maxclients,
+    maxClients,
     jobs: {
       tag: new TextEncoder().encode(config.btcsig),
       fee,
@@ -197,20 +210,25 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     log: log.getChild("engine"),
   });
 
-  const distributionOptions = primaryDistributionOptions(config, {
-    instance: deps.instance,
-    network,
-    submitBlock: (hex) => deps.source.submitBlock(hex),
-    templatesHealthy: () => deps.source.healthy,
-    registry: metrics.registry,
-    log: log.getChild("relays"),
-    clock,
-  });
+  // Loaded only when templates are published (NATS client and JetStream, as for the emitter).
+  let distribution: PrimaryTemplateDistribution | null = null;
+  if (config.templates.publish) {
+    const templates = await import("@tbg/shared/templates");
+    const distributionOptions = templates.primaryDistributionOptions(config, {
+      instance: deps.instance,
+      network,
+      submitBlock: (hex) => deps.source.submitBlock(hex),
+      templatesHealthy: () => deps.source.healthy,
+      registry: metrics.registry,
+      log: log.getChild("relays"),
+      clock,
+    });
+    distribution = distributionOptions === null
+      ? null
+      : new templates.PrimaryTemplateDistribution(distributionOptions);
+  }
   // Started before the template source so the first template is queued for relays; never waits
   // for NATS.
-  const distribution = distributionOptions === null
-    ? null
-    : new PrimaryTemplateDistribution(distributionOptions);
   distribution?.start();
 
   const onTemplate = (update: TemplateUpdate) => {
@@ -249,6 +267,14 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     throw error;
   }
 
+  // Start-up leaves about 10 MB of garbage (config validation, module evaluation, the first
+  // template) that V8's memory reducer returns only over the next minute; one full collection
+  // before the first miner returns it now. `gc` exists when the launcher passed --expose-gc.
+  (globalThis as { gc?: (options: Record<string, string>) => void }).gc?.({
+    type: "major",
+    execution: "sync",
+    flavor: "last-resort",
+  });
   const server = new StratumServer(engine, {
     reusePort: config.reuse_port,
     maxLineBytes: MAX_LINE_BYTES,
@@ -299,6 +325,8 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       : { listen_tls: server.tlsAddresses, tls_fingerprint_sha256: tls.fingerprint }),
     network,
     metrics: metricsServer === null ? null : `${metricsServer.hostname}:${metricsServer.port}`,
+    max_clients: maxClients,
+    nofile_limit: deps.nofileLimit ?? null,
   });
 
   return {

@@ -248,7 +248,14 @@ Deno.test("every unit runs its service through tools/launch.ts with only the lau
         unitCase.kind,
         "--config",
         config,
-        ...(instance === undefined ? [] : ["--", "--instance", String(instance)]),
+        // The launcher may not run `ulimit`: the unit passes its own LimitNOFILE.
+        ...(instance === undefined ? [] : [
+          "--",
+          "--instance",
+          String(instance),
+          "--nofile-limit",
+          value(readUnit(unitCase.file), "Service", "LimitNOFILE"),
+        ]),
       ];
       assert.deepEqual(execStart(unitCase, instance), expected, unitCase.file);
     }

@@ -16,6 +16,10 @@
  * runtime base (denort) unless `DENORT_BIN` names a local one; the environment passes through
  * unchanged, so `DENORT_BIN=/path/to/denort deno task compile:stratum --config …` works offline.
  *
+ * `run` also passes the service `--nofile-limit <n>`, the open-file soft limit (`ulimit -Sn`)
+ * it inherits, so its connection cap stays `open_files_reserve` under it; give a compiled service
+ * the same argument (its unit's LimitNOFILE).
+ *
  * `flags` prints the flags on one line, e.g. for a systemd unit's ExecStart.
  *
  * `--entry <file>` (run, compile) uses another entry point with the service's grants instead
@@ -47,6 +51,9 @@ const USAGE = [
   "       launch.ts compile <stratum|relay|collector> --config <file> [--output <file>] [--entry <file>]",
   "       launch.ts flags <stratum|relay|collector> --config <file>",
 ].join("\n");
+
+/** V8 flags of the stratum and relay services (see {@linkcode serviceFlags}). */
+export const SERVICE_V8_FLAGS = "--v8-flags=--expose-gc";
 
 /** Exit code for usage and configuration errors. */
 const EXIT_USAGE = 2;
@@ -143,7 +150,31 @@ export function serviceFlags(
   );
   // SO_REUSEPORT listeners are behind Deno's unstable-net feature flag (not a permission).
   if ("reuse_port" in config && config.reuse_port) flags.push("--unstable-net");
+  // The pool runtime runs one full collection before its first miner (start-up garbage, about
+  // 7 MB of a fresh process's RSS: BENCHMARKS.md, issue 11); V8 exposes `gc` only with this flag.
+  if (kind !== "collector") flags.push(SERVICE_V8_FLAGS);
   return flags;
+}
+
+/**
+ * The RLIMIT_NOFILE soft limit the service will inherit (`ulimit -Sn` of a shell started the same
+ * way), as the `--nofile-limit` argument value; null when it cannot be read. The service cannot
+ * read it itself: Deno has no getrlimit and opens /proc/self/limits only with --allow-all.
+ */
+export async function softNofileLimit(): Promise<string | null> {
+  // A launcher allowed to run deno only (the systemd units) gets no prompt: the unit passes it.
+  if (Deno.permissions.querySync({ name: "run", command: "sh" }).state !== "granted") return null;
+  try {
+    const out = await new Deno.Command("sh", {
+      args: ["-c", "ulimit -Sn"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim();
+    return out.success && /^(\d+|unlimited)$/.test(text) ? text : null;
+  } catch {
+    return null;
+  }
 }
 
 async function runChild(command: Deno.Command): Promise<number> {
@@ -205,9 +236,14 @@ async function main(args: readonly string[]): Promise<number> {
       }),
     );
   }
+  // The service fits its connection cap under the open-file limit (open_files_reserve).
+  const nofile = kind === "collector" || extra.includes("--nofile-limit")
+    ? null
+    : await softNofileLimit();
+  const serviceArgs = nofile === null ? extra : [...extra, "--nofile-limit", nofile];
   return await runChild(
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-prompt", ...flags, entry, "--config", configPath, ...extra],
+      args: ["run", "--no-prompt", ...flags, entry, "--config", configPath, ...serviceArgs],
       stdin: "inherit",
       stdout: "inherit",
       stderr: "inherit",

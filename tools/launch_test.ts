@@ -62,6 +62,7 @@ Deno.test("launch flags prints the mainnet config's exact grants on one line", a
       },/var/log/tbg-mining`,
       "--allow-write=/var/log/tbg-mining",
       `--allow-ffi=${zmq.ffi.join(",")}`,
+      "--v8-flags=--expose-gc",
     ].join(" ") + "\n",
   );
 });

@@ -164,6 +164,8 @@ export interface EngineConfig {
   zmqblock?: string | undefined;
   /** Most concurrent connections. */
   maxclients: number;
+  /** Descriptors kept free under RLIMIT_NOFILE for everything but miner connections. */
+  open_files_reserve: number;
   /** Seconds an authorized connection may stay silent before it is closed; 0: never. */
   dropidle: number;
   /** Bind serverurl with SO_REUSEPORT (several processes on one port, Linux). */

@@ -282,6 +282,11 @@ export const engineShape = {
     "bitcoind ZMQ hashblock publisher for instant new-block notice (polling still runs as a fallback).",
   ),
   maxclients: withDefault(positiveInt(), 100000, "Most concurrent miner connections."),
+  open_files_reserve: withDefault(
+    intInRange(16, 1_000_000),
+    200,
+    "File descriptors kept free under the process's open-file limit (RLIMIT_NOFILE soft, passed by tools/launch.ts as --nofile-limit) for everything but miner connections: maxclients is lowered so miners never take the rest (a TLS miner counts 3).",
+  ),
   dropidle: withDefault(
     intInRange(0, MAX_DROPIDLE_SECONDS),
     DEFAULT_DROPIDLE_SECONDS,

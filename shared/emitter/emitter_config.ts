@@ -4,7 +4,6 @@
  * @module
  */
 import {
-  ConfigError,
   eventsSpoolDir,
   eventsSubjectPrefix,
   type RelayConfig,
@@ -14,7 +13,7 @@ import type { StructuredLogger } from "../log/mod.ts";
 import type { EmitterMetrics } from "./emitter_metrics.ts";
 import type { EventEmitterOptions } from "./event_emitter.ts";
 import { natsConnector } from "./nats_link.ts";
-import type { SpoolLockedError } from "./spool_lock.ts";
+export { type SpoolDirConfig, spoolLockedConfigError } from "./spool_locked_config_error.ts";
 
 /** Longest wait for one NATS connection attempt. */
 export const EMITTER_CONNECT_TIMEOUT_MS = 2_000;
@@ -64,38 +63,4 @@ export function emitterOptionsFromConfig(
     metrics: deps.metrics,
     log: deps.log,
   };
-}
-
-/** The config keys the spool directory is resolved from. */
-export interface SpoolDirConfig {
-  /** `events.spool_dir`. */
-  readonly events: { readonly spool_dir?: string | undefined };
-  /** `logdir`. */
-  readonly logdir?: string | undefined;
-}
-
-/**
- * The configuration error a service reports when its spool is locked by another process: the
- * fix is always a directory of its own in `events.spool_dir`, which overrides the default under
- * `logdir` that several processes sharing one config would otherwise share.
- *
- * @param error what opening the spool threw
- * @param config the `events.spool_dir` and `logdir` the spool directory was resolved from
- * @param configPath the `--config` file
- * @returns a {@linkcode ConfigError} on `events.spool_dir` naming the directory and the holder
- */
-export function spoolLockedConfigError(
-  error: SpoolLockedError,
-  config: SpoolDirConfig,
-  configPath: string,
-): ConfigError {
-  const holder = error.holderPid === null ? "another process" : `process ${error.holderPid}`;
-  const where = config.events.spool_dir !== undefined
-    ? error.dir
-    : config.logdir !== undefined
-    ? `not set, so events spool to ${error.dir} (under logdir), which`
-    : `not set and no logdir, so events spool to ${error.dir}, which`;
-  const message = `${where} is in use by ${holder} (it holds ${error.lockPath}); ` +
-    "give each process its own events.spool_dir";
-  return new ConfigError(configPath, [{ path: "events.spool_dir", message }], { cause: error });
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { EVENT_LIMITS } from "../events/mod.ts";
+import { EVENT_LIMITS } from "../events/limits.ts";
 
 /** One submission target's answer: `null` when it accepted, else its verdict or error. */
 export interface TargetAnswer {

@@ -11,6 +11,7 @@ export * from "./difficulty_memory.ts";
 export * from "./engine.ts";
 export * from "./hashrate.ts";
 export * from "./jobs.ts";
+export * from "./open_file_cap.ts";
 export * from "./rate_limit.ts";
 export * from "./session.ts";
 export * from "./share.ts";

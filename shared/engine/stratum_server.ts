@@ -48,6 +48,8 @@ export class StratumServer {
   #serving = 0;
   #allServed: (() => void) | null = null;
   #accepting = false;
+  /** Connections refused at the cap since the episode began; 0 outside an episode. */
+  #capacityRefusals = 0;
 
   /** @param engine the engine the sessions belong to. */
   constructor(engine: Engine, options: StratumServerOptions, log: StructuredLogger) {
@@ -143,21 +145,24 @@ export class StratumServer {
     return promise;
   }
 
-  /** Accepts until the listener closes; failed accepts (EMFILE) pause the loop, never spin it. */
-  #acceptLoop(listener: Deno.TcpListener, terminator: TlsTerminator | null): Promise<void> {
-    return runAcceptLoop(listener, {
+  async #acceptLoop(listener: Deno.TcpListener, terminator: TlsTerminator | null): Promise<void> {
+    // Out of descriptors (EMFILE, ENFILE) the loop pauses with a growing backoff instead of
+    // spinning; the connection cap (maxclients fitted under the open-file limit) should keep a
+    // process from getting there.
+    await runAcceptLoop(listener, {
       isOpen: () => this.#accepting,
-      onConnection: (conn) => this.#onConnection(conn, terminator),
+      onConnection: (conn) => this.#onAccepted(conn, terminator),
       onFailure: ({ error, backoffMs }) =>
-        this.#log.warn("accept failed; pausing", { error: String(error), backoffMs }),
+        this.#log.warn("accept failed, pausing", { error: String(error), backoff_ms: backoffMs }),
       onRecovered: (failures) => this.#log.info("accepting again", { failed_accepts: failures }),
     });
   }
 
-  #onConnection(conn: Deno.TcpConn, terminator: TlsTerminator | null): void {
+  #onAccepted(conn: Deno.TcpConn, terminator: TlsTerminator | null): void {
     const ip = conn.remoteAddr.hostname;
     const admission = this.#engine.admit(ip);
     if (!admission.ok) {
+      if (admission.rule === "maxclients") this.#noteAtCapacity();
       // Deno cannot set SO_LINGER for a true RST; closing before any byte is the nearest.
       try {
         conn.close();
@@ -165,6 +170,13 @@ export class StratumServer {
         // Peer already gone.
       }
       return;
+    }
+    if (this.#capacityRefusals > 0) {
+      this.#log.info("connection cap: accepting again", {
+        refused: this.#capacityRefusals,
+        connections: this.connectionCount,
+      });
+      this.#capacityRefusals = 0;
     }
     this.#serving++;
     if (terminator !== null) {
@@ -177,6 +189,15 @@ export class StratumServer {
       // Not fatal: only latency.
     }
     void this.#serve(conn, ip);
+  }
+
+  /** Logs once per episode at the connection cap (the metric counts every refusal). */
+  #noteAtCapacity(): void {
+    if (this.#capacityRefusals++ === 0) {
+      this.#log.warn("connection cap reached: refusing new miners", {
+        connections: this.connectionCount,
+      });
+    }
   }
 
   async #serveTls(conn: Deno.TcpConn, ip: string, terminator: TlsTerminator): Promise<void> {

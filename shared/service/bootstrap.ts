@@ -8,6 +8,7 @@ import {
   type StratumConfig,
   withInstancePorts,
 } from "../config/mod.ts";
+import { connectionCapForOpenFiles, parseNofileLimitArg } from "../engine/open_file_cap.ts";
 import { sandboxProcessEnv } from "./env_sandbox.ts";
 import { writeStderrLine } from "./_stderr.ts";
 import {
@@ -120,10 +121,14 @@ export function bootstrap<K extends ServiceKind>(
 
   let configPath: string;
   let instance = 0;
+  let nofileLimit: number | null = null;
   try {
     const parsed = parseServiceArgs(kind, args);
     configPath = parsed.configPath;
-    if (kind !== "collector") instance = parseInstanceArg(parsed.rest);
+    if (kind !== "collector") {
+      instance = parseInstanceArg(parsed.rest);
+      nofileLimit = parseNofileLimitArg(parsed.rest);
+    }
   } catch (error: unknown) {
     if (error instanceof UsageError || error instanceof RangeError) return fail(error.message);
     throw error;
@@ -142,6 +147,25 @@ export function bootstrap<K extends ServiceKind>(
   } catch (error: unknown) {
     if (error instanceof ConfigError) return fail(error.message);
     throw error;
+  }
+  if (kind !== "collector") {
+    const engineConfig = config as StratumConfig | RelayConfig;
+    try {
+      connectionCapForOpenFiles({
+        maxclients: engineConfig.maxclients,
+        nofileLimit,
+        reserve: engineConfig.open_files_reserve,
+        tls: engineConfig.serverurl_tls.length > 0,
+      });
+    } catch (error: unknown) {
+      if (error instanceof RangeError) {
+        return fail(
+          new ConfigError(configPath, [{ path: "open_files_reserve", message: error.message }])
+            .message,
+        );
+      }
+      throw error;
+    }
   }
   const missing = missingPermissions(
     requiredPermissions(kind, config, { configPath, env: opts.env, sys: opts.sys }),

@@ -9,7 +9,12 @@ import {
   parseInstanceArg,
   type ServiceKind,
 } from "../config/mod.ts";
-import { type SpoolDirConfig, spoolLockedConfigError, SpoolLockedError } from "../emitter/mod.ts";
+import { SpoolLockedError } from "../emitter/spool_lock.ts";
+import {
+  type SpoolDirConfig,
+  spoolLockedConfigError,
+} from "../emitter/spool_locked_config_error.ts";
+import { parseNofileLimitArg } from "../engine/open_file_cap.ts";
 import { TlsCertificateError } from "../engine/tls_terminator.ts";
 import { configureLogging, getLogger, shutdownLogging, type StructuredLogger } from "../log/mod.ts";
 import { bootstrap, parseServiceArgs } from "./bootstrap.ts";
@@ -27,6 +32,8 @@ export interface StartedService<K extends ServiceKind> {
   readonly configPath: string;
   /** Index among processes sharing the Stratum port (`--instance N`); 0 for the collector. */
   readonly instanceIndex: number;
+  /** RLIMIT_NOFILE soft limit from `--nofile-limit` (tools/launch.ts passes it); null: unknown. */
+  readonly nofileLimit: number | null;
   /** The logger of category `[kind]`. */
   readonly log: StructuredLogger;
 }
@@ -48,6 +55,7 @@ export async function startService<K extends ServiceKind>(
   const { configPath, rest } = parseServiceArgs(kind, args);
   // bootstrap() already validated --instance; the collector takes none.
   const instanceIndex = kind === "collector" ? 0 : parseInstanceArg(rest);
+  const nofileLimit = kind === "collector" ? null : parseNofileLimitArg(rest);
   // Left open for the life of the process: the logging sink writes to it until exit.
   const logFile = config.logdir === undefined
     ? null
@@ -57,7 +65,7 @@ export async function startService<K extends ServiceKind>(
     level: "info",
     ...(logFile ? { sink: logFile.writable } : {}),
   });
-  return { config, configPath, instanceIndex, log: getLogger([kind]) };
+  return { config, configPath, instanceIndex, nofileLimit, log: getLogger([kind]) };
 }
 
 /** A stratum or relay service after start-up: bitcoind pool running, network known. */

@@ -60,7 +60,7 @@ import type {
   TemplateUpdate,
 } from "../bitcoind/template_source.ts";
 import { type Clock, systemClock } from "../engine/clock.ts";
-import { type BlockTemplate, templateFromGbt } from "../engine/template.ts";
+import type { BlockTemplate } from "../engine/template.ts";
 import type { StructuredLogger } from "../log/mod.ts";
 import {
   assertSubjectToken,
@@ -78,6 +78,12 @@ import {
 } from "./block_submit_codec.ts";
 import { decodeHeartbeat, type PrimaryHeartbeat } from "./heartbeat.ts";
 import { PersistentNatsConnection } from "./nats_connection.ts";
+import {
+  blockTemplateOf,
+  isPrimaryTemplateUpdate,
+  PRIMARY_TEMPLATE,
+  type PrimaryTemplateUpdate,
+} from "./primary_template_update.ts";
 import {
   blockTemplateFromMessage,
   type DecodedTemplateMessage,
@@ -104,6 +110,7 @@ import {
 } from "./template_metrics.ts";
 import { MINING_TEMPLATES_STREAM_NAME } from "./template_stream.ts";
 
+export { blockTemplateOf, isPrimaryTemplateUpdate, type PrimaryTemplateUpdate };
 /** Default wait for the primary's reply to a block submission, ms. */
 export const DEFAULT_SUBMIT_TIMEOUT_MS = 5_000;
 /** Default: the source is healthy while the primary was heard from within this, ms. */
@@ -132,54 +139,6 @@ const FETCH_TIMEOUT_MS = 5_000;
  */
 const FETCH_ATTEMPTS = 10;
 const FETCH_RETRY_MS = 200;
-
-/** Marks updates made here; a symbol key survives `{ ...update, reason }` copies. */
-const PRIMARY_TEMPLATE = Symbol("tbg.primaryTemplateUpdate");
-
-/**
- * A template from the primary, as {@link NatsTemplateSource} hands it on. A plain object (every
- * field its own), so a copy such as `{ ...update, reason: "failover" }` keeps all of it.
- */
-export interface PrimaryTemplateUpdate extends TemplateUpdate {
-  /**
-   * The getblocktemplate view. Its `transactions` are hex-encoded on first access (about 10 ms
-   * for 2,000 transactions); the other fields are ready.
-   */
-  readonly gbt: TemplateGbt;
-  /** The engine's template, built from the message (see {@link blockTemplateOf}). */
-  readonly template: BlockTemplate;
-  /** Sequence, epoch, clean_jobs decision, origin region, the primary's stamps. */
-  readonly message: TemplateMessageMeta;
-  /** The primary's clean_jobs decision. */
-  readonly cleanJobs: boolean;
-  /** The primary's clock when it sent the template, ms since the epoch. */
-  readonly sentAtMs: number;
-  /**
-   * receivedAtMs − sentAtMs, ms: encode, NATS, decode. Clock skew between the regions adds to it
-   * (and can make it negative).
-   */
-  readonly latencyMs: number;
-  /**
-   * The message was stored before this consumer (re)started: the current template handed over
-   * on connect, not a live one. Its latency says how old it is, not how fast templates travel.
-   */
-  readonly replayed: boolean;
-  /** Encoded size, bytes (of the delta when it came as one). */
-  readonly sizeBytes: number;
-  /** How it came: a full template (live or fetched) or a delta applied to the one held. */
-  readonly kind: TemplateWireKind;
-  readonly [PRIMARY_TEMPLATE]: true;
-}
-
-/**
- * Whether an update came from the primary over NATS (also after being copied with a spread).
- *
- * @param update any template update
- * @returns true for a {@link PrimaryTemplateUpdate}
- */
-export function isPrimaryTemplateUpdate(update: TemplateUpdate): update is PrimaryTemplateUpdate {
-  return (update as Partial<PrimaryTemplateUpdate>)[PRIMARY_TEMPLATE] === true;
-}
 
 /** The getblocktemplate view with transactions hex-encoded only when read. */
 function lazyGbt(template: BlockTemplate): TemplateGbt {
@@ -215,20 +174,6 @@ function primaryTemplateUpdate(
     kind,
     [PRIMARY_TEMPLATE]: true,
   };
-}
-
-/**
- * The engine's BlockTemplate for any update: the one a {@link PrimaryTemplateUpdate} carries
- * (no hex, no hashing), else `templateFromGbt` of the raw result (a bitcoind source).
- *
- * @param update a template update from any source
- * @returns the template
- * @throws {TypeError} from `templateFromGbt` when a raw result is malformed
- */
-export function blockTemplateOf(update: TemplateUpdate): BlockTemplate {
-  return isPrimaryTemplateUpdate(update)
-    ? update.template
-    : templateFromGbt(update.gbt, update.receivedAtMs);
 }
 
 /** What a submission to the primary came to, with timing. */

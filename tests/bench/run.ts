@@ -27,6 +27,7 @@ import { backlogDrainMemory } from "./backlog_drain_memory.ts";
 import { medianRow, tableHeader, tableRow } from "./bench_table.ts";
 import { collectorThroughput } from "./collector_throughput.ts";
 import { emissionLatency } from "./emission_latency.ts";
+import { freshMemory } from "./fresh_memory.ts";
 import { idleMemory, idleMemorySteady } from "./idle_memory.ts";
 import { latencyAtRate } from "./latency_at_rate.ts";
 import { latencyFloor } from "./latency_floor.ts";
@@ -44,6 +45,7 @@ export const SCENARIOS: readonly Scenario[] = [
   submitThroughput,
   latencyAtRate,
   latencyFloor,
+  freshMemory,
   idleMemory,
   idleMemorySteady,
   notifyFanout,

@@ -10,26 +10,37 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /**
  * `deno run … tools/launch.ts run <kind> --config <file> [-- args]` from the repo root: the
- * service as an operator starts it, with the permissions its config implies.
+ * service as an operator starts it, with the permissions its config implies. With
+ * `options.nofile` it runs under `ulimit -n <nofile>` (bash), as a host with a low limit would.
  */
 export function launcherCommand(
   configPath: string,
   serviceArgs: readonly string[] = [],
   kind: "stratum" | "relay" = "stratum",
+  options: { readonly nofile?: number } = {},
 ): Deno.Command {
-  return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-run",
-      "--allow-env=INIT_CWD",
-      "tools/launch.ts",
-      "run",
-      kind,
-      "--config",
-      configPath,
-      ...(serviceArgs.length > 0 ? ["--", ...serviceArgs] : []),
-    ],
+  const denoArgs = [
+    "run",
+    "--allow-read",
+    "--allow-run",
+    "--allow-env=INIT_CWD",
+    "tools/launch.ts",
+    "run",
+    kind,
+    "--config",
+    configPath,
+    ...(serviceArgs.length > 0 ? ["--", ...serviceArgs] : []),
+  ];
+  // A lowered open-file limit (soft and hard) for the launcher and the service it starts.
+  const [program, args] = options.nofile === undefined ? [Deno.execPath(), denoArgs] : ["bash", [
+    "-c",
+    `ulimit -n ${options.nofile} && exec "$@"`,
+    "bash",
+    Deno.execPath(),
+    ...denoArgs,
+  ]];
+  return new Deno.Command(program, {
+    args,
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
@@ -68,7 +79,12 @@ export interface DevnetEndpoint {
 export async function startPoolProcess(
   devnet: DevnetEndpoint | readonly DevnetEndpoint[],
   overrides: Record<string, unknown> = {},
-  options: { readonly stratumPort?: number; readonly serviceArgs?: readonly string[] } = {},
+  options: {
+    readonly stratumPort?: number;
+    readonly serviceArgs?: readonly string[];
+    /** Runs the pool under `ulimit -n <nofile>`. */
+    readonly nofile?: number;
+  } = {},
 ): Promise<PoolProcess> {
   const nodes = Array.isArray(devnet) ? devnet : [devnet as DevnetEndpoint];
   const stratumPort = options.stratumPort ?? pickFreePort();
@@ -102,7 +118,12 @@ export async function startPoolProcess(
     ...overrides,
   };
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));
-  const child = launcherCommand(configPath, options.serviceArgs ?? []).spawn();
+  const child = launcherCommand(
+    configPath,
+    options.serviceArgs ?? [],
+    "stratum",
+    options.nofile === undefined ? {} : { nofile: options.nofile },
+  ).spawn();
   const collector = new JsonLogCollector([child.stdout, child.stderr]);
   const logs = collector.logs;
   const exited = child.status.then(async (s) => {
