@@ -1,0 +1,8 @@
+/** The fuzz targets by name. Imported by the engine after coverage counting has started. */
+import type { FuzzTarget } from "../target.ts";
+import { stratumTarget } from "./stratum.ts";
+
+/** Every target, in the order the campaign runs them. */
+export const TARGETS: Readonly<Record<string, () => FuzzTarget>> = {
+  stratum: () => stratumTarget(),
+};
