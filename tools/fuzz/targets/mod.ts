@@ -1,8 +1,12 @@
 /** The fuzz targets by name. Imported by the engine after coverage counting has started. */
 import type { FuzzTarget } from "../target.ts";
+import { shareTarget } from "./share.ts";
 import { stratumTarget } from "./stratum.ts";
+import { templateTarget } from "./template.ts";
 
 /** Every target, in the order the campaign runs them. */
 export const TARGETS: Readonly<Record<string, () => FuzzTarget>> = {
   stratum: () => stratumTarget(),
+  share: () => shareTarget(),
+  template: () => templateTarget(),
 };
