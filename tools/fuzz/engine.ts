@@ -8,7 +8,6 @@ import { mutateBytes, type MutationContext } from "./mutate.ts";
 import type { CrashReport, EngineMessage, FuzzStats, StartMessage } from "./protocol.ts";
 import { SHARED_INPUT_BYTES } from "./protocol.ts";
 import { Rng } from "./rng.ts";
-import type { FuzzTarget } from "./target.ts";
 
 const STATUS_EVERY_MS = 2_000;
 const MAX_REPORTED_CRASHES = 50;
@@ -21,7 +20,10 @@ declare const self: {
 
 self.onmessage = (event) => {
   run(event.data).catch((error: unknown) => {
-    self.postMessage({ kind: "fatal", message: error instanceof Error ? error.stack ?? error.message : String(error) });
+    self.postMessage({
+      kind: "fatal",
+      message: error instanceof Error ? error.stack ?? error.message : String(error),
+    });
   });
 };
 
@@ -96,7 +98,9 @@ async function run(start: StartMessage): Promise<void> {
   // The initial corpus: committed entries and the target's built-in seeds; each one that reaches
   // a block no earlier one did is kept (all are kept in replay mode).
   const corpus: Uint8Array[] = [];
-  const initial = [...start.corpus, ...target.seeds()].map((s) => s.subarray(0, target.maxInputBytes));
+  const initial = [...start.corpus, ...target.seeds()].map((s) =>
+    s.subarray(0, target.maxInputBytes)
+  );
   await coverage.take();
   for (const input of initial) {
     exec(input);
@@ -119,7 +123,9 @@ async function run(start: StartMessage): Promise<void> {
   };
   const child = (): Uint8Array => {
     // Recent additions are the frontier: give them a third of the picks.
-    const parent = rng.chance(0.33) ? corpus[corpus.length - 1 - rng.below(Math.min(16, corpus.length))]! : rng.pick(corpus);
+    const parent = rng.chance(0.33)
+      ? corpus[corpus.length - 1 - rng.below(Math.min(16, corpus.length))]!
+      : rng.pick(corpus);
     if (target.mutate !== undefined && rng.chance(0.4)) {
       const structured = target.mutate(parent, rng);
       if (structured !== null) {

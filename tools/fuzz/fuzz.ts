@@ -3,7 +3,7 @@
  * input (see `--help`). Seeds come from tests/fuzz/corpus/<target>/ and the target's own
  * encoder; inputs that reached new code go to .tbg/fuzz/<target>/corpus/, crashes (with the
  * input, the error and its stack) to .tbg/fuzz/<target>/crashes/. Exits 1 when anything crashed
- * or hung, so a short run is a test.
+ * or hung, so a short run is a test; `--replay` runs saved inputs (regressions) once.
  *
  * @module
  */
@@ -11,12 +11,18 @@ import { SHARED_INPUT_BYTES } from "./protocol.ts";
 import type { CrashReport, EngineMessage, FuzzStats, StartMessage } from "./protocol.ts";
 import { TARGET_NAMES } from "./target_names.ts";
 
+const textEncoder = new TextEncoder();
+/** A line on stdout (the summary). */
+const out = (text: string) => Deno.stdout.writeSync(textEncoder.encode(`${text}\n`));
+/** A line on stderr (progress, usage). */
+const err = (text: string) => Deno.stderr.writeSync(textEncoder.encode(`${text}\n`));
+
 const USAGE = `Usage: deno task fuzz --target <${TARGET_NAMES.join("|")}|all> [options]
 
   --execs N        executions per target (suffixes k, M), default 100k
   --seed N         PRNG seed (same seed, corpus and build: same inputs), default 1
   --corpus DIR     seed corpus directory, default tests/fuzz/corpus/<target>
-  --out DIR        where new corpus entries and crashes go, default .tbg/fuzz/<target>
+  --out DIR        new corpus entries and crashes go to DIR/<target>, default .tbg/fuzz
   --batch N        inputs per coverage read, default 500
   --timeout-ms N   an input that runs this long is a hang: the run stops, default 10000
   --slow-ms N      an input slower than this is reported as a crash, 0 = off, default 0
@@ -51,9 +57,15 @@ export interface TargetResult {
 
 function parseCount(text: string | undefined, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)([kKmM]?)$/.exec(text ?? "");
-  if (m === null) throw new UsageError(`${flag} expects a number (suffix k or M allowed), got ${JSON.stringify(text)}`);
+  if (m === null) {
+    throw new UsageError(
+      `${flag} expects a number (suffix k or M allowed), got ${JSON.stringify(text)}`,
+    );
+  }
   const n = Number(m[1]) * (m[2] === "" ? 1 : m[2]!.toLowerCase() === "k" ? 1e3 : 1e6);
-  if (!Number.isSafeInteger(Math.round(n)) || n < 0) throw new UsageError(`${flag} is out of range`);
+  if (!Number.isSafeInteger(Math.round(n)) || n < 0) {
+    throw new UsageError(`${flag} is out of range`);
+  }
   return Math.round(n);
 }
 
@@ -73,13 +85,30 @@ function parseArgs(args: readonly string[]): Options {
       values.set(k, v);
     } else throw new UsageError(`unexpected argument ${JSON.stringify(a)}`);
   }
-  const known = ["--target", "--execs", "--seed", "--corpus", "--out", "--batch", "--timeout-ms", "--slow-ms", "--max-heap-mb", "--replay"];
-  for (const k of values.keys()) if (!known.includes(k)) throw new UsageError(`unknown option ${k}`);
+  const known = [
+    "--target",
+    "--execs",
+    "--seed",
+    "--corpus",
+    "--out",
+    "--batch",
+    "--timeout-ms",
+    "--slow-ms",
+    "--max-heap-mb",
+    "--replay",
+  ];
+  for (const k of values.keys()) {
+    if (!known.includes(k)) throw new UsageError(`unknown option ${k}`);
+  }
   const target = values.get("--target");
   if (target === undefined) throw new UsageError("--target is required");
   const targets = target === "all" ? TARGET_NAMES : target.split(",");
   for (const t of targets) {
-    if (!TARGET_NAMES.includes(t)) throw new UsageError(`unknown target ${JSON.stringify(t)}; targets: ${TARGET_NAMES.join(", ")}`);
+    if (!TARGET_NAMES.includes(t)) {
+      throw new UsageError(
+        `unknown target ${JSON.stringify(t)}; targets: ${TARGET_NAMES.join(", ")}`,
+      );
+    }
   }
   return {
     targets,
@@ -105,12 +134,14 @@ function readInputs(path: string): Uint8Array[] {
     throw error;
   }
   if (info.isFile) return [Deno.readFileSync(path)];
-  const names = [...Deno.readDirSync(path)].filter((e) => e.isFile && !e.name.endsWith(".txt") && !e.name.startsWith(".")).map((e) => e.name).sort();
+  const names = [...Deno.readDirSync(path)].filter((e) =>
+    e.isFile && !e.name.endsWith(".txt") && !e.name.startsWith(".")
+  ).map((e) => e.name).sort();
   return names.map((n) => Deno.readFileSync(`${path}/${n}`));
 }
 
 async function hashName(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", Uint8Array.from(bytes)));
   return Array.from(digest.subarray(0, 8), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
@@ -118,14 +149,21 @@ async function saveCrash(dir: string, crash: CrashReport): Promise<string> {
   Deno.mkdirSync(dir, { recursive: true });
   const name = `${crash.kind}-${await hashName(crash.input)}`;
   Deno.writeFileSync(`${dir}/${name}.bin`, crash.input);
-  Deno.writeTextFileSync(`${dir}/${name}.txt`, `${crash.name}: ${crash.message}\n\n${crash.stack}\n`);
+  Deno.writeTextFileSync(
+    `${dir}/${name}.txt`,
+    `${crash.name}: ${crash.message}\n\n${crash.stack}\n`,
+  );
   return `${dir}/${name}.bin`;
 }
 
 /** Runs one target in a worker, watching it for hangs. */
-export function fuzzTarget(target: string, options: Omit<Options, "targets" | "json">, log: (line: string) => void): Promise<TargetResult> {
+export function fuzzTarget(
+  target: string,
+  options: Omit<Options, "targets" | "json">,
+  log: (line: string) => void,
+): Promise<TargetResult> {
   const corpusDir = options.corpus ?? `tests/fuzz/corpus/${target}`;
-  const outDir = options.out ?? `.tbg/fuzz/${target}`;
+  const outDir = `${options.out ?? ".tbg/fuzz"}/${target}`;
   const corpus = options.replay !== null ? readInputs(options.replay) : readInputs(corpusDir);
   const shared = new SharedArrayBuffer(8 + SHARED_INPUT_BYTES);
   const counters = new Int32Array(shared, 0, 2);
@@ -155,10 +193,23 @@ export function fuzzTarget(target: string, options: Omit<Options, "targets" | "j
         stack: "",
         input,
       };
-      pending.push(saveCrash(`${outDir}/crashes`, hang).then((p) => log(`[${target}] HANG, input saved to ${p}`)));
+      pending.push(
+        saveCrash(`${outDir}/crashes`, hang).then((p) =>
+          log(`[${target}] HANG, input saved to ${p}`)
+        ),
+      );
       Promise.all(pending).then(() =>
         resolve({
-          stats: { target, execs: count, elapsedMs: 0, corpusSize: 0, blocksCovered: 0, blocksKnown: 0, crashes: 1, heapMb: 0 },
+          stats: {
+            target,
+            execs: count,
+            elapsedMs: 0,
+            corpusSize: 0,
+            blocksCovered: 0,
+            blocksKnown: 0,
+            crashes: 1,
+            heapMb: 0,
+          },
           crashes,
           hang,
           perModule: {},
@@ -177,22 +228,36 @@ export function fuzzTarget(target: string, options: Omit<Options, "targets" | "j
       switch (message.kind) {
         case "status": {
           const s = message.stats;
-          log(`[${target}] ${s.execs} execs, ${(s.execs / (s.elapsedMs / 1000)).toFixed(0)}/s, corpus ${s.corpusSize}, blocks ${s.blocksCovered}/${s.blocksKnown}, crashes ${s.crashes}, heap ${s.heapMb.toFixed(0)} MB`);
+          log(
+            `[${target}] ${s.execs} execs, ${
+              (s.execs / (s.elapsedMs / 1000)).toFixed(0)
+            }/s, corpus ${s.corpusSize}, blocks ${s.blocksCovered}/${s.blocksKnown}, crashes ${s.crashes}, heap ${
+              s.heapMb.toFixed(0)
+            } MB`,
+          );
           break;
         }
         case "corpus":
           if (options.replay === null) {
-            pending.push(hashName(message.input).then((name) => {
-              Deno.mkdirSync(`${outDir}/corpus`, { recursive: true });
-              Deno.writeFileSync(`${outDir}/corpus/${name}`, message.input);
-            }));
+            pending.push(
+              hashName(message.input).then((name) => {
+                Deno.mkdirSync(`${outDir}/corpus`, { recursive: true });
+                Deno.writeFileSync(`${outDir}/corpus/${name}`, message.input);
+              }),
+            );
           }
           break;
         case "crash":
           crashes.push(message.crash);
-          pending.push(saveCrash(`${outDir}/crashes`, message.crash).then((p) =>
-            log(`[${target}] CRASH ${message.crash.name}: ${message.crash.message.slice(0, 200)} (input: ${p})`)
-          ));
+          pending.push(
+            saveCrash(`${outDir}/crashes`, message.crash).then((p) =>
+              log(
+                `[${target}] CRASH ${message.crash.name}: ${
+                  message.crash.message.slice(0, 200)
+                } (input: ${p})`,
+              )
+            ),
+          );
           break;
         case "fatal":
           clearInterval(watchdog);
@@ -203,7 +268,13 @@ export function fuzzTarget(target: string, options: Omit<Options, "targets" | "j
           clearInterval(watchdog);
           worker.terminate();
           Promise.all(pending).then(() =>
-            resolve({ stats: message.stats, crashes, hang: null, perModule: message.perModule, initialCorpus: corpus.length })
+            resolve({
+              stats: message.stats,
+              crashes,
+              hang: null,
+              perModule: message.perModule,
+              initialCorpus: corpus.length,
+            })
           ).catch(reject);
           break;
       }
@@ -228,7 +299,9 @@ function summaryLine(r: TargetResult): string {
   const s = r.stats;
   const rate = s.elapsedMs > 0 ? s.execs / (s.elapsedMs / 1000) : 0;
   const pct = s.blocksKnown > 0 ? (100 * s.blocksCovered / s.blocksKnown).toFixed(1) : "0";
-  return `${s.target}: ${s.execs} execs in ${(s.elapsedMs / 1000).toFixed(1)} s (${rate.toFixed(0)}/s), ` +
+  return `${s.target}: ${s.execs} execs in ${(s.elapsedMs / 1000).toFixed(1)} s (${
+    rate.toFixed(0)
+  }/s), ` +
     `corpus ${r.initialCorpus} → ${s.corpusSize}, blocks covered ${s.blocksCovered}/${s.blocksKnown} (${pct}%), ` +
     `crashes ${r.crashes.length + (r.hang ? 1 : 0)}`;
 }
@@ -239,11 +312,11 @@ async function main(args: readonly string[]): Promise<number> {
     options = parseArgs(args);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    if (error.message !== "") console.error(`fuzz: ${error.message}\n`);
-    console.error(USAGE);
+    if (error.message !== "") err(`fuzz: ${error.message}\n`);
+    err(USAGE);
     return error.message === "" ? 0 : 2;
   }
-  const log = (line: string) => console.error(line);
+  const log = (line: string) => err(line);
   const results: TargetResult[] = [];
   for (const target of options.targets) {
     const result = await fuzzTarget(target, options, log);
@@ -251,19 +324,26 @@ async function main(args: readonly string[]): Promise<number> {
     log(summaryLine(result));
   }
   if (options.json) {
-    console.log(JSON.stringify(
+    out(JSON.stringify(
       results.map((r) => ({
         ...r.stats,
         initialCorpus: r.initialCorpus,
-        execsPerSecond: r.stats.elapsedMs > 0 ? Math.round(r.stats.execs / (r.stats.elapsedMs / 1000)) : 0,
-        crashes: [...r.crashes, ...(r.hang ? [r.hang] : [])].map((c) => ({ kind: c.kind, name: c.name, message: c.message, signature: c.signature })),
+        execsPerSecond: r.stats.elapsedMs > 0
+          ? Math.round(r.stats.execs / (r.stats.elapsedMs / 1000))
+          : 0,
+        crashes: [...r.crashes, ...(r.hang ? [r.hang] : [])].map((c) => ({
+          kind: c.kind,
+          name: c.name,
+          message: c.message,
+          signature: c.signature,
+        })),
         perModule: r.perModule,
       })),
       null,
       2,
     ));
   } else {
-    for (const r of results) console.log(summaryLine(r));
+    for (const r of results) out(summaryLine(r));
   }
   return results.some((r) => r.crashes.length > 0 || r.hang !== null) ? 1 : 0;
 }

@@ -76,12 +76,16 @@ function randomValue(rng: Rng, strings: readonly string[], depth = 0): Json {
 
 function hexString(rng: Rng, chars: number): string {
   let s = "";
-  for (let i = 0; i < chars; i++) s += "0123456789abcdefABCDEFg"[rng.below(rng.chance(0.9) ? 16 : 23)];
+  for (let i = 0; i < chars; i++) {
+    s += "0123456789abcdefABCDEFg"[rng.below(rng.chance(0.9) ? 16 : 23)];
+  }
   return s;
 }
 
 /** Every node of the tree, as [container, key] pairs (the root is [null, null]). */
-function nodes(root: Json): Array<[Json[] | { [key: string]: Json } | null, string | number | null]> {
+function nodes(
+  root: Json,
+): Array<[Json[] | { [key: string]: Json } | null, string | number | null]> {
   const out: Array<[Json[] | { [key: string]: Json } | null, string | number | null]> = [[
     null,
     null,
@@ -109,7 +113,11 @@ function nodes(root: Json): Array<[Json[] | { [key: string]: Json } | null, stri
  *
  * @param strings keys and string values worth trying (method names, option keys, hex fields)
  */
-export function mutateJson(input: Uint8Array, rng: Rng, strings: readonly string[]): Uint8Array | null {
+export function mutateJson(
+  input: Uint8Array,
+  rng: Rng,
+  strings: readonly string[],
+): Uint8Array | null {
   let root: Json;
   try {
     root = JSON.parse(decoder.decode(input)) as Json;

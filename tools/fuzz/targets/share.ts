@@ -6,7 +6,13 @@
  * submit; an accepted share meets its difficulty or is a block; a block candidate assembles
  * into a block whose header hashes to the reported hash.
  */
-import { addressToScriptPubKey, bytesToHex, hexToBytes, reverseBytes, sha256d } from "../../../shared/bitcoin/mod.ts";
+import {
+  addressToScriptPubKey,
+  bytesToHex,
+  hexToBytes,
+  reverseBytes,
+  sha256d,
+} from "../../../shared/bitcoin/mod.ts";
 import { assembleBlockHex } from "../../../shared/engine/block.ts";
 import { JobManager, type Workbase } from "../../../shared/engine/jobs.ts";
 import { type ShareInput, validateShare } from "../../../shared/engine/share.ts";
@@ -37,7 +43,10 @@ function makeJobs(): { jobs: JobManager; current: Workbase[] } {
   const tip = "3a1f6b2c0c8e9d7f5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817060504";
   const a = jobs.addTemplate(templateFromGbt(testGbt({ height: 840_000, prevHash: tip }), 0), 0);
   const b = jobs.addTemplate(
-    templateFromGbt(testGbt({ height: 840_000, prevHash: tip, txCount: 6, curtime: 1_700_000_630 }), 0),
+    templateFromGbt(
+      testGbt({ height: 840_000, prevHash: tip, txCount: 6, curtime: 1_700_000_630 }),
+      0,
+    ),
     0,
   );
   return { jobs, current: [old, a, b] };
@@ -50,11 +59,29 @@ export function shareTarget(): FuzzTarget {
   const extranonce1 = hexToBytes("deadbeef");
   const nowSec = current[2]!.ntime;
   const ntimeHex = current[2]!.ntimeHex;
-  const strings = [...STRATUM_STRINGS, "1", "2", "3", "4", ntimeHex, current[1]!.ntimeHex, "ffffffff", "00000000"];
+  const strings = [
+    ...STRATUM_STRINGS,
+    "1",
+    "2",
+    "3",
+    "4",
+    ntimeHex,
+    current[1]!.ntimeHex,
+    "ffffffff",
+    "00000000",
+  ];
   return {
     name: "share",
-    description: "submit parsing + share validation on real jobs (shared/engine/share.ts, block.ts)",
-    modules: ["/shared/engine/share.ts", "/shared/engine/block.ts", "/shared/engine/jobs.ts", "/shared/engine/coinbase.ts", "/shared/bitcoin/", "/shared/stratum/parse.ts"],
+    description:
+      "submit parsing + share validation on real jobs (shared/engine/share.ts, block.ts)",
+    modules: [
+      "/shared/engine/share.ts",
+      "/shared/engine/block.ts",
+      "/shared/engine/jobs.ts",
+      "/shared/engine/coinbase.ts",
+      "/shared/bitcoin/",
+      "/shared/stratum/parse.ts",
+    ],
     maxInputBytes: 4096,
     dictionary: strings.map((s) => JSON.stringify(s)).concat(["\n"]),
     seeds: () => shareSeeds(ntimeHex),
@@ -101,19 +128,31 @@ export function shareTarget(): FuzzTarget {
 }
 
 function checkVerdict(share: ShareInput, verdict: ReturnType<typeof validateShare>): void {
-  check(Number.isFinite(verdict.shareDiff) && verdict.shareDiff >= 0, "shareDiff is not a finite number ≥ 0");
+  check(
+    Number.isFinite(verdict.shareDiff) && verdict.shareDiff >= 0,
+    "shareDiff is not a finite number ≥ 0",
+  );
   if (verdict.accepted) {
     check(!share.stale, "a stale share was accepted");
     check(/^[0-9a-f]{64}$/.test(verdict.hashHex), "hashHex is not 64 hex digits");
   } else {
-    check(Number.isInteger(verdict.code) && verdict.message.length > 0, "a rejection without code or message");
+    check(
+      Number.isInteger(verdict.code) && verdict.message.length > 0,
+      "a rejection without code or message",
+    );
   }
   if (verdict.block !== null) {
     const template = share.workbase.template;
     const blockHex = assembleBlockHex(verdict.block, template);
     const header = hexToBytes(blockHex.slice(0, 160));
-    check(bytesToHex(reverseBytes(sha256d(header))) === verdict.block.hashHex, "assembled block's header does not hash to the candidate's hash");
-    check(blockHex.length % 2 === 0 && blockHex.length > 160, "assembled block is not whole bytes after the header");
+    check(
+      bytesToHex(reverseBytes(sha256d(header))) === verdict.block.hashHex,
+      "assembled block's header does not hash to the candidate's hash",
+    );
+    check(
+      blockHex.length % 2 === 0 && blockHex.length > 160,
+      "assembled block is not whole bytes after the header",
+    );
   }
 }
 

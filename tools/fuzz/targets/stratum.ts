@@ -5,7 +5,7 @@
  * the documented shape; every error reply is one line of JSON that echoes the request id.
  */
 import { LineDecoder } from "../../../shared/stratum/line_decoder.ts";
-import { type ParseResult, parseLine } from "../../../shared/stratum/parse.ts";
+import { parseLine, type ParseResult } from "../../../shared/stratum/parse.ts";
 import { encodeError, encodeResult } from "../../../shared/stratum/encode.ts";
 import { stratumError } from "../../../shared/stratum/errors.ts";
 import { mutateJson } from "../json_mutate.ts";
@@ -60,14 +60,24 @@ const encoder = new TextEncoder();
 export function stratumTarget(extranonce2Size = 8): FuzzTarget {
   return {
     name: "stratum",
-    description: "line decoder + Stratum JSON-RPC parser (shared/stratum/line_decoder.ts, parse.ts)",
+    description:
+      "line decoder + Stratum JSON-RPC parser (shared/stratum/line_decoder.ts, parse.ts)",
     modules: ["/shared/stratum/"],
     maxInputBytes: MAX_LINE_BYTES + 2048,
-    dictionary: [...STRATUM_STRINGS.map((s) => JSON.stringify(s)), "\n", "\r\n", "\\u0000", "{}", "[]"],
+    dictionary: [
+      ...STRATUM_STRINGS.map((s) => JSON.stringify(s)),
+      "\n",
+      "\r\n",
+      "\\u0000",
+      "{}",
+      "[]",
+    ],
     seeds: () => [],
     mutate: (input: Uint8Array, rng: Rng) => mutateLines(input, rng),
     run(input: Uint8Array): void {
-      for (const line of decodeLines(input)) checkParse(parseLine(line, { extranonce2Size }), extranonce2Size);
+      for (const line of decodeLines(input)) {
+        checkParse(parseLine(line, { extranonce2Size }), extranonce2Size);
+      }
     },
   };
 }
@@ -102,9 +112,16 @@ export function decodeLines(input: Uint8Array): string[] {
   const reused = new Uint8Array(input.length + 16).fill(0x0a);
   reused.set(input);
   const fromBuffer: string[] = [];
-  const bufferResult = new LineDecoder(MAX_LINE_BYTES).feed(reused, (l) => fromBuffer.push(l), input.length);
+  const bufferResult = new LineDecoder(MAX_LINE_BYTES).feed(
+    reused,
+    (l) => fromBuffer.push(l),
+    input.length,
+  );
 
-  check(wholeResult === chunkedResult && wholeResult === bufferResult, `decoder results differ: ${wholeResult}/${chunkedResult}/${bufferResult}`);
+  check(
+    wholeResult === chunkedResult && wholeResult === bufferResult,
+    `decoder results differ: ${wholeResult}/${chunkedResult}/${bufferResult}`,
+  );
   check(sameLines(whole, chunked), "chunked feeding yields other lines than one feed");
   check(sameLines(whole, fromBuffer), "a reused buffer's stale bytes leak into lines");
   for (const line of whole) {
@@ -125,36 +142,66 @@ const HEX_ONLY = /^[0-9a-f]*$/;
 export function checkParse(result: ParseResult, extranonce2Size: number): void {
   if (result.kind === "ignored") return;
   if (result.kind === "error") {
-    check(typeof result.code === "number" && Number.isInteger(result.code), "error code is not an integer");
-    check(typeof result.message === "string" && result.message.length <= 256, "error message is unbounded");
+    check(
+      typeof result.code === "number" && Number.isInteger(result.code),
+      "error code is not an integer",
+    );
+    check(
+      typeof result.message === "string" && result.message.length <= 256,
+      "error message is unbounded",
+    );
     check(/^[\x20-\x7e]*$/.test(result.message), "error message carries unprintable characters");
     checkId(result.id);
     const reply = encodeError(result.id, stratumError(result.code, result.message));
     checkReply(reply, result.id);
     return;
   }
-  check(result.kind === "request", `unknown result kind ${String((result as { kind: unknown }).kind)}`);
+  check(
+    result.kind === "request",
+    `unknown result kind ${String((result as { kind: unknown }).kind)}`,
+  );
   const request = result.request;
   checkId(request.id);
   checkReply(encodeResult(request.id, true), request.id);
   switch (request.method) {
     case "mining.submit":
-      check(request.extranonce2.length === extranonce2Size * 2 && HEX_ONLY.test(request.extranonce2), "submit extranonce2 is not lowercase hex of the configured size");
-      check(request.jobId.length >= 1 && request.jobId.length <= 8 && HEX_ONLY.test(request.jobId), "submit job id is not 1-8 lowercase hex");
+      check(
+        request.extranonce2.length === extranonce2Size * 2 && HEX_ONLY.test(request.extranonce2),
+        "submit extranonce2 is not lowercase hex of the configured size",
+      );
+      check(
+        request.jobId.length >= 1 && request.jobId.length <= 8 && HEX_ONLY.test(request.jobId),
+        "submit job id is not 1-8 lowercase hex",
+      );
       for (const n of [request.ntime, request.nonce, request.versionBits ?? 0]) {
         check(Number.isInteger(n) && n >= 0 && n <= 0xffffffff, "submit number is not a uint32");
       }
       check(typeof request.workerName === "string", "submit worker is not a string");
       break;
     case "mining.suggest_difficulty":
-      check(Number.isFinite(request.difficulty) && request.difficulty > 0, "suggested difficulty is not a positive finite number");
+      check(
+        Number.isFinite(request.difficulty) && request.difficulty > 0,
+        "suggested difficulty is not a positive finite number",
+      );
       break;
     case "mining.configure":
-      check(request.minimumDifficulty === null || (Number.isFinite(request.minimumDifficulty) && request.minimumDifficulty > 0), "configure minimum difficulty is not positive and finite");
-      check(request.versionRollingMask === null || (Number.isInteger(request.versionRollingMask) && request.versionRollingMask >= 0 && request.versionRollingMask <= 0xffffffff), "configure mask is not a uint32");
+      check(
+        request.minimumDifficulty === null ||
+          (Number.isFinite(request.minimumDifficulty) && request.minimumDifficulty > 0),
+        "configure minimum difficulty is not positive and finite",
+      );
+      check(
+        request.versionRollingMask === null ||
+          (Number.isInteger(request.versionRollingMask) && request.versionRollingMask >= 0 &&
+            request.versionRollingMask <= 0xffffffff),
+        "configure mask is not a uint32",
+      );
       break;
     case "mining.authorize":
-      check(request.address.length >= 1 && request.address.length <= 90, "authorize address length out of bounds");
+      check(
+        request.address.length >= 1 && request.address.length <= 90,
+        "authorize address length out of bounds",
+      );
       break;
     case "mining.subscribe":
       check(request.userAgent.length <= 256, "subscribe user agent is unbounded");
@@ -165,11 +212,17 @@ export function checkParse(result: ParseResult, extranonce2Size: number): void {
 }
 
 function checkId(id: unknown): void {
-  check(id === null || typeof id === "string" || typeof id === "number", `request id of type ${typeof id}`);
+  check(
+    id === null || typeof id === "string" || typeof id === "number",
+    `request id of type ${typeof id}`,
+  );
 }
 
 function checkReply(reply: string, id: unknown): void {
-  check(reply.endsWith("\n") && reply.indexOf("\n") === reply.length - 1, "reply is not exactly one line");
+  check(
+    reply.endsWith("\n") && reply.indexOf("\n") === reply.length - 1,
+    "reply is not exactly one line",
+  );
   const parsed = JSON.parse(reply) as { id: unknown };
   // JSON has no Infinity: an id of 1e400 parses to Infinity and is echoed as null.
   const echoed = typeof id === "number" && !Number.isFinite(id) ? null : id;

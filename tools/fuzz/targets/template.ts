@@ -6,7 +6,10 @@
  * template …" and TemplateBaseMismatchError. Anything else thrown is a crash, and so is an
  * accepted template the relay then fails to use.
  */
-import { merkleBranchForCoinbase, witnessCommitmentScript } from "../../../shared/bitcoin/merkle.ts";
+import {
+  merkleBranchForCoinbase,
+  witnessCommitmentScript,
+} from "../../../shared/bitcoin/merkle.ts";
 import { templateFromGbt, type TemplateTransaction } from "../../../shared/engine/template.ts";
 import { testGbt } from "../../../shared/engine/_test_template.ts";
 import {
@@ -43,10 +46,14 @@ const META: TemplateMessageMeta = {
 };
 
 /** 80 real transactions (half with witness) to draw templates from. */
-const POOL: readonly TemplateTransaction[] = templateFromGbt(testGbt({ txCount: 80 }), 0).transactions;
+const POOL: readonly TemplateTransaction[] =
+  templateFromGbt(testGbt({ txCount: 80 }), 0).transactions;
 
 /** A template with these transactions, branch and commitment computed as the primary does. */
-function withTransactions(txs: readonly TemplateTransaction[], curtime = 1_700_000_600): TemplateContent {
+function withTransactions(
+  txs: readonly TemplateTransaction[],
+  curtime = 1_700_000_600,
+): TemplateContent {
   const head = templateFromGbt({ ...testGbt({ txCount: 0, curtime }), longpollid: "lp-1" }, 0);
   return {
     ...head,
@@ -58,9 +65,16 @@ function withTransactions(txs: readonly TemplateTransaction[], curtime = 1_700_0
 }
 
 /** The template the relay holds: the base of every delta. */
-const BASE: TemplateBase = { epoch: META.epoch, sequence: 7, template: withTransactions(POOL.slice(0, 40)) };
+const BASE: TemplateBase = {
+  epoch: META.epoch,
+  sequence: 7,
+  template: withTransactions(POOL.slice(0, 40)),
+};
 
-function message(template: TemplateContent, meta: Partial<TemplateMessageMeta> = {}): TemplateMessage {
+function message(
+  template: TemplateContent,
+  meta: Partial<TemplateMessageMeta> = {},
+): TemplateMessage {
   return { ...META, ...meta, template };
 }
 
@@ -97,10 +111,20 @@ function receive(input: Uint8Array): DecodedTemplateMessage | null {
 export function templateTarget(): FuzzTarget {
   return {
     name: "template",
-    description: "template codec + delta decoder (shared/templates/template_codec.ts, template_delta.ts)",
+    description:
+      "template codec + delta decoder (shared/templates/template_codec.ts, template_delta.ts)",
     modules: ["/shared/templates/", "/shared/bitcoin/merkle.ts", "/shared/bitcoin/target.ts"],
     maxInputBytes: 64 * 1024,
-    dictionary: ["TBGT", "TBGD", "\x01", "\x00\x00\x00\x00", "\xff\xff\xff\xff", "regtest", "eu", "us-east"],
+    dictionary: [
+      "TBGT",
+      "TBGD",
+      "\x01",
+      "\x00\x00\x00\x00",
+      "\xff\xff\xff\xff",
+      "regtest",
+      "eu",
+      "us-east",
+    ],
     seeds: templateSeeds,
     mutate: mutateTemplate,
     run(input: Uint8Array): void {
@@ -108,7 +132,10 @@ export function templateTarget(): FuzzTarget {
       if (decoded === null) return;
       // What the relay does with an accepted template; none of it may throw.
       const block = blockTemplateFromMessage(decoded.template, 0);
-      check(block.transactions.length === decoded.template.transactions.length, "transactions lost");
+      check(
+        block.transactions.length === decoded.template.transactions.length,
+        "transactions lost",
+      );
       const gbt = templateToGbt(decoded.template);
       check(Array.isArray(gbt.transactions), "getblocktemplate view without transactions");
     },
@@ -118,14 +145,29 @@ export function templateTarget(): FuzzTarget {
 /** Full messages of several sizes and deltas against the held template (a refresh, a new block). */
 export function templateSeeds(): Uint8Array[] {
   const base = BASE.template.transactions;
-  const refresh = [POOL[60]!, ...base.filter((_, i) => i !== 3 && i !== 17).slice(0, 20), POOL[61]!, ...base.slice(22), POOL[62]!];
+  const refresh = [
+    POOL[60]!,
+    ...base.filter((_, i) => i !== 3 && i !== 17).slice(0, 20),
+    POOL[61]!,
+    ...base.slice(22),
+    POOL[62]!,
+  ];
   return [
     encodeTemplateMessage(message(withTransactions([]))),
-    encodeTemplateMessage(message(withTransactions(POOL.slice(0, 1)), { reason: "new_block", source: "zmq", cleanJobs: true })),
+    encodeTemplateMessage(
+      message(withTransactions(POOL.slice(0, 1)), {
+        reason: "new_block",
+        source: "zmq",
+        cleanJobs: true,
+      }),
+    ),
     encodeTemplateMessage(message(withTransactions(POOL.slice(0, 7)))),
     encodeTemplateMessage(message(BASE.template, { sequence: 7 })),
     encodeTemplateDelta(message(withTransactions(refresh, 1_700_000_630)), BASE),
-    encodeTemplateDelta(message(withTransactions(base.slice(5), 1_700_000_660), { sequence: 9 }), BASE),
+    encodeTemplateDelta(
+      message(withTransactions(base.slice(5), 1_700_000_660), { sequence: 9 }),
+      BASE,
+    ),
     encodeTemplateDelta(message(withTransactions(POOL.slice(40, 45))), BASE),
   ];
 }
@@ -152,25 +194,49 @@ function mutateTemplate(input: Uint8Array, rng: Rng): Uint8Array | null {
       template = rng.chance(0.5) ? { ...t, transactions: txs } : withTransactions(txs, t.curtime);
       break;
     case 2:
-      template = { ...t, merkleBranch: rng.chance(0.5) ? t.merkleBranch.slice(1) : [...t.merkleBranch, rng.pick(POOL).txid] };
+      template = {
+        ...t,
+        merkleBranch: rng.chance(0.5)
+          ? t.merkleBranch.slice(1)
+          : [...t.merkleBranch, rng.pick(POOL).txid],
+      };
       break;
     case 3:
       template = { ...t, height: rng.pick([0, 1, 16, 17, 0x7fffffff, 0xffffffff, 2 ** 32, -1]) };
       break;
     case 4:
-      template = { ...t, bits: rng.pick([0, 0x1d00ffff, 0x207fffff, 0x04800000, 0x23000001, 0xffffffff, 0x01003456]) };
+      template = {
+        ...t,
+        bits: rng.pick([0, 0x1d00ffff, 0x207fffff, 0x04800000, 0x23000001, 0xffffffff, 0x01003456]),
+      };
       break;
     case 5:
-      template = { ...t, witnessCommitment: null, coinbaseValueSats: rng.pick([0n, 21_000_000n * 100_000_000n, 2n ** 63n, -1n]) };
+      template = {
+        ...t,
+        witnessCommitment: null,
+        coinbaseValueSats: rng.pick([0n, 21_000_000n * 100_000_000n, 2n ** 63n, -1n]),
+      };
       break;
     case 6:
-      template = { ...t, curtime: rng.pick([0, 0xffffffff, t.mintime - 1]), mintime: rng.pick([0, 0xffffffff, t.curtime + 1]) };
+      template = {
+        ...t,
+        curtime: rng.pick([0, 0xffffffff, t.mintime - 1]),
+        mintime: rng.pick([0, 0xffffffff, t.curtime + 1]),
+      };
       break;
     case 7:
-      m = { ...meta, sequence: rng.pick([1, 2, 7, 8, 0xffffffff]), epoch: rng.pick([0, meta.epoch - 1, meta.epoch + 1, 2 ** 53 - 1]) };
+      m = {
+        ...meta,
+        sequence: rng.pick([1, 2, 7, 8, 0xffffffff]),
+        epoch: rng.pick([0, meta.epoch - 1, meta.epoch + 1, 2 ** 53 - 1]),
+      };
       break;
     default:
-      template = { ...t, rules: rng.chance(0.5) ? [] : [...t.rules, "x".repeat(rng.below(80))], longPollId: rng.chance(0.5) ? null : "y".repeat(rng.below(300)) };
+      template = {
+        ...t,
+        rules: rng.chance(0.5) ? [] : [...t.rules, "x".repeat(rng.below(80))],
+        longPollId: rng.chance(0.5) ? null : "y".repeat(rng.below(300)),
+      };
   }
   try {
     const next = { ...m, template };
