@@ -117,15 +117,23 @@ async function run(start: StartMessage): Promise<void> {
   const dictionary = target.dictionary.map((t) => encoder.encode(t));
   const context: MutationContext = {
     rng,
-    other: () => rng.pick(corpus),
+    other: () => pickParent(),
     dictionary,
     maxBytes: target.maxInputBytes,
+  };
+  // Of two random entries the shorter, most of the time: a few inputs at a length cap would
+  // otherwise take most of the time (libFuzzer favours small inputs for the same reason).
+  const pickParent = (): Uint8Array => {
+    const a = rng.pick(corpus);
+    if (!rng.chance(0.8)) return a;
+    const b = rng.pick(corpus);
+    return b.length < a.length ? b : a;
   };
   const child = (): Uint8Array => {
     // Recent additions are the frontier: give them a third of the picks.
     const parent = rng.chance(0.33)
       ? corpus[corpus.length - 1 - rng.below(Math.min(16, corpus.length))]!
-      : rng.pick(corpus);
+      : pickParent();
     if (target.mutate !== undefined && rng.chance(0.4)) {
       const structured = target.mutate(parent, rng);
       if (structured !== null) {
