@@ -16,6 +16,7 @@ import {
   encodeBlockSubmitReply,
   encodeBlockSubmitRequest,
 } from "../../../shared/templates/block_submit_codec.ts";
+import { mutateJson } from "../json_mutate.ts";
 import type { Rng } from "../rng.ts";
 import { check, type FuzzTarget, isRejection } from "../target.ts";
 
@@ -61,6 +62,29 @@ const REQUEST_PREFIX = "Cannot decode block submission";
 const REPLY_PREFIX = "Cannot decode block submission reply";
 const MAGIC = new TextEncoder().encode("TBGB");
 
+const REPLY_STRINGS: readonly string[] = [
+  "v",
+  "ok",
+  "region",
+  "error",
+  "code",
+  "message",
+  "submitMs",
+  "result",
+  "accepted",
+  "tipMoved",
+  "blockHash",
+  "results",
+  "url",
+  "unauthorized",
+  "eu",
+  "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206",
+];
+
+function startsWithMagic(input: Uint8Array): boolean {
+  return input.length >= 4 && MAGIC.every((b, i) => input[i] === b);
+}
+
 /** Request and reply decoders as the primary and the relay run them. */
 export function blockSubmitTarget(): FuzzTarget {
   return {
@@ -86,10 +110,10 @@ export function blockSubmitTarget(): FuzzTarget {
       "\x03\x40\xd0\x0c",
     ],
     seeds: blockSubmitSeeds,
-    mutate: resignRequest,
+    mutate: (input, rng) =>
+      startsWithMagic(input) ? resignRequest(input, rng) : mutateJson(input, rng, REPLY_STRINGS),
     run(input: Uint8Array): void {
-      const isRequest = input.length >= 4 && MAGIC.every((b, i) => input[i] === b);
-      if (isRequest) {
+      if (startsWithMagic(input)) {
         let decoded: BlockSubmitRequest;
         try {
           decoded = decodeBlockSubmitRequest(input);
