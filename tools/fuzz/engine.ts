@@ -98,7 +98,7 @@ async function run(start: StartMessage): Promise<void> {
   // The initial corpus: committed entries and the target's built-in seeds; each one that reaches
   // a block no earlier one did is kept (all are kept in replay mode).
   const corpus: Uint8Array[] = [];
-  const initial = [...start.corpus, ...target.seeds()].map((s) =>
+  const initial = [...start.corpus, ...(start.replay ? [] : target.seeds())].map((s) =>
     s.subarray(0, target.maxInputBytes)
   );
   await coverage.take();
