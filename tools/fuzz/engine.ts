@@ -164,7 +164,8 @@ async function run(start: StartMessage): Promise<void> {
   };
 
   let lastStatus = performance.now();
-  while (execs < start.execs) {
+  const deadline = start.maxSeconds > 0 ? startedAt + start.maxSeconds * 1000 : Infinity;
+  while (execs < start.execs && performance.now() < deadline) {
     const batch: Uint8Array[] = new Array(Math.min(start.batch, start.execs - execs));
     for (let i = 0; i < batch.length; i++) {
       batch[i] = child();

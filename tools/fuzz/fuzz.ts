@@ -20,6 +20,7 @@ const err = (text: string) => Deno.stderr.writeSync(textEncoder.encode(`${text}\
 const USAGE = `Usage: deno task fuzz --target <${TARGET_NAMES.join("|")}|all> [options]
 
   --execs N        executions per target (suffixes k, M), default 100k
+  --max-seconds N  stop after N seconds even if --execs is not reached, 0 = no limit (default)
   --seed N         PRNG seed (same seed, corpus and build: same inputs), default 1
   --corpus DIR     seed corpus directory, default tests/fuzz/corpus/<target>
   --out DIR        new corpus entries and crashes go to DIR/<target>, default .tbg/fuzz
@@ -35,6 +36,7 @@ const USAGE = `Usage: deno task fuzz --target <${TARGET_NAMES.join("|")}|all> [o
 interface Options {
   readonly targets: readonly string[];
   readonly execs: number;
+  readonly maxSeconds: number;
   readonly seed: number;
   readonly corpus: string | null;
   readonly out: string | null;
@@ -88,6 +90,7 @@ function parseArgs(args: readonly string[]): Options {
   const known = [
     "--target",
     "--execs",
+    "--max-seconds",
     "--seed",
     "--corpus",
     "--out",
@@ -113,6 +116,7 @@ function parseArgs(args: readonly string[]): Options {
   return {
     targets,
     execs: parseCount(values.get("--execs") ?? "100k", "--execs"),
+    maxSeconds: parseCount(values.get("--max-seconds") ?? "0", "--max-seconds"),
     seed: parseCount(values.get("--seed") ?? "1", "--seed"),
     corpus: values.get("--corpus") ?? null,
     out: values.get("--out") ?? null,
@@ -283,6 +287,7 @@ export function fuzzTarget(
       kind: "start",
       target,
       execs: options.execs,
+      maxSeconds: options.maxSeconds,
       seed: options.seed,
       batch: options.batch,
       slowMs: options.slowMs,

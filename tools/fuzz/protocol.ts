@@ -5,6 +5,8 @@ export interface StartMessage {
   readonly kind: "start";
   readonly target: string;
   readonly execs: number;
+  /** Stop after this many seconds even if `execs` is not reached (0: no limit). */
+  readonly maxSeconds: number;
   readonly seed: number;
   readonly batch: number;
   readonly slowMs: number;
