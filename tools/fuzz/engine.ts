@@ -6,7 +6,7 @@
 import { BlockCoverage } from "./coverage.ts";
 import { mutateBytes, type MutationContext } from "./mutate.ts";
 import type { CrashReport, EngineMessage, FuzzStats, StartMessage } from "./protocol.ts";
-import { SHARED_INPUT_BYTES } from "./protocol.ts";
+import { SHARED_HEADER_BYTES, SHARED_INPUT_BYTES, SHARED_STOP } from "./protocol.ts";
 import { Rng } from "./rng.ts";
 
 const STATUS_EVERY_MS = 2_000;
@@ -36,8 +36,11 @@ async function run(start: StartMessage): Promise<void> {
   if (make === undefined) throw new Error(`unknown target ${start.target}`);
   const target = make();
   coverage.fragments = target.modules;
-  const shared = new Int32Array(start.shared, 0, 2);
-  const sharedInput = new Uint8Array(start.shared, 8, SHARED_INPUT_BYTES);
+  const shared = new Int32Array(start.shared, 0, SHARED_HEADER_BYTES / 4);
+  const sharedInput = new Uint8Array(start.shared, SHARED_HEADER_BYTES, SHARED_INPUT_BYTES);
+  // The loop never yields to the worker's event loop (coverage reads complete synchronously),
+  // so a stop request (the CLI got SIGINT or SIGTERM) comes through shared memory.
+  const stopRequested = () => Atomics.load(shared, SHARED_STOP) !== 0;
   const rng = new Rng(start.seed);
   const startedAt = performance.now();
   const signatures = new Set<string>();
@@ -165,7 +168,7 @@ async function run(start: StartMessage): Promise<void> {
 
   let lastStatus = performance.now();
   const deadline = start.maxSeconds > 0 ? startedAt + start.maxSeconds * 1000 : Infinity;
-  while (execs < start.execs && performance.now() < deadline) {
+  while (execs < start.execs && performance.now() < deadline && !stopRequested()) {
     const batch: Uint8Array[] = new Array(Math.min(start.batch, start.execs - execs));
     for (let i = 0; i < batch.length; i++) {
       batch[i] = child();

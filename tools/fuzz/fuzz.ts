@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { SHARED_INPUT_BYTES } from "./protocol.ts";
+import { SHARED_HEADER_BYTES, SHARED_INPUT_BYTES, SHARED_STOP } from "./protocol.ts";
 import type { CrashReport, EngineMessage, FuzzStats, StartMessage } from "./protocol.ts";
 import { TARGET_NAMES } from "./target_names.ts";
 
@@ -169,12 +169,13 @@ export function fuzzTarget(
   const corpusDir = options.corpus ?? `tests/fuzz/corpus/${target}`;
   const outDir = `${options.out ?? ".tbg/fuzz"}/${target}`;
   const corpus = options.replay !== null ? readInputs(options.replay) : readInputs(corpusDir);
-  const shared = new SharedArrayBuffer(8 + SHARED_INPUT_BYTES);
-  const counters = new Int32Array(shared, 0, 2);
+  const shared = new SharedArrayBuffer(SHARED_HEADER_BYTES + SHARED_INPUT_BYTES);
+  const counters = new Int32Array(shared, 0, SHARED_HEADER_BYTES / 4);
   const worker = new Worker(new URL("./engine.ts", import.meta.url), { type: "module" });
   const crashes: CrashReport[] = [];
   const pending: Promise<unknown>[] = [];
-  return new Promise<TargetResult>((resolve, reject) => {
+  let stopListeners = () => {};
+  const running = new Promise<TargetResult>((resolve, reject) => {
     let lastCount = -1;
     let lastChange = performance.now();
     const watchdog = setInterval(() => {
@@ -188,7 +189,7 @@ export function fuzzTarget(
       clearInterval(watchdog);
       worker.terminate();
       const length = Atomics.load(counters, 1);
-      const input = new Uint8Array(shared, 8, length).slice();
+      const input = new Uint8Array(shared, SHARED_HEADER_BYTES, length).slice();
       const hang: CrashReport = {
         signature: `hang:${target}`,
         kind: "slow",
@@ -297,7 +298,14 @@ export function fuzzTarget(
       shared,
     };
     worker.postMessage(start);
+    // Ctrl-C (or a TERM) ends the run after the current batch, with its summary.
+    const stop = () => Atomics.store(counters, SHARED_STOP, 1);
+    for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, stop);
+    stopListeners = () => {
+      for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(signal, stop);
+    };
   });
+  return running.finally(() => stopListeners());
 }
 
 function summaryLine(r: TargetResult): string {

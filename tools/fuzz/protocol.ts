@@ -13,7 +13,10 @@ export interface StartMessage {
   readonly maxHeapMb: number;
   readonly replay: boolean;
   readonly corpus: readonly Uint8Array[];
-  /** [exec counter, current input length] then the current input's bytes (for a hang report). */
+  /**
+   * Int32 header (exec counter, current input length, stop flag) then the current input's bytes
+   * (for a hang report).
+   */
   readonly shared: SharedArrayBuffer;
 }
 
@@ -51,5 +54,9 @@ export type EngineMessage =
   }
   | { readonly kind: "fatal"; readonly message: string };
 
+/** Bytes of the shared buffer's Int32 header. */
+export const SHARED_HEADER_BYTES = 16;
+/** Index in the header of the stop flag the CLI sets. */
+export const SHARED_STOP = 2;
 /** Bytes of the shared buffer reserved for the current input. */
 export const SHARED_INPUT_BYTES = 1 << 20;
