@@ -98,12 +98,13 @@ async function run(start: StartMessage): Promise<void> {
     };
   };
 
-  // The initial corpus: committed entries and the target's built-in seeds; each one that reaches
-  // a block no earlier one did is kept (all are kept in replay mode).
+  // The initial corpus: committed entries and the target's built-in seeds, shortest first (as
+  // libFuzzer reads seeds); each one that reaches a block no shorter one did is kept (all are
+  // kept in replay mode).
   const corpus: Uint8Array[] = [];
   const initial = [...start.corpus, ...(start.replay ? [] : target.seeds())].map((s) =>
     s.subarray(0, target.maxInputBytes)
-  );
+  ).sort((a, b) => a.length - b.length);
   await coverage.take();
   for (const input of initial) {
     exec(input);

@@ -179,6 +179,13 @@ export function shareSeeds(ntimeHex: string): Uint8Array[] {
     `{"params": ["${WORKER}", "x"], "id": 2, "method": "mining.authorize"}\n` +
     `{"id": 3, "method": "mining.suggest_difficulty", "params": [0.0001]}\n` +
     `{"id": 4, "method": "mining.submit", "params": ["${WORKER}","3","0000000000000002","${ntimeHex}","00000001"]}\n`,
+    // The lines that change what a submit is judged against, then the submit, in each miner's
+    // format (the shortest inputs, so the campaign's time goes to share validation).
+    `{"id":1,"method":"mining.configure","params":[["version-rolling"],{"version-rolling.mask":"ffffffff"}]}\n` +
+    `{"id":5,"method":"mining.submit","params":["${WORKER}","3","0000000000000001","${ntimeHex}","1a2b3c4d","00002000"]}\n`,
+    `{"method": "mining.submit", "params": ["${WORKER}", "2", "00000000000000a1", "${ntimeHex}", "00c0ffee"], "id":4}\n`,
+    `{"id": 3, "method": "mining.suggest_difficulty", "params": [0.0001]}\n` +
+    `{"id": 4, "method": "mining.submit", "params": ["${WORKER}","3","0000000000000002","${ntimeHex}","00000001"]}\n`,
     // A share on the job of the previous tip (stale) and one on an unknown job.
     `{"id":7,"method":"mining.submit","params":["${WORKER}","1","0000000000000003","${ntimeHex}","00000000"]}\n` +
     `{"id":8,"method":"mining.submit","params":["${WORKER}","7f","0000000000000003","${ntimeHex}","00000000"]}\n`,
