@@ -9,6 +9,8 @@ const NEWLINE = 0x0a;
 // Non-streaming decode() is stateless, so every connection can share one decoder.
 const decoder = new TextDecoder();
 const CARRIAGE_RETURN = 0x0d;
+/** A pending-line buffer above this is dropped once its line completes (idle connections stay small). */
+const KEEP_BUFFER_BYTES = 4096;
 
 /** Result of feeding a chunk: all complete lines were delivered, or the cap was exceeded. */
 export type FeedResult = "ok" | "overflow";
@@ -17,7 +19,12 @@ export type FeedResult = "ok" | "overflow";
 export class LineDecoder {
   readonly #maxLineBytes: number;
 
-  #pending: Uint8Array | null = null;
+  /**
+   * Bytes of the incomplete line in `#buffer[0, #pendingLength)`. The buffer grows by doubling,
+   * so a line that arrives one byte per read is copied O(length) times in all, not once per read.
+   */
+  #buffer: Uint8Array | null = null;
+  #pendingLength = 0;
 
   /** @param maxLineBytes the longest line accepted, in bytes (for example 16 KiB). */
   constructor(maxLineBytes: number) {
@@ -29,7 +36,7 @@ export class LineDecoder {
 
   /** Bytes held for an incomplete line. */
   get pendingBytes(): number {
-    return this.#pending?.length ?? 0;
+    return this.#pendingLength;
   }
 
   /**
@@ -43,20 +50,21 @@ export class LineDecoder {
       let end = chunk.indexOf(NEWLINE, start);
       if (end >= length) end = -1;
       if (end === -1) {
-        const pendingLength = (this.#pending?.length ?? 0) + length - start;
+        const pendingLength = this.#pendingLength + length - start;
         if (pendingLength > this.#maxLineBytes) return "overflow";
-        const rest = chunk.subarray(start, length);
-        this.#pending = this.#pending === null ? rest.slice() : concat(this.#pending, rest);
+        this.#append(chunk.subarray(start, length));
         return "ok";
       }
       let lineBytes = chunk;
       let lineStart = start;
       let lineEnd = end;
-      if (this.#pending !== null) {
-        lineBytes = concat(this.#pending, chunk.subarray(start, end));
-        this.#pending = null;
+      if (this.#pendingLength > 0) {
+        this.#append(chunk.subarray(start, end));
+        lineBytes = this.#buffer!;
         lineStart = 0;
-        lineEnd = lineBytes.length;
+        lineEnd = this.#pendingLength;
+        this.#pendingLength = 0;
+        if (lineBytes.length > KEEP_BUFFER_BYTES) this.#buffer = null;
       }
       if (lineEnd > lineStart && lineBytes[lineEnd - 1] === CARRIAGE_RETURN) lineEnd--;
       if (lineEnd - lineStart > this.#maxLineBytes) return "overflow";
@@ -65,11 +73,18 @@ export class LineDecoder {
     }
     return "ok";
   }
-}
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
+  #append(bytes: Uint8Array): void {
+    const needed = this.#pendingLength + bytes.length;
+    const capacity = this.#buffer?.length ?? 0;
+    if (needed > capacity) {
+      const grown = new Uint8Array(
+        Math.max(needed, Math.min(2 * capacity, this.#maxLineBytes + 1), 256),
+      );
+      if (this.#pendingLength > 0) grown.set(this.#buffer!.subarray(0, this.#pendingLength));
+      this.#buffer = grown;
+    }
+    this.#buffer!.set(bytes, this.#pendingLength);
+    this.#pendingLength = needed;
+  }
 }
