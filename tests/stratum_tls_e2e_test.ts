@@ -8,13 +8,12 @@
 import assert from "node:assert/strict";
 import { difficultyToTarget, targetToBits } from "@tbg/shared/bitcoin";
 import { certificateFingerprint } from "@tbg/shared/engine";
-import { generateTestCerts, type TestCerts } from "../tools/gen_test_certs.ts";
 import { startDevnet } from "./support/devnet/mod.ts";
 import { CpuMiner, StratumClient } from "./support/stratum_client/mod.ts";
 import { regtestAddress } from "./support/addresses.ts";
 import { launcherCommand, startPoolProcess } from "./support/pool_process.ts";
 import { pickFreePort } from "./support/servers/nats_server.ts";
-import { serverCertificateFingerprint } from "./support/tls_probe.ts";
+import { serverCertificateFingerprint, withCerts } from "./support/tls_probe.ts";
 
 /** Network difficulty low enough that one CPU miner finds a block within seconds. */
 const NETWORK_DIFFICULTY = 0.00004;
@@ -31,17 +30,6 @@ async function until(condition: () => boolean, what: string, timeoutMs: number):
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-async function withCerts(fn: (a: TestCerts, b: TestCerts, dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "tbg-tls-e2e-" });
-  try {
-    const a = await generateTestCerts({ dir: `${dir}/a`, regions: [], caName: "TBG test CA a" });
-    const b = await generateTestCerts({ dir: `${dir}/b`, regions: [], caName: "TBG test CA b" });
-    await fn(a, b, dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
 }
 

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { getLogger } from "@tbg/shared/log";
 import { type TlsAccepted, TlsCertificateError, TlsTerminator } from "@tbg/shared/engine";
-import { generateTestCerts, type TestCerts } from "../tools/gen_test_certs.ts";
+import { withCerts } from "./support/tls_probe.ts";
 import {
   opensslHandshake,
   opensslTls12Ciphers,
@@ -45,18 +45,6 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** Two certificate sets from two CAs, so "which certificate was presented" is unambiguous. */
-async function withCerts(fn: (a: TestCerts, b: TestCerts, dir: string) => Promise<void>) {
-  const dir = await Deno.makeTempDir({ prefix: "tbg-tls-" });
-  try {
-    const a = await generateTestCerts({ dir: `${dir}/a`, regions: [], caName: "TBG test CA a" });
-    const b = await generateTestCerts({ dir: `${dir}/b`, regions: [], caName: "TBG test CA b" });
-    await fn(a, b, dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
 }
 

@@ -4,6 +4,7 @@
  * SHA-256 fingerprint of the certificate the server presents. A real, independent TLS client, so
  * what it reports is what a miner's TLS stack would see.
  */
+import { generateTestCerts, type TestCerts } from "../../tools/gen_test_certs.ts";
 
 /** Protocol versions `openssl s_client` can be pinned to. */
 export const OpensslVersion = {
@@ -133,4 +134,21 @@ export async function serverCertificateFingerprint(port: number): Promise<string
   const fingerprint = /Fingerprint=([0-9A-F:]+)/i.exec(line)?.[1];
   if (fingerprint === undefined) throw new Error(`Cannot parse openssl x509 output: ${line}`);
   return fingerprint.toUpperCase();
+}
+
+/**
+ * Runs `fn` with two certificate sets from two CAs in a temporary directory (removed after), so
+ * "which certificate was presented" is unambiguous.
+ */
+export async function withCerts(
+  fn: (a: TestCerts, b: TestCerts, dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "tbg-tls-" });
+  try {
+    const a = await generateTestCerts({ dir: `${dir}/a`, regions: [], caName: "TBG test CA a" });
+    const b = await generateTestCerts({ dir: `${dir}/b`, regions: [], caName: "TBG test CA b" });
+    await fn(a, b, dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
