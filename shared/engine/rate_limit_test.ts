@@ -9,23 +9,10 @@ import {
   RATE_WINDOW_MS,
   type RateLimitOptions,
 } from "./rate_limit.ts";
+import { DEFAULT_RATE_LIMITS } from "./_test_engine.ts";
 
-/** The seed's table. */
-const LIMITS: RateLimitOptions = {
-  connections_per_ip_per_minute: 10,
-  max_connections_per_ip: 50,
-  ipv4_prefix_length: 32,
-  ipv6_prefix_length: 64,
-  max_subscribes_per_minute: 3,
-  max_authorizes_per_minute: 5,
-  max_shares_per_minute: 1000,
-  submit_ban_seconds: 300,
-  max_invalid_shares_per_minute: 100,
-  max_requests_per_minute: 2000,
-  max_invalid_requests_per_minute: 100,
-  max_configures_per_minute: 10,
-  max_suggest_difficulty_per_minute: 10,
-};
+/** The seed's table and issue 10's additions (the config defaults). */
+const LIMITS: RateLimitOptions = DEFAULT_RATE_LIMITS;
 const MAXCLIENTS = 100_000;
 
 /** Events age out between 60 s and this long after they happened (5 s buckets). */
