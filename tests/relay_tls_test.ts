@@ -5,6 +5,7 @@
  * miner finds a block there that pays its address, and SIGHUP swaps the relay's certificate while
  * that miner stays connected.
  */
+import { waitUntil } from "./support/sim/sim_checks.ts";
 import assert from "node:assert/strict";
 import { difficultyToTarget, targetToBits } from "@tbg/shared/bitcoin";
 import { certificateFingerprint } from "@tbg/shared/engine";
@@ -17,14 +18,6 @@ import { CpuMiner, StratumClient } from "./support/stratum_client/mod.ts";
 import { serverCertificateFingerprint } from "./support/tls_probe.ts";
 
 const NETWORK_DIFFICULTY = 0.00004;
-
-async function until(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 Deno.test({
   name:
@@ -78,7 +71,7 @@ Deno.test({
         }
         return false;
       };
-      await until(paid, "a block paying the relay's TLS miner", 150_000);
+      await waitUntil("a block paying the relay's TLS miner", paid, 150_000);
 
       await Deno.copyFile(b.hub.certFile, certFile);
       await Deno.copyFile(b.hub.keyFile, keyFile);
@@ -89,9 +82,9 @@ Deno.test({
         await certificateFingerprint(await Deno.readTextFile(b.hub.certFile)),
       );
       const accepted = miner.stats.accepted;
-      await until(
-        () => miner.stats.accepted > accepted,
+      await waitUntil(
         "a share accepted after the reload",
+        () => miner.stats.accepted > accepted,
         60_000,
       );
       assert.equal(client.connection.isClosed, false);

@@ -5,6 +5,7 @@
  * SIGHUP swaps the certificate while it keeps mining; a broken renewal keeps the old
  * certificate; a certificate that cannot be used at start is a config error naming its key.
  */
+import { waitUntil } from "./support/sim/sim_checks.ts";
 import assert from "node:assert/strict";
 import { difficultyToTarget, targetToBits } from "@tbg/shared/bitcoin";
 import { certificateFingerprint } from "@tbg/shared/engine";
@@ -23,14 +24,6 @@ async function metricValue(port: number, series: string): Promise<number> {
   const line = text.split("\n").find((l) => l.startsWith(series + " ") || l.startsWith(series));
   const match = line === undefined ? null : /\s([0-9.e+-]+)$/.exec(line);
   return match === null ? 0 : Number(match[1]);
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 Deno.test({
@@ -82,7 +75,7 @@ Deno.test({
           }
           return hashes;
         };
-        await until(() => paidBlocks().length > 0, "a block paying the TLS miner", 150_000);
+        await waitUntil("a block paying the TLS miner", () => paidBlocks().length > 0, 150_000);
         await pool.waitForLog((l) => l.msg === "block accepted");
 
         // Renewal: new certificate and key in place, SIGHUP through the launcher.
@@ -95,9 +88,9 @@ Deno.test({
         assert.equal(reloaded.fingerprint, fingerprintB);
         assert.equal(await serverCertificateFingerprint(tlsPort), fingerprintB);
         // The miner connected before the reload keeps mining on its connection.
-        await until(
-          () => miner!.stats.accepted > acceptedBefore + 2,
+        await waitUntil(
           "shares accepted after the reload",
+          () => miner!.stats.accepted > acceptedBefore + 2,
           60_000,
         );
         assert.equal(client.connection.isClosed, false);
