@@ -75,7 +75,13 @@ export function parseRunbook(markdown: string, file: string): ParsedRunbook {
     }
     const fence = /^(\s*)(`{3,}|~{3,})\s*(\S*)\s*(.*)$/.exec(line);
     if (!fence) continue;
-    const [, , marker, language, info] = fence as unknown as [string, string, string, string, string];
+    const [, , marker, language, info] = fence as unknown as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const start = i;
     const body: string[] = [];
     for (i++; i < lines.length && !lines[i]!.trimStart().startsWith(marker); i++) {
