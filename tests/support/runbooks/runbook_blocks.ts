@@ -130,7 +130,7 @@ export function commandLines(script: string): string[] {
     const line = raw.trim();
     if (pending === "" && (line === "" || line.startsWith("#"))) continue;
     if (line.endsWith("\\")) {
-      pending += `${line.slice(0, -1)} `;
+      pending += `${line.slice(0, -1).trimEnd()} `;
       continue;
     }
     out.push(stripComment(pending + line).trim());

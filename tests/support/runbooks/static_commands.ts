@@ -40,6 +40,7 @@ const SYSTEMCTL_VERBS = new Set([
   "is-failed",
   "cat",
   "list-units",
+  "show",
 ]);
 const ENV_ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
