@@ -11,6 +11,9 @@ TOOLS="
 nats-server     nats-server
 redis-server    redis-server
 redis-cli       redis-tools
+psql            postgresql-client
+curl            curl
+jq              jq
 initdb          postgresql
 setpriv         util-linux
 promtool        prometheus

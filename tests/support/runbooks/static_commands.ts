@@ -42,6 +42,8 @@ const SYSTEMCTL_VERBS = new Set([
   "list-units",
   "show",
 ]);
+/** systemctl options whose value is the next word. */
+const OPTIONS_WITH_VALUE = new Set(["-p", "--property", "-n", "--lines", "-t", "--type"]);
 const ENV_ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
 /**
@@ -147,7 +149,10 @@ async function scriptProblems(
 }
 
 function systemctlProblems(args: readonly string[], context: StaticContext): string[] {
-  const words = args.filter((arg) => !arg.startsWith("-"));
+  // Options with a separate value (`-p Result`) take the next word with them.
+  const words = args.filter((arg, i) =>
+    !arg.startsWith("-") && !OPTIONS_WITH_VALUE.has(args[i - 1] ?? "")
+  );
   const [verb, ...units] = words;
   if (verb === undefined || !SYSTEMCTL_VERBS.has(verb)) {
     return [`systemctl ${verb ?? ""} is not a verb the runbooks use`];
