@@ -120,6 +120,20 @@ Deno.test("every shell block is tagged, and every runbook-check block says what 
   assert.deepEqual(silent.map((b) => `${b.file}:${b.line}`), []);
 });
 
+Deno.test("every placeholder a command uses is documented in the index", async () => {
+  const { blocks } = await allBlocks();
+  const index = await Deno.readTextFile(`${RUNBOOKS_DIR}/README.md`);
+  const documented = new Set([...index.matchAll(/^\| `([A-Z_]+)`/gm)].map((m) => m[1]!));
+  const undocumented = new Set<string>();
+  for (const block of blocks) {
+    const assigned = new Set([...block.script.matchAll(/\b([A-Za-z_]+)=/g)].map((m) => m[1]!));
+    for (const [, name] of block.script.matchAll(/\$\{?([A-Z][A-Z_]*)/g)) {
+      if (!assigned.has(name!) && !documented.has(name!)) undocumented.add(name!);
+    }
+  }
+  assert.deepEqual([...undocumented], []);
+});
+
 Deno.test("every runbook-static command names programs, tasks, flags, units and paths that exist", async () => {
   const { blocks } = await allBlocks();
   const context = repoContext(ROOT);
