@@ -27,9 +27,9 @@ import {
   commandLines,
   parseRunbook,
   type RunbookBlock,
+  simpleCommands,
 } from "./support/runbooks/runbook_blocks.ts";
 import { repoContext, staticProblems } from "./support/runbooks/static_commands.ts";
-import { simpleCommands } from "./support/runbooks/runbook_blocks.ts";
 import { parseAlertRules, PROMETHEUS_DIR, ROOT } from "./support/prometheus.ts";
 import { type Simulation, startSimulation } from "./support/sim/simulation.ts";
 import { waitUntil } from "./support/sim/sim_checks.ts";
