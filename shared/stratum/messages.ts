@@ -50,6 +50,10 @@ export interface AuthorizeRequest {
   /** Worker name, `""` when absent. */
   readonly worker: string;
   readonly password: string;
+  /** A `d=`/`diff=` difficulty in the password (see `password_difficulty.ts`), or null. */
+  readonly passwordDifficulty: number | null;
+  /** A `d=`/`diff=` setting whose value was not a usable difficulty (for the log), or null. */
+  readonly ignoredPasswordDifficulty: string | null;
 }
 
 /** BIP310 mining.configure: `[extensions[], params{}]`. */
