@@ -4,6 +4,7 @@
  * reconnect memory unless a share was accepted at it.
  */
 import assert from "node:assert/strict";
+import type { LogProperties, StructuredLogger } from "../log/mod.ts";
 import { settle, startTestEngine, TEST_ADDRESS } from "./_test_engine.ts";
 
 const WORKER = `${TEST_ADDRESS}.bitaxe`;
@@ -69,13 +70,43 @@ Deno.test("d= wins over a suggest_difficulty sent before authorize", () => {
   assert.equal(miner.session.difficulty, 0.0005);
 });
 
-for (const password of ["d=0x10", "d=1e3", "d=abc", "x,d=-1", "d=0"]) {
-  Deno.test(`an unusable ${password} is ignored: authorize succeeds at startdiff`, () => {
-    const pool = startTestEngine({ startdiff: 1e-6, maxdiff: 0.01 });
+/** A logger that keeps info records (message and properties) for assertions. */
+function recordingLogger(records: [string, LogProperties][]): StructuredLogger {
+  const logger: StructuredLogger = {
+    category: ["test"],
+    trace: () => {},
+    debug: () => {},
+    info: (message, properties = {}) => void records.push([message, properties]),
+    warn: () => {},
+    error: () => {},
+    fatal: () => {},
+    with: () => logger,
+    getChild: () => logger,
+    isEnabledFor: () => true,
+  };
+  return logger;
+}
+
+for (
+  const [password, setting] of [
+    ["d=0x10", "d=0x10"],
+    ["d=1e3", "d=1e3"],
+    ["d=abc", "d=abc"],
+    ["x,d=-1", "d=-1"],
+    ["d=0", "d=0"],
+  ] as const
+) {
+  Deno.test(`an unusable ${password} is logged and ignored: authorize succeeds at startdiff`, () => {
+    const records: [string, LogProperties][] = [];
+    const pool = startTestEngine({ startdiff: 1e-6, maxdiff: 0.01, log: recordingLogger(records) });
     const miner = pool.connect(IP);
     assert.equal(authorize(miner, password).result, true);
     assert.equal(miner.session.difficulty, 1e-6);
     assert.deepEqual(pool.observed.protocolErrors, [], "not a protocol error");
+    assert.deepEqual(records.filter(([m]) => m === "password difficulty ignored"), [[
+      "password difficulty ignored",
+      { setting, user: WORKER, ip: IP, user_agent: "test/1.0" },
+    ]]);
   });
 }
 
