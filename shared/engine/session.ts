@@ -177,6 +177,9 @@ export class Session {
           );
         }
         return this.#suggestDifficulty(request.id, request.difficulty);
+      case ClientMethod.capabilities:
+        this.#reply(encodeResult(request.id, true));
+        return;
       case ClientMethod.extranonceSubscribe:
         this.extranonceSubscribed = true;
         this.#reply(encodeResult(request.id, true));

@@ -13,6 +13,10 @@ export const ClientMethod = {
   authorize: "mining.authorize",
   configure: "mining.configure",
   suggestDifficulty: "mining.suggest_difficulty",
+  /** bfgminer's `--request-diff`: parsed into a suggest_difficulty request. */
+  suggestTarget: "mining.suggest_target",
+  /** bfgminer's capability announcement: acknowledged, nothing to configure. */
+  capabilities: "mining.capabilities",
   extranonceSubscribe: "mining.extranonce.subscribe",
   submit: "mining.submit",
 } as const;
@@ -69,11 +73,20 @@ export interface ConfigureRequest {
   readonly minimumDifficulty: number | null;
 }
 
-/** mining.suggest_difficulty: `[difficulty]`. */
+/**
+ * mining.suggest_difficulty: `[difficulty]`; also what mining.suggest_target `[target hex]`
+ * parses into (the target's difficulty).
+ */
 export interface SuggestDifficultyRequest {
   readonly method: typeof ClientMethod.suggestDifficulty;
   readonly id: RequestId;
   readonly difficulty: number;
+}
+
+/** mining.capabilities: `[{...}]`, bfgminer's list of what it supports. */
+export interface CapabilitiesRequest {
+  readonly method: typeof ClientMethod.capabilities;
+  readonly id: RequestId;
 }
 
 /** mining.extranonce.subscribe: `[]`. */
@@ -104,6 +117,7 @@ export type StratumRequest =
   | AuthorizeRequest
   | ConfigureRequest
   | SuggestDifficultyRequest
+  | CapabilitiesRequest
   | ExtranonceSubscribeRequest
   | SubmitRequest;
 

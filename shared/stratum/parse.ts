@@ -3,6 +3,7 @@
  * Field rules follow the Phase 5 input validation matrix (§2.2.2): every hex field has an exact
  * length, names are bounded and restricted to safe characters, nothing is trusted.
  */
+import { targetToDifficulty } from "../bitcoin/target.ts";
 import { StratumErrorCode } from "./errors.ts";
 import {
   ClientMethod,
@@ -141,6 +142,10 @@ function parseRequest(
       return parseConfigure(id, params);
     case ClientMethod.suggestDifficulty:
       return parseSuggestDifficulty(id, params);
+    case ClientMethod.suggestTarget:
+      return parseSuggestTarget(id, params);
+    case ClientMethod.capabilities:
+      return ok({ method: ClientMethod.capabilities, id });
     case ClientMethod.extranonceSubscribe:
       return ok({ method: ClientMethod.extranonceSubscribe, id });
     default:
@@ -385,6 +390,25 @@ function parseSuggestDifficulty(id: RequestId, params: unknown[]): ParsedRequest
       id,
       StratumErrorCode.other,
       `Invalid suggest_difficulty: expected a number above 0 and at most ${MAX_REQUESTED_DIFFICULTY_TEXT} (a JSON number or a plain decimal string)`,
+      false,
+    );
+  }
+  return ok({ method: ClientMethod.suggestDifficulty, id, difficulty: value });
+}
+
+/**
+ * bfgminer `--request-diff` sends its wanted share target as 64 hex chars, most significant
+ * first (`00000000ffff...` for difficulty 1); it becomes the equivalent difficulty suggestion.
+ */
+function parseSuggestTarget(id: RequestId, params: unknown[]): ParsedRequest | ParseFailure {
+  const raw = params[0];
+  const target = isHexOfExactLength(raw, 64) ? BigInt(`0x${raw}`) : 0n;
+  const value = target === 0n ? null : requestedDifficulty(targetToDifficulty(target));
+  if (value === null) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      "Invalid suggest_target: expected a non-zero target of 64 hex chars",
       false,
     );
   }

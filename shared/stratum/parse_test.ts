@@ -364,3 +364,31 @@ Deno.test("parseLine() never throws on arbitrary input", () => {
     { numRuns: 2000 },
   );
 });
+
+Deno.test("parseLine() turns bfgminer's suggest_target into the target's difficulty", () => {
+  const one = request(
+    `{"id":null,"method":"mining.suggest_target","params":["00000000${"ff".repeat(28)}"]}`,
+  );
+  assert.ok(one.method === "mining.suggest_difficulty");
+  assert.ok(Math.abs(one.difficulty - 1) < 1e-4, String(one.difficulty));
+  const low = request(
+    `{"id":5,"method":"mining.suggest_target","params":["0003d08fff${"ff".repeat(27)}"]}`,
+  );
+  assert.ok(low.method === "mining.suggest_difficulty");
+  assert.ok(Math.abs(low.difficulty - 0.000004) < 1e-9, String(low.difficulty));
+});
+
+Deno.test("parseLine() refuses a suggest_target that is not a non-zero 64-hex-char target", () => {
+  for (const target of ['"00"', `"${"0".repeat(64)}"`, `"${"g".repeat(64)}"`, "1", "null"]) {
+    const e = error(`{"id":5,"method":"mining.suggest_target","params":[${target}]}`);
+    assert.equal(e.message, "Invalid suggest_target: expected a non-zero target of 64 hex chars");
+  }
+});
+
+Deno.test("parseLine() takes bfgminer's mining.capabilities", () => {
+  const r = parseLine(
+    '{"id":null,"method":"mining.capabilities","params":[{"notify":[],"set_difficulty":{}}]}',
+    OPTIONS,
+  );
+  assert.ok(r.kind === "request" && r.request.method === "mining.capabilities" && r.notification);
+});

@@ -37,6 +37,8 @@ export interface MinerFixture {
   readonly nonce: NonceFormat;
   /** What the miner asks for with suggest_difficulty (null: nothing). */
   readonly requestedDifficulty: number | null;
+  /** What it asks for with mining.suggest_target, 64 hex chars (null or absent: nothing). */
+  readonly requestedTarget: string | null;
 }
 
 const FIXTURE_DIR = new URL("../fixtures/miners/", import.meta.url);
@@ -87,6 +89,10 @@ function checkFixture(name: string, value: unknown): MinerFixture {
   if (requested !== null && typeof requested !== "number") {
     fail("requestedDifficulty must be a number or null");
   }
+  const target = v.requestedTarget ?? null;
+  if (target !== null && (typeof target !== "string" || !/^[0-9a-f]{64}$/.test(target))) {
+    fail("requestedTarget must be 64 lowercase hex chars or null");
+  }
   const submitId = v.submitId;
   if (typeof submitId !== "number" || !Number.isInteger(submitId)) {
     fail("submitId must be an integer");
@@ -106,6 +112,7 @@ function checkFixture(name: string, value: unknown): MinerFixture {
     submitId: submitId as number,
     nonce: nonce as NonceFormat,
     requestedDifficulty: requested as number | null,
+    requestedTarget: target as string | null,
   };
   if (fixture.sources.length === 0) fail("sources must name where the lines come from");
   for (const line of [...fixture.opening, ...fixture.afterAuthorize, ...fixture.later]) {
