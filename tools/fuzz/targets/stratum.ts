@@ -29,6 +29,8 @@ export const STRATUM_STRINGS: readonly string[] = [
   "mining.configure",
   "mining.suggest_difficulty",
   "mining.extranonce.subscribe",
+  "mining.suggest_target",
+  "mining.capabilities",
   "mining.notify",
   "mining.set_difficulty",
   "mining.ping",
