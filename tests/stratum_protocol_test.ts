@@ -127,14 +127,14 @@ const EN2 = "0000000000000001";
 
 const SUBMIT_MATRIX: [string, (job: { jobId: string; ntime: string }) => unknown[], string][] = [
   [
-    "nonce of 7 hex chars",
-    (j) => [`${ADDRESS}.rig`, j.jobId, EN2, j.ntime, "a8f3b2c"],
-    "Invalid submit: nonce must be 8 hex chars",
+    "nonce of 9 hex chars",
+    (j) => [`${ADDRESS}.rig`, j.jobId, EN2, j.ntime, "a8f3b2c10"],
+    "Invalid submit: nonce must be 1-8 hex chars",
   ],
   [
     "nonce with a non-hex char",
     (j) => [`${ADDRESS}.rig`, j.jobId, EN2, j.ntime, "a8f3b2cg"],
-    "Invalid submit: nonce must be 8 hex chars",
+    "Invalid submit: nonce must be 1-8 hex chars",
   ],
   [
     "extranonce2 of 14 hex chars",

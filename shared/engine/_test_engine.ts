@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { addressToScriptPubKey } from "../bitcoin/mod.ts";
-import { getLogger } from "../log/mod.ts";
+import { getLogger, type StructuredLogger } from "../log/mod.ts";
 import { ManualClock } from "./clock.ts";
 import { InMemoryDifficultyMemory } from "./difficulty_memory.ts";
 import { Engine, type EngineObserver, type EngineOptions } from "./engine.ts";
@@ -61,6 +61,8 @@ export interface TestEngineSettings {
   readonly bits?: string;
   readonly rateLimits?: Partial<RateLimitOptions>;
   readonly engine?: Partial<EngineOptions>;
+  /** Where the engine logs (a recording logger in tests that check a log line). */
+  readonly log?: StructuredLogger;
 }
 
 /** Starts an engine with one template installed. */
@@ -116,7 +118,7 @@ export function startTestEngine(settings: TestEngineSettings = {}): TestEngine {
     events: null,
     observer,
     difficultyMemory: memory,
-    log: getLogger(["test-engine"]),
+    log: settings.log ?? getLogger(["test-engine"]),
   });
   engine.onTemplate(
     templateFromGbt(testGbt({ bits: settings.bits ?? "1d00ffff" }), clock.nowMs()),

@@ -396,6 +396,16 @@ export class Engine implements SessionHost {
   }
 
   /** @inheritdoc */
+  onPasswordDifficultyIgnored(session: Session, setting: string): void {
+    this.#deps.log.info("password difficulty ignored", {
+      setting,
+      user: session.payout?.username ?? null,
+      ip: session.ip,
+      user_agent: session.userAgent,
+    });
+  }
+
+  /** @inheritdoc */
   onProtocolError(_session: Session, kind: string): void {
     this.#deps.observer.protocolError(kind);
   }

@@ -7,6 +7,7 @@
  */
 import { addressToScriptPubKey, bytesToHex } from "../bitcoin/mod.ts";
 import {
+  type AuthorizeRequest,
   ClientMethod,
   encodeError,
   encodeNotification,
@@ -88,6 +89,13 @@ export class Session {
   /** Clock reading of the last line received (connection time before any): idle detection. */
   lastLineAtMs: number;
   #closed = false;
+  /**
+   * The line being handled is a JSON-RPC notification: whatever it causes happens, but no
+   * response (result or error) is written for it.
+   */
+  #notification = false;
+  /** A `d=` password difficulty is in force: it wins over later suggest_difficulty requests. */
+  #pinnedByPassword = false;
 
   /** @param id engine-unique connection number. */
   constructor(id: number, ip: string, host: SessionHost, transport: Transport) {
@@ -126,6 +134,7 @@ export class Session {
     this.lastLineAtMs = this.#host.clock.nowMs();
     // The session options carry extranonce2Size: no options object per line.
     const parsed = parseLine(line, this.#host.options);
+    this.#notification = parsed.kind !== "ignored" && parsed.notification;
     // Every line counts against the connection's budget, whatever it turns out to be.
     if (this.#limiter.onRequest() === "disconnect") {
       const id = parsed.kind === "ignored"
@@ -149,7 +158,7 @@ export class Session {
       case ClientMethod.subscribe:
         return this.#subscribe(request.id, request.userAgent, request.sessionId);
       case ClientMethod.authorize:
-        return this.#authorize(request.id, request.address, request.worker);
+        return this.#authorize(request);
       case ClientMethod.configure:
         if (this.#limiter.onConfigure() === "disconnect") {
           return this.#refuse(
@@ -168,9 +177,12 @@ export class Session {
           );
         }
         return this.#suggestDifficulty(request.id, request.difficulty);
+      case ClientMethod.capabilities:
+        this.#reply(encodeResult(request.id, true));
+        return;
       case ClientMethod.extranonceSubscribe:
         this.extranonceSubscribed = true;
-        this.#transport.send(encodeResult(request.id, true));
+        this.#reply(encodeResult(request.id, true));
         return;
     }
   }
@@ -234,7 +246,7 @@ export class Session {
       return this.#refuse(id, RateLimitRule.maxSubscribesPerMinute, "Too many subscribe requests");
     }
     if (this.#host.draining) {
-      this.#transport.send(
+      this.#reply(
         encodeError(id, stratumError(StratumErrorCode.other, "Pool is restarting, reconnect")),
       );
       return this.close("draining");
@@ -247,7 +259,7 @@ export class Session {
     }
     this.userAgent = userAgent;
     const sid = this.extranonce1Hex;
-    this.#transport.send(
+    this.#reply(
       encodeResult(id, [
         [[ServerMethod.setDifficulty, sid], [ServerMethod.notify, sid]],
         sid,
@@ -257,13 +269,14 @@ export class Session {
     this.#startWorkIfReady();
   }
 
-  #authorize(id: RequestId, address: string, worker: string): void {
+  #authorize(request: AuthorizeRequest): void {
+    const { id, address, worker } = request;
     if (this.#limiter.onAuthorize() === "disconnect") {
       return this.#refuse(id, RateLimitRule.maxAuthorizesPerMinute, "Too many authorize requests");
     }
     const username = worker === "" ? address : `${address}.${worker}`;
     if (this.workers.has(username)) {
-      this.#transport.send(encodeResult(id, true));
+      this.#reply(encodeResult(id, true));
       return;
     }
     if (this.payout !== null && this.payout.address !== address) {
@@ -296,8 +309,12 @@ export class Session {
     };
     this.workers.set(username, authorized);
     const first = this.payout === null;
-    if (first) this.payout = authorized;
-    this.#transport.send(encodeResult(id, true));
+    if (first) {
+      this.payout = authorized;
+      // Difficulty is per connection: only the paid (first) worker's password sets it.
+      this.#applyPasswordDifficulty(request);
+    }
+    this.#reply(encodeResult(id, true));
     this.#host.onAuthorized(this, authorized, first);
     if (first) {
       this.#startWorkIfReady();
@@ -342,13 +359,30 @@ export class Session {
           result[extension.slice(0, 64)] = false;
       }
     }
-    this.#transport.send(encodeResult(request.id, result));
+    this.#reply(encodeResult(request.id, result));
+  }
+
+  /**
+   * A `d=` in the password works as a suggest_difficulty sent with the authorize, clamped the
+   * same way, and pins the difficulty against later suggestions: the user typed it to override
+   * the firmware's own value (NerdMiner re-suggests its default as a keepalive after 30 s idle).
+   * Called before work starts (the first worker starts it), so vardiff begins at this value.
+   * It sets no reconnect memory; only accepted shares do.
+   */
+  #applyPasswordDifficulty(request: AuthorizeRequest): void {
+    if (request.ignoredPasswordDifficulty !== null) {
+      this.#host.onPasswordDifficultyIgnored(this, request.ignoredPasswordDifficulty);
+    }
+    if (request.passwordDifficulty === null) return;
+    this.#suggested = this.#withinRequestBounds(request.passwordDifficulty);
+    this.#pinnedByPassword = true;
   }
 
   #suggestDifficulty(id: RequestId, requested: number): void {
+    this.#reply(encodeResult(id, true));
+    if (this.#pinnedByPassword) return;
     const difficulty = this.#withinRequestBounds(requested);
     this.#suggested = difficulty;
-    this.#transport.send(encodeResult(id, true));
     if (this.#vardiff === null) return;
     const changed = this.#vardiff.setSuggested(difficulty)?.newDiff ?? null;
     // The job is re-sent only when the difficulty moved, so that it applies at once; answering
@@ -377,7 +411,7 @@ export class Session {
     }
     if (this.#limiter.onSubmit() === "banned") {
       host.onRateLimited(this, RateLimitRule.maxSharesPerMinute);
-      this.#transport.send(
+      this.#reply(
         encodeError(
           submit.id,
           stratumError(StratumErrorCode.other, "Too many submits: temporarily banned"),
@@ -389,7 +423,7 @@ export class Session {
     if (lookup.state === "unknown" || lookup.workbase === null) {
       const stale = lookup.state === "stale";
       this.#countReject();
-      this.#transport.send(
+      this.#reply(
         encodeError(
           submit.id,
           stratumError(StratumErrorCode.jobNotFound, stale ? "Stale job" : "Job not found"),
@@ -429,7 +463,7 @@ export class Session {
     if (verdict.accepted) {
       this.sharesAccepted++;
       this.lastShareAtMs = nowMs;
-      this.#transport.send(encodeResult(submit.id, true));
+      this.#reply(encodeResult(submit.id, true));
       // A share accepted under the grace rule earns the difficulty it was mined at, not the new one.
       const credit = previous !== null && verdict.shareDiff < vardiff.current
         ? previous
@@ -446,7 +480,7 @@ export class Session {
       return;
     }
     this.#countReject();
-    this.#transport.send(encodeError(submit.id, stratumError(verdict.code, verdict.message)));
+    this.#reply(encodeError(submit.id, stratumError(verdict.code, verdict.message)));
     host.onShare(this, submit, verdict, workbase, (performance.now() - startedAt) * 1000);
     if (verdict.reason !== "stale") this.#invalid();
   }
@@ -457,17 +491,22 @@ export class Session {
    */
   #protocolError(id: RequestId, kind: string, error: StratumWireError): void {
     this.#host.onProtocolError(this, kind);
-    this.#transport.send(encodeError(id, error));
+    this.#reply(encodeError(id, error));
     if (this.#limiter.onInvalidRequest() === "disconnect") {
       this.#host.onRateLimited(this, RateLimitRule.maxInvalidRequestsPerMinute);
       this.close("too many invalid requests");
     }
   }
 
+  /** Writes a response to the line being handled, unless that line is a notification. */
+  #reply(line: string): void {
+    if (!this.#notification) this.#transport.send(line);
+  }
+
   /** Refuses a request by a rate-limit rule: counts it, answers with an error and disconnects. */
   #refuse(id: RequestId, rule: RateLimitRule, message: string): void {
     this.#host.onRateLimited(this, rule);
-    this.#transport.send(encodeError(id, stratumError(StratumErrorCode.other, message)));
+    this.#reply(encodeError(id, stratumError(StratumErrorCode.other, message)));
     this.close(`${rule} exceeded`);
   }
 

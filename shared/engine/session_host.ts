@@ -92,6 +92,12 @@ export interface SessionHost {
   ): void;
   /** A rate limit refused something; `rule` names the limit. */
   onRateLimited(session: Session, rule: string): void;
+  /**
+   * A `d=`/`diff=` password setting that was not a usable difficulty was ignored (`setting` is
+   * its bounded, printable text): logged, never refused, as an authorize error would stop a
+   * miner whose password field merely holds text the pool cannot read.
+   */
+  onPasswordDifficultyIgnored(session: Session, setting: string): void;
   /** A protocol error answered to the miner (for metrics). */
   onProtocolError(session: Session, kind: string): void;
   /** The pool is draining: refuse new subscriptions. */

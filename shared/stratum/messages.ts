@@ -13,6 +13,10 @@ export const ClientMethod = {
   authorize: "mining.authorize",
   configure: "mining.configure",
   suggestDifficulty: "mining.suggest_difficulty",
+  /** bfgminer's `--request-diff`: parsed into a suggest_difficulty request. */
+  suggestTarget: "mining.suggest_target",
+  /** bfgminer's capability announcement: acknowledged, nothing to configure. */
+  capabilities: "mining.capabilities",
   extranonceSubscribe: "mining.extranonce.subscribe",
   submit: "mining.submit",
 } as const;
@@ -50,6 +54,10 @@ export interface AuthorizeRequest {
   /** Worker name, `""` when absent. */
   readonly worker: string;
   readonly password: string;
+  /** A `d=`/`diff=` difficulty in the password (see `password_difficulty.ts`), or null. */
+  readonly passwordDifficulty: number | null;
+  /** A `d=`/`diff=` setting whose value was not a usable difficulty (for the log), or null. */
+  readonly ignoredPasswordDifficulty: string | null;
 }
 
 /** BIP310 mining.configure: `[extensions[], params{}]`. */
@@ -65,11 +73,20 @@ export interface ConfigureRequest {
   readonly minimumDifficulty: number | null;
 }
 
-/** mining.suggest_difficulty: `[difficulty]`. */
+/**
+ * mining.suggest_difficulty: `[difficulty]`; also what mining.suggest_target `[target hex]`
+ * parses into (the target's difficulty).
+ */
 export interface SuggestDifficultyRequest {
   readonly method: typeof ClientMethod.suggestDifficulty;
   readonly id: RequestId;
   readonly difficulty: number;
+}
+
+/** mining.capabilities: `[{...}]`, bfgminer's list of what it supports. */
+export interface CapabilitiesRequest {
+  readonly method: typeof ClientMethod.capabilities;
+  readonly id: RequestId;
 }
 
 /** mining.extranonce.subscribe: `[]`. */
@@ -100,6 +117,7 @@ export type StratumRequest =
   | AuthorizeRequest
   | ConfigureRequest
   | SuggestDifficultyRequest
+  | CapabilitiesRequest
   | ExtranonceSubscribeRequest
   | SubmitRequest;
 

@@ -7,5 +7,6 @@ export * from "./errors.ts";
 export * from "./messages.ts";
 export * from "./line_decoder.ts";
 export * from "./parse.ts";
+export * from "./password_difficulty.ts";
 export * from "./encode.ts";
 export * from "./prev_hash.ts";

@@ -3,6 +3,7 @@
  * Field rules follow the Phase 5 input validation matrix (§2.2.2): every hex field has an exact
  * length, names are bounded and restricted to safe characters, nothing is trusted.
  */
+import { targetToDifficulty } from "../bitcoin/target.ts";
 import { StratumErrorCode } from "./errors.ts";
 import {
   ClientMethod,
@@ -10,6 +11,7 @@ import {
   type StratumRequest,
   type SubmitRequest,
 } from "./messages.ts";
+import { parsePasswordDifficulty } from "./password_difficulty.ts";
 
 /** Longest Bitcoin address accepted in a username (validation matrix). */
 export const MAX_ADDRESS_CHARS = 90;
@@ -39,9 +41,14 @@ export interface ParseOptions {
 export interface ParsedRequest {
   readonly kind: "request";
   readonly request: StratumRequest;
+  /** A JSON-RPC notification (no `id`, or `"id": null`): handled, but never answered. */
+  readonly notification: boolean;
 }
 
-/** A line that must be answered with an error (and, when `fatal`, followed by a disconnect). */
+/**
+ * A line that must be answered with an error (and, when `fatal`, followed by a disconnect),
+ * unless it is a notification, which is never answered.
+ */
 export interface ParseFailure {
   readonly kind: "error";
   readonly id: RequestId;
@@ -49,6 +56,8 @@ export interface ParseFailure {
   readonly message: string;
   /** Invalid JSON or a non-object line: the stream can no longer be trusted. */
   readonly fatal: boolean;
+  /** A JSON-RPC notification (no `id`, or `"id": null`): the error is counted, not written. */
+  readonly notification: boolean;
 }
 
 /** A line that needs no answer (a client's reply to one of our notifications). */
@@ -91,6 +100,25 @@ export function parseLine(line: string, options: ParseOptions): ParseResult {
   const id: RequestId = typeof rawId === "number" || typeof rawId === "string" ? rawId : null;
   const method = record.method;
   if (method === undefined && ("result" in record || "error" in record)) return { kind: "ignored" };
+  // JSON-RPC 1.0 (which Stratum follows) makes a request with a null id a notification; 2.0 one
+  // without an id member. Neither gets a reply. An id of another type (an object, a boolean) is
+  // a malformed request, answered with a null id as before.
+  const notification = rawId === undefined || rawId === null;
+  const result = parseRequest(id, record, method, options);
+  if (notification) {
+    return result.kind === "request"
+      ? { kind: "request", request: result.request, notification }
+      : { ...result, notification };
+  }
+  return result;
+}
+
+function parseRequest(
+  id: RequestId,
+  record: Record<string, unknown>,
+  method: unknown,
+  options: ParseOptions,
+): ParsedRequest | ParseFailure {
   if (typeof method !== "string") {
     return failure(id, StratumErrorCode.other, "Invalid request: method must be a string", false);
   }
@@ -114,6 +142,10 @@ export function parseLine(line: string, options: ParseOptions): ParseResult {
       return parseConfigure(id, params);
     case ClientMethod.suggestDifficulty:
       return parseSuggestDifficulty(id, params);
+    case ClientMethod.suggestTarget:
+      return parseSuggestTarget(id, params);
+    case ClientMethod.capabilities:
+      return ok({ method: ClientMethod.capabilities, id });
     case ClientMethod.extranonceSubscribe:
       return ok({ method: ClientMethod.extranonceSubscribe, id });
     default:
@@ -121,7 +153,11 @@ export function parseLine(line: string, options: ParseOptions): ParseResult {
   }
 }
 
-function parseSubmit(id: RequestId, params: unknown[], options: ParseOptions): ParseResult {
+function parseSubmit(
+  id: RequestId,
+  params: unknown[],
+  options: ParseOptions,
+): ParsedRequest | ParseFailure {
   if (params.length < 5 || params.length > 6) {
     return failure(id, StratumErrorCode.other, "Invalid submit: expected 5 or 6 params", false);
   }
@@ -159,8 +195,15 @@ function parseSubmit(id: RequestId, params: unknown[], options: ParseOptions): P
   if (!isHexOfExactLength(ntime, 8)) {
     return failure(id, StratumErrorCode.other, "Invalid submit: ntime must be 8 hex chars", false);
   }
-  if (!isHexOfExactLength(nonce, 8)) {
-    return failure(id, StratumErrorCode.other, "Invalid submit: nonce must be 8 hex chars", false);
+  // NerdMiner formats the nonce without leading zeros (Arduino `String(nonce, HEX)`); ckpool and
+  // public-pool read it as a number, so 1-8 hex chars are taken here too (same value either way).
+  if (typeof nonce !== "string" || nonce.length === 0 || nonce.length > 8 || !HEX.test(nonce)) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      "Invalid submit: nonce must be 1-8 hex chars",
+      false,
+    );
   }
   let version: number | null = null;
   if (versionBits !== undefined) {
@@ -187,7 +230,7 @@ function parseSubmit(id: RequestId, params: unknown[], options: ParseOptions): P
   return ok(request);
 }
 
-function parseSubscribe(id: RequestId, params: unknown[]): ParseResult {
+function parseSubscribe(id: RequestId, params: unknown[]): ParsedRequest | ParseFailure {
   const [userAgent = "", sessionId = null] = params;
   if (typeof userAgent !== "string") {
     return failure(
@@ -220,7 +263,7 @@ function parseSubscribe(id: RequestId, params: unknown[]): ParseResult {
   return ok({ method: ClientMethod.subscribe, id, userAgent, sessionId: session });
 }
 
-function parseAuthorize(id: RequestId, params: unknown[]): ParseResult {
+function parseAuthorize(id: RequestId, params: unknown[]): ParsedRequest | ParseFailure {
   const [username, password = ""] = params;
   if (typeof username !== "string" || username.length === 0) {
     return failure(
@@ -250,10 +293,19 @@ function parseAuthorize(id: RequestId, params: unknown[]): ParseResult {
     );
   }
   const pass = typeof password === "string" ? password : "";
-  return ok({ method: ClientMethod.authorize, id, address, worker, password: pass });
+  const asked = parsePasswordDifficulty(pass, MAX_REQUESTED_DIFFICULTY);
+  return ok({
+    method: ClientMethod.authorize,
+    id,
+    address,
+    worker,
+    password: pass,
+    passwordDifficulty: asked.difficulty,
+    ignoredPasswordDifficulty: asked.ignored,
+  });
 }
 
-function parseConfigure(id: RequestId, params: unknown[]): ParseResult {
+function parseConfigure(id: RequestId, params: unknown[]): ParsedRequest | ParseFailure {
   const [extensions, options = {}] = params;
   if (
     !Array.isArray(extensions) || !extensions.every((e) => typeof e === "string" && e.length <= 64)
@@ -323,7 +375,7 @@ function parseConfigure(id: RequestId, params: unknown[]): ParseResult {
   });
 }
 
-function parseSuggestDifficulty(id: RequestId, params: unknown[]): ParseResult {
+function parseSuggestDifficulty(id: RequestId, params: unknown[]): ParsedRequest | ParseFailure {
   const raw = params[0];
   // NerdMiner, ESP-Miner (Bitaxe) and cgminer send a JSON number. cpuminer-opt sends the value
   // as a quoted "%f" string ("16.000000"), so a plain decimal string is taken too; nothing else
@@ -344,13 +396,32 @@ function parseSuggestDifficulty(id: RequestId, params: unknown[]): ParseResult {
   return ok({ method: ClientMethod.suggestDifficulty, id, difficulty: value });
 }
 
+/**
+ * bfgminer `--request-diff` sends its wanted share target as 64 hex chars, most significant
+ * first (`00000000ffff...` for difficulty 1); it becomes the equivalent difficulty suggestion.
+ */
+function parseSuggestTarget(id: RequestId, params: unknown[]): ParsedRequest | ParseFailure {
+  const raw = params[0];
+  const target = isHexOfExactLength(raw, 64) ? BigInt(`0x${raw}`) : 0n;
+  const value = target === 0n ? null : requestedDifficulty(targetToDifficulty(target));
+  if (value === null) {
+    return failure(
+      id,
+      StratumErrorCode.other,
+      "Invalid suggest_target: expected a non-zero target of 64 hex chars",
+      false,
+    );
+  }
+  return ok({ method: ClientMethod.suggestDifficulty, id, difficulty: value });
+}
+
 /** The value when it is a usable difficulty: finite, above 0, at most the largest one. */
 function requestedDifficulty(value: number): number | null {
   return Number.isFinite(value) && value > 0 && value <= MAX_REQUESTED_DIFFICULTY ? value : null;
 }
 
 function ok(request: StratumRequest): ParsedRequest {
-  return { kind: "request", request };
+  return { kind: "request", request, notification: false };
 }
 
 function failure(
@@ -359,7 +430,7 @@ function failure(
   message: string,
   fatal: boolean,
 ): ParseFailure {
-  return { kind: "error", id, code, message, fatal };
+  return { kind: "error", id, code, message, fatal, notification: false };
 }
 
 /** Echo at most 64 printable chars of an untrusted method name in an error message. */

@@ -43,14 +43,24 @@ Deno.test("parseLine() parses version bits as the sixth submit param", () => {
 for (
   const [name, params, message] of [
     [
-      "nonce of 7 chars",
-      [...GOOD.slice(0, 4), "a8f3b2c"],
-      "Invalid submit: nonce must be 8 hex chars",
+      "nonce of 9 chars",
+      [...GOOD.slice(0, 4), "a8f3b2c10"],
+      "Invalid submit: nonce must be 1-8 hex chars",
+    ],
+    [
+      "empty nonce",
+      [...GOOD.slice(0, 4), ""],
+      "Invalid submit: nonce must be 1-8 hex chars",
     ],
     [
       "nonce with non-hex",
       [...GOOD.slice(0, 4), "a8f3b2cz"],
-      "Invalid submit: nonce must be 8 hex chars",
+      "Invalid submit: nonce must be 1-8 hex chars",
+    ],
+    [
+      "nonce with a 0x prefix",
+      [...GOOD.slice(0, 4), "0x29a10"],
+      "Invalid submit: nonce must be 1-8 hex chars",
     ],
     [
       "extranonce2 of wrong length",
@@ -78,7 +88,11 @@ for (
       "Invalid submit: version bits must be 8 hex chars",
     ],
     ["four params", GOOD.slice(0, 4), "Invalid submit: expected 5 or 6 params"],
-    ["numeric nonce", [...GOOD.slice(0, 4), 12345678], "Invalid submit: nonce must be 8 hex chars"],
+    [
+      "numeric nonce",
+      [...GOOD.slice(0, 4), 12345678],
+      "Invalid submit: nonce must be 1-8 hex chars",
+    ],
   ] as const
 ) {
   Deno.test(`parseLine() rejects a submit with ${name}`, () => {
@@ -98,7 +112,70 @@ Deno.test("parseLine() splits username into address and worker", () => {
     address: "bcrt1qxyz",
     worker: "rig_1-a.b",
     password: "x",
+    passwordDifficulty: null,
+    ignoredPasswordDifficulty: null,
   });
+});
+
+Deno.test("parseLine() reads a nonce without leading zeros as NerdMiner formats it", () => {
+  const r = request(submit([...GOOD.slice(0, 4), "29a10"]));
+  assert.equal(r.method === "mining.submit" && r.nonce, 0x29a10);
+});
+
+for (
+  const [password, difficulty, ignored] of [
+    ["d=5000", 5000, null],
+    ["x,d=5000", 5000, null],
+    ["x, diff=0.001", 0.001, null],
+    ["D=64", 64, null],
+    ["d=1,d=2", 2, null],
+    ["x", null, null],
+    ["", null, null],
+    ["pd=5", null, null],
+    ["d=0x10", null, "d=0x10"],
+    ["d=1e3", null, "d=1e3"],
+    ["d=-5", null, "d=-5"],
+    ["d=0", null, "d=0"],
+    ["d= 5", null, "d= 5"],
+    ["d=Infinity", null, "d=Infinity"],
+    ["d=5000abc", null, "d=5000abc"],
+    ["d=", null, "d="],
+    ["d=5,d=junk", null, "d=junk"],
+  ] as const
+) {
+  Deno.test(`parseLine() reads authorize password ${JSON.stringify(password)}`, () => {
+    const r = request(
+      JSON.stringify({ id: 4, method: "mining.authorize", params: ["bcrt1qxyz.rig", password] }),
+    );
+    assert.ok(r.method === "mining.authorize");
+    assert.equal(r.passwordDifficulty, difficulty);
+    assert.equal(r.ignoredPasswordDifficulty, ignored);
+  });
+}
+
+Deno.test("parseLine() marks requests without an id or with a null id as notifications", () => {
+  for (
+    const line of [
+      '{"method":"mining.suggest_difficulty","params":[0.00015]}',
+      '{"id":null,"method":"mining.suggest_difficulty","params":[0.00015]}',
+    ]
+  ) {
+    const r = parseLine(line, OPTIONS);
+    assert.ok(r.kind === "request" && r.notification, JSON.stringify(r));
+  }
+  for (const id of [0, 1, '"a"']) {
+    const r = parseLine(`{"id":${id},"method":"mining.suggest_difficulty","params":[1]}`, OPTIONS);
+    assert.ok(r.kind === "request" && !r.notification, JSON.stringify(r));
+  }
+});
+
+Deno.test("parseLine() marks a malformed notification, so its error is counted but not sent", () => {
+  const r = parseLine('{"method":"mining.suggest_difficulty","params":["0x10"]}', OPTIONS);
+  assert.ok(r.kind === "error" && r.notification && !r.fatal, JSON.stringify(r));
+  const unknown = parseLine('{"id":null,"method":"mining.bogus","params":[]}', OPTIONS);
+  assert.ok(unknown.kind === "error" && unknown.notification, JSON.stringify(unknown));
+  const objectId = parseLine('{"id":{},"method":"mining.bogus","params":[]}', OPTIONS);
+  assert.ok(objectId.kind === "error" && !objectId.notification, JSON.stringify(objectId));
 });
 
 Deno.test("parseLine() rejects worker names outside the validation matrix", () => {
@@ -286,4 +363,32 @@ Deno.test("parseLine() never throws on arbitrary input", () => {
     ),
     { numRuns: 2000 },
   );
+});
+
+Deno.test("parseLine() turns bfgminer's suggest_target into the target's difficulty", () => {
+  const one = request(
+    `{"id":null,"method":"mining.suggest_target","params":["00000000${"ff".repeat(28)}"]}`,
+  );
+  assert.ok(one.method === "mining.suggest_difficulty");
+  assert.ok(Math.abs(one.difficulty - 1) < 1e-4, String(one.difficulty));
+  const low = request(
+    `{"id":5,"method":"mining.suggest_target","params":["0003d08fff${"ff".repeat(27)}"]}`,
+  );
+  assert.ok(low.method === "mining.suggest_difficulty");
+  assert.ok(Math.abs(low.difficulty - 0.000004) < 1e-9, String(low.difficulty));
+});
+
+Deno.test("parseLine() refuses a suggest_target that is not a non-zero 64-hex-char target", () => {
+  for (const target of ['"00"', `"${"0".repeat(64)}"`, `"${"g".repeat(64)}"`, "1", "null"]) {
+    const e = error(`{"id":5,"method":"mining.suggest_target","params":[${target}]}`);
+    assert.equal(e.message, "Invalid suggest_target: expected a non-zero target of 64 hex chars");
+  }
+});
+
+Deno.test("parseLine() takes bfgminer's mining.capabilities", () => {
+  const r = parseLine(
+    '{"id":null,"method":"mining.capabilities","params":[{"notify":[],"set_difficulty":{}}]}',
+    OPTIONS,
+  );
+  assert.ok(r.kind === "request" && r.request.method === "mining.capabilities" && r.notification);
 });

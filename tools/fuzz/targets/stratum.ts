@@ -29,6 +29,8 @@ export const STRATUM_STRINGS: readonly string[] = [
   "mining.configure",
   "mining.suggest_difficulty",
   "mining.extranonce.subscribe",
+  "mining.suggest_target",
+  "mining.capabilities",
   "mining.notify",
   "mining.set_difficulty",
   "mining.ping",
@@ -48,6 +50,8 @@ export const STRATUM_STRINGS: readonly string[] = [
   "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080.rig1",
   "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq.worker",
   "x",
+  "x,d=5000",
+  "diff=0.001",
   "1",
   "00000001",
   "0000000000000001",
@@ -161,6 +165,10 @@ export function checkParse(result: ParseResult, extranonce2Size: number): void {
   );
   const request = result.request;
   checkId(request.id);
+  check(
+    typeof result.notification === "boolean" && (!result.notification || request.id === null),
+    "a notification carries an id",
+  );
   checkReply(encodeResult(request.id, true), request.id);
   switch (request.method) {
     case "mining.submit":
@@ -200,6 +208,16 @@ export function checkParse(result: ParseResult, extranonce2Size: number): void {
       check(
         request.address.length >= 1 && request.address.length <= 90,
         "authorize address length out of bounds",
+      );
+      check(
+        request.passwordDifficulty === null ||
+          (Number.isFinite(request.passwordDifficulty) && request.passwordDifficulty > 0),
+        "password difficulty is not positive and finite",
+      );
+      check(
+        request.ignoredPasswordDifficulty === null ||
+          /^[\x20-\x7e]{1,32}$/.test(request.ignoredPasswordDifficulty),
+        "ignored password difficulty is not bounded printable text",
       );
       break;
     case "mining.subscribe":
