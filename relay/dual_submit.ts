@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { BlockSubmitResult, NodeBlockSubmitResult } from "@tbg/shared/bitcoind";
+import type { BlockSink, BlockSubmitResult, NodeBlockSubmitResult } from "@tbg/shared/bitcoind";
 
 /** The two submission paths. */
 export const SubmitPath = {
@@ -31,7 +31,7 @@ export const SubmitOutcome = {
 export type SubmitOutcome = typeof SubmitOutcome[keyof typeof SubmitOutcome];
 
 /** Something that takes a block: a template source's `submitBlock`. */
-export type BlockSink = (hex: string) => Promise<BlockSubmitResult>;
+export type { BlockSink };
 
 /** Told how each path ended and how long it took. */
 export type SubmitPathListener = (path: SubmitPath, outcome: SubmitOutcome, ms: number) => void;

@@ -4,9 +4,10 @@
  * `main.ts` only reads the config and calls this; tests call it in-process.
  */
 import { addressToScriptPubKey, type Network } from "@tbg/shared/bitcoin";
-import type { TemplateSource, TemplateUpdate } from "@tbg/shared/bitcoind";
+import { BlockKeeper, type TemplateSource, type TemplateUpdate } from "@tbg/shared/bitcoind";
 import {
   extranonce1Prefix,
+  foundBlocksDir,
   httpListeners,
   type StratumConfig,
   stratumListeners,
@@ -174,9 +175,15 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     hashrateUpdateIntervalMs: 60_000,
     region: config.region,
   };
+  // Every found block is kept on disk and re-submitted while no node can take it.
+  const keeper = new BlockKeeper((hex) => deps.source.submitBlock(hex), {
+    dir: foundBlocksDir(config.blocks_dir, config.logdir),
+    retryWindowMs: config.block_retry_s * 1000,
+    log: log.getChild("blocks"),
+  });
   const submitter: BlockSubmitter = {
-    submitBlock: async (blockHex) => {
-      const result = await deps.source.submitBlock(blockHex);
+    submitBlock: async (blockHex, hashHex, height) => {
+      const result = await keeper.submit(blockHex, hashHex, height);
       if (!result.tipMoved && result.accepted) {
         log.warn("block accepted but no node reports it as tip", { hash: result.blockHash });
       }
@@ -231,6 +238,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   // for NATS.
   distribution?.start();
 
+  let nextHeight = 0;
   const onTemplate = (update: TemplateUpdate) => {
     let template;
     try {
@@ -248,6 +256,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     );
     metrics.noteTemplate(update.receivedAtMs);
     metrics.bitcoinHeight.set(template.height - 1);
+    nextHeight = template.height;
     log.info("new job", {
       job: workbase.id,
       height: template.height,
@@ -266,6 +275,11 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     tls?.close();
     throw error;
   }
+
+  // Blocks an earlier process found but got no verdict for (killed mid-submit) go out again.
+  await keeper.resubmitPending(nextHeight).catch((error: unknown) =>
+    log.error("cannot look for kept blocks", { error: String(error) })
+  );
 
   // Start-up leaves about 10 MB of garbage (config validation, module evaluation, the first
   // template) that V8's memory reducer returns only over the next minute; one full collection
@@ -343,6 +357,8 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       server.stopAccepting();
       await server.closeAll(timeoutMs);
       clearInterval(ticker);
+      // A block still being retried stays .pending on disk for the next start.
+      keeper.stop();
       // Relays' block submissions in flight are answered before the source (and its nodes) stop.
       await distribution?.stop();
       await deps.source.stop();

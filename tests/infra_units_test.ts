@@ -411,6 +411,11 @@ Deno.test("reuse_port instances share the Stratum port and nothing they write", 
       assert.equal(config.logdir, undefined, "logs go to journald");
       const state = `/var/lib/${expand(value(unit, "Service", "StateDirectory"), instance)}`;
       assert.equal(config.events.spool_dir, `${state}/spool`);
+      assert.equal(
+        config.blocks_dir,
+        `${state}/blocks`,
+        "found blocks kept in the state directory",
+      );
       spoolDirs.add(config.events.spool_dir ?? "");
       const flags = await unitFlags(unitCase, instance);
       const metrics = flagList(flags, "net").find((e) => e.endsWith(`:${9100 + instance}`));

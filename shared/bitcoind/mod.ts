@@ -64,3 +64,19 @@ export {
   TemplateTrigger,
   type TemplateUpdate,
 } from "./template_source.ts";
+export {
+  BlockKeeper,
+  type BlockKeeperOptions,
+  type BlockSink,
+  hasVerdict,
+} from "./block_keeper.ts";
+export {
+  type FoundBlockFile,
+  foundBlockFileName,
+  FoundBlockState,
+  markFoundBlock,
+  parseFoundBlockFileName,
+  pendingFoundBlocks,
+  readFoundBlock,
+  saveFoundBlock,
+} from "./found_block_file.ts";

@@ -172,6 +172,10 @@ export interface EngineConfig {
   reuse_port: boolean;
   /** Log directory; stderr only when unset. */
   logdir?: string | undefined;
+  /** Where found blocks are kept; `<logdir>/blocks` (or `./.tbg/blocks`) when unset. */
+  blocks_dir?: string | undefined;
+  /** Seconds an undelivered found block is re-submitted; 0: once. */
+  block_retry_s: number;
   /** Redis for vardiff reconnect memory; in memory when unset. */
   redis?: RedisConfig | undefined;
   /** Separate health listener; on the metrics listener when unset. */

@@ -52,6 +52,12 @@ export const EVENT_TYPE_NAMES = ALL_EVENT_TYPES as readonly [EventType, ...Event
  */
 export const DEFAULT_DROPIDLE_SECONDS = 3600;
 
+/** Default `block_retry_s`: a block stays worth submitting until another wins its height. */
+export const DEFAULT_BLOCK_RETRY_SECONDS = 600;
+
+/** Largest `block_retry_s`: a day, long after any rival block has won. */
+const MAX_BLOCK_RETRY_SECONDS = 86_400;
+
 /** Largest `dropidle`: a week. */
 export const MAX_DROPIDLE_SECONDS = 7 * 86_400;
 
@@ -300,6 +306,16 @@ export const engineShape = {
   logdir: optional(
     nonEmptyString("a directory path"),
     "Directory for log files; stderr only when absent.",
+  ),
+  blocks_dir: optional(
+    nonEmptyString("a directory path"),
+    "Directory where every found block is kept as hex (fsync'd before the submission can be lost), renamed .accepted/.rejected/.undelivered/.stale once its fate is known; a block still .pending at start is re-submitted if the chain has not moved past it.",
+    "<logdir>/blocks, else ./.tbg/blocks",
+  ),
+  block_retry_s: withDefault(
+    intInRange(0, MAX_BLOCK_RETRY_SECONDS),
+    DEFAULT_BLOCK_RETRY_SECONDS,
+    "Seconds a found block that no node could take (every node unreachable or timing out) keeps being re-submitted, with backoff from 1 s to 30 s; a verdict from any node ends it; 0 submits once.",
   ),
   redis: optional(
     section({ url: required(redisUrlField(), "Redis server URL.") }),

@@ -132,3 +132,11 @@ export function parseInstanceArg(args: readonly string[]): number {
 export function eventsSpoolDir(spoolDir: string | undefined, logdir: string | undefined): string {
   return spoolDir ?? `${logdir ?? "./.tbg"}/spool`;
 }
+
+/**
+ * Where found blocks are kept: `blocks_dir`, else `<logdir>/blocks`, else `./.tbg/blocks`
+ * (relative to the working directory). One rule for the pool and the permission set.
+ */
+export function foundBlocksDir(blocksDir: string | undefined, logdir: string | undefined): string {
+  return blocksDir ?? `${logdir ?? "./.tbg"}/blocks`;
+}

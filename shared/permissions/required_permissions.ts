@@ -4,6 +4,7 @@ import {
   type Endpoint,
   eventsSpoolDir,
   formatEndpoint,
+  foundBlocksDir,
   httpListeners,
   parseBtcdUrl,
   parseNatsUrls,
@@ -111,8 +112,8 @@ function collectorNet(config: CollectorConfig): Endpoint[] {
  *   publisher, NATS servers (listed even with events disabled: NATS also carries templates and
  *   block submissions), Redis and PostgreSQL, and for a relay the NATS server linking it to the
  *   primary (`primary.host:primary.port`); a listen on 0.0.0.0:3333 needs exactly `0.0.0.0:3333`;
- * - read: the config file, the TLS certificate and key, logdir, events spool, and the zeromq addon when zmqblock is set;
- * - write: logdir and events spool;
+ * - read: the config file, the TLS certificate and key, logdir, events spool, found blocks, and the zeromq addon when zmqblock is set;
+ * - write: logdir, events spool and found blocks;
  * - ffi: the zeromq addon directory, only when zmqblock is set;
  * - env and sys: as given by the service.
  *
@@ -152,6 +153,12 @@ export function requiredPermissions<K extends ServiceKind>(
       const spool = eventsSpoolDir(engine.events.spool_dir, engine.logdir);
       read.push(path(spool));
       write.push(path(spool));
+    }
+    // Found blocks are kept on disk; the default directory sits inside logdir too.
+    if (engine.blocks_dir !== undefined || engine.logdir === undefined) {
+      const blocks = foundBlocksDir(engine.blocks_dir, engine.logdir);
+      read.push(path(blocks));
+      write.push(path(blocks));
     }
     if (engine.tls !== undefined) {
       read.push(path(engine.tls.cert_file), path(engine.tls.key_file));

@@ -53,8 +53,8 @@ Deno.test("requiredPermissions() asks for no ffi and no addon reads without zmqb
   const perms = requiredPermissions("stratum", config, { configPath: "s.json", zeromqDir: ZMQ });
   assert.deepEqual(perms.ffi, []);
   // Events are on by default and spool to ./.tbg/spool without a logdir.
-  assert.deepEqual(perms.read, ["s.json", "./.tbg/spool"]);
-  assert.deepEqual(perms.write, ["./.tbg/spool"]);
+  assert.deepEqual(perms.read, ["s.json", "./.tbg/spool", "./.tbg/blocks"]);
+  assert.deepEqual(perms.write, ["./.tbg/spool", "./.tbg/blocks"]);
   assert.deepEqual(perms.env, []);
   assert.deepEqual(perms.sys, []);
 });
@@ -84,8 +84,12 @@ Deno.test("requiredPermissions() gives the relay its primary's NATS server and i
   });
   // ckpool's template push port is accepted in the config but never dialled: no grant.
   assert.deepEqual(perms.net.slice(-2), ["127.0.0.1:4222", "primary.internal:8880"]);
-  assert.deepEqual(perms.read, ["/srv/tbg/cfg/relay.json", "/srv/tbg/spool/events"]);
-  assert.deepEqual(perms.write, ["/srv/tbg/spool/events"]);
+  assert.deepEqual(perms.read, [
+    "/srv/tbg/cfg/relay.json",
+    "/srv/tbg/spool/events",
+    "/srv/tbg/.tbg/blocks",
+  ]);
+  assert.deepEqual(perms.write, ["/srv/tbg/spool/events", "/srv/tbg/.tbg/blocks"]);
 });
 
 Deno.test("requiredPermissions() resolves . and .. in relative paths", () => {
@@ -123,8 +127,9 @@ Deno.test("requiredPermissions() lists the collector's NATS, PostgreSQL and Redi
 Deno.test("requiredPermissions() grants no event spool when events are off", () => {
   const config = validateConfig("stratum", { ...BASE, events: { enabled: false } }, "s.json");
   const perms = requiredPermissions("stratum", config, { configPath: "s.json", zeromqDir: ZMQ });
-  assert.deepEqual(perms.read, ["s.json"]);
-  assert.deepEqual(perms.write, []);
+  // Found blocks are kept whatever the events setting.
+  assert.deepEqual(perms.read, ["s.json", "./.tbg/blocks"]);
+  assert.deepEqual(perms.write, ["./.tbg/blocks"]);
 });
 
 Deno.test("requiredPermissions() grants TLS listeners, the loopback relay and reads of the cert and key", () => {
@@ -147,10 +152,11 @@ Deno.test("requiredPermissions() grants TLS listeners, the loopback relay and re
   ]);
   assert.deepEqual(perms.read, [
     "/srv/tbg/s.json",
+    "/srv/tbg/.tbg/blocks",
     "/srv/tbg/tls/pool.crt",
     "/etc/tbg/tls/pool.key",
   ]);
-  assert.deepEqual(perms.write, []);
+  assert.deepEqual(perms.write, ["/srv/tbg/.tbg/blocks"]);
 });
 
 Deno.test("requiredPermissions() gives a relay's TLS listeners the same grants", () => {
@@ -167,6 +173,7 @@ Deno.test("requiredPermissions() gives a relay's TLS listeners the same grants",
   assert.ok(perms.net.includes("127.0.0.1"));
   assert.deepEqual(perms.read, [
     "/etc/tbg/relay.json",
+    "./.tbg/blocks",
     "/etc/tbg/tls/relay.crt",
     "/etc/tbg/tls/relay.key",
   ]);

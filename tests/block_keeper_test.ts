@@ -1,0 +1,253 @@
+/**
+ * A found block survives its node being down: the block keeper (shared/bitcoind/block_keeper.ts)
+ * against the real template source and an in-process devnet node. The block is on disk before
+ * any answer, re-submitted until the node is back, re-submitted by the next process when the
+ * first died with it pending, and not re-submitted once a node gave a verdict.
+ *
+ * ```sh
+ * deno test --allow-net=127.0.0.1 --allow-read --allow-write tests/block_keeper_test.ts
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import {
+  BitcoindTemplateSource,
+  BlockKeeper,
+  type BlockSubmitResult,
+  foundBlockFileName,
+  FoundBlockState,
+  saveFoundBlock,
+  type TemplateUpdate,
+} from "@tbg/shared/bitcoind";
+import type { EventSink } from "@tbg/shared/engine";
+import type { EventPayloads, EventType } from "@tbg/shared/events";
+import { getLogger } from "@tbg/shared/log";
+import { regtestAddress } from "./support/addresses.ts";
+import { type Devnet, startDevnet } from "./support/devnet/mod.ts";
+import { startInProcessPool } from "./support/pool_in_process.ts";
+import { waitUntil } from "./support/sim/sim_checks.ts";
+import { CpuMiner, StratumClient } from "./support/stratum_client/mod.ts";
+import type { GbtTemplate } from "./support/miner/block_assembly.ts";
+import { solveTemplate } from "./support/miner/gbt_miner.ts";
+
+interface Harness {
+  readonly devnet: Devnet;
+  readonly source: BitcoindTemplateSource;
+  readonly updates: TemplateUpdate[];
+  readonly dir: string;
+  stop(): Promise<void>;
+}
+
+async function start(): Promise<Harness> {
+  const devnet = await startDevnet();
+  const source = new BitcoindTemplateSource({
+    btcd: [{ url: devnet.rpcUrl, auth: devnet.user, pass: devnet.password, notify: false }],
+    blockpoll: 100,
+  }, { rpcTimeoutMs: 2_000 });
+  const updates: TemplateUpdate[] = [];
+  await source.start((update) => updates.push(update));
+  const dir = await Deno.makeTempDir({ prefix: "tbg-blocks-" });
+  return {
+    devnet,
+    source,
+    updates,
+    dir,
+    stop: async () => {
+      await source.stop();
+      await devnet.setUnreachable(false).catch(() => {});
+      await devnet.stop();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+function keeperFor(h: Harness, retryWindowMs: number): BlockKeeper {
+  return new BlockKeeper((hex) => h.source.submitBlock(hex), {
+    dir: h.dir,
+    retryWindowMs,
+    initialRetryMs: 100,
+    maxRetryMs: 400,
+    log: getLogger(["test", "blocks"]),
+  });
+}
+
+function solve(h: Harness): { hex: string; hash: string; height: number } {
+  const template = h.updates.at(-1)!.gbt as GbtTemplate;
+  const solved = solveTemplate(template, { payoutAddress: h.devnet.wallet.p2wpkhAddress });
+  assert.ok(solved !== null, "the devnet's regtest target is solved at once");
+  return { hex: solved.hex, hash: solved.hash, height: template.height };
+}
+
+async function names(dir: string): Promise<string[]> {
+  return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+}
+
+Deno.test("a block found while the node is down is kept on disk and delivered when it returns", async () => {
+  const h = await start();
+  try {
+    const block = solve(h);
+    await h.devnet.setUnreachable(true);
+    const keeper = keeperFor(h, 60_000);
+    const pending = keeper.submit(block.hex, block.hash, block.height);
+    // Kept before any node answered: the file holds exactly the block.
+    const pendingName = foundBlockFileName(block.height, block.hash, FoundBlockState.pending);
+    for (let i = 0; i < 200 && !(await names(h.dir)).includes(pendingName); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.deepEqual(await names(h.dir), [pendingName]);
+    assert.equal((await Deno.readTextFile(`${h.dir}/${pendingName}`)).trim(), block.hex);
+    // Several attempts fail while the node refuses connections.
+    await new Promise((r) => setTimeout(r, 700));
+    assert.notEqual(h.devnet.chain.tipHash(), block.hash);
+    await h.devnet.setUnreachable(false);
+
+    const result = await pending;
+    assert.equal(result.accepted, true);
+    assert.equal(h.devnet.chain.tipHash(), block.hash);
+    assert.deepEqual(await names(h.dir), [
+      foundBlockFileName(block.height, block.hash, FoundBlockState.accepted),
+    ]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a verdict ends the submission at once: a refused block is not retried", async () => {
+  const h = await start();
+  try {
+    const block = solve(h);
+    // A wrong merkle root: the node answers with a reject reason, which asking again won't change.
+    const broken = block.hex.slice(0, 72) + (block.hex[72] === "0" ? "1" : "0") +
+      block.hex.slice(73);
+    let attempts = 0;
+    const keeper = new BlockKeeper((hex) => {
+      attempts++;
+      return h.source.submitBlock(hex);
+    }, { dir: h.dir, retryWindowMs: 60_000, log: getLogger(["test", "blocks"]) });
+    const result = await keeper.submit(broken, block.hash, block.height);
+    assert.equal(result.accepted, false);
+    assert.equal(attempts, 1);
+    assert.ok(result.results.every((r) => r.error === undefined && r.result !== null));
+    assert.deepEqual(await names(h.dir), [
+      foundBlockFileName(block.height, block.hash, FoundBlockState.rejected),
+    ]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("without a node for the whole window the block is marked undelivered and stays on disk", async () => {
+  const h = await start();
+  try {
+    const block = solve(h);
+    await h.devnet.setUnreachable(true);
+    const result: BlockSubmitResult = await keeperFor(h, 500).submit(
+      block.hex,
+      block.hash,
+      block.height,
+    );
+    assert.equal(result.accepted, false);
+    assert.ok(result.results.every((r) => r.error !== undefined));
+    const name = foundBlockFileName(block.height, block.hash, FoundBlockState.undelivered);
+    assert.deepEqual(await names(h.dir), [name]);
+    assert.equal((await Deno.readTextFile(`${h.dir}/${name}`)).trim(), block.hex);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("the next process re-submits a block left pending, and marks one the chain moved past stale", async () => {
+  const h = await start();
+  try {
+    const block = solve(h);
+    // What a process killed mid-submit leaves behind.
+    await saveFoundBlock(h.dir, block.height, block.hash, block.hex);
+    const oldHash = "ab".repeat(32);
+    await saveFoundBlock(h.dir, block.height - 1, oldHash, block.hex);
+
+    const keeper = keeperFor(h, 10_000);
+    assert.equal(await keeper.resubmitPending(block.height), 1);
+    const accepted = foundBlockFileName(block.height, block.hash, FoundBlockState.accepted);
+    for (let i = 0; i < 500 && !(await names(h.dir)).includes(accepted); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(h.devnet.chain.tipHash(), block.hash);
+    assert.deepEqual(
+      await names(h.dir),
+      [
+        foundBlockFileName(block.height - 1, oldHash, FoundBlockState.stale),
+        accepted,
+      ].sort(),
+    );
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("stop() ends the retries and leaves the block pending for the next start", async () => {
+  const h = await start();
+  try {
+    const block = solve(h);
+    await h.devnet.setUnreachable(true);
+    const keeper = keeperFor(h, 60_000);
+    const pending = keeper.submit(block.hex, block.hash, block.height);
+    await new Promise((r) => setTimeout(r, 300));
+    keeper.stop();
+    const result = await pending;
+    assert.equal(result.accepted, false);
+    assert.deepEqual(await names(h.dir), [
+      foundBlockFileName(block.height, block.hash, FoundBlockState.pending),
+    ]);
+  } finally {
+    await h.stop();
+  }
+});
+
+Deno.test("a miner's block found while the pool's node is down reaches the chain and the game as accepted", async () => {
+  const devnet = await startDevnet();
+  const dir = await Deno.makeTempDir({ prefix: "tbg-blocks-" });
+  const found: EventPayloads["block_found"][] = [];
+  const events: EventSink = {
+    emit<T extends EventType>(type: T, data: EventPayloads[T]): void {
+      if (type === "block_found") found.push(data as EventPayloads["block_found"]);
+    },
+  };
+  const pool = await startInProcessPool(devnet, { blocks_dir: dir, block_retry_s: 60 }, events);
+  const payout = regtestAddress("p2wpkh", 3);
+  const client = await StratumClient.start({
+    host: "127.0.0.1",
+    port: pool.port,
+    username: `${payout.address}.rig`,
+  });
+  const miner = new CpuMiner(client, { batchNonces: 1024 });
+  try {
+    // The pool holds its template; the node goes away before the miner's first share, which at
+    // regtest difficulty is a block.
+    await devnet.setUnreachable(true);
+    miner.start();
+    await waitUntil(
+      "a block kept on disk",
+      async () => (await names(dir)).some((n) => n.endsWith(".pending.hex")),
+      30_000,
+    );
+    await miner.stop();
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.equal(found.length, 0, "no verdict while the node is down");
+    await devnet.setUnreachable(false);
+
+    await waitUntil("block_found", () => found.length === 1, 30_000);
+    assert.equal(found[0]!.accepted, true);
+    assert.equal(devnet.chain.tipHash(), found[0]!.hash);
+    assert.deepEqual(await names(dir), [
+      foundBlockFileName(found[0]!.height, found[0]!.hash, FoundBlockState.accepted),
+    ]);
+  } finally {
+    await miner.stop();
+    client.close();
+    await pool.stop();
+    await devnet.setUnreachable(false).catch(() => {});
+    await devnet.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
