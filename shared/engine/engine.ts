@@ -144,6 +144,11 @@ export class Engine implements SessionHost {
     this.#ipLimiter = new IpLimiter(options.rateLimits, options.maxClients, deps.clock);
   }
 
+  /** Sessions opened since the engine started (connections that got past admission). */
+  get openedTotal(): number {
+    return this.#nextSessionId - 1;
+  }
+
   /** True once drain() was called. */
   get draining(): boolean {
     return this.#draining;

@@ -22,16 +22,25 @@ const COLUMNS: readonly Column[] = [
   { key: "rssBeforeMb", label: "RSS before MB", digits: 1 },
   { key: "rssAfterMb", label: "RSS after MB", digits: 1 },
   { key: "bytesPerConn", label: "bytes per connection", digits: 0 },
+  { key: "burstGcMs", label: "burst GC pause ms", digits: 1 },
   { key: "loadAvg", label: "load avg 1m", digits: 2 },
 ];
 
 const STEADY_COLUMNS: readonly Column[] = [
-  ...COLUMNS.slice(0, 4),
+  ...COLUMNS.slice(0, 5),
   { key: "jobs", label: "jobs sent", digits: 0 },
   { key: "rssSteadyMb", label: "RSS after churn MB", digits: 1 },
   { key: "steadyBytesPerConn", label: "bytes per connection after churn", digits: 0 },
-  COLUMNS[4]!,
+  COLUMNS[5]!,
 ];
+
+/** The pool's log line for the collection it runs after a burst of connections. */
+const BURST_GC_LOG = "memory reduced after a connection burst";
+
+/** The pauses of the pool's after-burst collections so far, in log order. */
+function burstGcPauses(pool: BenchPool): number[] {
+  return pool.logs.filter((l) => l.msg === BURST_GC_LOG).map((l) => Number(l.pause_ms));
+}
 
 async function heapNote(pool: BenchPool, label: string, connections: number, baseline: number) {
   const heap = await pool.inspector?.heapAfterGc();
@@ -76,12 +85,14 @@ function idleMemoryScenario(steady: boolean): Scenario {
           let steadyRss = NaN;
           let jobs = NaN;
           let established = 0;
+          let burstGcs: number[] = [];
           try {
             const ready = await load.ready;
             established = ready.established;
             context.progress(`  ready: ${ready.established} established, ${ready.failed} failed`);
             await sleep(SETTLE_MS);
             after = await rssBytes(pool.servicePid);
+            burstGcs = burstGcPauses(pool);
             const afterHeap = await heapNote(pool, "after", established, baseline.usedSize);
             if (afterHeap.note !== null) notes.push(afterHeap.note);
             if (steady) {
@@ -107,6 +118,13 @@ function idleMemoryScenario(steady: boolean): Scenario {
                 `closed by server ${summary.closedByServer}`,
             );
           }
+          for (const line of pool.logs.filter((l) => l.msg === BURST_GC_LOG)) {
+            notes.push(
+              `after-burst GC: ${line.pause_ms} ms with ${line.miners} miners, RSS ` +
+                `${line.rss_mb_before} → ${line.rss_mb_after} MB, V8 heap ` +
+                `${line.heap_mb_before} → ${line.heap_mb_after} MB`,
+            );
+          }
           const connections = summary.connectionsEstablished;
           return {
             values: {
@@ -114,6 +132,8 @@ function idleMemoryScenario(steady: boolean): Scenario {
               rssBeforeMb: before / 1e6,
               rssAfterMb: after / 1e6,
               bytesPerConn: (after - before) / connections,
+              // The first after-burst collection before the reading; none (NaN) if it had not run.
+              burstGcMs: burstGcs[0] ?? NaN,
               ...(steady
                 ? {
                   jobs,

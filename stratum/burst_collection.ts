@@ -1,0 +1,83 @@
+/**
+ * When to run one memory-reducing garbage collection after a burst of new connections: a
+ * restart, a failover or a network blip makes thousands of miners connect within seconds, and
+ * their handshakes (about 17 KB of short-lived objects each) grow V8's young generation to its
+ * maximum and leave garbage that V8's own memory reducer returns only a minute or more later,
+ * if the pool ever looks idle to it. One collection once the burst is over returns it at once
+ * (measured in BENCHMARKS.md, idle_memory: the pause and the bytes per connection).
+ *
+ * Only ticks with at least `busyOpensPerTick` new connections count as the burst, so the
+ * steady trickle of reconnects a large pool always has never adds up to a collection; and
+ * collections are at least `minIntervalMs` apart whatever happens, so a pool under a
+ * connection flood pauses at most once per interval.
+ *
+ * @module
+ */
+
+/** Thresholds of {@link BurstCollection}. */
+export interface BurstCollectionOptions {
+  /** A tick with at least this many new connections is part of a burst. */
+  readonly busyOpensPerTick: number;
+  /** Connections a burst must have opened to be worth a collection. */
+  readonly minBurstOpens: number;
+  /** Consecutive ticks below `busyOpensPerTick` that end a burst. */
+  readonly quietTicks: number;
+  /** Least time between two collections (ms). */
+  readonly minIntervalMs: number;
+}
+
+/**
+ * The pool's thresholds, for its once-a-second tick: a burst is 100 or more new connections a
+ * second adding up to 1,000, over once two seconds pass with fewer; at most one collection a
+ * minute.
+ */
+export const POOL_BURST_COLLECTION: BurstCollectionOptions = {
+  busyOpensPerTick: 100,
+  minBurstOpens: 1_000,
+  quietTicks: 2,
+  minIntervalMs: 60_000,
+};
+
+/** Decides, tick by tick, whether a burst of connections just ended. */
+export class BurstCollection {
+  readonly #options: BurstCollectionOptions;
+  #lastOpened: number | null = null;
+  #burstOpens = 0;
+  #quiet = 0;
+  #lastCollectionMs = -Infinity;
+
+  constructor(options: BurstCollectionOptions) {
+    this.#options = options;
+  }
+
+  /** Connections counted toward the burst not yet followed by a collection. */
+  get pendingBurstOpens(): number {
+    return this.#burstOpens;
+  }
+
+  /**
+   * Called once per tick with the engine's count of connections opened so far; true when the
+   * caller should collect now (the decision counts as made: the next one is `minIntervalMs`
+   * away at the earliest).
+   */
+  onTick(nowMs: number, openedTotal: number): boolean {
+    const opens = this.#lastOpened === null ? 0 : Math.max(0, openedTotal - this.#lastOpened);
+    this.#lastOpened = openedTotal;
+    if (opens >= this.#options.busyOpensPerTick) {
+      this.#burstOpens += opens;
+      this.#quiet = 0;
+      return false;
+    }
+    this.#quiet++;
+    if (this.#burstOpens < this.#options.minBurstOpens) {
+      // A short burst too small to matter is forgotten once it is over.
+      if (this.#quiet >= this.#options.quietTicks) this.#burstOpens = 0;
+      return false;
+    }
+    if (this.#quiet < this.#options.quietTicks) return false;
+    if (nowMs - this.#lastCollectionMs < this.#options.minIntervalMs) return false;
+    this.#burstOpens = 0;
+    this.#lastCollectionMs = nowMs;
+    return true;
+  }
+}
