@@ -7,7 +7,9 @@
  * (measured in BENCHMARKS.md, idle_memory: the pause and the bytes per connection).
  *
  * Only ticks with at least `busyOpensPerTick` new connections count as the burst, so the
- * steady trickle of reconnects a large pool always has never adds up to a collection; and
+ * steady trickle of reconnects a large pool always has never adds up to a collection; a burst
+ * is over when that many new connections neither arrive nor wait to authorize (handshakes
+ * still in the socket buffers of a busy process are part of it); and
  * collections are at least `minIntervalMs` apart whatever happens, so a pool under a
  * connection flood pauses at most once per interval.
  *
@@ -16,7 +18,10 @@
 
 /** Thresholds of {@link BurstCollection}. */
 export interface BurstCollectionOptions {
-  /** A tick with at least this many new connections is part of a burst. */
+  /**
+   * A tick with at least this many new connections, or as many connections waiting to
+   * authorize, is part of a burst.
+   */
   readonly busyOpensPerTick: number;
   /** Connections a burst must have opened to be worth a collection. */
   readonly minBurstOpens: number;
@@ -56,14 +61,15 @@ export class BurstCollection {
   }
 
   /**
-   * Called once per tick with the engine's count of connections opened so far; true when the
-   * caller should collect now (the decision counts as made: the next one is `minIntervalMs`
-   * away at the earliest).
+   * Called once per tick with the engine's count of connections opened so far and of those open
+   * but not yet authorized; true when the caller should collect now (the decision counts as
+   * made: the next one is `minIntervalMs` away at the earliest).
    */
-  onTick(nowMs: number, openedTotal: number): boolean {
+  onTick(nowMs: number, openedTotal: number, awaitingAuthorize: number): boolean {
     const opens = this.#lastOpened === null ? 0 : Math.max(0, openedTotal - this.#lastOpened);
     this.#lastOpened = openedTotal;
-    if (opens >= this.#options.busyOpensPerTick) {
+    const busy = this.#options.busyOpensPerTick;
+    if (opens >= busy || awaitingAuthorize >= busy) {
       this.#burstOpens += opens;
       this.#quiet = 0;
       return false;

@@ -1,15 +1,24 @@
 import assert from "node:assert/strict";
 import { BurstCollection, POOL_BURST_COLLECTION } from "./burst_collection.ts";
 
-/** Feeds one tick per second with `opens[i]` new connections; the seconds at which it collects. */
-function run(policy: BurstCollection, opens: readonly number[], startS = 0, base = 0): number[] {
+/**
+ * Feeds one tick per second with `opens[i]` new connections (and `waiting[i]` of the open ones
+ * not authorized yet, none if not given); the seconds at which it collects.
+ */
+function run(
+  policy: BurstCollection,
+  opens: readonly number[],
+  startS = 0,
+  base = 0,
+  waiting: readonly number[] = [],
+): number[] {
   const collected: number[] = [];
   let total = base;
-  policy.onTick(startS * 1000, total);
+  policy.onTick(startS * 1000, total, 0);
   opens.forEach((n, i) => {
     total += n;
     const second = startS + i + 1;
-    if (policy.onTick(second * 1000, total)) collected.push(second);
+    if (policy.onTick(second * 1000, total, waiting[i] ?? 0)) collected.push(second);
   });
   return collected;
 }
@@ -20,6 +29,14 @@ Deno.test("BurstCollection collects once, two quiet ticks after a ramp of 10,000
   const ramp = [...Array(10).fill(1_000), 3, 0, 0, 0, 0, 0];
   assert.deepEqual(run(policy, ramp), [12]);
   assert.equal(policy.pendingBurstOpens, 0);
+});
+
+Deno.test("BurstCollection waits for the handshakes a busy process has not read yet", () => {
+  const policy = new BurstCollection(POOL_BURST_COLLECTION);
+  // Accepts stopped after 5,000, but 3,000, then 800, then 40 were still to authorize.
+  const opens = [2_500, 2_500, 0, 0, 0, 0, 0];
+  const waiting = [2_000, 3_000, 3_000, 800, 40, 0, 0];
+  assert.deepEqual(run(policy, opens, 0, 0, waiting), [6]);
 });
 
 Deno.test("BurstCollection never collects for a steady trickle of reconnects", () => {

@@ -149,6 +149,11 @@ export class Engine implements SessionHost {
     return this.#nextSessionId - 1;
   }
 
+  /** Open sessions not yet authorized (every authorized session has a hashrate meter). */
+  get awaitingAuthorize(): number {
+    return this.sessions.size - this.#meters.size;
+  }
+
   /** True once drain() was called. */
   get draining(): boolean {
     return this.#draining;

@@ -23,23 +23,25 @@ const COLUMNS: readonly Column[] = [
   { key: "rssAfterMb", label: "RSS after MB", digits: 1 },
   { key: "bytesPerConn", label: "bytes per connection", digits: 0 },
   { key: "burstGcMs", label: "burst GC pause ms", digits: 1 },
+  { key: "burstGcCpuMs", label: "burst GC CPU ms", digits: 1 },
   { key: "loadAvg", label: "load avg 1m", digits: 2 },
 ];
 
 const STEADY_COLUMNS: readonly Column[] = [
-  ...COLUMNS.slice(0, 5),
+  ...COLUMNS.slice(0, 6),
   { key: "jobs", label: "jobs sent", digits: 0 },
   { key: "rssSteadyMb", label: "RSS after churn MB", digits: 1 },
   { key: "steadyBytesPerConn", label: "bytes per connection after churn", digits: 0 },
-  COLUMNS[5]!,
+  COLUMNS[6]!,
 ];
 
 /** The pool's log line for the collection it runs after a burst of connections. */
 const BURST_GC_LOG = "memory reduced after a connection burst";
 
-/** The pauses of the pool's after-burst collections so far, in log order. */
-function burstGcPauses(pool: BenchPool): number[] {
-  return pool.logs.filter((l) => l.msg === BURST_GC_LOG).map((l) => Number(l.pause_ms));
+/** The pool's after-burst collections so far, in log order: pause and CPU, ms. */
+function burstGcPauses(pool: BenchPool): { pauseMs: number; cpuMs: number }[] {
+  return pool.logs.filter((l) => l.msg === BURST_GC_LOG)
+    .map((l) => ({ pauseMs: Number(l.pause_ms), cpuMs: Number(l.cpu_ms) }));
 }
 
 async function heapNote(pool: BenchPool, label: string, connections: number, baseline: number) {
@@ -85,12 +87,24 @@ function idleMemoryScenario(steady: boolean): Scenario {
           let steadyRss = NaN;
           let jobs = NaN;
           let established = 0;
-          let burstGcs: number[] = [];
+          let burstGcs: { pauseMs: number; cpuMs: number }[] = [];
           try {
             const ready = await load.ready;
             established = ready.established;
             context.progress(`  ready: ${ready.established} established, ${ready.failed} failed`);
-            await sleep(SETTLE_MS);
+            // RSS each second of the settling time: when the after-burst collection ran, and
+            // what came back after it, show here.
+            const samples: string[] = [];
+            for (let s = 1; s <= SETTLE_MS / 1000; s++) {
+              await sleep(1000);
+              const gcs = burstGcPauses(pool).length;
+              samples.push(
+                `${((await rssBytes(pool.servicePid)) / 1e6).toFixed(1)}${gcs ? "*" : ""}`,
+              );
+            }
+            notes.push(
+              `RSS MB each second after ready (* = after-burst GC done): ${samples.join(", ")}`,
+            );
             after = await rssBytes(pool.servicePid);
             burstGcs = burstGcPauses(pool);
             const afterHeap = await heapNote(pool, "after", established, baseline.usedSize);
@@ -120,7 +134,8 @@ function idleMemoryScenario(steady: boolean): Scenario {
           }
           for (const line of pool.logs.filter((l) => l.msg === BURST_GC_LOG)) {
             notes.push(
-              `after-burst GC: ${line.pause_ms} ms with ${line.miners} miners, RSS ` +
+              `after-burst GC: ${line.pause_ms} ms (CPU ${line.cpu_ms} ms) with ${line.miners} ` +
+                `miners, RSS ` +
                 `${line.rss_mb_before} → ${line.rss_mb_after} MB, V8 heap ` +
                 `${line.heap_mb_before} → ${line.heap_mb_after} MB`,
             );
@@ -133,7 +148,8 @@ function idleMemoryScenario(steady: boolean): Scenario {
               rssAfterMb: after / 1e6,
               bytesPerConn: (after - before) / connections,
               // The first after-burst collection before the reading; none (NaN) if it had not run.
-              burstGcMs: burstGcs[0] ?? NaN,
+              burstGcMs: burstGcs[0]?.pauseMs ?? NaN,
+              burstGcCpuMs: burstGcs[0]?.cpuMs ?? NaN,
               ...(steady
                 ? {
                   jobs,
