@@ -23,6 +23,11 @@ function run(
   return collected;
 }
 
+Deno.test("BurstCollection leaves a ramp of 1,000 miners to V8", () => {
+  const policy = new BurstCollection(POOL_BURST_COLLECTION);
+  assert.deepEqual(run(policy, [200, 200, 200, 200, 200, 0, 0, 0, 0]), []);
+});
+
 Deno.test("BurstCollection collects once, two quiet ticks after a ramp of 10,000 miners", () => {
   const policy = new BurstCollection(POOL_BURST_COLLECTION);
   // A 10 s ramp at 1,000 a second, then a few stragglers.
@@ -47,21 +52,21 @@ Deno.test("BurstCollection never collects for a steady trickle of reconnects", (
 
 Deno.test("BurstCollection forgets bursts too small to matter", () => {
   const policy = new BurstCollection(POOL_BURST_COLLECTION);
-  // Bursts of 500 separated by quiet seconds never add up to a collection.
-  const opens = Array.from({ length: 60 }, (_, i) => i % 5 === 0 ? 500 : 0);
+  // Bursts of 2,500 separated by quiet seconds never add up to a collection.
+  const opens = Array.from({ length: 60 }, (_, i) => i % 5 === 0 ? 2_500 : 0);
   assert.deepEqual(run(policy, opens), []);
 });
 
 Deno.test("BurstCollection waits through a one-second lull inside a burst", () => {
   const policy = new BurstCollection(POOL_BURST_COLLECTION);
-  // 600, lull, 600: one burst of 1,200 whose end is two quiet ticks after the second part.
-  assert.deepEqual(run(policy, [600, 0, 600, 0, 0, 0]), [5]);
+  // 3,000, lull, 3,000: one burst of 6,000 whose end is two quiet ticks after the second part.
+  assert.deepEqual(run(policy, [3_000, 0, 3_000, 0, 0, 0]), [5]);
 });
 
 Deno.test("BurstCollection keeps collections a minute apart under repeated floods", () => {
   const policy = new BurstCollection(POOL_BURST_COLLECTION);
-  // Floods of 2,000 connections every 10 s for 3 minutes.
-  const opens = Array.from({ length: 180 }, (_, i) => i % 10 === 0 ? 2_000 : 0);
+  // Floods of 6,000 connections every 10 s for 3 minutes.
+  const opens = Array.from({ length: 180 }, (_, i) => i % 10 === 0 ? 6_000 : 0);
   const collected = run(policy, opens);
   assert.deepEqual(collected, [3, 63, 123]);
   for (let i = 1; i < collected.length; i++) {

@@ -358,7 +358,9 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   const metricsServer = httpServers[0] ?? null;
   // After a burst of new connections, the same collection returns what their handshakes left
   // (young generation grown to its maximum, garbage): at most once a minute (burst_collection.ts).
-  const burst = reduceMemory === undefined ? null : new BurstCollection(POOL_BURST_COLLECTION);
+  const burst = reduceMemory === undefined || !config.gc_after_connection_burst
+    ? null
+    : new BurstCollection(POOL_BURST_COLLECTION);
   const ticker = setInterval(() => {
     engine.tick();
     metrics.bitcoinConnected.setBoolean(deps.bitcoindConnected());

@@ -8,7 +8,7 @@
 import { DIFFICULTY_1_BITS, loadAverage1m, sleep, withDevnetPool } from "./bench_setup.ts";
 import { startIdleMiners } from "./idle_miners.ts";
 import type { BenchPool } from "./bench_pool.ts";
-import { rssBytes } from "./proc_stats.ts";
+import { parseSmapsRollup, readProcFile, rssBytes } from "./proc_stats.ts";
 import type { BenchContext, Column, RunResult, Scenario } from "./scenario.ts";
 import { POOL_CPU } from "./submit_workload.ts";
 
@@ -22,18 +22,26 @@ const COLUMNS: readonly Column[] = [
   { key: "rssBeforeMb", label: "RSS before MB", digits: 1 },
   { key: "rssAfterMb", label: "RSS after MB", digits: 1 },
   { key: "bytesPerConn", label: "bytes per connection", digits: 0 },
+  { key: "anonBeforeMb", label: "RssAnon before MB", digits: 1 },
+  { key: "anonAfterMb", label: "RssAnon after MB", digits: 1 },
+  { key: "pssAfterMb", label: "PSS after MB", digits: 1 },
   { key: "burstGcMs", label: "burst GC pause ms", digits: 1 },
   { key: "burstGcCpuMs", label: "burst GC CPU ms", digits: 1 },
   { key: "loadAvg", label: "load avg 1m", digits: 2 },
 ];
 
 const STEADY_COLUMNS: readonly Column[] = [
-  ...COLUMNS.slice(0, 6),
+  ...COLUMNS.filter((c) => c.key !== "loadAvg"),
   { key: "jobs", label: "jobs sent", digits: 0 },
   { key: "rssSteadyMb", label: "RSS after churn MB", digits: 1 },
   { key: "steadyBytesPerConn", label: "bytes per connection after churn", digits: 0 },
-  COLUMNS[6]!,
+  COLUMNS.find((c) => c.key === "loadAvg")!,
 ];
+
+/** Rss, Pss and Anonymous (= RssAnon) of the pool now, bytes. */
+async function rollup(pool: BenchPool): Promise<Record<string, number>> {
+  return parseSmapsRollup(await readProcFile(`/proc/${pool.servicePid}/smaps_rollup`));
+}
 
 /** The pool's log line for the collection it runs after a burst of connections. */
 const BURST_GC_LOG = "memory reduced after a connection burst";
@@ -81,7 +89,9 @@ function idleMemoryScenario(steady: boolean): Scenario {
           await sleep(SETTLE_MS);
           const baseline = await heapNote(pool, "before", 0, 0);
           const before = await rssBytes(pool.servicePid);
-          const load = startIdleMiners(context, pool.stratumPort);
+          const rollupBefore = await rollup(pool);
+          let rollupAfter: Record<string, number> = {};
+          const load = startIdleMiners(context, pool.stratumPort, context.idleMiners);
           const notes: string[] = [];
           let after = before;
           let steadyRss = NaN;
@@ -106,6 +116,7 @@ function idleMemoryScenario(steady: boolean): Scenario {
               `RSS MB each second after ready (* = after-burst GC done): ${samples.join(", ")}`,
             );
             after = await rssBytes(pool.servicePid);
+            rollupAfter = await rollup(pool);
             burstGcs = burstGcPauses(pool);
             const afterHeap = await heapNote(pool, "after", established, baseline.usedSize);
             if (afterHeap.note !== null) notes.push(afterHeap.note);
@@ -147,6 +158,9 @@ function idleMemoryScenario(steady: boolean): Scenario {
               rssBeforeMb: before / 1e6,
               rssAfterMb: after / 1e6,
               bytesPerConn: (after - before) / connections,
+              anonBeforeMb: (rollupBefore.Anonymous ?? NaN) / 1e6,
+              anonAfterMb: (rollupAfter.Anonymous ?? NaN) / 1e6,
+              pssAfterMb: (rollupAfter.Pss ?? NaN) / 1e6,
               // The first after-burst collection before the reading; none (NaN) if it had not run.
               burstGcMs: burstGcs[0]?.pauseMs ?? NaN,
               burstGcCpuMs: burstGcs[0]?.cpuMs ?? NaN,
