@@ -8,6 +8,7 @@
 import { DIFFICULTY_1_BITS, loadAverage1m, sleep, withDevnetPool } from "./bench_setup.ts";
 import { startIdleMiners } from "./idle_miners.ts";
 import type { BenchPool } from "./bench_pool.ts";
+import { rssByMapping } from "./fresh_memory.ts";
 import { parseSmapsRollup, readProcFile, rssBytes } from "./proc_stats.ts";
 import type { BenchContext, Column, RunResult, Scenario } from "./scenario.ts";
 import { POOL_CPU } from "./submit_workload.ts";
@@ -117,6 +118,9 @@ function idleMemoryScenario(steady: boolean): Scenario {
             );
             after = await rssBytes(pool.servicePid);
             rollupAfter = await rollup(pool);
+            const top = rssByMapping(await readProcFile(`/proc/${pool.servicePid}/smaps`))
+              .slice(0, 4).map(([n, kb]) => `${n.split("/").at(-1)} ${(kb / 1024).toFixed(1)} MB`);
+            notes.push(`largest mappings by RSS after: ${top.join(", ")}`);
             burstGcs = burstGcPauses(pool);
             const afterHeap = await heapNote(pool, "after", established, baseline.usedSize);
             if (afterHeap.note !== null) notes.push(afterHeap.note);
