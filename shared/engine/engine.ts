@@ -420,7 +420,7 @@ export class Engine implements SessionHost {
     const events = this.#deps.events;
     const verdictAtMs = events === null ? 0 : performance.now();
     this.#deps.observer.share(false, reason, handlingUs);
-    const worker = session.workers.get(submit.workerName) ?? session.payout!;
+    const worker = session.worker(submit.workerName) ?? session.payout!;
     events?.emit("share_submitted", {
       user: worker.address,
       worker: worker.worker,
@@ -447,7 +447,7 @@ export class Engine implements SessionHost {
     // The verdict is known here: every event of this share is timed from this instant.
     const verdictAtMs = events === null ? 0 : performance.now();
     const payout = session.payout!;
-    const worker = session.workers.get(submit.workerName) ?? payout;
+    const worker = session.worker(submit.workerName) ?? payout;
     const nowMs = this.clock.nowMs();
     this.#deps.observer.share(
       verdict.accepted,

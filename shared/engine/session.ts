@@ -68,9 +68,13 @@ export class Session {
   extranonce1Hex = "";
   userAgent = "";
   resumed = false;
-  /** Authorized usernames on this connection; the first one is paid. */
-  readonly workers: Map<string, AuthorizedWorker> = new Map();
+  /** The first worker authorized on this connection: the one paid. */
   payout: AuthorizedWorker | null = null;
+  /**
+   * Workers authorized after the first, by username; null until there is one (most miners
+   * authorize once, and an empty Map per connection is about 150 B).
+   */
+  #moreWorkers: Map<string, AuthorizedWorker> | null = null;
   versionMask = 0;
   extranonceSubscribed = false;
   #minerMinimum: number | null = null;
@@ -108,6 +112,13 @@ export class Session {
   /** True once at least one worker authorized. */
   get authorized(): boolean {
     return this.payout !== null;
+  }
+
+  /** The worker authorized on this connection as `username`, if any. */
+  worker(username: string): AuthorizedWorker | undefined {
+    const payout = this.payout;
+    if (payout === null) return undefined;
+    return payout.username === username ? payout : this.#moreWorkers?.get(username);
   }
 
   /** Current share difficulty. */
@@ -262,7 +273,7 @@ export class Session {
       return this.#refuse(id, RateLimitRule.maxAuthorizesPerMinute, "Too many authorize requests");
     }
     const username = worker === "" ? address : `${address}.${worker}`;
-    if (this.workers.has(username)) {
+    if (this.worker(username) !== undefined) {
       this.#transport.send(encodeResult(id, true));
       return;
     }
@@ -294,9 +305,9 @@ export class Session {
       payoutScript,
       payoutKey: this.payout?.payoutKey ?? bytesToHex(payoutScript),
     };
-    this.workers.set(username, authorized);
     const first = this.payout === null;
     if (first) this.payout = authorized;
+    else (this.#moreWorkers ??= new Map()).set(username, authorized);
     this.#transport.send(encodeResult(id, true));
     this.#host.onAuthorized(this, authorized, first);
     if (first) {
@@ -368,7 +379,7 @@ export class Session {
         stratumError(StratumErrorCode.notSubscribed, "Not subscribed"),
       );
     }
-    if (this.payout === null || !this.workers.has(submit.workerName)) {
+    if (this.payout === null || this.worker(submit.workerName) === undefined) {
       return this.#protocolError(
         submit.id,
         "unauthorized",
