@@ -1,10 +1,11 @@
 /**
  * When to run one memory-reducing garbage collection after a burst of new connections: a
  * restart, a failover or a network blip makes thousands of miners connect within seconds, and
- * their handshakes (about 17 KB of short-lived objects each) grow V8's young generation to its
- * maximum and leave garbage that V8's own memory reducer returns only a minute or more later,
- * if the pool ever looks idle to it. One collection once the burst is over returns it at once
- * (measured in BENCHMARKS.md, idle_memory: the pause and the bytes per connection).
+ * their handshakes (short-lived objects: about 4 KB per miner in the engine alone, more in the
+ * socket layer) grow V8's young generation to its maximum and leave garbage that V8's own memory
+ * reducer returns only a minute or more later, if the pool ever looks idle to it. One collection
+ * once the burst is over returns it at once: with 10,000 miners RSS went down by 55–68 MB
+ * (BENCHMARKS.md, idle_memory, with the pause and the bytes per connection).
  *
  * Only ticks with at least `busyOpensPerTick` new connections count as the burst, so the
  * steady trickle of reconnects a large pool always has never adds up to a collection; a burst
@@ -34,7 +35,7 @@ export interface BurstCollectionOptions {
 /**
  * The pool's thresholds, for its once-a-second tick: a burst is 100 or more new connections a
  * second adding up to 5,000, over once two seconds pass with fewer; at most one collection a
- * minute. The pause grows with everything the process holds (about 0.3–0.5 s of CPU with 10,000
+ * minute. The pause grows with everything the process holds (0.35–0.5 s of CPU with 10,000
  * miners on a loaded 2-core machine), what it returns with the size of the burst: below a few
  * thousand connections V8's own memory reducer is left to it.
  */
