@@ -105,6 +105,7 @@ function idleMemoryScenario(steady: boolean): Scenario {
             context.progress(`  ready: ${ready.established} established, ${ready.failed} failed`);
             // RSS each second of the settling time: when the after-burst collection ran, and
             // what came back after it, show here.
+            const jobsAtReady = pool.logs.filter((l) => l.msg === "new job").length;
             const samples: string[] = [];
             for (let s = 1; s <= SETTLE_MS / 1000; s++) {
               await sleep(1000);
@@ -114,7 +115,9 @@ function idleMemoryScenario(steady: boolean): Scenario {
               );
             }
             notes.push(
-              `RSS MB each second after ready (* = after-burst GC done): ${samples.join(", ")}`,
+              `RSS MB each second after ready (* = after-burst GC done): ${samples.join(", ")}; ` +
+                "jobs broadcast meanwhile (the 30 s template refresh): " +
+                String(pool.logs.filter((l) => l.msg === "new job").length - jobsAtReady),
             );
             after = await rssBytes(pool.servicePid);
             rollupAfter = await rollup(pool);
