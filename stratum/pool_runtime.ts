@@ -31,6 +31,7 @@ import {
 import type { EventEmitter } from "@tbg/shared/emitter";
 import type { StructuredLogger } from "@tbg/shared/log";
 import type { PrimaryTemplateDistribution } from "@tbg/shared/templates";
+import { BurstCollection, POOL_BURST_COLLECTION } from "./burst_collection.ts";
 // The NATS-free parts of the templates module: the NATS client loads only when configured.
 import { blockTemplateOf, isPrimaryTemplateUpdate } from "@tbg/shared/template-update";
 import {
@@ -104,10 +105,55 @@ export interface PoolRuntime {
   drainAndStop(timeoutMs: number): Promise<void>;
 }
 
+/**
+ * A full, memory-reducing collection (V8 also shrinks the young generation and returns freed
+ * pages), or undefined when the process was started without `--expose-gc` (tests in-process).
+ */
+function memoryReducingGc(): (() => void) | undefined {
+  const gc = (globalThis as { gc?: (options: Record<string, string>) => void }).gc;
+  if (gc === undefined) return undefined;
+  return () => gc({ type: "major", execution: "sync", flavor: "last-resort" });
+}
+
+/**
+ * Process CPU time in µs (all threads), or NaN: `Deno.cpuUsage` exists in this runtime but is not
+ * in its type declarations.
+ */
+function processCpuUs(): number {
+  const cpuUsage = (Deno as unknown as { cpuUsage?: () => { user: number; system: number } })
+    .cpuUsage;
+  if (cpuUsage === undefined) return NaN;
+  const usage = cpuUsage();
+  return usage.user + usage.system;
+}
+
+/** Runs the collection after a connection burst and logs what it took and what it returned. */
+function collectAfterBurst(reduce: () => void, log: StructuredLogger, miners: number): void {
+  const before = Deno.memoryUsage();
+  const cpuBefore = processCpuUs();
+  const startedAt = performance.now();
+  reduce();
+  const pauseMs = performance.now() - startedAt;
+  const cpuUs = processCpuUs() - cpuBefore;
+  const after = Deno.memoryUsage();
+  log.info("memory reduced after a connection burst", {
+    miners,
+    pause_ms: Math.round(pauseMs * 10) / 10,
+    // Process CPU over the pause (V8's helper threads included): the pause is longer than this
+    // only when the process waited for a core.
+    cpu_ms: Number.isNaN(cpuUs) ? null : Math.round(cpuUs / 100) / 10,
+    rss_mb_before: Math.round(before.rss / 1e5) / 10,
+    rss_mb_after: Math.round(after.rss / 1e5) / 10,
+    heap_mb_before: Math.round(before.heapTotal / 1e5) / 10,
+    heap_mb_after: Math.round(after.heapTotal / 1e5) / 10,
+  });
+}
+
 /** Starts the pool; resolves once the first template is installed and the listeners are open. */
 export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRuntime> {
   const { config, network, log } = deps;
   const clock = deps.clock ?? systemClock;
+  const reduceMemory = memoryReducingGc();
   const metrics = new PoolMetrics({ region: config.region, instance: deps.instance });
   // First, so a certificate that cannot be used stops the start before anything else opens.
   const tls = config.tls === undefined || config.serverurl_tls.length === 0
@@ -284,11 +330,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   // Start-up leaves about 10 MB of garbage (config validation, module evaluation, the first
   // template) that V8's memory reducer returns only over the next minute; one full collection
   // before the first miner returns it now. `gc` exists when the launcher passed --expose-gc.
-  (globalThis as { gc?: (options: Record<string, string>) => void }).gc?.({
-    type: "major",
-    execution: "sync",
-    flavor: "last-resort",
-  });
+  reduceMemory?.();
   const server = new StratumServer(engine, {
     reusePort: config.reuse_port,
     maxLineBytes: MAX_LINE_BYTES,
@@ -328,9 +370,17 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     })
   );
   const metricsServer = httpServers[0] ?? null;
+  // After a burst of new connections, the same collection returns what their handshakes left
+  // (young generation grown to its maximum, garbage): at most once a minute (burst_collection.ts).
+  const burst = reduceMemory === undefined || !config.gc_after_connection_burst
+    ? null
+    : new BurstCollection(POOL_BURST_COLLECTION);
   const ticker = setInterval(() => {
     engine.tick();
     metrics.bitcoinConnected.setBoolean(deps.bitcoindConnected());
+    if (burst?.onTick(clock.nowMs(), engine.openedTotal, engine.awaitingAuthorize)) {
+      collectAfterBurst(reduceMemory!, log, engine.sessions.size);
+    }
   }, 1000);
   log.info("pool ready", {
     listen: server.addresses,

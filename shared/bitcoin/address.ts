@@ -1,12 +1,14 @@
 /**
  * Bitcoin address decoding (base58check P2PKH/P2SH, BIP173/BIP350 segwit) to
- * the output script a coinbase pays to. Checksums come from @scure/base; this
- * module only classifies failures and maps payloads to scripts.
+ * the output script a coinbase pays to. Bech32 strings are checked and converted
+ * in place (bech32.ts: an authorize leaves almost no garbage); base58check comes
+ * from @scure/base. This module classifies failures and maps payloads to scripts.
  *
  * @module
  */
 
-import { base58, bech32, bech32m, createBase58check } from "@scure/base";
+import { base58, createBase58check } from "@scure/base";
+import { bech32ValueAt, bech32Variant, bech32WordsToBytes } from "./bech32.ts";
 import { sha256 } from "./hash.ts";
 
 /** Networks an address can belong to. */
@@ -97,11 +99,11 @@ const TEST_SIGNET_REGTEST: readonly Network[] = Object.freeze([
 ]);
 const REGTEST: readonly Network[] = Object.freeze([Network.regtest]);
 
-const BECH32_HRP_NETWORKS: ReadonlyMap<string, readonly Network[]> = new Map([
+const BECH32_HRP_NETWORKS: readonly (readonly [string, readonly Network[]])[] = [
   ["bc", MAINNET],
   ["tb", TEST_SIGNET],
   ["bcrt", REGTEST],
-]);
+];
 
 const BASE58_VERSIONS: ReadonlyMap<number, { type: AddressType; networks: readonly Network[] }> =
   new Map([
@@ -111,9 +113,10 @@ const BASE58_VERSIONS: ReadonlyMap<number, { type: AddressType; networks: readon
     [0xc4, { type: AddressType.p2sh, networks: TEST_SIGNET_REGTEST }],
   ]);
 
-const BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 const BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
 const base58check = createBase58check(sha256);
+/** Witness program bytes of the address being decoded (at most 50: 90 characters). */
+const programScratch = new Uint8Array(64);
 
 function fail(reason: AddressErrorReason, state: string): never {
   throw new AddressError(reason, `Cannot decode address: ${state}`);
@@ -151,51 +154,80 @@ export function decodeAddress(address: string): DecodedAddress {
       fail("bad_encoding", `character code ${code} at index ${i} is not printable ASCII`);
     }
   }
-  const lower = address.toLowerCase();
-  const separator = lower.lastIndexOf("1");
-  const hrp = separator > 0 ? lower.slice(0, separator) : "";
-  const networks = BECH32_HRP_NETWORKS.get(hrp);
-  if (networks !== undefined) return decodeSegwit(address, lower, separator, networks);
-  if (separator > 0 && (bech32.decodeUnsafe(address) ?? bech32m.decodeUnsafe(address))) {
+  // "1" is not a letter, so its position is the same in any case; the prefix is compared in
+  // place, without lower-casing the address (every authorize decodes one).
+  const separator = address.lastIndexOf("1");
+  const networks = separator > 0 ? hrpNetworks(address, separator) : undefined;
+  if (networks !== undefined) return decodeSegwit(address, separator, networks);
+  if (separator > 0 && bech32Variant(address) !== null) {
+    const hrp = address.slice(0, separator).toLowerCase();
     fail("unknown_prefix", `bech32 prefix "${hrp}" is not bc, tb or bcrt`);
   }
   if (onlyCharsFrom(address, BASE58_ALPHABET)) return decodeBase58(address);
   return fail("bad_encoding", "not a base58 or bech32 address");
 }
 
+/** The networks of a known bech32 prefix `address[0..separator)`, in either case. */
+function hrpNetworks(address: string, separator: number): readonly Network[] | undefined {
+  for (const [hrp, networks] of BECH32_HRP_NETWORKS) {
+    if (hrp.length !== separator) continue;
+    let same = true;
+    for (let i = 0; i < separator && same; i++) {
+      const code = address.charCodeAt(i);
+      same = (code >= 0x41 && code <= 0x5a ? code | 0x20 : code) === hrp.charCodeAt(i);
+    }
+    if (same) return networks;
+  }
+  return undefined;
+}
+
+function hasMixedCase(address: string): boolean {
+  let lower = false;
+  let upper = false;
+  for (let i = 0; i < address.length; i++) {
+    const code = address.charCodeAt(i);
+    if (code >= 0x61 && code <= 0x7a) lower = true;
+    else if (code >= 0x41 && code <= 0x5a) upper = true;
+  }
+  return lower && upper;
+}
+
 function decodeSegwit(
   address: string,
-  lower: string,
   separator: number,
   networks: readonly Network[],
 ): DecodedAddress {
-  if (address !== lower && address !== address.toUpperCase()) {
-    fail("mixed_case", "bech32 address mixes upper and lower case");
+  if (hasMixedCase(address)) fail("mixed_case", "bech32 address mixes upper and lower case");
+  for (let i = separator + 1; i < address.length; i++) {
+    if (bech32ValueAt(address, i) < 0) {
+      fail("bad_encoding", "bech32 data part has a character outside the bech32 alphabet");
+    }
   }
-  const data = lower.slice(separator + 1);
-  if (!onlyCharsFrom(data, BECH32_CHARSET)) {
-    fail("bad_encoding", "bech32 data part has a character outside the bech32 alphabet");
-  }
-  if (data.length < 6) fail("bad_encoding", "bech32 data part is shorter than its checksum");
-  const asBech32 = bech32.decodeUnsafe(lower, MAX_ADDRESS_CHARS);
-  const decoded = asBech32 ?? bech32m.decodeUnsafe(lower, MAX_ADDRESS_CHARS);
-  if (!decoded) fail("bad_checksum", "bech32 checksum is invalid");
-  const usesBech32m = asBech32 === undefined;
-  const [version, ...programWords] = decoded.words;
-  if (version === undefined) fail("bad_encoding", "bech32 data section is empty");
-  const program = bech32.fromWordsUnsafe(programWords);
-  if (!program) fail("bad_encoding", "bech32 data has invalid padding");
+  const dataChars = address.length - separator - 1;
+  if (dataChars < 6) fail("bad_encoding", "bech32 data part is shorter than its checksum");
+  const variant = bech32Variant(address);
+  if (variant === null) fail("bad_checksum", "bech32 checksum is invalid");
+  const usesBech32m = variant === "bech32m";
+  if (dataChars === 6) fail("bad_encoding", "bech32 data section is empty");
+  const version = bech32ValueAt(address, separator + 1);
+  const length = bech32WordsToBytes(
+    address,
+    separator + 2,
+    address.length - 6,
+    programScratch,
+  );
+  if (length < 0) fail("bad_encoding", "bech32 data has invalid padding");
   // Checks in the order of the BIP350 reference decoder.
-  if (program.length < 2 || program.length > 40) {
-    fail("bad_program_length", `witness program is ${bytesText(program.length)}, expected 2..40`);
+  if (length < 2 || length > 40) {
+    fail("bad_program_length", `witness program is ${bytesText(length)}, expected 2..40`);
   }
   if (version > 16) {
     fail("unsupported_witness_version", `witness version ${version} does not exist (0..16)`);
   }
-  if (version === 0 && program.length !== 20 && program.length !== 32) {
+  if (version === 0 && length !== 20 && length !== 32) {
     fail(
       "bad_program_length",
-      `witness v0 program is ${bytesText(program.length)}, expected 20 or 32 (BIP141)`,
+      `witness v0 program is ${bytesText(length)}, expected 20 or 32 (BIP141)`,
     );
   }
   if (version === 0 && usesBech32m) {
@@ -205,18 +237,18 @@ function decodeSegwit(
     fail("wrong_bech32_variant", `witness v${version} address must use bech32m, not bech32`);
   }
   let type: AddressType;
-  if (version === 0) type = program.length === 20 ? AddressType.p2wpkh : AddressType.p2wsh;
-  else if (version === 1 && program.length === 32) type = AddressType.p2tr;
+  if (version === 0) type = length === 20 ? AddressType.p2wpkh : AddressType.p2wsh;
+  else if (version === 1 && length === 32) type = AddressType.p2tr;
   else {
     return fail(
       "unsupported_witness_version",
-      `witness v${version} with a ${program.length}-byte program is not a type the pool pays to`,
+      `witness v${version} with a ${length}-byte program is not a type the pool pays to`,
     );
   }
-  const scriptPubKey = new Uint8Array(2 + program.length);
+  const scriptPubKey = new Uint8Array(2 + length);
   scriptPubKey[0] = version === 0 ? 0x00 : 0x50 + version;
-  scriptPubKey[1] = program.length;
-  scriptPubKey.set(program, 2);
+  scriptPubKey[1] = length;
+  for (let i = 0; i < length; i++) scriptPubKey[2 + i] = programScratch[i]!;
   return { address, type, networks, scriptPubKey, witnessVersion: version };
 }
 

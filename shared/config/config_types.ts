@@ -168,6 +168,8 @@ export interface EngineConfig {
   open_files_reserve: number;
   /** Seconds an authorized connection may stay silent before it is closed; 0: never. */
   dropidle: number;
+  /** One memory-reducing GC once a burst of new connections is over (at most once a minute). */
+  gc_after_connection_burst: boolean;
   /** Bind serverurl with SO_REUSEPORT (several processes on one port, Linux). */
   reuse_port: boolean;
   /** Log directory; stderr only when unset. */

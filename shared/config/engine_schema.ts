@@ -298,6 +298,11 @@ export const engineShape = {
     DEFAULT_DROPIDLE_SECONDS,
     "Seconds an authorized connection may send nothing (no share, no request; keepalives such as NerdMiner's suggest_difficulty count) before it is closed; 0 never closes (ckpool's key, whose default is 0).",
   ),
+  gc_after_connection_burst: withDefault(
+    boolean(),
+    true,
+    'After a burst of new connections (100 or more a second, 5,000 in all) is over, run one full memory-reducing garbage collection (at most once a minute) so the memory their handshakes grew is returned at once: a pause of a few hundred ms with 10,000 miners, logged as "memory reduced after a connection burst". Needs --expose-gc, which tools/launch.ts passes.',
+  ),
   reuse_port: withDefault(
     boolean(),
     false,

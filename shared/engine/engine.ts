@@ -144,6 +144,16 @@ export class Engine implements SessionHost {
     this.#ipLimiter = new IpLimiter(options.rateLimits, options.maxClients, deps.clock);
   }
 
+  /** Sessions opened since the engine started (connections that got past admission). */
+  get openedTotal(): number {
+    return this.#nextSessionId - 1;
+  }
+
+  /** Open sessions not yet authorized (every authorized session has a hashrate meter). */
+  get awaitingAuthorize(): number {
+    return this.sessions.size - this.#meters.size;
+  }
+
   /** True once drain() was called. */
   get draining(): boolean {
     return this.#draining;
@@ -420,7 +430,7 @@ export class Engine implements SessionHost {
     const events = this.#deps.events;
     const verdictAtMs = events === null ? 0 : performance.now();
     this.#deps.observer.share(false, reason, handlingUs);
-    const worker = session.workers.get(submit.workerName) ?? session.payout!;
+    const worker = session.worker(submit.workerName) ?? session.payout!;
     events?.emit("share_submitted", {
       user: worker.address,
       worker: worker.worker,
@@ -447,7 +457,7 @@ export class Engine implements SessionHost {
     // The verdict is known here: every event of this share is timed from this instant.
     const verdictAtMs = events === null ? 0 : performance.now();
     const payout = session.payout!;
-    const worker = session.workers.get(submit.workerName) ?? payout;
+    const worker = session.worker(submit.workerName) ?? payout;
     const nowMs = this.clock.nowMs();
     this.#deps.observer.share(
       verdict.accepted,

@@ -69,9 +69,13 @@ export class Session {
   extranonce1Hex = "";
   userAgent = "";
   resumed = false;
-  /** Authorized usernames on this connection; the first one is paid. */
-  readonly workers: Map<string, AuthorizedWorker> = new Map();
+  /** The first worker authorized on this connection: the one paid. */
   payout: AuthorizedWorker | null = null;
+  /**
+   * Workers authorized after the first, by username; null until there is one (most miners
+   * authorize once, and an empty Map per connection is about 150 B).
+   */
+  #moreWorkers: Map<string, AuthorizedWorker> | null = null;
   versionMask = 0;
   extranonceSubscribed = false;
   #minerMinimum: number | null = null;
@@ -116,6 +120,13 @@ export class Session {
   /** True once at least one worker authorized. */
   get authorized(): boolean {
     return this.payout !== null;
+  }
+
+  /** The worker authorized on this connection as `username`, if any. */
+  worker(username: string): AuthorizedWorker | undefined {
+    const payout = this.payout;
+    if (payout === null) return undefined;
+    return payout.username === username ? payout : this.#moreWorkers?.get(username);
   }
 
   /** Current share difficulty. */
@@ -275,7 +286,7 @@ export class Session {
       return this.#refuse(id, RateLimitRule.maxAuthorizesPerMinute, "Too many authorize requests");
     }
     const username = worker === "" ? address : `${address}.${worker}`;
-    if (this.workers.has(username)) {
+    if (this.worker(username) !== undefined) {
       this.#reply(encodeResult(id, true));
       return;
     }
@@ -307,13 +318,12 @@ export class Session {
       payoutScript,
       payoutKey: this.payout?.payoutKey ?? bytesToHex(payoutScript),
     };
-    this.workers.set(username, authorized);
     const first = this.payout === null;
     if (first) {
       this.payout = authorized;
       // Difficulty is per connection: only the paid (first) worker's password sets it.
       this.#applyPasswordDifficulty(request);
-    }
+    } else (this.#moreWorkers ??= new Map()).set(username, authorized);
     this.#reply(encodeResult(id, true));
     this.#host.onAuthorized(this, authorized, first);
     if (first) {
@@ -402,7 +412,7 @@ export class Session {
         stratumError(StratumErrorCode.notSubscribed, "Not subscribed"),
       );
     }
-    if (this.payout === null || !this.workers.has(submit.workerName)) {
+    if (this.payout === null || this.worker(submit.workerName) === undefined) {
       return this.#protocolError(
         submit.id,
         "unauthorized",

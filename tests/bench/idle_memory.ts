@@ -8,7 +8,8 @@
 import { DIFFICULTY_1_BITS, loadAverage1m, sleep, withDevnetPool } from "./bench_setup.ts";
 import { startIdleMiners } from "./idle_miners.ts";
 import type { BenchPool } from "./bench_pool.ts";
-import { rssBytes } from "./proc_stats.ts";
+import { rssByMapping } from "./fresh_memory.ts";
+import { parseSmapsRollup, readProcFile, rssBytes } from "./proc_stats.ts";
 import type { BenchContext, Column, RunResult, Scenario } from "./scenario.ts";
 import { POOL_CPU } from "./submit_workload.ts";
 
@@ -22,16 +23,35 @@ const COLUMNS: readonly Column[] = [
   { key: "rssBeforeMb", label: "RSS before MB", digits: 1 },
   { key: "rssAfterMb", label: "RSS after MB", digits: 1 },
   { key: "bytesPerConn", label: "bytes per connection", digits: 0 },
+  { key: "anonBeforeMb", label: "RssAnon before MB", digits: 1 },
+  { key: "anonAfterMb", label: "RssAnon after MB", digits: 1 },
+  { key: "pssAfterMb", label: "PSS after MB", digits: 1 },
+  { key: "burstGcMs", label: "burst GC pause ms", digits: 1 },
+  { key: "burstGcCpuMs", label: "burst GC CPU ms", digits: 1 },
   { key: "loadAvg", label: "load avg 1m", digits: 2 },
 ];
 
 const STEADY_COLUMNS: readonly Column[] = [
-  ...COLUMNS.slice(0, 4),
+  ...COLUMNS.filter((c) => c.key !== "loadAvg"),
   { key: "jobs", label: "jobs sent", digits: 0 },
   { key: "rssSteadyMb", label: "RSS after churn MB", digits: 1 },
   { key: "steadyBytesPerConn", label: "bytes per connection after churn", digits: 0 },
-  COLUMNS[4]!,
+  COLUMNS.find((c) => c.key === "loadAvg")!,
 ];
+
+/** Rss, Pss and Anonymous (= RssAnon) of the pool now, bytes. */
+async function rollup(pool: BenchPool): Promise<Record<string, number>> {
+  return parseSmapsRollup(await readProcFile(`/proc/${pool.servicePid}/smaps_rollup`));
+}
+
+/** The pool's log line for the collection it runs after a burst of connections. */
+const BURST_GC_LOG = "memory reduced after a connection burst";
+
+/** The pool's after-burst collections so far, in log order: pause and CPU, ms. */
+function burstGcPauses(pool: BenchPool): { pauseMs: number; cpuMs: number }[] {
+  return pool.logs.filter((l) => l.msg === BURST_GC_LOG)
+    .map((l) => ({ pauseMs: Number(l.pause_ms), cpuMs: Number(l.cpu_ms) }));
+}
 
 async function heapNote(pool: BenchPool, label: string, connections: number, baseline: number) {
   const heap = await pool.inspector?.heapAfterGc();
@@ -70,18 +90,41 @@ function idleMemoryScenario(steady: boolean): Scenario {
           await sleep(SETTLE_MS);
           const baseline = await heapNote(pool, "before", 0, 0);
           const before = await rssBytes(pool.servicePid);
-          const load = startIdleMiners(context, pool.stratumPort);
+          const rollupBefore = await rollup(pool);
+          let rollupAfter: Record<string, number> = {};
+          const load = startIdleMiners(context, pool.stratumPort, context.idleMiners);
           const notes: string[] = [];
           let after = before;
           let steadyRss = NaN;
           let jobs = NaN;
           let established = 0;
+          let burstGcs: { pauseMs: number; cpuMs: number }[] = [];
           try {
             const ready = await load.ready;
             established = ready.established;
             context.progress(`  ready: ${ready.established} established, ${ready.failed} failed`);
-            await sleep(SETTLE_MS);
+            // RSS each second of the settling time: when the after-burst collection ran, and
+            // what came back after it, show here.
+            const jobsAtReady = pool.logs.filter((l) => l.msg === "new job").length;
+            const samples: string[] = [];
+            for (let s = 1; s <= SETTLE_MS / 1000; s++) {
+              await sleep(1000);
+              const gcs = burstGcPauses(pool).length;
+              samples.push(
+                `${((await rssBytes(pool.servicePid)) / 1e6).toFixed(1)}${gcs ? "*" : ""}`,
+              );
+            }
+            notes.push(
+              `RSS MB each second after ready (* = after-burst GC done): ${samples.join(", ")}; ` +
+                "jobs broadcast meanwhile (the 30 s template refresh): " +
+                String(pool.logs.filter((l) => l.msg === "new job").length - jobsAtReady),
+            );
             after = await rssBytes(pool.servicePid);
+            rollupAfter = await rollup(pool);
+            const top = rssByMapping(await readProcFile(`/proc/${pool.servicePid}/smaps`))
+              .slice(0, 4).map(([n, kb]) => `${n.split("/").at(-1)} ${(kb / 1024).toFixed(1)} MB`);
+            notes.push(`largest mappings by RSS after: ${top.join(", ")}`);
+            burstGcs = burstGcPauses(pool);
             const afterHeap = await heapNote(pool, "after", established, baseline.usedSize);
             if (afterHeap.note !== null) notes.push(afterHeap.note);
             if (steady) {
@@ -107,6 +150,14 @@ function idleMemoryScenario(steady: boolean): Scenario {
                 `closed by server ${summary.closedByServer}`,
             );
           }
+          for (const line of pool.logs.filter((l) => l.msg === BURST_GC_LOG)) {
+            notes.push(
+              `after-burst GC: ${line.pause_ms} ms (CPU ${line.cpu_ms} ms) with ${line.miners} ` +
+                `miners, RSS ` +
+                `${line.rss_mb_before} → ${line.rss_mb_after} MB, V8 heap ` +
+                `${line.heap_mb_before} → ${line.heap_mb_after} MB`,
+            );
+          }
           const connections = summary.connectionsEstablished;
           return {
             values: {
@@ -114,6 +165,12 @@ function idleMemoryScenario(steady: boolean): Scenario {
               rssBeforeMb: before / 1e6,
               rssAfterMb: after / 1e6,
               bytesPerConn: (after - before) / connections,
+              anonBeforeMb: (rollupBefore.Anonymous ?? NaN) / 1e6,
+              anonAfterMb: (rollupAfter.Anonymous ?? NaN) / 1e6,
+              pssAfterMb: (rollupAfter.Pss ?? NaN) / 1e6,
+              // The first after-burst collection before the reading; none (NaN) if it had not run.
+              burstGcMs: burstGcs[0]?.pauseMs ?? NaN,
+              burstGcCpuMs: burstGcs[0]?.cpuMs ?? NaN,
               ...(steady
                 ? {
                   jobs,

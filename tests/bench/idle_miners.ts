@@ -13,16 +13,25 @@ export const IDLE_PROCESSES = 2;
 /** Upper bound of an idle run; the scenario stops it much earlier. */
 const IDLE_HOLD_S = 180;
 
-/** Starts the idle miners; the caller awaits `ready`, then calls `stop()` and awaits `summary`. */
-export function startIdleMiners(context: BenchContext, port: number): LoadProcess {
+/**
+ * Starts the idle miners (`count`, or IDLE_MINERS); the caller awaits `ready`, then calls
+ * `stop()` and awaits `summary`.
+ */
+export function startIdleMiners(
+  context: BenchContext,
+  port: number,
+  count: number = IDLE_MINERS,
+): LoadProcess {
   const load = startLoadProcess(port, [
     "--connections",
-    String(IDLE_MINERS),
+    String(count),
     "--idle",
     "--processes",
-    String(IDLE_PROCESSES),
+    // At most 10,000 connections per load process (20,000 open files each).
+    String(Math.max(IDLE_PROCESSES, Math.ceil(count / IDLE_MINERS))),
     "--ramp-s",
-    "10",
+    // 1,000 new connections a second, as with the default count.
+    String(Math.max(10, Math.round(count / 1_000))),
     "--warmup-s",
     "0",
     "--duration-s",

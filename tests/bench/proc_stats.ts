@@ -47,6 +47,22 @@ export function parseVmRssBytes(status: string): number {
   return Number(match[1]) * 1024;
 }
 
+/**
+ * The fields of /proc/<pid>/smaps_rollup in bytes (`Rss`, `Pss`, `Anonymous`, …). Pss charges
+ * each shared page (the deno binary's, mapped by every Deno process) in part to each process
+ * that maps it, so Pss adds up across processes where Rss counts shared pages in each.
+ *
+ * @throws {SyntaxError} when there is no Pss line.
+ */
+export function parseSmapsRollup(text: string): Record<string, number> {
+  const fields: Record<string, number> = {};
+  for (const match of text.matchAll(/^(\w+):\s+(\d+)\s+kB$/gm)) {
+    fields[match[1]!] = Number(match[2]) * 1024;
+  }
+  if (fields.Pss === undefined) throw new SyntaxError("Cannot parse smaps_rollup: no Pss line");
+  return fields;
+}
+
 /** Reads a /proc file through `cat` (see the module note). */
 export async function readProcFile(path: string): Promise<string> {
   const out = await new Deno.Command("cat", { args: [path], stdout: "piped", stderr: "piped" })

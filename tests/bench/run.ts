@@ -5,6 +5,9 @@
  *   deno task bench                                  all scenarios, once
  *   deno task bench --only submit_throughput         one scenario (repeat --only for more)
  *   deno task bench --runs 3                         each scenario three times, plus the median
+ *   deno task bench --only idle_memory --idle-miners 16667
+ *                                                    the idle_memory scenarios with that many
+ *                                                    miners instead of 10,000 (1,000 to 19,000)
  *   deno task bench --only submit_throughput --profile
  *                                                    run the pool under --inspect, CPU-profile it
  *                                                    over each measured window (profile files go
@@ -67,12 +70,27 @@ async function main(args: string[]): Promise<number> {
       only: { type: "string", multiple: true },
       runs: { type: "string", default: "1" },
       profile: { type: "boolean", default: false },
+      "idle-miners": { type: "string" },
     },
     strict: true,
   });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 20) {
     err(`bench: --runs expects a whole number from 1 to 20, got "${values.runs}"`);
+    return 2;
+  }
+  const idleMiners = values["idle-miners"] === undefined
+    ? undefined
+    : Number(values["idle-miners"]);
+  if (
+    idleMiners !== undefined &&
+    (!Number.isInteger(idleMiners) || idleMiners < 1_000 || idleMiners > 19_000)
+  ) {
+    err(
+      `bench: --idle-miners expects a whole number from 1000 to 19000, got "${
+        values["idle-miners"]
+      }"`,
+    );
     return 2;
   }
   const names = (values.only ?? []).flatMap((n) => n.split(","));
@@ -83,7 +101,11 @@ async function main(args: string[]): Promise<number> {
   }
   const selected = names.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => names.includes(s.name));
   const profileDir = values.profile ? await Deno.makeTempDir({ prefix: "tbg-bench-prof-" }) : null;
-  const context: BenchContext = { profileDir, progress: err };
+  const context: BenchContext = {
+    profileDir,
+    progress: err,
+    ...(idleMiners === undefined ? {} : { idleMiners }),
+  };
   const nproc = navigator.hardwareConcurrency;
   out(`machine: ${nproc} CPUs, ${await cpuModel()}, Deno ${Deno.version.deno}; ${await commit()}`);
   if (profileDir !== null) {
@@ -94,6 +116,7 @@ async function main(args: string[]): Promise<number> {
   let failed = false;
   for (const scenario of selected) {
     const command = `deno task bench --only ${scenario.name}${runs > 1 ? ` --runs ${runs}` : ""}` +
+      (idleMiners !== undefined ? ` --idle-miners ${idleMiners}` : "") +
       (profileDir !== null ? " --profile" : "");
     out("");
     out(`### ${scenario.name}`);

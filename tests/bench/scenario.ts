@@ -27,6 +27,8 @@ export interface BenchContext {
   readonly profileDir: string | null;
   /** Progress output (stderr). */
   readonly progress: (line: string) => void;
+  /** Idle miners of the idle_memory scenarios (`--idle-miners`); 10,000 when absent. */
+  readonly idleMiners?: number;
 }
 
 /** A benchmark scenario. */
