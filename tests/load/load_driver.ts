@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { childArgs, type LoadOptions } from "./load_options.ts";
 import type { LoadRun, LoadRunHooks } from "./load_run.ts";
+import type { LoadProgress } from "./load_stats.ts";
 import { type LoadSummary, mergeSummaries } from "./load_summary.ts";
 
 /** Extra time a child gets beyond its own bounds before it is killed. */
@@ -14,6 +15,19 @@ const CHILD_SLACK_MS = 30_000;
 /** Driver callbacks: readiness (merged) and child stderr lines that are not events. */
 export interface DriverHooks extends LoadRunHooks {
   readonly onChildLine?: (childIndex: number, line: string) => void;
+  /** A child's progress event (each child counts from its own start). */
+  readonly onChildProgress?: (childIndex: number, progress: LoadProgress) => void;
+}
+
+/** A driven run: the child process ids too (for /proc readings of the generator). */
+export interface DrivenLoadRun extends LoadRun {
+  readonly pids: readonly number[];
+}
+
+/** `--allow-net` for the target and for binding each source address (node:net binds port 0). */
+export function childNetPermission(options: LoadOptions): string {
+  return [`${options.host}:${options.port}`, ...options.sourceAddresses.map((a) => `${a}:0`)]
+    .join(",");
 }
 
 async function readLines(
@@ -34,7 +48,7 @@ async function readLines(
 }
 
 /** Starts `options.processes` children, each with its share of connections and rate. */
-export function startDriver(options: LoadOptions, hooks: DriverHooks = {}): LoadRun {
+export function startDriver(options: LoadOptions, hooks: DriverHooks = {}): DrivenLoadRun {
   const script = fileURLToPath(new URL("./stratum_load.ts", import.meta.url));
   const readyInfos: { established: number; failed: number; epochMs: number }[] = [];
   const boundMs = (options.rampS + options.handshakeTimeoutS + options.warmupS +
@@ -43,7 +57,7 @@ export function startDriver(options: LoadOptions, hooks: DriverHooks = {}): Load
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        `--allow-net=${options.host}:${options.port}`,
+        `--allow-net=${childNetPermission(options)}`,
         script,
         ...childArgs(options, index),
       ],
@@ -82,6 +96,10 @@ export function startDriver(options: LoadOptions, hooks: DriverHooks = {}): Load
           }
           return;
         }
+        if (event?.event === "progress") {
+          hooks.onChildProgress?.(index, event as unknown as LoadProgress);
+          return;
+        }
         stderrTail.push(line);
         if (stderrTail.length > 20) stderrTail.shift();
         hooks.onChildLine?.(index, line);
@@ -112,6 +130,7 @@ export function startDriver(options: LoadOptions, hooks: DriverHooks = {}): Load
   });
   let stopped = false;
   return {
+    pids: children.map((c) => c.child.pid),
     done: Promise.all(children.map((c) => c.result)).then(mergeSummaries),
     stop() {
       if (stopped) return;

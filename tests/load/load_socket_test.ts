@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { connectDenoSocket, connectNodeSocket, type LoadSocket } from "./load_socket.ts";
+
+async function echoOnce(
+  connect: (port: number) => Promise<LoadSocket>,
+): Promise<{ from: string; echoed: string }> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const served = (async () => {
+    const conn = await listener.accept();
+    const buffer = new Uint8Array(64);
+    const n = await conn.read(buffer);
+    await conn.write(buffer.subarray(0, n ?? 0));
+    conn.close();
+    return (conn.remoteAddr as Deno.NetAddr).hostname;
+  })();
+  try {
+    const socket = await connect(port);
+    await socket.write(new TextEncoder().encode("ping\n"));
+    let echoed = "";
+    await socket.pump((buffer, n) => echoed += new TextDecoder().decode(buffer.subarray(0, n)));
+    socket.close();
+    return { from: await served, echoed };
+  } finally {
+    listener.close();
+  }
+}
+
+Deno.test("connectNodeSocket() leaves from the given loopback address", async () => {
+  const result = await echoOnce((port) => connectNodeSocket("127.0.0.1", port, "127.0.0.3"));
+  assert.deepEqual(result, { from: "127.0.0.3", echoed: "ping\n" });
+});
+
+Deno.test("connectDenoSocket() leaves from the kernel's choice, 127.0.0.1", async () => {
+  const result = await echoOnce((port) => connectDenoSocket("127.0.0.1", port));
+  assert.deepEqual(result, { from: "127.0.0.1", echoed: "ping\n" });
+});
+
+Deno.test("connectNodeSocket() rejects with the refusal when nothing listens", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  await assert.rejects(
+    () => connectNodeSocket("127.0.0.1", port, "127.0.0.2"),
+    (e: Error & { code?: string }) => e.code === "ECONNREFUSED",
+  );
+});
