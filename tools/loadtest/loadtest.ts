@@ -71,9 +71,8 @@ function apartLines(result: LoadtestResult): string[] {
   const w = result.poolWindow;
   const load = result.load as { latency?: { p50Ms: number; p999Ms: number; maxMs: number } };
   return [
-    `pools, ${p.processes} processes: CPU ${p.cpuCores.toFixed(2)} cores over the hold ` +
-    `(${
-      formatValue("%", (p.cpuCores / result.host.cores) * 100)
+    `pools, ${p.processes} processes: CPU ${cores(p.cpuCores)} over the hold (${
+      formatValue("%", p.cpuCores === null ? null : (p.cpuCores / result.host.cores) * 100)
     } of ${result.host.cores} cores), ` +
     `${p.cpuSPer1kShares === null ? "—" : p.cpuSPer1kShares.toFixed(4)} CPU-s per 1,000 shares; ` +
     `peak RSS ${mb(p.peakRssBytes)} summed (counts the shared deno binary once per process), ` +
