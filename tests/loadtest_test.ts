@@ -10,7 +10,7 @@ import { parseLoadtestArgs } from "../tools/loadtest/loadtest_options.ts";
 import { startLoadtest } from "../tools/loadtest/loadtest_run.ts";
 import { expectedRows } from "../tools/loadtest/expected_results.ts";
 
-const HOST = { cores: navigator.hardwareConcurrency, nofile: 20_000, ephemeralPorts: 28_000 };
+const HOST = { cores: navigator.hardwareConcurrency, nofile: 20_000 };
 
 /** Commands of this process's children (ps itself filtered out). */
 async function childCommands(): Promise<string[]> {

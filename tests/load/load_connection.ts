@@ -97,17 +97,21 @@ export class LoadConnection {
   }
 
   /**
-   * Connects (from `localAddress` when given, see load_socket.ts) and runs until the socket
+   * Connects (from `source` when given, see load_socket.ts) and runs until the socket
    * closes; never rejects.
    */
-  async run(hostname: string, port: number, localAddress?: string): Promise<void> {
+  async run(
+    hostname: string,
+    port: number,
+    source?: { readonly address: string; readonly port: number },
+  ): Promise<void> {
     this.startedAtMs = performance.now();
     this.state = ConnectionState.handshake;
     let conn: LoadSocket;
     try {
-      conn = localAddress === undefined
+      conn = source === undefined
         ? await connectDenoSocket(hostname, port)
-        : await connectNodeSocket(hostname, port, localAddress);
+        : await connectNodeSocket(hostname, port, source.address, source.port);
     } catch (e) {
       this.state = ConnectionState.closed;
       this.fail(`connect: ${connectErrorName(e)}`);

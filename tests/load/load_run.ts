@@ -7,6 +7,7 @@ import process from "node:process";
 import { regtestAddress } from "../support/addresses.ts";
 import { type ConnectionHost, ConnectionState, LoadConnection } from "./load_connection.ts";
 import { LoadMode, type LoadOptions } from "./load_options.ts";
+import { sourceEndpoint } from "./load_socket.ts";
 import { type LoadProgress, LoadStats } from "./load_stats.ts";
 import type { LoadSummary } from "./load_summary.ts";
 
@@ -88,7 +89,7 @@ export function startLoad(options: LoadOptions, hooks: LoadRunHooks = {}): LoadR
     const sources = options.sourceAddresses;
     const source = sources.length === 0
       ? undefined
-      : sources[(options.indexOffset + index) % sources.length];
+      : sourceEndpoint(sources, options.indexOffset + index);
     runs.push(connection.run(options.host, options.port, source));
   };
 

@@ -4,6 +4,13 @@
  * source address has its own 28,000 ephemeral ports, which 100,000 connections to one port need)
  * goes through node:net's `localAddress`, which binds before connecting. Without a source address
  * the raw Deno socket is used, as before: it costs less per read.
+ *
+ * Bind-before-connect with port 0 makes the kernel search its ephemeral range for a port free on
+ * that address, a search that grows with the ports in use: at 6,000 sockets on one address each
+ * bind took milliseconds, on the event loop's thread, and a generator stalled for 10 s and more.
+ * So each connection gets its own port, from a window below Linux's default ephemeral range
+ * (32768–60999) that the kernel never hands out by itself; a port found taken falls back once to
+ * the kernel's choice.
  */
 import net from "node:net";
 
@@ -15,6 +22,26 @@ export interface LoadSocket {
   write(bytes: Uint8Array): Promise<void>;
   /** Closes the socket (idempotent). */
   close(): void;
+}
+
+/** First and last source port given out explicitly (below the default ephemeral range). */
+export const SOURCE_PORT_FIRST = 10_000;
+export const SOURCE_PORT_LAST = 32_767;
+
+/** Connections one source address can take with explicit ports. */
+export const PORTS_PER_SOURCE_ADDRESS = SOURCE_PORT_LAST - SOURCE_PORT_FIRST + 1;
+
+/**
+ * Source address and port of connection `index` (numbered over all generator processes):
+ * addresses in turn, ports counting up per address; port 0 (the kernel's choice) past the window.
+ */
+export function sourceEndpoint(
+  addresses: readonly string[],
+  index: number,
+): { address: string; port: number } {
+  const address = addresses[index % addresses.length]!;
+  const port = SOURCE_PORT_FIRST + Math.floor(index / addresses.length);
+  return { address, port: port <= SOURCE_PORT_LAST ? port : 0 };
 }
 
 /** Bytes per read of the Deno socket; submit responses are about 80 bytes, a notify < 2 KB. */
@@ -97,17 +124,19 @@ export async function connectDenoSocket(hostname: string, port: number): Promise
   return new DenoLoadSocket(await Deno.connect({ hostname, port, transport: "tcp" }));
 }
 
-/**
- * Connects from `localAddress` (bound first, any free port) with node:net. Needs net permission
- * for `<localAddress>:0` besides the target.
- */
-export function connectNodeSocket(
+function connectFrom(
   hostname: string,
   port: number,
   localAddress: string,
+  localPort: number,
 ): Promise<LoadSocket> {
   return new Promise<LoadSocket>((resolve, reject) => {
-    const socket = net.connect({ host: hostname, port, localAddress });
+    const socket = net.connect({
+      host: hostname,
+      port,
+      localAddress,
+      ...(localPort > 0 ? { localPort } : {}),
+    });
     const onError = (error: Error) => {
       socket.destroy();
       reject(error);
@@ -118,4 +147,24 @@ export function connectNodeSocket(
       resolve(new NodeLoadSocket(socket));
     });
   });
+}
+
+/**
+ * Connects from `localAddress`, bound to `localPort` first (0: the kernel's choice), with
+ * node:net; a `localPort` found in use is retried once with the kernel's choice. Needs net
+ * permission for `<localAddress>:0` and `<localAddress>:<localPort>` besides the target (the
+ * driver grants the address's whole port range).
+ */
+export async function connectNodeSocket(
+  hostname: string,
+  port: number,
+  localAddress: string,
+  localPort = 0,
+): Promise<LoadSocket> {
+  try {
+    return await connectFrom(hostname, port, localAddress, localPort);
+  } catch (e) {
+    if (localPort === 0 || (e as { code?: unknown }).code !== "EADDRINUSE") throw e;
+    return await connectFrom(hostname, port, localAddress, 0);
+  }
 }

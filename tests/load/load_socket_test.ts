@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { connectDenoSocket, connectNodeSocket, type LoadSocket } from "./load_socket.ts";
+import {
+  connectDenoSocket,
+  connectNodeSocket,
+  type LoadSocket,
+  PORTS_PER_SOURCE_ADDRESS,
+  SOURCE_PORT_FIRST,
+  SOURCE_PORT_LAST,
+  sourceEndpoint,
+} from "./load_socket.ts";
 
 async function echoOnce(
   connect: (port: number) => Promise<LoadSocket>,
@@ -44,4 +52,48 @@ Deno.test("connectNodeSocket() rejects with the refusal when nothing listens", a
     () => connectNodeSocket("127.0.0.1", port, "127.0.0.2"),
     (e: Error & { code?: string }) => e.code === "ECONNREFUSED",
   );
+});
+
+Deno.test("sourceEndpoint() spreads connections over addresses, ports counting up per address", () => {
+  const addresses = ["127.0.0.2", "127.0.0.3"];
+  assert.deepEqual(
+    [0, 1, 2, 3].map((i) => sourceEndpoint(addresses, i)),
+    [
+      { address: "127.0.0.2", port: SOURCE_PORT_FIRST },
+      { address: "127.0.0.3", port: SOURCE_PORT_FIRST },
+      { address: "127.0.0.2", port: SOURCE_PORT_FIRST + 1 },
+      { address: "127.0.0.3", port: SOURCE_PORT_FIRST + 1 },
+    ],
+  );
+  // Past the window the kernel chooses.
+  assert.equal(sourceEndpoint(["127.0.0.2"], PORTS_PER_SOURCE_ADDRESS - 1).port, SOURCE_PORT_LAST);
+  assert.equal(sourceEndpoint(["127.0.0.2"], PORTS_PER_SOURCE_ADDRESS).port, 0);
+});
+
+Deno.test("connectNodeSocket() binds the given source port, and falls back when it is taken", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.4", port: 0 });
+  const takenPort = (taken.addr as Deno.NetAddr).port;
+  try {
+    const fromTaken = await echoOnce((port) =>
+      connectNodeSocket("127.0.0.1", port, "127.0.0.4", takenPort)
+    );
+    assert.equal(fromTaken.from, "127.0.0.4");
+  } finally {
+    taken.close();
+  }
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  try {
+    const accepted = listener.accept();
+    const socket = await connectNodeSocket("127.0.0.1", port, "127.0.0.4", 31_999);
+    const conn = await accepted;
+    assert.deepEqual(
+      [(conn.remoteAddr as Deno.NetAddr).hostname, (conn.remoteAddr as Deno.NetAddr).port],
+      ["127.0.0.4", 31_999],
+    );
+    conn.close();
+    socket.close();
+  } finally {
+    listener.close();
+  }
 });

@@ -14,7 +14,6 @@
  *
  * @module
  */
-import { readProcFile } from "../../tests/bench/proc_stats.ts";
 import { compareRuns } from "./regression.ts";
 import {
   checkFitsHost,
@@ -22,7 +21,6 @@ import {
   LOADTEST_USAGE,
   type LoadtestOptions,
   parseLoadtestArgs,
-  parsePortRange,
 } from "./loadtest_options.ts";
 import { formatComparison, formatSeedTable, formatValue } from "./loadtest_report.ts";
 import { startLoadtest } from "./loadtest_run.ts";
@@ -44,16 +42,13 @@ async function commandText(program: string, args: string[]): Promise<string | nu
   }
 }
 
-/** The open-file soft limit children inherit and the ephemeral ports per source address. */
+/** The open-file soft limit children inherit. */
 async function hostLimits(): Promise<HostLimits> {
   const nofile = Number(await commandText("bash", ["-c", "ulimit -Sn"]));
   if (!Number.isInteger(nofile) || nofile <= 0) {
     throw new Error("Cannot read the open-file limit (`ulimit -Sn`)");
   }
-  const ephemeralPorts = parsePortRange(
-    await readProcFile("/proc/sys/net/ipv4/ip_local_port_range"),
-  );
-  return { nofile, ephemeralPorts };
+  return { nofile };
 }
 
 function cores(n: number | null): string {

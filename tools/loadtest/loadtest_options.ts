@@ -5,6 +5,7 @@
  * open-file limit and the ephemeral port range before anything starts.
  */
 import { parseArgs } from "node:util";
+import { PORTS_PER_SOURCE_ADDRESS } from "../../tests/load/load_socket.ts";
 
 /** A parsed `loadtest` command line. */
 export interface LoadtestOptions {
@@ -62,7 +63,7 @@ export const LOADTEST_LIMITS = Object.freeze({
 
 /** Default connections per pool / generator process (under the 20,000 open files of this host). */
 const PER_PROCESS_DEFAULT = 16_000;
-/** Default connections per source address (under the ~28,000 ephemeral ports of one address). */
+/** Default connections per source address (under the 22,768 explicit source ports of one). */
 const PER_ADDRESS_DEFAULT = 20_000;
 
 function number(
@@ -174,8 +175,6 @@ export function parseLoadtestArgs(args: readonly string[]): LoadtestOptions {
 export interface HostLimits {
   /** Open files one process may hold (soft RLIMIT_NOFILE). */
   readonly nofile: number;
-  /** Ephemeral ports per source address (ip_local_port_range). */
-  readonly ephemeralPorts: number;
 }
 
 /** Descriptors a pool process keeps for itself (the stratum `open_files_reserve` default). */
@@ -186,7 +185,7 @@ export const GENERATOR_FILE_RESERVE = 500;
 /**
  * Checks that the miners fit: per pool process under its `maxclients` (limit − reserve, with a
  * 5 % margin for the kernel's uneven reuse_port spread), per generator process under its limit,
- * per source address under the ephemeral ports.
+ * per source address under the source ports the generator gives out (tests/load/load_socket.ts).
  *
  * @throws {RangeError} naming the flag to raise
  */
@@ -210,10 +209,10 @@ export function checkFitsHost(options: LoadtestOptions, host: HostLimits): void 
     );
   }
   const perAddress = Math.ceil(options.miners / options.sourceAddresses);
-  if (perAddress > host.ephemeralPorts) {
+  if (perAddress > PORTS_PER_SOURCE_ADDRESS) {
     throw new RangeError(
       `Cannot connect ${options.miners} miners from --source-addresses ${options.sourceAddresses}: ` +
-        `${perAddress} per address exceeds its ${host.ephemeralPorts} ephemeral ports; raise ` +
+        `${perAddress} per address exceeds its ${PORTS_PER_SOURCE_ADDRESS} source ports; raise ` +
         "--source-addresses",
     );
   }
@@ -222,16 +221,4 @@ export function checkFitsHost(options: LoadtestOptions, host: HostLimits): void 
 /** The source addresses: 127.0.0.2, 127.0.0.3, … (127.0.0.1 stays the pool's). */
 export function sourceAddressList(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `127.0.0.${i + 2}`);
-}
-
-/** Parses `ip_local_port_range` ("32768\t60999") into the number of ports. */
-export function parsePortRange(text: string): number {
-  const [low, high] = text.trim().split(/\s+/).map(Number);
-  if (
-    low === undefined || high === undefined || !Number.isInteger(low) || !Number.isInteger(high) ||
-    high < low
-  ) {
-    throw new SyntaxError(`Cannot parse ip_local_port_range: "${text.trim()}"`);
-  }
-  return high - low + 1;
 }

@@ -292,7 +292,6 @@ async function run(
       host: {
         cores: context.host.cores,
         nofile: context.host.nofile,
-        ephemeralPorts: context.host.ephemeralPorts,
         loadAverage1mStart,
         loadAverage1mEnd: Deno.loadavg()[0] ?? NaN,
       },

@@ -31,7 +31,6 @@ export interface LoadtestResult {
   readonly host: {
     readonly cores: number;
     readonly nofile: number;
-    readonly ephemeralPorts: number;
     readonly loadAverage1mStart: number;
     readonly loadAverage1mEnd: number;
   };
