@@ -76,7 +76,11 @@ function apartLines(result: LoadtestResult): string[] {
     `peak RSS ${mb(g.peakRssBytes)}, peak PSS ${mb(g.peakPssBytes)}`,
     `pools' hold ${w.seconds.toFixed(1)} s: ${w.shares} shares answered, ${w.stale} stale, ` +
     `${w.emissions} events emitted, ${w.eventsPublished} published to JetStream, ` +
-    `${w.eventsDropped} dropped`,
+    `${w.eventsDropped} dropped; in-engine submit handling p99 ${
+      w.submitP99Ms === null ? "—" : `${w.submitP99Ms.toFixed(3)} ms`
+    }, ${w.notifies} notify broadcasts (p99 ${
+      w.notifyP99Ms === null ? "—" : `${w.notifyP99Ms.toFixed(0)} ms`
+    })`,
     load.latency === undefined
       ? "share RTT: no responses"
       : `share RTT: p50 ${load.latency.p50Ms} ms, p99.9 ${load.latency.p999Ms} ms, max ${load.latency.maxMs} ms`,

@@ -43,6 +43,9 @@ export interface LoadtestResult {
     readonly shares: number;
     readonly stale: number;
     readonly emissions: number;
+    readonly submitP99Ms: number | null;
+    readonly notifyP99Ms: number | null;
+    readonly notifies: number;
     readonly eventsPublished: number;
     readonly eventsDropped: number;
   };
