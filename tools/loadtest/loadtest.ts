@@ -118,6 +118,13 @@ if (import.meta.main) {
     print,
   });
   const onSignal = () => run.stop();
+  // Whatever goes wrong, what the run started is stopped by the run itself: an error nobody
+  // awaited must not end this process first and orphan the pools.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    print(`loadtest: unexpected error, stopping: ${String(event.reason)}`);
+    run.stop();
+  });
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   let result: LoadtestResult;

@@ -198,12 +198,21 @@ async function run(
     const ticker = setInterval(() => void tick().catch(() => {}), options.reportIntervalS * 1000);
     timers.add(ticker);
 
+    // A pool that cannot be scraped leaves the metrics rows unmeasured ("n/a"), never the run.
+    const scrapeOrNull = async (when: string): Promise<FleetScrape | null> => {
+      try {
+        return readFleetScrape(await fleet.scrape());
+      } catch (e) {
+        print(`loadtest: ${when}: ${e instanceof Error ? e.message : String(e)}`);
+        return null;
+      }
+    };
     const openWindow = async () => {
       [poolStart, generatorStart] = await Promise.all([
         sampleGroup(poolPids),
         sampleGroup(generatorPids),
       ]);
-      scrapeStart = readFleetScrape(await fleet.scrape());
+      scrapeStart = await scrapeOrNull("hold start");
       windowStartMs = performance.now();
       phase = "hold";
       poolPeak.rss = poolStart.rssBytes;
@@ -219,7 +228,7 @@ async function run(
           sampleGroup(poolPids),
           sampleGroup(generatorPids),
         ]);
-        scrapeEnd = readFleetScrape(await fleet.scrape());
+        scrapeEnd = await scrapeOrNull("hold end");
         windowEndMs = performance.now();
         phase = "end";
         for (
@@ -234,18 +243,18 @@ async function run(
       if (isStopped()) return;
       phase = "warmup";
       const warm = setTimeout(() => {
-        void openWindow().then(() => {
+        openWindow().then(() => {
           const holdMs = Math.max(0, options.durationS - POOL_WINDOW_TRIM_S) * 1000;
-          const end = setTimeout(() => void closeWindow(), holdMs);
+          const end = setTimeout(() => void closeWindow().catch(() => {}), holdMs);
           timers.add(end);
-        });
+        }, (e) => print(`loadtest: cannot open the hold: ${e instanceof Error ? e.message : e}`));
       }, options.warmupS * 1000);
       timers.add(warm);
     });
     const hardStop = setTimeout(
       () => {
         print("loadtest: time bound reached, stopping");
-        void closeWindow().finally(() => generator.stop());
+        void closeWindow().catch(() => {}).finally(() => generator.stop());
       },
       (options.rampUpS + options.handshakeTimeoutS + options.warmupS + options.durationS) * 1000 +
         HARD_STOP_SLACK_MS,

@@ -64,6 +64,33 @@ export function pickFreePortRun(count: number): number {
   throw new Error(`Cannot find ${count} consecutive free loopback ports in 50 attempts`);
 }
 
+/** Scrape attempts per pool, and the pause between them (a loaded pool may drop one). */
+const SCRAPE_ATTEMPTS = 3;
+const SCRAPE_RETRY_MS = 1_000;
+const SCRAPE_TIMEOUT_MS = 10_000;
+
+async function scrapeWithRetries(pool: { instance: number; metricsPort: number }): Promise<string> {
+  let last: unknown = null;
+  for (let attempt = 0; attempt < SCRAPE_ATTEMPTS; attempt++) {
+    if (attempt > 0) await new Promise((r) => setTimeout(r, SCRAPE_RETRY_MS));
+    try {
+      const response = await fetch(`http://127.0.0.1:${pool.metricsPort}/metrics`, {
+        signal: AbortSignal.timeout(SCRAPE_TIMEOUT_MS),
+      });
+      if (response.ok) return await response.text();
+      await response.body?.cancel();
+      last = new Error(`HTTP ${response.status}`);
+    } catch (e) {
+      last = e;
+    }
+  }
+  throw new Error(
+    `Cannot scrape pool ${pool.instance} in ${SCRAPE_ATTEMPTS} attempts: ${
+      last instanceof Error ? last.message : String(last)
+    }`,
+  );
+}
+
 async function provisionStream(nats: NatsServerHandle): Promise<void> {
   const nc = await connect({ servers: nats.url });
   try {
@@ -160,15 +187,7 @@ export async function startPoolFleet(processes: number): Promise<PoolFleet> {
       nats,
       devnet,
       pools,
-      scrape: () =>
-        Promise.all(pools.map(async (p) => {
-          const response = await fetch(`http://127.0.0.1:${p.metricsPort}/metrics`);
-          if (!response.ok) {
-            await response.body?.cancel();
-            throw new Error(`Cannot scrape pool ${p.instance}: HTTP ${response.status}`);
-          }
-          return await response.text();
-        })),
+      scrape: () => Promise.all(pools.map((p) => scrapeWithRetries(p))),
       stop: () => stopping ??= stopAll(),
     };
   } catch (e) {
