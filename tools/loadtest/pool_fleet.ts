@@ -163,7 +163,16 @@ export async function startPoolFleet(processes: number): Promise<PoolFleet> {
           (l) => l.msg === "pool ready",
           POOLS_READY_TIMEOUT_MS,
           `pool ${p.instance}`,
-        )
+        ).catch((e) => {
+          // The last lines are often routine; the reason is in a warning, an error or a line
+          // that is not JSON (an uncaught exception).
+          const reasons = p.process.logs.logs.filter((l) =>
+            l.level === "error" || l.level === "fatal" || "raw" in l
+          ).slice(-5);
+          throw new Error(
+            `${e instanceof Error ? e.message : e}; errors: ${JSON.stringify(reasons)}`,
+          );
+        })
       ),
     );
     const pools: FleetPool[] = [];
