@@ -6,11 +6,11 @@
  * everything it started, and returns the judged result.
  *
  * Every phase ends by time: the generator's own bounds, and a hard stop at ramp + handshake
- * timeout + warm-up + duration + one minute. `stop()` (SIGINT/SIGTERM) ends the hold early; the
+ * timeout + warm-up + duration + half the driver's slack (tests/load/load_driver.ts). `stop()` (SIGINT/SIGTERM) ends the hold early; the
  * part measured so far is judged.
  */
 import type { DrivenLoadRun } from "../../tests/load/load_driver.ts";
-import { startDriver } from "../../tests/load/load_driver.ts";
+import { childSlackMs, startDriver } from "../../tests/load/load_driver.ts";
 import { LoadMode, type LoadOptions } from "../../tests/load/load_options.ts";
 import type { LoadSummary } from "../../tests/load/load_summary.ts";
 import { judgeRows } from "./expected_results.ts";
@@ -22,8 +22,6 @@ import { coresBetween, type GroupSample, sampleGroup } from "./proc_memory.ts";
 import type { GroupFigures, LoadtestResult } from "./result_file.ts";
 import { RESULT_FORMAT } from "./result_file.ts";
 
-/** Extra time past every phase's bound before the run is stopped regardless. */
-const HARD_STOP_SLACK_MS = 60_000;
 /** The pools' hold ends this much before the generator's, so miners closing is not in it. */
 const POOL_WINDOW_TRIM_S = 1;
 
@@ -251,14 +249,14 @@ async function run(
       }, options.warmupS * 1000);
       timers.add(warm);
     });
-    const hardStop = setTimeout(
-      () => {
-        print("loadtest: time bound reached, stopping");
-        void closeWindow().catch(() => {}).finally(() => generator.stop());
-      },
-      (options.rampUpS + options.handshakeTimeoutS + options.warmupS + options.durationS) * 1000 +
-        HARD_STOP_SLACK_MS,
-    );
+    // Past every phase's bound, SIGTERM (summaries still printed) well before the driver's
+    // SIGKILL of a child (which would lose its summary).
+    const boundsMs = (options.rampUpS + options.handshakeTimeoutS + options.warmupS +
+      options.durationS) * 1000;
+    const hardStop = setTimeout(() => {
+      print("loadtest: time bound reached, stopping");
+      void closeWindow().catch(() => {}).finally(() => generator.stop());
+    }, boundsMs + childSlackMs(boundsMs) / 2);
     timers.add(hardStop);
     void stopRequested.then(async () => {
       print("loadtest: stopping (signal)");
