@@ -22,6 +22,23 @@ async function childCommands(): Promise<string[]> {
     .filter((c) => c !== "" && c !== "ps");
 }
 
+/** Established client sockets to 127.0.0.1:`port`, counted by source address (`ss`). */
+async function establishedSources(port: number): Promise<Map<string, number>> {
+  const out = await new Deno.Command("ss", {
+    args: ["-Htn", "state", "established", "dst", `127.0.0.1:${port}`],
+    stdout: "piped",
+  }).output();
+  const counts = new Map<string, number>();
+  for (const line of new TextDecoder().decode(out.stdout).split("\n")) {
+    // Recv-Q Send-Q Local:Port Peer:Port
+    const local = line.trim().split(/\s+/)[2];
+    if (local === undefined) continue;
+    const address = local.slice(0, local.lastIndexOf(":"));
+    counts.set(address, (counts.get(address) ?? 0) + 1);
+  }
+  return counts;
+}
+
 Deno.test({
   name: "loadtest runs the seed's table end to end: every row, shares answered and published",
   sanitizeOps: false,
@@ -48,12 +65,19 @@ Deno.test({
       "1",
     ]);
     const lines: string[] = [];
+    // While miners are held: the pools' established connections by source address.
+    let sources: Promise<Map<string, number>> | null = null;
     const result = await startLoadtest(options, {
       host: HOST,
       commit: "test",
-      print: (l) => lines.push(l),
-    })
-      .result;
+      print: (l) => {
+        lines.push(l);
+        const port = /^pools ready on 127\.0\.0\.1:(\d+)/.exec(lines[1] ?? "")?.[1];
+        if (sources === null && port !== undefined && l.includes(" hold ")) {
+          sources = establishedSources(Number(port));
+        }
+      },
+    }).result;
     assert.deepEqual(
       result.rows.map((r) => r.key),
       expectedRows({ miners: 200, offeredPerS: 200 }).map((r) => r.key),
@@ -74,6 +98,10 @@ Deno.test({
     );
     assert.ok(result.generator.peakRssBytes > 0);
     assert.ok(lines.some((l) => l.includes("| conns ")), "live lines printed");
+    assert.notEqual(sources, null, "a live line during the hold");
+    const bySource = await sources!;
+    assert.deepEqual([...bySource.keys()].sort(), ["127.0.0.2", "127.0.0.3"]);
+    assert.equal([...bySource.values()].reduce((a, n) => a + n, 0), 200);
     assert.equal(result.interrupted, false);
     assert.deepEqual(await childCommands(), [], "nothing left running");
   },
