@@ -264,7 +264,16 @@ async function run(
       generator.stop();
     });
 
-    const summary: LoadSummary = await generator.done;
+    // A generator process that died takes the merged summary with it: the generator's rows are
+    // then n/a, the pools' rows are still judged.
+    let summary: LoadSummary | null = null;
+    let generatorError: string | null = null;
+    try {
+      summary = await generator.done;
+    } catch (e) {
+      generatorError = e instanceof Error ? e.message : String(e);
+      print(`loadtest: generator: ${generatorError}`);
+    }
     await closeWindow().catch(() => {});
     for (const t of timers) clearTimeout(t);
     timers.clear();
@@ -278,23 +287,26 @@ async function run(
     const offeredPerS = options.miners / options.shareIntervalS;
     const held = poolWindowS > 0;
     const rows = judgeRows({ miners: options.miners, offeredPerS }, {
-      connections: summary.connectionsEstablished,
-      shareRate: summary.windowS > 0 ? summary.responsesPerS : null,
-      p99ShareRtt: summary.latency.count > 0 ? summary.latency.p99Ms : null,
+      connections: summary?.connectionsEstablished ?? null,
+      shareRate: summary !== null && summary.windowS > 0 ? summary.responsesPerS : null,
+      p99ShareRtt: summary !== null && summary.latency.count > 0 ? summary.latency.p99Ms : null,
       cpu: held && pools.cpuCores !== null ? (pools.cpuCores / context.host.cores) * 100 : null,
       memory: held ? pools.peakPssBytes : null,
       emissionP99: fw?.emissionP99Ms ?? null,
       staleRate: fw?.staleRatePct ?? null,
-      connectionErrorRate: ((summary.connectionsFailed + summary.closedByServer) / options.miners) *
-        100,
+      connectionErrorRate: summary === null
+        ? null
+        : ((summary.connectionsFailed + summary.closedByServer) / options.miners) * 100,
     });
-    const { histogram: _histogram, ...load } = summary;
+    const load: Record<string, unknown> = summary === null
+      ? { error: generatorError }
+      : (({ histogram: _histogram, ...rest }) => rest)(summary);
     return {
       format: RESULT_FORMAT,
       startedAt,
       finishedAt: new Date().toISOString(),
       commit: context.commit,
-      interrupted: isStopped() || summary.windowS < options.durationS * 0.99,
+      interrupted: isStopped() || summary === null || summary.windowS < options.durationS * 0.99,
       options,
       host: {
         cores: context.host.cores,
