@@ -4,11 +4,10 @@
  * numbers and strings, one small read buffer and a ring of send times, so ten thousand of them
  * fit in one process.
  */
+import { connectDenoSocket, connectNodeSocket, type LoadSocket } from "./load_socket.ts";
 import type { LoadStats } from "./load_stats.ts";
 import { type ScannedResponse, scanResponse } from "./reply_scan.ts";
 
-/** Bytes per socket read; submit responses are about 80 bytes, a notify well under 2 KB. */
-export const READ_BUFFER_BYTES = 2048;
 /** A line longer than this closes the connection (the pool never sends one). */
 export const MAX_LINE_BYTES = 64 * 1024;
 /** Submit ids start here; 1 and 2 are subscribe and authorize. */
@@ -46,6 +45,15 @@ function hex32(value: number): string {
   return (value >>> 0).toString(16).padStart(8, "0");
 }
 
+/** The error's code (node:net: ECONNREFUSED, EADDRNOTAVAIL…) or name (Deno: ConnectionRefused…). */
+function connectErrorName(e: unknown): string {
+  if (e instanceof Error) {
+    const code = (e as Error & { code?: unknown }).code;
+    return typeof code === "string" ? code : e.name;
+  }
+  return String(e);
+}
+
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
@@ -62,7 +70,7 @@ export class LoadConnection {
   /** Submit responses this connection received in the measured window (fairness). */
   windowResponses = 0;
   #settled = false;
-  #conn: Deno.TcpConn | null = null;
+  #conn: LoadSocket | null = null;
   readonly #host: ConnectionHost;
   #subscribed = false;
   #authorized = false;
@@ -88,16 +96,25 @@ export class LoadConnection {
     return this.#inFlight;
   }
 
-  /** Connects and runs until the socket closes; never rejects. */
-  async run(hostname: string, port: number): Promise<void> {
+  /**
+   * Connects (from `source` when given, see load_socket.ts) and runs until the socket
+   * closes; never rejects.
+   */
+  async run(
+    hostname: string,
+    port: number,
+    source?: { readonly address: string; readonly port: number },
+  ): Promise<void> {
     this.startedAtMs = performance.now();
     this.state = ConnectionState.handshake;
-    let conn: Deno.TcpConn;
+    let conn: LoadSocket;
     try {
-      conn = await Deno.connect({ hostname, port, transport: "tcp" });
+      conn = source === undefined
+        ? await connectDenoSocket(hostname, port)
+        : await connectNodeSocket(hostname, port, source.address, source.port);
     } catch (e) {
       this.state = ConnectionState.closed;
-      this.fail(`connect: ${e instanceof Error ? e.name : String(e)}`);
+      this.fail(`connect: ${connectErrorName(e)}`);
       return;
     }
     if ((this.state as ConnectionState) === ConnectionState.closed || !this.#host.running) {
@@ -108,25 +125,13 @@ export class LoadConnection {
       return;
     }
     this.#conn = conn;
-    try {
-      conn.setNoDelay(true);
-    } catch {
-      // Latency only.
-    }
     this.#write(
       `{"id":1,"method":"mining.subscribe","params":["tbg-load/0.1"]}\n` +
         `{"id":2,"method":"mining.authorize","params":[${JSON.stringify(this.username)},"x"]}\n`,
     );
-    const buffer = new Uint8Array(READ_BUFFER_BYTES);
-    try {
-      while ((this.state as ConnectionState) !== ConnectionState.closed) {
-        const n = await conn.read(buffer);
-        if (n === null) break;
-        this.#onBytes(buffer, n);
-      }
-    } catch {
-      // A reset or our own close ends the loop like EOF.
-    }
+    await conn.pump((buffer, n) => {
+      if (this.state !== ConnectionState.closed) this.#onBytes(buffer, n);
+    });
     const wasReady = (this.state as ConnectionState) === ConnectionState.ready;
     this.close();
     if (wasReady && this.#host.running) this.#host.stats.closedByServer++;
@@ -157,11 +162,7 @@ export class LoadConnection {
     this.state = ConnectionState.closed;
     const conn = this.#conn;
     this.#conn = null;
-    try {
-      conn?.close();
-    } catch {
-      // Already closed by the peer.
-    }
+    conn?.close();
   }
 
   #onBytes(buffer: Uint8Array, n: number): void {
@@ -305,21 +306,12 @@ export class LoadConnection {
     const conn = this.#conn;
     if (conn === null) return;
     this.#writing = true;
-    const bytes = encoder.encode(text);
-    const done = () => {
+    conn.write(encoder.encode(text)).then(() => {
       this.#writing = false;
       if (this.#want > 0) this.#pump();
-    };
-    const step = (offset: number): Promise<void> | void => {
-      if (offset >= bytes.length) return done();
-      return conn.write(bytes.subarray(offset)).then((n) => step(offset + n));
-    };
-    const pending = step(0);
-    if (pending !== undefined) {
-      pending.catch(() => {
-        this.#writing = false;
-        this.close();
-      });
-    }
+    }, () => {
+      this.#writing = false;
+      this.close();
+    });
   }
 }

@@ -6,14 +6,37 @@
 import { fileURLToPath } from "node:url";
 import { childArgs, type LoadOptions } from "./load_options.ts";
 import type { LoadRun, LoadRunHooks } from "./load_run.ts";
+import type { LoadProgress } from "./load_stats.ts";
 import { type LoadSummary, mergeSummaries } from "./load_summary.ts";
 
-/** Extra time a child gets beyond its own bounds before it is killed. */
-const CHILD_SLACK_MS = 30_000;
+/**
+ * Extra time a child gets beyond its own bounds before it is killed: 30 s, or a quarter of the
+ * bounds on long runs (readiness can come late when the host is starved, and closing and
+ * summarising 15,000 sockets then takes tens of seconds).
+ */
+export function childSlackMs(boundsMs: number): number {
+  return Math.max(30_000, boundsMs / 4);
+}
 
 /** Driver callbacks: readiness (merged) and child stderr lines that are not events. */
 export interface DriverHooks extends LoadRunHooks {
   readonly onChildLine?: (childIndex: number, line: string) => void;
+  /** A child's progress event (each child counts from its own start). */
+  readonly onChildProgress?: (childIndex: number, progress: LoadProgress) => void;
+}
+
+/** A driven run: the child process ids too (for /proc readings of the generator). */
+export interface DrivenLoadRun extends LoadRun {
+  readonly pids: readonly number[];
+}
+
+/**
+ * `--allow-net` for the target and for binding each source address (node:net checks the
+ * address and port it binds; a port Deno's permission list cannot give as a range, so the
+ * address is granted whole, still loopback only).
+ */
+export function childNetPermission(options: LoadOptions): string {
+  return [`${options.host}:${options.port}`, ...options.sourceAddresses].join(",");
 }
 
 async function readLines(
@@ -34,16 +57,17 @@ async function readLines(
 }
 
 /** Starts `options.processes` children, each with its share of connections and rate. */
-export function startDriver(options: LoadOptions, hooks: DriverHooks = {}): LoadRun {
+export function startDriver(options: LoadOptions, hooks: DriverHooks = {}): DrivenLoadRun {
   const script = fileURLToPath(new URL("./stratum_load.ts", import.meta.url));
   const readyInfos: { established: number; failed: number; epochMs: number }[] = [];
-  const boundMs = (options.rampS + options.handshakeTimeoutS + options.warmupS +
-        options.durationS) * 1000 + CHILD_SLACK_MS;
+  const boundsMs = (options.rampS + options.handshakeTimeoutS + options.warmupS +
+    options.durationS) * 1000;
+  const boundMs = boundsMs + childSlackMs(boundsMs);
   const children = Array.from({ length: options.processes }, (_, index) => {
     const child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        `--allow-net=${options.host}:${options.port}`,
+        `--allow-net=${childNetPermission(options)}`,
         script,
         ...childArgs(options, index),
       ],
@@ -82,6 +106,10 @@ export function startDriver(options: LoadOptions, hooks: DriverHooks = {}): Load
           }
           return;
         }
+        if (event?.event === "progress") {
+          hooks.onChildProgress?.(index, event as unknown as LoadProgress);
+          return;
+        }
         stderrTail.push(line);
         if (stderrTail.length > 20) stderrTail.shift();
         hooks.onChildLine?.(index, line);
@@ -112,6 +140,7 @@ export function startDriver(options: LoadOptions, hooks: DriverHooks = {}): Load
   });
   let stopped = false;
   return {
+    pids: children.map((c) => c.child.pid),
     done: Promise.all(children.map((c) => c.result)).then(mergeSummaries),
     stop() {
       if (stopped) return;

@@ -43,6 +43,13 @@ export interface LoadOptions {
   readonly indexOffset: number;
   /** Include the encoded latency histogram in the summary (so a driver can merge it). */
   readonly emitHistogram: boolean;
+  /**
+   * Loopback source addresses the connections leave from, round-robin (empty: the kernel's
+   * choice, 127.0.0.1). Each address has its own ephemeral ports, about 28,000 here.
+   */
+  readonly sourceAddresses: readonly string[];
+  /** Seconds between progress events on stderr; 0 for none. */
+  readonly progressIntervalS: number;
 }
 
 /** The usage text. */
@@ -55,6 +62,8 @@ export const LOAD_USAGE = [
   "  --warmup-s S           load before the window starts (default 2)",
   "  --handshake-timeout-s S  a connection not ready by then counts as failed (default 30)",
   "  --processes N          spread connections over N child processes (default 1)",
+  "  --source-addresses A,B connect from these loopback addresses in turn (127.x.x.x)",
+  "  --progress-interval-s S  a progress event on stderr every S seconds (default none)",
   "  --json                 print one JSON summary line on stdout",
 ].join("\n");
 
@@ -105,6 +114,8 @@ export function parseLoadArgs(args: readonly string[]): LoadOptions {
         json: { type: "boolean", default: false },
         "index-offset": { type: "string" },
         "emit-histogram": { type: "boolean", default: false },
+        "source-addresses": { type: "string" },
+        "progress-interval-s": { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -154,7 +165,34 @@ export function parseLoadArgs(args: readonly string[]): LoadOptions {
     json: values.json,
     indexOffset,
     emitHistogram: values["emit-histogram"],
+    sourceAddresses: parseSourceAddresses(values["source-addresses"]),
+    progressIntervalS: nonNegativeNumber("progress-interval-s", values["progress-interval-s"], 0),
   };
+}
+
+/**
+ * Parses `--source-addresses`: comma-separated IPv4 loopback addresses (127.0.0.0/8), no
+ * duplicates; the load tool never leaves the machine.
+ *
+ * @throws {RangeError} naming the flag and the bad entry
+ */
+export function parseSourceAddresses(text: string | undefined): string[] {
+  if (text === undefined) return [];
+  const addresses = text.split(",").map((a) => a.trim());
+  for (const address of addresses) {
+    const octets = address.split(".");
+    const valid = octets.length === 4 && octets[0] === "127" &&
+      octets.every((o) => /^\d{1,3}$/.test(o) && Number(o) <= 255);
+    if (!valid) {
+      throw new RangeError(
+        `Cannot parse --source-addresses: "${address}" is not a loopback IPv4 address (127.x.x.x)`,
+      );
+    }
+  }
+  if (new Set(addresses).size !== addresses.length) {
+    throw new RangeError(`Cannot parse --source-addresses: "${text}" lists an address twice`);
+  }
+  return addresses;
 }
 
 /** The share of `total` that part `index` of `parts` gets (earlier parts take the remainder). */
@@ -189,6 +227,12 @@ export function childArgs(options: LoadOptions, index: number): string[] {
     "1",
     "--json",
     "--emit-histogram",
+    ...(options.sourceAddresses.length > 0
+      ? ["--source-addresses", options.sourceAddresses.join(",")]
+      : []),
+    ...(options.progressIntervalS > 0
+      ? ["--progress-interval-s", String(options.progressIntervalS)]
+      : []),
   ];
   switch (options.mode) {
     case LoadMode.outstanding:

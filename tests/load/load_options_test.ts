@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { childArgs, LoadMode, parseLoadArgs, splitEvenly } from "./load_options.ts";
+import {
+  childArgs,
+  LoadMode,
+  parseLoadArgs,
+  parseSourceAddresses,
+  splitEvenly,
+} from "./load_options.ts";
 
 Deno.test("parseLoadArgs() applies defaults around the mode and port", () => {
   const options = parseLoadArgs(["--port", "3333", "--outstanding", "4"]);
@@ -62,4 +68,49 @@ Deno.test("childArgs() splits connections, rate and worker numbering over childr
     assert.equal(p.emitHistogram, true);
     assert.equal(p.mode, LoadMode.rate);
   }
+});
+
+Deno.test("parseLoadArgs() reads loopback source addresses and the progress interval", () => {
+  const options = parseLoadArgs([
+    "--port",
+    "1",
+    "--idle",
+    "--source-addresses",
+    "127.0.0.2, 127.0.0.3",
+    "--progress-interval-s",
+    "5",
+  ]);
+  assert.deepEqual(options.sourceAddresses, ["127.0.0.2", "127.0.0.3"]);
+  assert.equal(options.progressIntervalS, 5);
+  const plain = parseLoadArgs(["--port", "1", "--idle"]);
+  assert.deepEqual(plain.sourceAddresses, []);
+  assert.equal(plain.progressIntervalS, 0);
+});
+
+Deno.test("parseSourceAddresses() refuses what is not a distinct 127.x.x.x address", () => {
+  for (const bad of ["10.0.0.1", "127.0.0", "127.0.0.256", "localhost", "127.0.0.2,,127.0.0.3"]) {
+    assert.throws(() => parseSourceAddresses(bad), /--source-addresses/, bad);
+  }
+  assert.throws(() => parseSourceAddresses("127.0.0.2,127.0.0.2"), /twice/);
+});
+
+Deno.test("childArgs() passes source addresses and progress interval to every child", () => {
+  const options = parseLoadArgs([
+    "--port",
+    "1",
+    "--rate",
+    "100",
+    "--connections",
+    "10",
+    "--processes",
+    "2",
+    "--source-addresses",
+    "127.0.0.2,127.0.0.3",
+    "--progress-interval-s",
+    "10",
+  ]);
+  const args = childArgs(options, 1);
+  assert.equal(args[args.indexOf("--source-addresses") + 1], "127.0.0.2,127.0.0.3");
+  assert.equal(args[args.indexOf("--progress-interval-s") + 1], "10");
+  assert.equal(args[args.indexOf("--index-offset") + 1], "5");
 });

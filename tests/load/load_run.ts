@@ -7,7 +7,8 @@ import process from "node:process";
 import { regtestAddress } from "../support/addresses.ts";
 import { type ConnectionHost, ConnectionState, LoadConnection } from "./load_connection.ts";
 import { LoadMode, type LoadOptions } from "./load_options.ts";
-import { LoadStats } from "./load_stats.ts";
+import { sourceEndpoint } from "./load_socket.ts";
+import { type LoadProgress, LoadStats } from "./load_stats.ts";
 import type { LoadSummary } from "./load_summary.ts";
 
 /** Reported once every connection is ready or failed. */
@@ -20,6 +21,8 @@ export interface ReadyInfo {
 /** Callbacks of a run. */
 export interface LoadRunHooks {
   readonly onReady?: (info: ReadyInfo) => void;
+  /** Every `progressIntervalS` while the run lasts (when that is above 0). */
+  readonly onProgress?: (progress: LoadProgress) => void;
 }
 
 /** A run in progress. */
@@ -83,7 +86,11 @@ export function startLoad(options: LoadOptions, hooks: LoadRunHooks = {}): LoadR
     const index = connections.length;
     const connection = new LoadConnection(host, loadUsername(options.indexOffset + index));
     connections.push(connection);
-    runs.push(connection.run(options.host, options.port));
+    const sources = options.sourceAddresses;
+    const source = sources.length === 0
+      ? undefined
+      : sourceEndpoint(sources, options.indexOffset + index);
+    runs.push(connection.run(options.host, options.port, source));
   };
 
   // Ramp: start connections as their slot comes due, checking every few milliseconds.
@@ -101,6 +108,15 @@ export function startLoad(options: LoadOptions, hooks: LoadRunHooks = {}): LoadR
     }
   }, 2);
   timers.add(ramp);
+
+  if (options.progressIntervalS > 0 && hooks.onProgress !== undefined) {
+    const onProgress = hooks.onProgress;
+    const progress = setInterval(
+      () => onProgress(stats.progress()),
+      options.progressIntervalS * 1000,
+    );
+    timers.add(progress);
+  }
 
   // Readiness: every connection settled, or the handshake timeout passed for the stragglers.
   const handshakeMs = options.handshakeTimeoutS * 1000;

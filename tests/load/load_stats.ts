@@ -36,6 +36,18 @@ export interface SummaryContext {
   readonly perConnectionResponses: readonly number[];
 }
 
+/** What one load process has done since it started (a `progress` event on stderr). */
+export interface LoadProgress {
+  readonly epochMs: number;
+  readonly established: number;
+  readonly failed: number;
+  readonly closedByServer: number;
+  /** Submit responses since the start, every phase. */
+  readonly responsesAll: number;
+  /** Compressed latency histogram (microseconds) of every response since the start. */
+  readonly histogram: string;
+}
+
 /** Mutable counters of one load process; only its event loop touches them. */
 export class LoadStats {
   /** Responses and sends count only while the measured window is open. */
@@ -47,6 +59,9 @@ export class LoadStats {
   skippedSubmits = 0;
   responses = 0;
   accepted = 0;
+  /** Responses in every phase (progress reports). */
+  responsesAll = 0;
+  readonly #allHistogram: Histogram = newLatencyHistogram();
   readonly #errorsByCode = new Map<number, number>();
   readonly #failures = new Map<string, number>();
   readonly #histogram: Histogram = newLatencyHistogram();
@@ -60,13 +75,28 @@ export class LoadStats {
 
   /** One submit response; `latencyUs` < 0 when the send time is unknown. */
   response(errorCode: number, accepted: boolean, latencyUs: number): void {
+    this.responsesAll++;
+    const us = Math.max(1, Math.round(latencyUs));
+    if (latencyUs >= 0) this.#allHistogram.recordValue(us);
     if (!this.windowOpen) return;
     this.responses++;
     if (accepted) this.accepted++;
     if (errorCode !== 0) {
       this.#errorsByCode.set(errorCode, (this.#errorsByCode.get(errorCode) ?? 0) + 1);
     }
-    if (latencyUs >= 0) this.#histogram.recordValue(Math.max(1, Math.round(latencyUs)));
+    if (latencyUs >= 0) this.#histogram.recordValue(us);
+  }
+
+  /** Counters since the start, for a progress event. */
+  progress(): LoadProgress {
+    return {
+      epochMs: performance.timeOrigin + performance.now(),
+      established: this.established,
+      failed: this.failed,
+      closedByServer: this.closedByServer,
+      responsesAll: this.responsesAll,
+      histogram: hdr.encodeIntoCompressedBase64(this.#allHistogram),
+    };
   }
 
   /** A mining.notify for `jobId` reached a ready connection at `epochMs`. */

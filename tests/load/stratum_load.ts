@@ -8,6 +8,8 @@
  *   … --rate 5000            open loop, latency percentiles
  *   … --idle                 hold authorized connections (memory per connection, notify fan-out)
  *   … --processes 2          spread over child processes (needs --allow-run too)
+ *   … --source-addresses 127.0.0.2,127.0.0.3   leave from these addresses (needs
+ *                            --allow-net for 127.0.0.2:0 and 127.0.0.3:0 too)
  *
  * stdout: the summary (one JSON line with --json); stderr: `{"event":"ready",…}` once every
  * connection is ready or failed, and children's diagnostics. SIGTERM/SIGINT end the run early
@@ -43,6 +45,7 @@ if (import.meta.main) {
   }
   const run = startLoadTool(options, {
     onReady: (info) => err(JSON.stringify({ event: "ready", ...info })),
+    onProgress: (progress) => err(JSON.stringify({ event: "progress", ...progress })),
     onChildLine: (index, line) => err(`[load ${index}] ${line}`),
   });
   Deno.addSignalListener("SIGTERM", () => run.stop());
