@@ -1,11 +1,13 @@
 /**
- * Double SHA-256 that writes into a caller's buffer and allocates nothing, for the share path
- * (coinbase txid, merkle branch, header hash: about 7 compressions per share).
+ * SHA-256 and double SHA-256 that write into a caller's buffer and allocate nothing, for the
+ * share path (coinbase txid, merkle branch, header hash: about 7 compressions per share); hash.ts
+ * uses them for its short inputs too.
  *
- * Why not hash.ts's `sha256d`: hash-wasm's wrapper allocates a subarray per update and a fresh
- * ArrayBuffer per digest, about 600 bytes of garbage per double hash. Measured on this machine
- * for 80- and 150-byte inputs this plain-integer version is also 1.4–2× faster, because it needs
- * no JS↔WebAssembly copies. Long inputs (templates, merkle trees) should keep using hash.ts.
+ * Why not hash-wasm (what hash.ts used before): its wrapper allocates a subarray per update and a
+ * fresh ArrayBuffer per digest, about 600 bytes of garbage per double hash, and for 80- and
+ * 150-byte inputs this plain-integer version was measured 1.4–2× faster, needing no
+ * JS↔WebAssembly copies. Inputs of a KB and more (templates, blocks) are faster through
+ * node:crypto: use hash.ts for those.
  *
  * Not reentrant by design: the module's scratch state is shared, which is safe because every
  * call runs to completion synchronously.
@@ -140,8 +142,8 @@ function compress(block: Uint8Array, offset: number): void {
   state[7] = (state[7]! + h) | 0;
 }
 
-/** SHA-256 of `input[0, length)` into `out[outOffset, outOffset + 32)`. */
-function sha256Into(input: Uint8Array, length: number, out: Uint8Array, outOffset: number): void {
+/** SHA-256 of `input[0, length)` into `out[outOffset, outOffset + 32)`, unchecked. */
+function sha256Raw(input: Uint8Array, length: number, out: Uint8Array, outOffset: number): void {
   state.set(IV);
   const whole = length - (length % 64);
   for (let offset = 0; offset < whole; offset += 64) compress(input, offset);
@@ -188,6 +190,32 @@ export function sha256dInto(
   out: Uint8Array,
   outOffset = 0,
 ): void {
+  checkRange(input, length, out, outOffset);
+  sha256Raw(input, length, first, 0);
+  sha256Raw(first, 32, out, outOffset);
+}
+
+/**
+ * SHA-256 of the first `length` bytes of `input`, written to `out` at `outOffset`.
+ * `out` may be `input` itself: the input is fully read before the result is written.
+ *
+ * @param input Bytes to hash.
+ * @param length How many bytes of `input` to hash, from its start.
+ * @param out Receives the 32-byte digest.
+ * @param outOffset Where in `out` the digest starts.
+ * @throws {RangeError} If `length` exceeds `input` or the digest does not fit in `out`.
+ */
+export function sha256Into(
+  input: Uint8Array,
+  length: number,
+  out: Uint8Array,
+  outOffset = 0,
+): void {
+  checkRange(input, length, out, outOffset);
+  sha256Raw(input, length, out, outOffset);
+}
+
+function checkRange(input: Uint8Array, length: number, out: Uint8Array, outOffset: number): void {
   if (!Number.isInteger(length) || length < 0 || length > input.length) {
     throw new RangeError(
       `Cannot hash: length ${length} is outside the input's 0..${input.length} bytes`,
@@ -198,6 +226,4 @@ export function sha256dInto(
       `Cannot hash: 32 bytes at offset ${outOffset} do not fit a ${out.length}-byte output`,
     );
   }
-  sha256Into(input, length, first, 0);
-  sha256Into(first, 32, out, outOffset);
 }
