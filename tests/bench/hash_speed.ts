@@ -17,6 +17,10 @@ import { createSHA256 } from "hash-wasm";
 import { sha256Into } from "@tbg/shared/bitcoin";
 import { median } from "./module_cost.ts";
 
+const encoder = new TextEncoder();
+const out = (text: string) => Deno.stdout.writeSync(encoder.encode(text + "\n"));
+const err = (text: string) => Deno.stderr.writeSync(encoder.encode(text + "\n"));
+
 const SIZES = [32, 64, 80, 150, 256, 512, 1_024, 16_384, 65_536, 556_193];
 const LOOP_CPU_MS = 200;
 
@@ -32,9 +36,9 @@ async function implementations(): Promise<[string, Hash][]> {
     }],
     ["node:crypto", (data) => createHash("sha256").update(data).digest()],
     ["plain JS", (data) => {
-      const out = new Uint8Array(32);
-      sha256Into(data, data.length, out, 0);
-      return out;
+      const digest = new Uint8Array(32);
+      sha256Into(data, data.length, digest, 0);
+      return digest;
     }],
   ];
 }
@@ -68,7 +72,7 @@ async function main(args: string[]): Promise<number> {
   });
   const repeats = Number(values.repeats);
   if (!Number.isInteger(repeats) || repeats < 1 || repeats > 50) {
-    console.error(`hash_speed: --repeats expects 1 to 50, got "${values.repeats}"`);
+    err(`hash_speed: --repeats expects 1 to 50, got "${values.repeats}"`);
     return 2;
   }
   const impls = await implementations();
@@ -91,7 +95,7 @@ async function main(args: string[]): Promise<number> {
     }
     lines.push(`| ${size} | ${cells.join(" | ")} |`);
   }
-  console.log(lines.join("\n"));
+  out(lines.join("\n"));
   return 0;
 }
 
