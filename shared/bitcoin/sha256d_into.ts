@@ -1,13 +1,12 @@
 /**
- * SHA-256 and double SHA-256 that write into a caller's buffer and allocate nothing, for the
- * share path (coinbase txid, merkle branch, header hash: about 7 compressions per share); hash.ts
- * uses them for its short inputs too.
+ * Double SHA-256 (and single, `sha256Into`) that writes into a caller's buffer and allocates
+ * nothing, for the share path (coinbase txid, merkle branch, header hash: about 7 compressions
+ * per share).
  *
- * Why not hash-wasm (what hash.ts used before): its wrapper allocates a subarray per update and a
- * fresh ArrayBuffer per digest, about 600 bytes of garbage per double hash, and for 80- and
- * 150-byte inputs this plain-integer version was measured 1.4–2× faster, needing no
- * JS↔WebAssembly copies. Inputs of a KB and more (templates, blocks) are faster through
- * node:crypto: use hash.ts for those.
+ * Why not hash.ts's `sha256d`: hash-wasm's wrapper allocates a subarray per update and a fresh
+ * ArrayBuffer per digest, about 600 bytes of garbage per double hash. Measured on this machine
+ * for 80- and 150-byte inputs this plain-integer version is also 1.4–2× faster, because it needs
+ * no JS↔WebAssembly copies. Long inputs (templates, merkle trees) should keep using hash.ts.
  *
  * Not reentrant by design: the module's scratch state is shared, which is safe because every
  * call runs to completion synchronously.
