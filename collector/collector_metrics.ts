@@ -4,7 +4,6 @@
  *
  * @module
  */
-import client from "prom-client";
 import { ALL_EVENT_TYPES, type EventType } from "@tbg/shared/events";
 import {
   CellCounter,
@@ -13,6 +12,7 @@ import {
   type CounterCell,
   type GaugeCell,
   type HistogramCell,
+  MetricRegistry,
   MILLISECOND_BUCKETS,
 } from "@tbg/shared/metrics";
 
@@ -76,7 +76,7 @@ export const BATCH_SIZE_BUCKETS: readonly number[] = Object.freeze([
 /** The collector's metrics. */
 export class CollectorMetrics {
   /** The registry served on /metrics. */
-  readonly registry: client.Registry;
+  readonly registry: MetricRegistry;
   /** `collector_events_total{type}`: valid events processed (stored or found already stored). */
   readonly events: Readonly<Record<EventType, CounterCell>>;
   /** `collector_invalid_events_total`: message bodies that are not valid events (acked). */
@@ -98,9 +98,9 @@ export class CollectorMetrics {
    * Registers every series, at zero.
    *
    * @param registry The registry to fill; a new one unless given.
-   * @throws {Error} from prom-client when the registry already holds one of these names.
+   * @throws {Error} when the registry already holds one of these names.
    */
-  constructor(registry: client.Registry = new client.Registry()) {
+  constructor(registry: MetricRegistry = new MetricRegistry()) {
     this.registry = registry;
     const events = new CellCounter<"type">({
       registry,

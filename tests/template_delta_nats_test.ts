@@ -23,7 +23,7 @@
 import assert from "node:assert/strict";
 import { connect } from "nats";
 import { DeliverPolicy, jetstream, jetstreamManager } from "nats/jetstream";
-import client from "prom-client";
+import { MetricRegistry } from "@tbg/shared/metrics";
 import type { BlockTemplate } from "@tbg/shared/engine";
 import {
   decodeTemplateMessage,
@@ -58,7 +58,7 @@ function report(line: string): void {
 /** The primary's publisher on its own connection, with metrics on a fresh registry. */
 function startPrimary(servers: string[], log: MemoryLog) {
   const link = new PersistentNatsConnection({ servers, name: "eu-0-templates", log });
-  const metrics = new TemplateDistributionMetrics(new client.Registry());
+  const metrics = new TemplateDistributionMetrics(new MetricRegistry());
   // Heartbeats once a minute: they would otherwise add to the bytes measured on the link.
   const publisher = new TemplatePublisher({
     link,

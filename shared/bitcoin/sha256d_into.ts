@@ -1,6 +1,7 @@
 /**
- * Double SHA-256 that writes into a caller's buffer and allocates nothing, for the share path
- * (coinbase txid, merkle branch, header hash: about 7 compressions per share).
+ * Double SHA-256 (and single, `sha256Into`) that writes into a caller's buffer and allocates
+ * nothing, for the share path (coinbase txid, merkle branch, header hash: about 7 compressions
+ * per share).
  *
  * Why not hash.ts's `sha256d`: hash-wasm's wrapper allocates a subarray per update and a fresh
  * ArrayBuffer per digest, about 600 bytes of garbage per double hash. Measured on this machine
@@ -140,8 +141,8 @@ function compress(block: Uint8Array, offset: number): void {
   state[7] = (state[7]! + h) | 0;
 }
 
-/** SHA-256 of `input[0, length)` into `out[outOffset, outOffset + 32)`. */
-function sha256Into(input: Uint8Array, length: number, out: Uint8Array, outOffset: number): void {
+/** SHA-256 of `input[0, length)` into `out[outOffset, outOffset + 32)`, unchecked. */
+function sha256Raw(input: Uint8Array, length: number, out: Uint8Array, outOffset: number): void {
   state.set(IV);
   const whole = length - (length % 64);
   for (let offset = 0; offset < whole; offset += 64) compress(input, offset);
@@ -188,6 +189,32 @@ export function sha256dInto(
   out: Uint8Array,
   outOffset = 0,
 ): void {
+  checkRange(input, length, out, outOffset);
+  sha256Raw(input, length, first, 0);
+  sha256Raw(first, 32, out, outOffset);
+}
+
+/**
+ * SHA-256 of the first `length` bytes of `input`, written to `out` at `outOffset`.
+ * `out` may be `input` itself: the input is fully read before the result is written.
+ *
+ * @param input Bytes to hash.
+ * @param length How many bytes of `input` to hash, from its start.
+ * @param out Receives the 32-byte digest.
+ * @param outOffset Where in `out` the digest starts.
+ * @throws {RangeError} If `length` exceeds `input` or the digest does not fit in `out`.
+ */
+export function sha256Into(
+  input: Uint8Array,
+  length: number,
+  out: Uint8Array,
+  outOffset = 0,
+): void {
+  checkRange(input, length, out, outOffset);
+  sha256Raw(input, length, out, outOffset);
+}
+
+function checkRange(input: Uint8Array, length: number, out: Uint8Array, outOffset: number): void {
   if (!Number.isInteger(length) || length < 0 || length > input.length) {
     throw new RangeError(
       `Cannot hash: length ${length} is outside the input's 0..${input.length} bytes`,
@@ -198,6 +225,4 @@ export function sha256dInto(
       `Cannot hash: 32 bytes at offset ${outOffset} do not fit a ${out.length}-byte output`,
     );
   }
-  sha256Into(input, length, first, 0);
-  sha256Into(first, 32, out, outOffset);
 }

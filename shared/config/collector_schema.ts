@@ -22,64 +22,71 @@ export function isJetStreamName(name: string): boolean {
 const jetStreamName = (): z.ZodString =>
   stringMatching(isJetStreamName, "a JetStream name of letters, digits, '_' and '-'");
 
-const schema = section({
-  nats_url: withDefault(
-    natsUrlField(),
-    "nats://127.0.0.1:4222",
-    "NATS server(s) of the hub holding the events stream.",
-  ),
-  region_filter: optional(
-    stringMatching(isRegionSlug, "a slug of 1 to 32 characters from [a-z0-9-]"),
-    "Consume only this region's events; all regions when absent.",
-  ),
-  postgres: required(
-    section({
-      url: required(
-        stringMatching(
-          (value) => parseServiceUrl(value, { postgres: 5432, postgresql: 5432 }) !== undefined,
-          `"postgres://user:password@host[:port]/database"`,
-          true,
-        ),
-        "PostgreSQL connection URL.",
-      ),
-    }),
-    "PostgreSQL (TimescaleDB when available) for event storage.",
-  ),
-  redis: required(
-    section({ url: required(redisUrlField(), "Redis server URL.") }),
-    "Redis for real-time state and streams.",
-  ),
-  batch: defaultedSection({
-    max_events: withDefault(positiveInt(), 1000, "Most events written per database batch."),
-    max_wait_ms: withDefault(
-      positiveInt(),
-      50,
-      "Milliseconds a partial batch waits before it is written.",
+// Built on first use: a service builds only its own kind's schema (each costs memory).
+function buildSchema() {
+  return section({
+    nats_url: withDefault(
+      natsUrlField(),
+      "nats://127.0.0.1:4222",
+      "NATS server(s) of the hub holding the events stream.",
     ),
-  }, "Batching of database writes."),
-  stream: withDefault(jetStreamName(), "MINING_EVENTS", "JetStream stream holding the events."),
-  durable: withDefault(
-    jetStreamName(),
-    "event-pipeline",
-    "Durable consumer name; collectors with the same name share the load.",
-  ),
-  metrics: metricsSection(9101),
-  migrate_on_start: withDefault(
-    boolean(),
-    false,
-    "Apply pending SQL migrations before consuming.",
-  ),
-  logdir: optional(
-    nonEmptyString("a directory path"),
-    "Directory for log files; stderr only when absent.",
-  ),
-});
+    region_filter: optional(
+      stringMatching(isRegionSlug, "a slug of 1 to 32 characters from [a-z0-9-]"),
+      "Consume only this region's events; all regions when absent.",
+    ),
+    postgres: required(
+      section({
+        url: required(
+          stringMatching(
+            (value) => parseServiceUrl(value, { postgres: 5432, postgresql: 5432 }) !== undefined,
+            `"postgres://user:password@host[:port]/database"`,
+            true,
+          ),
+          "PostgreSQL connection URL.",
+        ),
+      }),
+      "PostgreSQL (TimescaleDB when available) for event storage.",
+    ),
+    redis: required(
+      section({ url: required(redisUrlField(), "Redis server URL.") }),
+      "Redis for real-time state and streams.",
+    ),
+    batch: defaultedSection({
+      max_events: withDefault(positiveInt(), 1000, "Most events written per database batch."),
+      max_wait_ms: withDefault(
+        positiveInt(),
+        50,
+        "Milliseconds a partial batch waits before it is written.",
+      ),
+    }, "Batching of database writes."),
+    stream: withDefault(jetStreamName(), "MINING_EVENTS", "JetStream stream holding the events."),
+    durable: withDefault(
+      jetStreamName(),
+      "event-pipeline",
+      "Durable consumer name; collectors with the same name share the load.",
+    ),
+    metrics: metricsSection(9101),
+    migrate_on_start: withDefault(
+      boolean(),
+      false,
+      "Apply pending SQL migrations before consuming.",
+    ),
+    logdir: optional(
+      nonEmptyString("a directory path"),
+      "Directory for log files; stderr only when absent.",
+    ),
+  });
+}
 
 /** Proof, checked by the compiler, that the schema's output is exactly {@link CollectorConfig}. */
-const _outputMatches: Equals<z.output<typeof schema>, CollectorConfig> = true;
+const _outputMatches: Equals<z.output<ReturnType<typeof buildSchema>>, CollectorConfig> = true;
+
+let built: z.ZodType<CollectorConfig, unknown> | undefined;
 
 /**
  * Configuration of `tbg-collector`, the event pipeline from JetStream into PostgreSQL and
  * Redis. Unknown keys are rejected.
  */
-export const collectorConfigSchema: z.ZodType<CollectorConfig, unknown> = schema;
+export function collectorConfigSchema(): z.ZodType<CollectorConfig, unknown> {
+  return built ??= buildSchema();
+}

@@ -38,14 +38,18 @@ export interface ConfigByKind {
 /** Any service's validated configuration. */
 export type Config = ConfigByKind[ServiceKind];
 
-/** The schema of each service's config file. */
-export const configSchemas: {
-  readonly [K in ServiceKind]: z.ZodType<ConfigByKind[K], unknown>;
+const SCHEMA_BUILDERS: {
+  readonly [K in ServiceKind]: () => z.ZodType<ConfigByKind[K], unknown>;
 } = {
   stratum: stratumConfigSchema,
   relay: relayConfigSchema,
   collector: collectorConfigSchema,
 };
+
+/** The schema of a service's config file, built on first request (only that kind's). */
+export function configSchema<K extends ServiceKind>(kind: K): z.ZodType<ConfigByKind[K], unknown> {
+  return SCHEMA_BUILDERS[kind]() as z.ZodType<ConfigByKind[K], unknown>;
+}
 
 /**
  * Validates an already parsed JSON value as a service's config, filling in defaults.
@@ -60,7 +64,7 @@ export function validateConfig<K extends ServiceKind>(
   value: unknown,
   configPath: string,
 ): ConfigByKind[K] {
-  const schema = configSchemas[kind] as z.ZodType<ConfigByKind[K], unknown>;
+  const schema = configSchema(kind);
   const result = schema.safeParse(value, { reportInput: true });
   if (result.success) return result.data;
   throw new ConfigError(configPath, toConfigIssues(schema, result.error.issues), {

@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { ConfigError } from "./config_error.ts";
-import { loadConfig, parseConfig, validateConfig } from "./load_config.ts";
+import {
+  configSchema,
+  loadConfig,
+  parseConfig,
+  SERVICE_KINDS,
+  validateConfig,
+} from "./load_config.ts";
 import { EVENT_TYPE_NAMES } from "./engine_schema.ts";
 
 const PATH = "/etc/tbg/stratum.json";
@@ -412,4 +418,11 @@ Deno.test("loadConfig() loads every example config in infra/config", () => {
     loadConfig("collector", infraConfig("collector.devnet.json")).migrate_on_start,
     true,
   );
+});
+
+Deno.test("configSchema() builds each kind's schema once and hands out that one", () => {
+  for (const kind of SERVICE_KINDS) {
+    assert.equal(configSchema(kind), configSchema(kind), kind);
+  }
+  assert.notEqual(configSchema("stratum"), configSchema("relay"));
 });

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { fieldDocs } from "./_fields.ts";
 import { unwrapSchema } from "./_schema_walk.ts";
-import { configSchemas, type ServiceKind } from "./load_config.ts";
+import { configSchema, type ServiceKind } from "./load_config.ts";
 
 /** One row of the configuration reference. */
 export interface ConfigReferenceRow {
@@ -50,7 +50,7 @@ function walk(object: z.ZodObject, prefix: string, rows: ConfigReferenceRow[]): 
  * @throws {TypeError} if a key lacks a description (a schema bug, caught by its unit test)
  */
 export function configReference(kind: ServiceKind): ConfigReferenceRow[] {
-  const schema = unwrapSchema(configSchemas[kind] as z.ZodType);
+  const schema = unwrapSchema(configSchema(kind) as z.ZodType);
   if (!(schema instanceof z.ZodObject)) {
     throw new TypeError(`Cannot document ${kind} config: its schema is not an object`);
   }

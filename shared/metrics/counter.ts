@@ -1,14 +1,14 @@
 /**
  * Counters whose hot-path increments are plain number additions.
  *
- * prom-client's own `counter.labels(...).inc()` hashes and validates the label set on every call
- * (about 150 ns here); the share path cannot afford that several times per submit. So each label
- * set gets a {@linkcode CounterCell} once, at construction, and the prom-client counter reads the
- * cells only when Prometheus scrapes.
+ * A registry-side counter that hashes and validates the label set on every increment (prom-client's
+ * `counter.labels(...).inc()`, about 150 ns here) is more than the share path can afford several
+ * times per submit. So each label set gets a {@linkcode CounterCell} once, at construction, and
+ * the counter reads the cells only when Prometheus scrapes.
  *
  * @module
  */
-import client from "prom-client";
+import { checkMetricNames, type ExportedValues, type MetricRegistry } from "./registry.ts";
 import { seriesKey } from "./_series_key.ts";
 
 /** The label values of one series; label names absent from the object are left off the series. */
@@ -48,7 +48,7 @@ export interface MetricSpec<L extends string> {
   /** Label names its series may carry (besides the registry's default labels). */
   readonly labelNames?: readonly L[];
   /** The registry that exports it. */
-  readonly registry: client.Registry;
+  readonly registry: MetricRegistry;
 }
 
 interface CounterSeries<L extends string> {
@@ -65,33 +65,44 @@ interface CounterSeries<L extends string> {
 export class CellCounter<L extends string = never> {
   /** The metric name. */
   readonly name: string;
+  /** The HELP line. */
+  readonly help: string;
+  /** What the registry prints on the TYPE line. */
+  readonly type = "counter" as const;
   readonly #labelNames: readonly string[];
   readonly #series = new Map<string, CounterSeries<L>>();
-  readonly #counter: client.Counter<L>;
 
   /**
    * Registers the counter with `spec.registry`.
    *
-   * @throws {Error} from prom-client when the registry already has a metric of that name.
+   * @throws {Error} for an invalid metric or label name, or when the registry already has a
+   *   metric of that name.
    */
   constructor(spec: MetricSpec<L>) {
+    checkMetricNames(spec.name, spec.labelNames ?? []);
+    if (spec.help === "") throw new Error("Missing mandatory help parameter");
     this.name = spec.name;
+    this.help = spec.help;
     this.#labelNames = spec.labelNames ?? [];
-    const series = this.#series;
-    this.#counter = new client.Counter<L>({
-      name: spec.name,
-      help: spec.help,
-      labelNames: spec.labelNames ?? [],
-      registers: [spec.registry],
-      // Rebuilt from the cells on every scrape, so the cells are the only state.
-      collect(this: client.Counter<L>): void {
-        this.reset();
-        for (const { labels, cell } of series.values()) {
-          this.inc(labels, cell.value);
-        }
-      },
-    });
+    spec.registry.registerMetric(this);
   }
+
+  /** Reads every series from its cell (called on each scrape); the cells are the only state. */
+  get(): ExportedValues {
+    // An unlabelled counter is exported at 0 before its cell exists, as Prometheus clients do.
+    if (this.#labelNames.length === 0 && this.#series.size === 0) {
+      return { values: [{ labels: {}, value: 0 }] };
+    }
+    return {
+      values: [...this.#series.values()].map(({ labels, cell }) => ({ labels, value: cell.value })),
+    };
+  }
+
+  /**
+   * Does nothing: the counts live in the cells their holders own, and the next scrape reads them
+   * again (as the prom-client counter rebuilt from them did).
+   */
+  reset(): void {}
 
   /**
    * The cell for one label set, made on first request; callers keep it and increment it directly.

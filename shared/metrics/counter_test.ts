@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import client from "prom-client";
+import { MetricRegistry } from "./registry.ts";
 import { CellCounter, CounterCell } from "./counter.ts";
 import { parseExposition, sampleValue } from "./_exposition.ts";
 
-async function scrape(registry: client.Registry) {
+async function scrape(registry: MetricRegistry) {
   return parseExposition(await registry.metrics());
 }
 
@@ -24,7 +24,7 @@ Deno.test("CounterCell.inc() refuses negative, NaN and infinite steps", () => {
 });
 
 Deno.test("CellCounter exports each child at 0 before any increment", async () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const counter = new CellCounter<"kind">({
     registry,
     name: "t_events_total",
@@ -41,7 +41,7 @@ Deno.test("CellCounter exports each child at 0 before any increment", async () =
 });
 
 Deno.test("CellCounter scrapes show the cells' current counts, repeatedly", async () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const counter = new CellCounter<"kind">({
     registry,
     name: "t_events_total",
@@ -63,7 +63,7 @@ Deno.test("CellCounter scrapes show the cells' current counts, repeatedly", asyn
 });
 
 Deno.test("CellCounter.child() returns the same cell for the same label set", () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const counter = new CellCounter<"x" | "y">({
     registry,
     name: "t_total",
@@ -75,7 +75,7 @@ Deno.test("CellCounter.child() returns the same cell for the same label set", ()
 });
 
 Deno.test("CellCounter.child() leaves an omitted label off the series", async () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const counter = new CellCounter<"valid" | "reason">({
     registry,
     name: "t_shares_total",
@@ -92,7 +92,7 @@ Deno.test("CellCounter.child() leaves an omitted label off the series", async ()
 });
 
 Deno.test("CellCounter.child() rejects a label name the counter does not declare", () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const counter = new CellCounter<"kind">({
     registry,
     name: "t_total",
@@ -106,7 +106,7 @@ Deno.test("CellCounter.child() rejects a label name the counter does not declare
 });
 
 Deno.test("CellCounter.child(labels, cell) exports one cell under a second name", async () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const first = new CellCounter({ registry, name: "t_first_total", help: "h" });
   const second = new CellCounter({ registry, name: "t_second_total", help: "h" });
   const cell = first.child();
@@ -119,7 +119,7 @@ Deno.test("CellCounter.child(labels, cell) exports one cell under a second name"
 });
 
 Deno.test("CellCounter refuses a name already registered", () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   new CellCounter({ registry, name: "t_total", help: "h" });
   assert.throws(() => new CellCounter({ registry, name: "t_total", help: "h" }));
 });

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import client from "prom-client";
 import type { LabelValues, MetricSpec } from "./counter.ts";
 import { seriesKey } from "./_series_key.ts";
+import { checkMetricNames, type ExportedValues } from "./registry.ts";
 
 /** A value that goes up and down. Owned by whoever sets it; read by the registry at scrape. */
 export class GaugeCell {
@@ -64,31 +64,44 @@ interface GaugeSeries<L extends string> {
 export class CellGauge<L extends string = never> {
   /** The metric name. */
   readonly name: string;
+  /** The HELP line. */
+  readonly help: string;
+  /** What the registry prints on the TYPE line. */
+  readonly type = "gauge" as const;
   readonly #labelNames: readonly string[];
   readonly #series = new Map<string, GaugeSeries<L>>();
 
   /**
    * Registers the gauge with `spec.registry`.
    *
-   * @throws {Error} from prom-client when the registry already has a metric of that name.
+   * @throws {Error} for an invalid metric or label name, or when the registry already has a
+   *   metric of that name.
    */
   constructor(spec: MetricSpec<L>) {
+    checkMetricNames(spec.name, spec.labelNames ?? []);
+    if (spec.help === "") throw new Error("Missing mandatory help parameter");
     this.name = spec.name;
+    this.help = spec.help;
     this.#labelNames = spec.labelNames ?? [];
-    const series = this.#series;
-    new client.Gauge<L>({
-      name: spec.name,
-      help: spec.help,
-      labelNames: spec.labelNames ?? [],
-      registers: [spec.registry],
-      collect(this: client.Gauge<L>): void {
-        this.reset();
-        for (const { labels, source } of series.values()) {
-          this.set(labels, typeof source === "function" ? source() : source.value);
-        }
-      },
-    });
+    spec.registry.registerMetric(this);
   }
+
+  /** Reads every series from its cell or function (called on each scrape). */
+  get(): ExportedValues {
+    // An unlabelled gauge is exported at 0 before its source exists, as Prometheus clients do.
+    if (this.#labelNames.length === 0 && this.#series.size === 0) {
+      return { values: [{ labels: {}, value: 0 }] };
+    }
+    return {
+      values: [...this.#series.values()].map(({ labels, source }) => ({
+        labels,
+        value: typeof source === "function" ? source() : source.value,
+      })),
+    };
+  }
+
+  /** Does nothing: the values live in the cells and functions, read again at the next scrape. */
+  reset(): void {}
 
   /**
    * The cell for one label set, made on first request; callers keep it and set it directly.

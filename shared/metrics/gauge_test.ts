@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import client from "prom-client";
+import { MetricRegistry } from "./registry.ts";
 import { CellGauge, GaugeCell } from "./gauge.ts";
 import { parseExposition, sampleValue } from "./_exposition.ts";
 
@@ -25,7 +25,7 @@ Deno.test("GaugeCell refuses NaN and non-finite steps", () => {
 });
 
 Deno.test("CellGauge exports cells as set and samples as computed at scrape time", async () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const gauge = new CellGauge<"side">({
     registry,
     name: "t_level",
@@ -46,7 +46,7 @@ Deno.test("CellGauge exports cells as set and samples as computed at scrape time
 });
 
 Deno.test("CellGauge refuses a second source for one label set", () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const gauge = new CellGauge({ registry, name: "t_level", help: "h" });
   gauge.sample(() => 1);
   assert.throws(() => gauge.child(), TypeError);

@@ -3,15 +3,14 @@
  *
  * prom-client's `Histogram.observe()` allocates, validates and hashes labels on every call
  * (about 200 ns here), and offers no way to load bucket counts kept elsewhere. So this module
- * keeps the counts in {@linkcode HistogramCell}s and joins the prom-client registry as a metric
- * of its own that renders them at scrape time, in the same shape prom-client's histograms
- * have (`_bucket` series with cumulative `le` buckets and `+Inf`, then `_sum` and `_count`).
+ * keeps the counts in {@linkcode HistogramCell}s and joins the registry as a metric that renders
+ * them at scrape time, in the same shape prom-client's histograms have (`_bucket` series with cumulative `le` buckets and `+Inf`, then `_sum` and `_count`).
  *
  * @module
  */
-import type client from "prom-client";
 import type { LabelValues, MetricSpec } from "./counter.ts";
 import { seriesKey } from "./_series_key.ts";
+import type { ExportedSample, ExportedValues } from "./registry.ts";
 
 /** Bucket bounds for sub-millisecond latencies in microseconds (1 µs to 10 ms). */
 export const MICROSECOND_BUCKETS: readonly number[] = Object.freeze([
@@ -147,22 +146,6 @@ export interface HistogramSpec<L extends string> extends MetricSpec<L> {
   readonly buckets: readonly number[];
 }
 
-/** One sample as the prom-client registry renders it. */
-interface RenderedSample {
-  readonly metricName: string;
-  readonly labels: Readonly<Record<string, string | number>>;
-  readonly value: number;
-}
-
-/** The shape prom-client's `Registry` reads from each metric's `get()`. */
-interface RenderedMetric {
-  readonly name: string;
-  readonly help: string;
-  readonly type: "histogram";
-  readonly aggregator: "sum";
-  readonly values: RenderedSample[];
-}
-
 interface HistogramSeries<L extends string> {
   readonly labels: LabelValues<L>;
   readonly cell: HistogramCell;
@@ -176,8 +159,6 @@ export class CellHistogram<L extends string = never> {
   readonly help: string;
   /** What the registry prints on the TYPE line. */
   readonly type = "histogram" as const;
-  /** How prom-client's cluster mode would merge workers (unused here, read by the registry). */
-  readonly aggregator = "sum" as const;
   readonly #labelNames: readonly string[];
   readonly #bounds: Float64Array;
   readonly #series = new Map<string, HistogramSeries<L>>();
@@ -187,7 +168,7 @@ export class CellHistogram<L extends string = never> {
    *
    * @throws {RangeError} when the buckets are empty, not finite or not strictly ascending.
    * @throws {TypeError} when a label is named `le` (Prometheus reserves it for buckets).
-   * @throws {Error} from prom-client when the registry already has a metric of that name.
+   * @throws {Error} when the registry already has a metric of that name.
    */
   constructor(spec: HistogramSpec<L>) {
     const buckets = spec.buckets;
@@ -210,9 +191,7 @@ export class CellHistogram<L extends string = never> {
     this.help = spec.help;
     this.#labelNames = spec.labelNames ?? [];
     this.#bounds = Float64Array.from(buckets);
-    // The registry only calls get(), reset() and reads name/help/type/aggregator, which this
-    // class provides; prom-client's types admit only its own classes, hence the cast.
-    spec.registry.registerMetric(this as unknown as client.Metric);
+    spec.registry.registerMetric(this);
   }
 
   /**
@@ -230,8 +209,8 @@ export class CellHistogram<L extends string = never> {
   }
 
   /** Renders every series for the registry (called on each scrape). */
-  get(): Promise<RenderedMetric> {
-    const values: RenderedSample[] = [];
+  get(): ExportedValues {
+    const values: ExportedSample[] = [];
     const bucketName = `${this.name}_bucket`;
     for (const { labels, cell } of this.#series.values()) {
       const base = labels as Readonly<Record<string, string>>;
@@ -247,16 +226,10 @@ export class CellHistogram<L extends string = never> {
       values.push({ metricName: `${this.name}_sum`, labels: base, value: cell.sum });
       values.push({ metricName: `${this.name}_count`, labels: base, value: cell.count });
     }
-    return Promise.resolve({
-      name: this.name,
-      help: this.help,
-      type: this.type,
-      aggregator: this.aggregator,
-      values,
-    });
+    return { values };
   }
 
-  /** Forgets every observation of every series (prom-client's `registry.resetMetrics()`). */
+  /** Forgets every observation of every series (`registry.resetMetrics()`). */
   reset(): void {
     for (const { cell } of this.#series.values()) cell.reset();
   }

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type client from "prom-client";
+import type { MetricRegistry } from "./registry.ts";
 import { failingChecks, type HealthReport, type HealthSource } from "./health_checks.ts";
 import { headEnd, isHeadError, parseRequestHead, type RequestHead } from "./http_request_head.ts";
 import { type AcceptFailure, runAcceptLoop } from "../net/accept_loop.ts";
@@ -50,7 +50,7 @@ export interface MetricsServerOptions {
   /** Path of the Prometheus endpoint, e.g. `/metrics`. */
   readonly path: string;
   /** The registry to render. */
-  readonly registry: client.Registry;
+  readonly registry: MetricRegistry;
   /** Computes the `/health` answer on each request. */
   readonly health: HealthSource;
   /** Most connections open at once; the next one is answered 503 and closed (default 64). */

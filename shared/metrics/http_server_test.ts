@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import client from "prom-client";
+import { MetricRegistry } from "./registry.ts";
 import { PoolMetrics } from "./pool_metrics.ts";
 import type { HealthReport } from "./health_checks.ts";
 import {
@@ -63,7 +63,10 @@ Deno.test("GET /metrics returns the Prometheus text of the registry", async () =
     metrics.sharesValid.inc(7);
     const response = await fetch(url("/metrics"));
     assert.equal(response.status, 200);
-    assert.equal(response.headers.get("content-type"), client.Registry.PROMETHEUS_CONTENT_TYPE);
+    assert.equal(
+      response.headers.get("content-type"),
+      "text/plain; version=0.0.4; charset=utf-8",
+    );
     const parsed = parseExposition(await response.text());
     assert.equal(sampleValue(parsed, "ckpool_shares_total", { valid: "true" }), 7);
     assert.equal(parsed.type.get("ckpool_event_emit_latency_us"), "histogram");
@@ -130,13 +133,14 @@ Deno.test("GET /health answers 503 when the health function throws", async () =>
 
 Deno.test("GET /metrics answers 500 and reports the error when collection fails", async () => {
   await withServer(async ({ metrics, errors, url }) => {
-    new client.Gauge({
+    metrics.registry.registerMetric({
       name: "t_broken",
       help: "h",
-      registers: [metrics.registry],
-      collect() {
+      type: "gauge",
+      get() {
         throw new RangeError("Cannot read gauge: broken");
       },
+      reset() {},
     });
     const response = await fetch(url("/metrics"));
     assert.equal(response.status, 500);
@@ -198,7 +202,7 @@ Deno.test("shutdown() closes the listener so new connections are refused", async
 });
 
 Deno.test("startMetricsServer() refuses a path that is relative or collides with /health", () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const health = () => ({ ok: true, checks: {} });
   for (const path of ["metrics", "/health"]) {
     assert.throws(
@@ -215,7 +219,7 @@ Deno.test("startMetricsServer() fails when the port is taken", async () => {
         hostname: "127.0.0.1",
         port: server.port,
         path: "/metrics",
-        registry: new client.Registry(),
+        registry: new MetricRegistry(),
         health: () => ({ ok: true, checks: {} }),
       }), Deno.errors.AddrInUse);
     return Promise.resolve();

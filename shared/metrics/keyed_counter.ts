@@ -5,7 +5,7 @@
  * @module
  */
 import { CellCounter, type CounterCell } from "./counter.ts";
-import type client from "prom-client";
+import type { MetricRegistry } from "./registry.ts";
 
 /** Series a {@linkcode KeyedCounter} makes for names it was not told about, at most. */
 export const DEFAULT_MAX_EXTRA_KEYS = 32;
@@ -26,7 +26,7 @@ export interface KeyedCounterSpec {
   /** Further names accepted before the rest share {@linkcode OVERFLOW_KEY}. */
   readonly maxExtraKeys?: number;
   /** The registry that exports it. */
-  readonly registry: client.Registry;
+  readonly registry: MetricRegistry;
 }
 
 /**
@@ -44,7 +44,7 @@ export class KeyedCounter {
    * Registers the counter.
    *
    * @throws {RangeError} when `maxExtraKeys` is negative or not an integer.
-   * @throws {Error} from prom-client when the registry already has a metric of that name.
+   * @throws {Error} when the registry already has a metric of that name.
    */
   constructor(spec: KeyedCounterSpec) {
     const extra = spec.maxExtraKeys ?? DEFAULT_MAX_EXTRA_KEYS;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import client from "prom-client";
+import { MetricRegistry } from "./registry.ts";
 import { KeyedCounter, OVERFLOW_KEY } from "./keyed_counter.ts";
 import { parseExposition, sampleValue } from "./_exposition.ts";
 
 Deno.test("KeyedCounter exports known names at 0 and counts each name apart", async () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const counter = new KeyedCounter({
     registry,
     name: "t_rejections_total",
@@ -20,7 +20,7 @@ Deno.test("KeyedCounter exports known names at 0 and counts each name apart", as
 });
 
 Deno.test("KeyedCounter counts an unlisted name under its own series", async () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const counter = new KeyedCounter({
     registry,
     name: "t_errors_total",
@@ -35,7 +35,7 @@ Deno.test("KeyedCounter counts an unlisted name under its own series", async () 
 });
 
 Deno.test("KeyedCounter folds names beyond the cap into the overflow series", async () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const counter = new KeyedCounter({
     registry,
     name: "t_errors_total",
@@ -58,7 +58,7 @@ Deno.test("KeyedCounter folds names beyond the cap into the overflow series", as
 });
 
 Deno.test("KeyedCounter refuses a negative or fractional cap", () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   for (const maxExtraKeys of [-1, 1.5, NaN]) {
     assert.throws(
       () =>

@@ -3,7 +3,7 @@
  * collector.
  *
  * Hot-path updates go to plain-number cells (`CounterCell`, `GaugeCell`, `HistogramCell`) that
- * the prom-client registry reads only when scraped:
+ * the registry reads only when scraped:
  *
  * ```ts
  * const metrics = new PoolMetrics({ region: "eu", instance: "eu-1" });
@@ -33,6 +33,15 @@ export {
   MICROSECOND_BUCKETS,
   MILLISECOND_BUCKETS,
 } from "./histogram.ts";
+export {
+  checkMetricNames,
+  type ExportedMetric,
+  type ExportedSample,
+  type ExportedValues,
+  formatValue,
+  MetricRegistry,
+  PROMETHEUS_CONTENT_TYPE,
+} from "./registry.ts";
 export {
   DEFAULT_MAX_EXTRA_KEYS,
   KeyedCounter,

@@ -16,7 +16,7 @@
  *
  * @module
  */
-import client from "prom-client";
+import { MetricRegistry } from "./registry.ts";
 import { type Clock, systemClock } from "../engine/clock.ts";
 import { RejectReason } from "../engine/share.ts";
 import { CellCounter, type CounterCell } from "./counter.ts";
@@ -82,7 +82,7 @@ export interface PoolMetricsOptions {
    * The registry to fill; a new one unless given. Its default labels are replaced with
    * `region` and `instance`.
    */
-  readonly registry?: client.Registry;
+  readonly registry?: MetricRegistry;
   /** Time source for uptime and template age; the process clock unless given. */
   readonly clock?: Clock;
   /** Resident set size in bytes, read at scrape; `Deno.memoryUsage().rss` unless given. */
@@ -106,7 +106,7 @@ export interface ShareCounts {
 /** Metrics of one Stratum engine instance (primary pool or relay), on their own registry. */
 export class PoolMetrics {
   /** The registry to serve; relay metrics and service extras may join it. */
-  readonly registry: client.Registry;
+  readonly registry: MetricRegistry;
   /** `ckpool_connected_miners`: open Stratum connections. */
   readonly connectedMiners: GaugeCell;
   /** `ckpool_shares_total{valid="true"}`. */
@@ -155,10 +155,10 @@ export class PoolMetrics {
   /**
    * Creates every metric and registers it.
    *
-   * @throws {Error} from prom-client when the registry already holds one of these names.
+   * @throws {Error} when the registry already holds one of these names.
    */
   constructor(options: PoolMetricsOptions) {
-    const registry = options.registry ?? new client.Registry();
+    const registry = options.registry ?? new MetricRegistry();
     registry.setDefaultLabels({ region: options.region, instance: options.instance });
     this.registry = registry;
     this.#clock = options.clock ?? systemClock;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type client from "prom-client";
+import type { MetricRegistry } from "./registry.ts";
 import { type Clock, systemClock } from "../engine/clock.ts";
 import { CellCounter, type CounterCell } from "./counter.ts";
 import { CellGauge, type GaugeCell } from "./gauge.ts";
@@ -39,7 +39,7 @@ export const DEFAULT_STALE_WINDOW_MS = 300_000;
 /** Settings of {@linkcode RelayMetrics}. */
 export interface RelayMetricsOptions {
   /** The registry to add to, normally `poolMetrics.registry` (it carries the default labels). */
-  readonly registry: client.Registry;
+  readonly registry: MetricRegistry;
   /** Share counts since start, normally `() => poolMetrics.shareCounts()`. */
   readonly shareCounts: () => ShareCounts;
   /** Time source for the stale window; the process clock unless given. */
@@ -94,7 +94,7 @@ export class RelayMetrics {
    * Creates the relay metrics on `options.registry`.
    *
    * @throws {RangeError} when `staleWindowMs` is not a positive finite number.
-   * @throws {Error} from prom-client when the registry already holds one of these names.
+   * @throws {Error} when the registry already holds one of these names.
    */
   constructor(options: RelayMetricsOptions) {
     const windowMs = options.staleWindowMs ?? DEFAULT_STALE_WINDOW_MS;

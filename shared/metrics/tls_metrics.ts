@@ -3,7 +3,7 @@
  * handshake outcomes (a timeout or refusal is a slowloris attempt or an overloaded listener) and
  * certificate reloads (an error means SIGHUP left the old certificate in place).
  */
-import type client from "prom-client";
+import type { MetricRegistry } from "./registry.ts";
 import type { TlsObserver } from "../engine/tls_terminator.ts";
 import { CellCounter } from "./counter.ts";
 import { CellGauge } from "./gauge.ts";
@@ -25,9 +25,9 @@ export type TlsHandshakeResult = typeof TlsHandshakeResult[keyof typeof TlsHands
  * `ckpool_tls_backlog_closes_total` on `registry`.
  *
  * @returns the observer a {@link TlsObserver} consumer (the TLS terminator) reports to
- * @throws {Error} from prom-client when the registry already holds one of these names
+ * @throws {Error} when the registry already holds one of these names
  */
-export function registerTlsMetrics(registry: client.Registry): TlsObserver {
+export function registerTlsMetrics(registry: MetricRegistry): TlsObserver {
   const handshakes = new CellCounter<"result">({
     registry,
     name: "ckpool_tls_handshakes_total",

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import client from "prom-client";
+import { MetricRegistry } from "./registry.ts";
 import { registerTlsMetrics } from "./tls_metrics.ts";
 
 Deno.test("registerTlsMetrics() counts handshake outcomes and reloads by result", async () => {
-  const registry = new client.Registry();
+  const registry = new MetricRegistry();
   const observer = registerTlsMetrics(registry);
   observer.handshakeCompleted();
   observer.handshakeCompleted();

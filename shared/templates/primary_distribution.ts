@@ -16,7 +16,7 @@ import type { Clock } from "../engine/clock.ts";
 import type { BlockTemplate } from "../engine/template.ts";
 import type { StructuredLogger } from "../log/mod.ts";
 import { servePrimaryPing } from "../nats/primary_ping.ts";
-import type client from "prom-client";
+import type { MetricRegistry } from "../metrics/registry.ts";
 import { BlockSubmitResponder } from "./block_submit_responder.ts";
 import { natsServers, PersistentNatsConnection } from "./nats_connection.ts";
 import type { TemplateMessageMeta } from "./template_codec.ts";
@@ -40,7 +40,7 @@ export interface PrimaryDistributionOptions {
   /** Whether the primary's template source is healthy (sent in heartbeats). */
   readonly templatesHealthy: () => boolean;
   /** Registry for the distribution metrics (the pool's). */
-  readonly registry: client.Registry;
+  readonly registry: MetricRegistry;
   readonly log: StructuredLogger;
   readonly clock?: Clock;
 }
@@ -51,7 +51,7 @@ export interface PrimaryDistributionDeps {
   readonly network: string;
   readonly submitBlock: (hex: string) => Promise<BlockSubmitResult>;
   readonly templatesHealthy: () => boolean;
-  readonly registry: client.Registry;
+  readonly registry: MetricRegistry;
   readonly log: StructuredLogger;
   readonly clock?: Clock;
 }
@@ -92,7 +92,7 @@ export class PrimaryTemplateDistribution {
   /**
    * @param options servers, identity, network, heartbeat, submit function, registry, logger
    * @throws {RangeError} when a token or timing is invalid (see the parts)
-   * @throws {Error} from prom-client when the registry already has these metrics
+   * @throws {Error} when the registry already has these metrics
    */
   constructor(options: PrimaryDistributionOptions) {
     this.#log = options.log;

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type client from "prom-client";
+import type { MetricRegistry } from "../metrics/registry.ts";
 import { CellCounter, CellGauge, CounterCell, type GaugeCell } from "../metrics/mod.ts";
 import { TemplateWireKind } from "./template_delta.ts";
 
@@ -69,9 +69,9 @@ export class TemplateDistributionMetrics
    * Creates and registers the metrics.
    *
    * @param registry the registry to join (the pool's, which carries region and instance labels)
-   * @throws {Error} from prom-client when one of these names is already registered
+   * @throws {Error} when one of these names is already registered
    */
-  constructor(registry: client.Registry) {
+  constructor(registry: MetricRegistry) {
     this.templatesPublished = new CellCounter({
       registry,
       name: "ckpool_templates_published_total",
@@ -161,10 +161,10 @@ export interface RelayTemplateCounters {
  *
  * @param registry the registry to join
  * @param counters the template source's cells
- * @throws {Error} from prom-client when the registry already has this name
+ * @throws {Error} when the registry already has this name
  */
 export function registerRelayTemplateMetrics(
-  registry: client.Registry,
+  registry: MetricRegistry,
   counters: RelayTemplateCounters,
 ): void {
   const fetches = new CellCounter<"reason">({

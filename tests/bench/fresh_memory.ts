@@ -3,7 +3,10 @@
  * starts it (tools/launch.ts, the launcher's derived flags) with the benchmark's devnet config
  * (events off, no TLS, no Redis, ZMQ on, metrics on), read 5 s after "pool ready" with no miner
  * connected. VmRSS is split into RssAnon (the process's own memory: V8 heap, compiled code,
- * Rust allocations) and RssFile (pages of the deno binary and mapped files it touched).
+ * Rust allocations) and RssFile (pages of the deno binary and mapped files it touched). RssFile
+ * pages are shared with every other process that maps the same file, so PSS (each shared page
+ * divided by the processes mapping it) and USS (pages only this process maps) from
+ * /proc/<pid>/smaps_rollup are what one more process really costs a host.
  * `deno run -A tests/bench/module_cost.ts` attributes the start-up cost to modules and packages.
  */
 import { DIFFICULTY_1_BITS, loadAverage1m, sleep, withDevnetPool } from "./bench_setup.ts";
@@ -17,6 +20,8 @@ const COLUMNS: readonly Column[] = [
   { key: "rssMb", label: "VmRSS MB", digits: 1 },
   { key: "anonMb", label: "RssAnon MB", digits: 1 },
   { key: "fileMb", label: "RssFile MB", digits: 1 },
+  { key: "pssMb", label: "PSS MB", digits: 1 },
+  { key: "ussMb", label: "USS MB", digits: 1 },
   { key: "loadAvg", label: "load avg 1m", digits: 2 },
 ];
 
@@ -25,6 +30,23 @@ export function statusMb(status: string, key: string): number {
   const match = new RegExp(`^${key}:\\s+(\\d+)\\s+kB$`, "m").exec(status);
   if (match === null) throw new SyntaxError(`Cannot parse /proc status: no ${key} line`);
   return Number(match[1]) * 1024 / 1e6;
+}
+
+/**
+ * PSS and USS in MB (10^6 bytes) from /proc/<pid>/smaps_rollup: PSS counts each resident page
+ * divided by the number of processes mapping it, USS (Private_Clean + Private_Dirty) only the
+ * pages no other process maps.
+ */
+export function rollupMb(rollup: string): { pssMb: number; ussMb: number } {
+  const kb = (key: string) => {
+    const match = new RegExp(`^${key}:\\s+(\\d+) kB$`, "m").exec(rollup);
+    if (match === null) throw new SyntaxError(`Cannot parse smaps_rollup: no ${key} line`);
+    return Number(match[1]);
+  };
+  return {
+    pssMb: kb("Pss") * 1024 / 1e6,
+    ussMb: (kb("Private_Clean") + kb("Private_Dirty")) * 1024 / 1e6,
+  };
 }
 
 /**
@@ -60,6 +82,7 @@ export const freshMemory: Scenario = {
       async (_d, pool) => {
         await sleep(SETTLE_MS);
         const status = await readProcFile(`/proc/${pool.servicePid}/status`);
+        const rollup = rollupMb(await readProcFile(`/proc/${pool.servicePid}/smaps_rollup`));
         const mappings = rssByMapping(await readProcFile(`/proc/${pool.servicePid}/smaps`));
         const top = mappings.slice(0, 6).map(([n, kb]) =>
           `${n.split("/").at(-1)} ${(kb / 1024).toFixed(1)} MB`
@@ -69,6 +92,7 @@ export const freshMemory: Scenario = {
             rssMb: statusMb(status, "VmRSS"),
             anonMb: statusMb(status, "RssAnon"),
             fileMb: statusMb(status, "RssFile"),
+            ...rollup,
             loadAvg,
           },
           commands: [],

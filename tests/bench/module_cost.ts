@@ -1,8 +1,10 @@
 /**
  * What each module and npm package costs a fresh process: for every probe a bare Deno process
  * (started from the repository root, so the workspace import map applies) imports that one
- * specifier and reports its VmRSS, RssAnon and V8 heap; the table shows each over a process that
- * imports nothing. A second table imports the stratum service's start-up modules one after the
+ * specifier and reports its VmRSS, RssAnon, USS (pages no other process maps: what one more
+ * process costs a host, the deno binary's shared pages left out) and V8 heap; the table shows each
+ * over a process that imports nothing. The `@io` probe imports nothing but opens two TCP listeners
+ * and makes three `fetch` calls: the runtime's floor for what a service does. A second table imports the stratum service's start-up modules one after the
  * other in one process, so shared dependencies are counted once, where they are first loaded.
  *
  *   deno run -A tests/bench/module_cost.ts [--runs 3] [--only zod,nats]
@@ -22,8 +24,15 @@ const encoder = new TextEncoder();
 const out = (text: string) => Deno.stdout.writeSync(encoder.encode(text + "\n"));
 const err = (text: string) => Deno.stderr.writeSync(encoder.encode(text + "\n"));
 
+/**
+ * Not an import: the I/O a stratum process does at start with no module of ours (two loopback TCP
+ * listeners and three HTTP POSTs through `fetch`, as to bitcoind), the runtime's own floor.
+ */
+export const IO_PROBE = "@io";
+
 /** Specifiers probed alone: the npm packages the services import, then the workspace modules. */
 export const ALONE_PROBES: readonly string[] = [
+  IO_PROBE,
   "zod",
   "@logtape/logtape",
   "@scure/base",
@@ -57,12 +66,16 @@ export const CUMULATIVE_PROBES: readonly string[] = [
   "@tbg/shared/bitcoind",
   "@tbg/shared/service",
   "@tbg/stratum",
+  // Loaded on demand, with `zmqblock` (the benchmark config has it).
+  "zeromq",
 ];
 
 /** One process's memory after its imports. */
 export interface MemoryReading {
   readonly rssKb: number;
   readonly anonKb: number;
+  /** Pages only this process maps (Private_Clean + Private_Dirty of smaps_rollup). */
+  readonly ussKb: number;
   readonly heapUsedKb: number;
   readonly heapAfterGcKb: number;
 }
@@ -72,19 +85,44 @@ function probeCode(specifiers: readonly string[]): string {
   return `
 const read = () => {
   const s = Deno.readTextFileSync("/proc/self/status");
-  const kb = (k) => Number(new RegExp("^" + k + ":\\\\s+(\\\\d+)", "m").exec(s)[1]);
-  return { rssKb: kb("VmRSS"), anonKb: kb("RssAnon") };
+  const r = Deno.readTextFileSync("/proc/self/smaps_rollup");
+  const kb = (k, t = s) => Number(new RegExp("^" + k + ":\\\\s+(\\\\d+)", "m").exec(t)[1]);
+  return {
+    rssKb: kb("VmRSS"),
+    anonKb: kb("RssAnon"),
+    ussKb: kb("Private_Clean", r) + kb("Private_Dirty", r),
+  };
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const io = async () => {
+  const idle = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const http = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const answer = new TextEncoder().encode(
+    "HTTP/1.1 200 OK\\r\\ncontent-length: 2\\r\\nconnection: close\\r\\n\\r\\n{}",
+  );
+  (async () => {
+    for await (const conn of http) {
+      await conn.read(new Uint8Array(4096));
+      await conn.write(answer);
+      conn.close();
+    }
+  })();
+  for (let i = 0; i < 3; i++) {
+    await (await fetch("http://127.0.0.1:" + http.addr.port + "/", { method: "POST", body: "{}" })).text();
+  }
+  globalThis.keep = [idle, http];
+};
 for (const spec of ${JSON.stringify(["", ...specifiers])}) {
-  if (spec !== "") await import(spec);
+  if (spec === "${IO_PROBE}") await io();
+  else if (spec !== "") await import(spec);
   await sleep(300);
   const r = read();
   const heapUsedKb = Math.round(Deno.memoryUsage().heapUsed / 1024);
   globalThis.gc(); globalThis.gc();
   const heapAfterGcKb = Math.round(Deno.memoryUsage().heapUsed / 1024);
   console.log(JSON.stringify({ spec, ...r, heapUsedKb, heapAfterGcKb }));
-}`;
+}
+Deno.exit(0);`;
 }
 
 /** Runs one probe process; returns one reading per step (the first is before any import). */
@@ -116,6 +154,7 @@ function medianReading(readings: readonly MemoryReading[]): MemoryReading {
   return {
     rssKb: median(readings.map((r) => r.rssKb)),
     anonKb: median(readings.map((r) => r.anonKb)),
+    ussKb: median(readings.map((r) => r.ussKb)),
     heapUsedKb: median(readings.map((r) => r.heapUsedKb)),
     heapAfterGcKb: median(readings.map((r) => r.heapAfterGcKb)),
   };
@@ -126,15 +165,15 @@ const mb = (kb: number) => (kb / 1024).toFixed(1);
 function row(label: string, reading: MemoryReading, base: MemoryReading): string {
   return `| ${label} | ${mb(reading.rssKb)} | +${mb(reading.rssKb - base.rssKb)} | +${
     mb(reading.anonKb - base.anonKb)
-  } | +${mb(reading.heapUsedKb - base.heapUsedKb)} | +${
+  } | +${mb(reading.ussKb - base.ussKb)} | +${mb(reading.heapUsedKb - base.heapUsedKb)} | +${
     mb(reading.heapAfterGcKb - base.heapAfterGcKb)
   } |`;
 }
 
 function header(over: string): string[] {
   return [
-    `| import | RSS MB | RSS over ${over} MB | RssAnon over ${over} MB | V8 heap used over ${over} MB | heap after GC over ${over} MB |`,
-    "|---|---|---|---|---|---|",
+    `| import | RSS MB | RSS over ${over} MB | RssAnon over ${over} MB | USS over ${over} MB | V8 heap used over ${over} MB | heap after GC over ${over} MB |`,
+    "|---|---|---|---|---|---|---|",
   ];
 }
 
@@ -165,7 +204,9 @@ async function main(args: string[]): Promise<number> {
   lines.push(
     `Bare process (deno eval, nothing imported): RSS ${mb(base.rssKb)} MB, RssAnon ${
       mb(base.anonKb)
-    } MB, V8 heap used ${mb(base.heapUsedKb)} MB; median of ${bare.length} processes.`,
+    } MB, USS ${mb(base.ussKb)} MB, V8 heap used ${
+      mb(base.heapUsedKb)
+    } MB; median of ${bare.length} processes.`,
     "",
     ...header("bare"),
   );
