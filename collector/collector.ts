@@ -4,11 +4,20 @@
  *
  * Per batch: parse and validate every message (invalid ones are counted, logged at most every few
  * seconds and acknowledged, so a poison message never blocks the stream); write the valid events
- * in one PostgreSQL transaction; apply them to Redis (one atomic script call per chunk of events,
- * each event guarded by its dedup key); then acknowledge every message of the batch. Two batches
- * are processed at a time (see {@link BATCHES_IN_FLIGHT}). While a backend is down the batch is
- * retried with backoff and kept alive on the server (`+WPI`), never acknowledged, so nothing is
- * lost; both stores are idempotent per `event_id`, so a redelivery never counts twice.
+ * in one PostgreSQL transaction, each with its hub stream sequence; settle every message's
+ * sequence in Redis (one atomic script call per chunk), applying the side effects of the events
+ * PostgreSQL inserted now or already held from that same sequence; then acknowledge every message
+ * of the batch. Two batches are processed at a time (see {@link BATCHES_IN_FLIGHT}). While a
+ * backend is down the batch is retried with backoff and kept alive on the server (`+WPI`), never
+ * acknowledged, so nothing is lost. PostgreSQL is idempotent per `event_id` and Redis per stream
+ * sequence (`settled_record.ts`), so a redelivery never counts twice, and an event published
+ * again under a new sequence is stored and applied once.
+ *
+ * Every few seconds the settled record is checked against the stream and the consumer: sequences
+ * the stream no longer holds (or that are not the consumer's) are settled without effects, and
+ * messages the consumer acknowledged that this Redis has not settled (it was restored from an
+ * older snapshot, or flushed) are read back from the stream and applied, so the floor moves and
+ * the record stays a few keys.
  *
  * Several collectors may share one durable consumer name: JetStream hands each pull request
  * different messages.
@@ -22,6 +31,8 @@ import {
   type JetStreamManager,
   jetstreamManager,
   type JsMsg,
+  type MsgRequest,
+  type StoredMsg,
 } from "nats/jetstream";
 import type { CollectorConfig } from "@tbg/shared/config";
 import { type MiningEvent, parseEvent } from "@tbg/shared/events";
@@ -32,7 +43,9 @@ import { Backend, CollectorMetrics, ErrorStage } from "./collector_metrics.ts";
 import { consumerFilter, ensureConsumer, ensureStream } from "./jetstream_setup.ts";
 import { type Delay, MessageBatcher, realDelay } from "./message_batcher.ts";
 import { PostgresStore, type Sql } from "./postgres_store.ts";
-import { RedisStore } from "./redis_store.ts";
+import { EntryMode, type RedisEntry } from "./redis_batch_script.ts";
+import { MissingFloorError, type RedisApplyResult, RedisStore } from "./redis_store.ts";
+import type { StreamIdentity } from "./settled_record.ts";
 
 /** Days of partitions created ahead. */
 export const PARTITION_DAYS_AHEAD = 3;
@@ -66,6 +79,20 @@ const RETRY_INITIAL_MS = 100;
 export const RETRY_MAX_MS = 5_000;
 /** A batch kept longer than this while retrying tells the server it is still in progress. */
 const WORKING_INTERVAL_MS = 10_000;
+/**
+ * Most messages one settled-record check reads back from the stream and applies (they are read
+ * one request each, so this bounds one check to a few seconds); the next check goes on.
+ */
+export const SETTLED_REPAIR_MAX = 5_000;
+/** Messages per batch when the check applies messages read back from the stream. */
+const SETTLED_REPAIR_BATCH = 500;
+
+/** A message to store: its hub stream sequence, subject and body. */
+interface Delivery {
+  readonly seq: number;
+  readonly subject: string;
+  readonly data: Uint8Array;
+}
 
 /** Applies pending schema migrations (`tools/migrate.ts`'s `migrate`). */
 export type MigrateFn = (sql: Sql, log: StructuredLogger) => Promise<unknown>;
@@ -157,6 +184,9 @@ class CollectorRuntime implements Collector {
   };
   #nc: NatsConnection | undefined;
   #jsm: JetStreamManager | undefined;
+  /** The stream incarnation and filter the settled record belongs to; set at JetStream setup. */
+  #identity: StreamIdentity | undefined;
+  #checkingSettled = false;
   #messages: ConsumerMessages | undefined;
   #batcher: MessageBatcher<JsMsg> | undefined;
   #natsConnected = false;
@@ -287,7 +317,22 @@ class CollectorRuntime implements Collector {
     } else if (outcome !== "unchanged") {
       this.#log.info("stream provisioned", { stream: this.#config.stream, outcome });
     }
+    const info = await this.#jsm.streams.info(this.#config.stream);
+    this.#setIdentity(info.created);
     await ensureConsumer(this.#jsm, this.#config.stream, this.#config.durable, this.#filter);
+  }
+
+  /** Keys the settled record by the stream's creation time (a re-created stream starts anew). */
+  #setIdentity(created: string): void {
+    if (this.#identity?.created === created) return;
+    if (this.#identity !== undefined) {
+      this.#log.warn("stream was re-created; settling its sequences in a new record", {
+        stream: this.#config.stream,
+        created,
+        previous: this.#identity.created,
+      });
+    }
+    this.#identity = { stream: this.#config.stream, created, filter: this.#filter };
   }
 
   async #watchNats(nc: NatsConnection): Promise<void> {
@@ -309,14 +354,27 @@ class CollectorRuntime implements Collector {
 
   async #sampleLag(): Promise<void> {
     if (this.#jsm === undefined || !this.#natsConnected) return;
+    let ackFloor: number;
     try {
       const info = await this.#jsm.consumers.info(this.#config.stream, this.#config.durable);
       this.metrics.consumerLag.set(info.num_pending);
+      ackFloor = info.ack_floor.stream_seq;
     } catch (error: unknown) {
       this.metrics.errors.nats.inc();
       const suppressed = this.#throttles.nats.take();
       if (suppressed !== undefined) {
         this.#log.warn("consumer info failed", { error: errorText(error), suppressed });
+      }
+      return;
+    }
+    try {
+      await this.#checkSettled(ackFloor);
+    } catch (error: unknown) {
+      if (error instanceof AbandonedError) return;
+      this.metrics.errors.maintenance.inc();
+      const suppressed = this.#throttles.maintenance.take();
+      if (suppressed !== undefined) {
+        this.#log.warn("settled record check failed", { error: errorText(error), suppressed });
       }
     }
   }
@@ -394,60 +452,11 @@ class CollectorRuntime implements Collector {
 
   async #processBatch(msgs: readonly JsMsg[]): Promise<void> {
     const startedMs = performance.now();
-    const metrics = this.metrics;
-    metrics.batchSize.observe(msgs.length);
-    const events: MiningEvent[] = [];
-    const seen = new Set<string>();
-    let repeats = 0;
-    for (const msg of msgs) {
-      let event: MiningEvent;
-      try {
-        event = parseEvent(msg.data);
-      } catch (error: unknown) {
-        this.#invalid(msg, error);
-        continue;
-      }
-      if (seen.has(event.event_id)) {
-        repeats++;
-        continue;
-      }
-      seen.add(event.event_id);
-      events.push(event);
-    }
+    this.metrics.batchSize.observe(msgs.length);
     try {
-      const written = await this.#untilDone(Backend.postgres, msgs, () => this.#pg.write(events));
-      let stored = events;
-      if (written.rejected.length > 0) {
-        const refused = new Set(written.rejected.map((r) => r.event));
-        stored = events.filter((event) => !refused.has(event));
-        metrics.errors.postgres_event.inc(written.rejected.length);
-        const suppressed = this.#throttles.rejected.take();
-        if (suppressed !== undefined) {
-          const first = written.rejected[0]!;
-          this.#log.error("postgres refused events; acknowledged and dropped", {
-            count: written.rejected.length,
-            event_id: first.event.event_id,
-            event_type: first.event.event,
-            error: errorText(first.error),
-            suppressed,
-          });
-        }
-      }
-      metrics.dedupHits.postgres.inc(stored.length - written.insertedIds.size + repeats);
-      const applied = await this.#untilDone(Backend.redis, msgs, () => this.#redis.apply(stored));
-      metrics.dedupHits.redis.inc(applied.duplicates + repeats);
-      if (applied.errors > 0) {
-        metrics.errors.redis_event.inc(applied.errors);
-        const suppressed = this.#throttles.redis.take();
-        if (suppressed !== undefined) {
-          this.#log.error("redis refused real-time updates; not retried", {
-            count: applied.errors,
-            error: applied.firstError,
-            suppressed,
-          });
-        }
-      }
-      for (const event of stored) metrics.events[event.event].inc();
+      await this.#store(msgs, () => {
+        for (const msg of msgs) msg.working();
+      });
     } catch (error: unknown) {
       // Handing the batch back makes the server redeliver it (here or to another collector);
       // both stores skip whatever part of it was already applied. At shutdown at once; after an
@@ -460,7 +469,227 @@ class CollectorRuntime implements Collector {
       return;
     }
     this.#settle(msgs, (msg) => msg.ack());
-    metrics.batchDurationMs.observe(performance.now() - startedMs);
+    this.metrics.batchDurationMs.observe(performance.now() - startedMs);
+  }
+
+  /**
+   * Stores messages in PostgreSQL, then settles every one of their sequences in Redis: apply
+   * entries for events PostgreSQL inserted now or holds from this same sequence (a redelivery),
+   * legacy entries for events it holds from before sequences were stored, mark entries for the
+   * rest (invalid, refused, repeated in the batch, or a copy of an event stored from another
+   * sequence).
+   *
+   * @param items The messages, in delivery order.
+   * @param keepAlive Called while a backend is retried, so the server keeps the messages.
+   * @throws {AbandonedError} When a shutdown gave up waiting for a backend.
+   */
+  async #store(items: readonly Delivery[], keepAlive: () => void): Promise<void> {
+    const metrics = this.metrics;
+    const identity = this.#identity;
+    if (identity === undefined) throw new Error("Cannot store a batch: JetStream is not set up");
+    const events: MiningEvent[] = [];
+    const seqs = new Map<string, number>();
+    // Per item its event, or undefined when it only settles its sequence (invalid or repeated).
+    const slots: (MiningEvent | undefined)[] = [];
+    let repeats = 0;
+    for (const item of items) {
+      let event: MiningEvent;
+      try {
+        event = parseEvent(item.data);
+      } catch (error: unknown) {
+        this.#invalid(item, error);
+        slots.push(undefined);
+        continue;
+      }
+      if (seqs.has(event.event_id)) {
+        repeats++;
+        slots.push(undefined);
+        continue;
+      }
+      seqs.set(event.event_id, item.seq);
+      events.push(event);
+      slots.push(event);
+    }
+    const written = await this.#untilDone(
+      Backend.postgres,
+      items.length,
+      keepAlive,
+      () => this.#pg.write(events, seqs),
+    );
+    let stored = events;
+    const refused = new Set(written.rejected.map((r) => r.event));
+    if (refused.size > 0) {
+      stored = events.filter((event) => !refused.has(event));
+      metrics.errors.postgres_event.inc(refused.size);
+      const suppressed = this.#throttles.rejected.take();
+      if (suppressed !== undefined) {
+        const first = written.rejected[0]!;
+        this.#log.error("postgres refused events; acknowledged and dropped", {
+          count: refused.size,
+          event_id: first.event.event_id,
+          event_type: first.event.event,
+          error: errorText(first.error),
+          suppressed,
+        });
+      }
+    }
+    metrics.dedupHits.postgres.inc(stored.length - written.insertedIds.size + repeats);
+
+    const entries: RedisEntry[] = new Array(items.length);
+    let copies = repeats;
+    for (let i = 0; i < items.length; i++) {
+      const seq = items[i]!.seq;
+      const event = slots[i];
+      if (event === undefined || refused.has(event)) {
+        entries[i] = { seq, mode: EntryMode.mark };
+      } else if (written.insertedIds.has(event.event_id)) {
+        entries[i] = { seq, mode: EntryMode.apply, event };
+      } else {
+        const storedSeq = written.storedSeqs.get(event.event_id);
+        if (storedSeq === seq) {
+          entries[i] = { seq, mode: EntryMode.apply, event };
+        } else if (storedSeq === null) {
+          // Stored before migration 005 by a collector that guarded Redis with dedup keys.
+          entries[i] = { seq, mode: EntryMode.legacy, event };
+        } else {
+          // Stored from another message: a copy published again (its effects belong to the
+          // sequence PostgreSQL holds), or a row gone since (dropped by retention).
+          entries[i] = { seq, mode: EntryMode.mark };
+          copies++;
+        }
+      }
+    }
+    const applied = await this.#untilDone(
+      Backend.redis,
+      items.length,
+      keepAlive,
+      () => this.#applyToRedis(identity, entries),
+    );
+    metrics.dedupHits.redis.inc(applied.duplicates + copies);
+    metrics.settledFloor.set(applied.floor);
+    if (applied.errors > 0) {
+      metrics.errors.redis_event.inc(applied.errors);
+      const suppressed = this.#throttles.redis.take();
+      if (suppressed !== undefined) {
+        this.#log.error("redis refused real-time updates; not retried", {
+          count: applied.errors,
+          error: applied.firstError,
+          suppressed,
+        });
+      }
+    }
+    for (const event of stored) metrics.events[event.event].inc();
+  }
+
+  /** Applies entries; a Redis without a settled record gets one first (see `#startRecord`). */
+  async #applyToRedis(
+    identity: StreamIdentity,
+    entries: readonly RedisEntry[],
+  ): Promise<RedisApplyResult> {
+    try {
+      return await this.#redis.apply(identity, entries);
+    } catch (error: unknown) {
+      if (!(error instanceof MissingFloorError)) throw error;
+      await this.#startRecord(identity);
+      return await this.#redis.apply(identity, entries);
+    }
+  }
+
+  /**
+   * Starts the settled record of a Redis that has none (new, flushed, or restored from a
+   * snapshot taken before it existed) at the consumer's ack floor: what the consumer
+   * acknowledged before is taken as settled there, and everything after it is applied once.
+   * A Redis restored from a snapshot that has the record keeps that record's floor instead.
+   */
+  async #startRecord(identity: StreamIdentity): Promise<void> {
+    if (this.#jsm === undefined) throw new Error("Cannot start the settled record: no JetStream");
+    const info = await this.#jsm.consumers.info(this.#config.stream, this.#config.durable);
+    const floor = await this.#redis.initFloor(identity, info.ack_floor.stream_seq);
+    this.#log.info("settled record started", { floor, stream: identity.stream });
+  }
+
+  // --- Settled record upkeep ---------------------------------------------------------------
+
+  /**
+   * Moves the settled floor over sequences that will never be delivered and applies messages
+   * the consumer acknowledged that this Redis has not settled. Runs on the lag timer, one at a
+   * time.
+   *
+   * The floor is only ever raised over sequences the stream confirms it does not hold (below its
+   * first sequence, or none matching the consumer's filter from the floor on): never because the
+   * consumer's ack floor is past it, which after a Redis restore would skip what the restored
+   * record says is still to apply. Such messages are read back and applied instead.
+   *
+   * @param ackFloor The consumer's ack floor (stream sequence), read before the floor here.
+   */
+  async #checkSettled(ackFloor: number): Promise<void> {
+    if (this.#checkingSettled || this.#jsm === undefined || this.#identity === undefined) return;
+    this.#checkingSettled = true;
+    try {
+      const jsm = this.#jsm;
+      const info = await jsm.streams.info(this.#config.stream);
+      this.#setIdentity(info.created);
+      const identity = this.#identity;
+      let floor = await this.#redis.floor(identity);
+      if (floor === null) return;
+      const { first_seq: firstSeq, last_seq: lastSeq } = info.state;
+      if (floor < firstSeq - 1) floor = await this.#raiseFloor(identity, floor, firstSeq - 1);
+      let repaired = 0;
+      while (ackFloor > floor && repaired < SETTLED_REPAIR_MAX && !this.#stopping) {
+        const next = await this.#nextMessage(floor + 1);
+        if (next === null) {
+          floor = await this.#raiseFloor(identity, floor, lastSeq);
+          break;
+        }
+        if (next.seq > floor + 1) {
+          floor = await this.#raiseFloor(identity, floor, next.seq - 1);
+          continue;
+        }
+        // Ours, still in the stream, acknowledged, and not settled in this Redis: no
+        // redelivery will bring it, so read it and the next ones back and apply them.
+        const batch: Delivery[] = [next];
+        while (batch.length < SETTLED_REPAIR_BATCH) {
+          const following = await this.#nextMessage(batch[batch.length - 1]!.seq + 1);
+          if (following === null || following.seq > ackFloor) break;
+          batch.push(following);
+        }
+        await this.#store(batch, () => {});
+        repaired += batch.length;
+        this.metrics.settledRepaired.inc(batch.length);
+        floor = await this.#redis.floor(identity) ?? floor;
+      }
+      if (repaired > 0) {
+        this.#log.warn("applied acknowledged messages this Redis had not settled", {
+          count: repaired,
+          floor,
+        });
+      }
+      this.metrics.settledFloor.set(floor);
+      this.metrics.settledFloorLag.set(Math.max(0, ackFloor - floor));
+    } finally {
+      this.#checkingSettled = false;
+    }
+  }
+
+  /** The first message at or after `seq` on the consumer's subjects, or `null` if none. */
+  async #nextMessage(seq: number): Promise<StoredMsg | null> {
+    // The server (2.9+) answers next_by_subj on the stream message API too; the client types
+    // it on the direct API only, which needs allow_direct on the stream.
+    const query = { seq, next_by_subj: this.#filter } as unknown as MsgRequest;
+    return await this.#jsm!.streams.getMessage(this.#config.stream, query);
+  }
+
+  async #raiseFloor(identity: StreamIdentity, from: number, to: number): Promise<number> {
+    const floor = await this.#redis.raiseFloor(identity, to);
+    if (floor > from) {
+      this.metrics.settledSkipped.inc(to > from ? to - from : 0);
+      this.#log.info("settled sequences the stream no longer holds for this consumer", {
+        from: from + 1,
+        to,
+        floor,
+      });
+    }
+    return floor;
   }
 
   /** Acks or naks every message; on a closed connection the server redelivers them instead. */
@@ -475,7 +704,7 @@ class CollectorRuntime implements Collector {
     }
   }
 
-  #invalid(msg: JsMsg, error: unknown): void {
+  #invalid(msg: Delivery, error: unknown): void {
     this.metrics.invalidEvents.inc();
     this.metrics.errors.parse.inc();
     const suppressed = this.#throttles.invalid.take();
@@ -492,7 +721,8 @@ class CollectorRuntime implements Collector {
   /** Runs `attempt` until it succeeds, keeping the batch alive on the server meanwhile. */
   async #untilDone<T>(
     backend: typeof Backend.postgres | typeof Backend.redis,
-    msgs: readonly JsMsg[],
+    batch: number,
+    keepAlive: () => void,
     attempt: () => Promise<T>,
   ): Promise<T> {
     const backoff = new Backoff({ initialMs: RETRY_INITIAL_MS, maxMs: RETRY_MAX_MS });
@@ -513,13 +743,13 @@ class CollectorRuntime implements Collector {
           this.#log.warn(`${backend} unavailable, retrying batch`, {
             error: errorText(error),
             attempts: backoff.attempts + 1,
-            batch: msgs.length,
+            batch,
             suppressed,
           });
         }
         if (this.#abandoned) throw new AbandonedError("shutdown gave up on the batch");
         if (performance.now() - workingSentMs >= WORKING_INTERVAL_MS) {
-          for (const msg of msgs) msg.working();
+          keepAlive();
           workingSentMs = performance.now();
         }
         await this.#sleep(backoff.next());

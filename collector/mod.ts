@@ -1,5 +1,6 @@
 /**
- * The event collector: JetStream events into PostgreSQL and Redis, exactly once per `event_id`.
+ * The event collector: JetStream events into PostgreSQL and Redis, exactly once per `event_id`
+ * (Redis side effects once per hub stream sequence, chosen with PostgreSQL).
  * `main.ts` starts it; the parts are exported for tests and tools.
  *
  * @module
@@ -13,6 +14,7 @@ export {
   PARTITION_DAYS_AHEAD,
   PARTITION_INTERVAL_MS,
   RETRY_MAX_MS,
+  SETTLED_REPAIR_MAX,
   startCollector,
 } from "./collector.ts";
 export {
@@ -42,11 +44,13 @@ export {
 } from "./postgres_store.ts";
 export {
   MAX_EVENTS_PER_CALL,
+  MissingFloorError,
   type RedisApplyResult,
   RedisStore,
   type RedisStoreOptions,
 } from "./redis_store.ts";
 export * from "./redis_batch_script.ts";
+export * from "./settled_record.ts";
 export {
   aggregateBatch,
   type BatchAggregates,
