@@ -5,6 +5,9 @@
  *   deno task bench                                  all scenarios, once
  *   deno task bench --only submit_throughput         one scenario (repeat --only for more)
  *   deno task bench --runs 3                         each scenario three times, plus the median
+ *   REDIS_MEMORY_RATE=10000 REDIS_MEMORY_DURATION_S=600 deno task bench --only redis_memory
+ *                                                    Redis memory at a fixed event rate (these
+ *                                                    are the defaults: 10 minutes)
  *   deno task bench --only submit_throughput --profile
  *                                                    run the pool under --inspect, CPU-profile it
  *                                                    over each measured window (profile files go
@@ -35,6 +38,7 @@ import { multiRegionLatency } from "./multi_region_latency.ts";
 import { notifyFanout } from "./notify_fanout.ts";
 import { notifyFloor } from "./notify_floor.ts";
 import { readProcFile } from "./proc_stats.ts";
+import { redisMemory } from "./redis_memory.ts";
 import type { BenchContext, Scenario } from "./scenario.ts";
 import { shareValidation } from "./share_validation.ts";
 import { submitThroughput } from "./submit_throughput.ts";
@@ -53,6 +57,7 @@ export const SCENARIOS: readonly Scenario[] = [
   emissionLatency,
   collectorThroughput,
   backlogDrainMemory,
+  redisMemory,
   multiRegionLatency,
 ];
 
