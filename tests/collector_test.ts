@@ -1189,6 +1189,47 @@ Deno.test({
 });
 
 Deno.test({
+  name: "Redis memory stays flat per event: 200,000 events in steps, sampled after each",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const collector = await startCollectorProcess(stack, {
+        batch: { max_events: 1000, max_wait_ms: 50 },
+      });
+      const STEPS = 10;
+      const STEP = 20_000;
+      const samples: { events: number; keys: number; settledKeys: number; used: number }[] = [];
+      for (let step = 0; step < STEPS; step++) {
+        await publish(stack.js, shareEvents(STEP, 100 + step));
+        await waitDrained(stack, 300_000);
+        const info = await stack.rc.info("memory");
+        samples.push({
+          events: (step + 1) * STEP,
+          keys: await stack.rc.dbsize(),
+          settledKeys: (await keysMatching(stack.rc, "tbg:settled:*")).length,
+          used: Number(/^used_memory:(\d+)/m.exec(info)?.[1]),
+        });
+      }
+      await Deno.stdout.write(
+        new TextEncoder().encode(`\nRedis after each step: ${JSON.stringify(samples)}\n`),
+      );
+      // The same keys after every step: six worker hashes, one stream, the settled record.
+      for (const sample of samples) {
+        assert.ok(sample.settledKeys <= 3, `settled record: ${JSON.stringify(sample)}`);
+        assert.ok(sample.keys <= 6 + 1 + 3, `keys: ${JSON.stringify(sample)}`);
+      }
+      // From 120,000 events on the share stream is at its cap: what is kept per event is then
+      // the stream's trimming slack only. The old dedup keys alone were 251 B per event (about
+      // 20 MB over these 80,000 events).
+      const capped = samples[5]!;
+      const last = samples.at(-1)!;
+      const perEvent = (last.used - capped.used) / (last.events - capped.events);
+      assert.ok(perEvent < 20, `growth per event once capped: ${perEvent.toFixed(1)} B`);
+      assert.equal(await collector.stop(), 0);
+    }),
+});
+
+Deno.test({
   name: "collector throughput sample: a 50,000-event backlog into PostgreSQL and Redis",
   ...SLOW,
   fn: () =>

@@ -189,7 +189,11 @@ export const redisMemory: Scenario = {
             await sample();
           }
           const due = Math.min(total, Math.floor((elapsedMs / 1000) * rate));
-          while (published < due && failure === null) {
+          // Back to the outer loop for each sample, even when the publisher is behind.
+          while (
+            published < due && failure === null &&
+            performance.now() - startedMs < Math.min(nextSampleMs, durationS * 1000)
+          ) {
             const next = events.next();
             if (next.done === true) break;
             const event = next.value;
