@@ -31,8 +31,6 @@ import {
   type JetStreamManager,
   jetstreamManager,
   type JsMsg,
-  type MsgRequest,
-  type StoredMsg,
 } from "nats/jetstream";
 import type { CollectorConfig } from "@tbg/shared/config";
 import { type MiningEvent, parseEvent } from "@tbg/shared/events";
@@ -43,8 +41,10 @@ import { Backend, CollectorMetrics, ErrorStage } from "./collector_metrics.ts";
 import { consumerFilter, ensureConsumer, ensureStream } from "./jetstream_setup.ts";
 import { type Delay, MessageBatcher, realDelay } from "./message_batcher.ts";
 import { PostgresStore, type Sql } from "./postgres_store.ts";
-import { EntryMode, type RedisEntry } from "./redis_batch_script.ts";
+import type { RedisEntry } from "./redis_batch_script.ts";
+import { batchEntries } from "./redis_entries.ts";
 import { MissingFloorError, type RedisApplyResult, RedisStore } from "./redis_store.ts";
+import { type Delivery, SettledCheck } from "./settled_check.ts";
 import type { StreamIdentity } from "./settled_record.ts";
 
 /** Days of partitions created ahead. */
@@ -79,20 +79,6 @@ const RETRY_INITIAL_MS = 100;
 export const RETRY_MAX_MS = 5_000;
 /** A batch kept longer than this while retrying tells the server it is still in progress. */
 const WORKING_INTERVAL_MS = 10_000;
-/**
- * Most messages one settled-record check reads back from the stream and applies (they are read
- * one request each, so this bounds one check to a few seconds); the next check goes on.
- */
-export const SETTLED_REPAIR_MAX = 5_000;
-/** Messages per batch when the check applies messages read back from the stream. */
-const SETTLED_REPAIR_BATCH = 500;
-
-/** A message to store: its hub stream sequence, subject and body. */
-interface Delivery {
-  readonly seq: number;
-  readonly subject: string;
-  readonly data: Uint8Array;
-}
 
 /** Applies pending schema migrations (`tools/migrate.ts`'s `migrate`). */
 export type MigrateFn = (sql: Sql, log: StructuredLogger) => Promise<unknown>;
@@ -186,7 +172,7 @@ class CollectorRuntime implements Collector {
   #jsm: JetStreamManager | undefined;
   /** The stream incarnation and filter the settled record belongs to; set at JetStream setup. */
   #identity: StreamIdentity | undefined;
-  #checkingSettled = false;
+  #settledCheck: SettledCheck | undefined;
   #messages: ConsumerMessages | undefined;
   #batcher: MessageBatcher<JsMsg> | undefined;
   #natsConnected = false;
@@ -319,12 +305,23 @@ class CollectorRuntime implements Collector {
     }
     const info = await this.#jsm.streams.info(this.#config.stream);
     this.#setIdentity(info.created);
+    this.#settledCheck ??= new SettledCheck({
+      jsm: this.#jsm,
+      redis: this.#redis,
+      stream: this.#config.stream,
+      filter: this.#filter,
+      metrics: this.metrics,
+      log: this.#log,
+      identity: (created) => this.#setIdentity(created),
+      store: (items) => this.#store(items, () => {}),
+      stopping: () => this.#stopping,
+    });
     await ensureConsumer(this.#jsm, this.#config.stream, this.#config.durable, this.#filter);
   }
 
   /** Keys the settled record by the stream's creation time (a re-created stream starts anew). */
-  #setIdentity(created: string): void {
-    if (this.#identity?.created === created) return;
+  #setIdentity(created: string): StreamIdentity {
+    if (this.#identity?.created === created) return this.#identity;
     if (this.#identity !== undefined) {
       this.#log.warn("stream was re-created; settling its sequences in a new record", {
         stream: this.#config.stream,
@@ -333,6 +330,7 @@ class CollectorRuntime implements Collector {
       });
     }
     this.#identity = { stream: this.#config.stream, created, filter: this.#filter };
+    return this.#identity;
   }
 
   async #watchNats(nc: NatsConnection): Promise<void> {
@@ -368,7 +366,7 @@ class CollectorRuntime implements Collector {
       return;
     }
     try {
-      await this.#checkSettled(ackFloor);
+      await this.#settledCheck?.run(ackFloor);
     } catch (error: unknown) {
       if (error instanceof AbandonedError) return;
       this.metrics.errors.maintenance.inc();
@@ -517,8 +515,8 @@ class CollectorRuntime implements Collector {
       () => this.#pg.write(events, seqs),
     );
     let stored = events;
-    const refused = new Set(written.rejected.map((r) => r.event));
-    if (refused.size > 0) {
+    if (written.rejected.length > 0) {
+      const refused = new Set(written.rejected.map((r) => r.event));
       stored = events.filter((event) => !refused.has(event));
       metrics.errors.postgres_event.inc(refused.size);
       const suppressed = this.#throttles.rejected.take();
@@ -535,37 +533,14 @@ class CollectorRuntime implements Collector {
     }
     metrics.dedupHits.postgres.inc(stored.length - written.insertedIds.size + repeats);
 
-    const entries: RedisEntry[] = new Array(items.length);
-    let copies = repeats;
-    for (let i = 0; i < items.length; i++) {
-      const seq = items[i]!.seq;
-      const event = slots[i];
-      if (event === undefined || refused.has(event)) {
-        entries[i] = { seq, mode: EntryMode.mark };
-      } else if (written.insertedIds.has(event.event_id)) {
-        entries[i] = { seq, mode: EntryMode.apply, event };
-      } else {
-        const storedSeq = written.storedSeqs.get(event.event_id);
-        if (storedSeq === seq) {
-          entries[i] = { seq, mode: EntryMode.apply, event };
-        } else if (storedSeq === null) {
-          // Stored before migration 005 by a collector that guarded Redis with dedup keys.
-          entries[i] = { seq, mode: EntryMode.legacy, event };
-        } else {
-          // Stored from another message: a copy published again (its effects belong to the
-          // sequence PostgreSQL holds), or a row gone since (dropped by retention).
-          entries[i] = { seq, mode: EntryMode.mark };
-          copies++;
-        }
-      }
-    }
+    const { entries, copies } = batchEntries(items.map((item) => item.seq), slots, written);
     const applied = await this.#untilDone(
       Backend.redis,
       items.length,
       keepAlive,
       () => this.#applyToRedis(identity, entries),
     );
-    metrics.dedupHits.redis.inc(applied.duplicates + copies);
+    metrics.dedupHits.redis.inc(applied.duplicates + copies + repeats);
     metrics.settledFloor.set(applied.floor);
     if (applied.errors > 0) {
       metrics.errors.redis_event.inc(applied.errors);
@@ -606,90 +581,6 @@ class CollectorRuntime implements Collector {
     const info = await this.#jsm.consumers.info(this.#config.stream, this.#config.durable);
     const floor = await this.#redis.initFloor(identity, info.ack_floor.stream_seq);
     this.#log.info("settled record started", { floor, stream: identity.stream });
-  }
-
-  // --- Settled record upkeep ---------------------------------------------------------------
-
-  /**
-   * Moves the settled floor over sequences that will never be delivered and applies messages
-   * the consumer acknowledged that this Redis has not settled. Runs on the lag timer, one at a
-   * time.
-   *
-   * The floor is only ever raised over sequences the stream confirms it does not hold (below its
-   * first sequence, or none matching the consumer's filter from the floor on): never because the
-   * consumer's ack floor is past it, which after a Redis restore would skip what the restored
-   * record says is still to apply. Such messages are read back and applied instead.
-   *
-   * @param ackFloor The consumer's ack floor (stream sequence), read before the floor here.
-   */
-  async #checkSettled(ackFloor: number): Promise<void> {
-    if (this.#checkingSettled || this.#jsm === undefined || this.#identity === undefined) return;
-    this.#checkingSettled = true;
-    try {
-      const jsm = this.#jsm;
-      const info = await jsm.streams.info(this.#config.stream);
-      this.#setIdentity(info.created);
-      const identity = this.#identity;
-      let floor = await this.#redis.floor(identity);
-      if (floor === null) return;
-      const { first_seq: firstSeq, last_seq: lastSeq } = info.state;
-      if (floor < firstSeq - 1) floor = await this.#raiseFloor(identity, floor, firstSeq - 1);
-      let repaired = 0;
-      while (ackFloor > floor && repaired < SETTLED_REPAIR_MAX && !this.#stopping) {
-        const next = await this.#nextMessage(floor + 1);
-        if (next === null) {
-          floor = await this.#raiseFloor(identity, floor, lastSeq);
-          break;
-        }
-        if (next.seq > floor + 1) {
-          floor = await this.#raiseFloor(identity, floor, next.seq - 1);
-          continue;
-        }
-        // Ours, still in the stream, acknowledged, and not settled in this Redis: no
-        // redelivery will bring it, so read it and the next ones back and apply them.
-        const batch: Delivery[] = [next];
-        while (batch.length < SETTLED_REPAIR_BATCH) {
-          const following = await this.#nextMessage(batch[batch.length - 1]!.seq + 1);
-          if (following === null || following.seq > ackFloor) break;
-          batch.push(following);
-        }
-        await this.#store(batch, () => {});
-        repaired += batch.length;
-        this.metrics.settledRepaired.inc(batch.length);
-        floor = await this.#redis.floor(identity) ?? floor;
-      }
-      if (repaired > 0) {
-        this.#log.warn("applied acknowledged messages this Redis had not settled", {
-          count: repaired,
-          floor,
-        });
-      }
-      this.metrics.settledFloor.set(floor);
-      this.metrics.settledFloorLag.set(Math.max(0, ackFloor - floor));
-    } finally {
-      this.#checkingSettled = false;
-    }
-  }
-
-  /** The first message at or after `seq` on the consumer's subjects, or `null` if none. */
-  async #nextMessage(seq: number): Promise<StoredMsg | null> {
-    // The server (2.9+) answers next_by_subj on the stream message API too; the client types
-    // it on the direct API only, which needs allow_direct on the stream.
-    const query = { seq, next_by_subj: this.#filter } as unknown as MsgRequest;
-    return await this.#jsm!.streams.getMessage(this.#config.stream, query);
-  }
-
-  async #raiseFloor(identity: StreamIdentity, from: number, to: number): Promise<number> {
-    const floor = await this.#redis.raiseFloor(identity, to);
-    if (floor > from) {
-      this.metrics.settledSkipped.inc(to > from ? to - from : 0);
-      this.#log.info("settled sequences the stream no longer holds for this consumer", {
-        from: from + 1,
-        to,
-        floor,
-      });
-    }
-    return floor;
   }
 
   /** Acks or naks every message; on a closed connection the server redelivers them instead. */

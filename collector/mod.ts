@@ -14,7 +14,6 @@ export {
   PARTITION_DAYS_AHEAD,
   PARTITION_INTERVAL_MS,
   RETRY_MAX_MS,
-  SETTLED_REPAIR_MAX,
   startCollector,
 } from "./collector.ts";
 export {
@@ -51,6 +50,13 @@ export {
 } from "./redis_store.ts";
 export * from "./redis_batch_script.ts";
 export * from "./settled_record.ts";
+export {
+  type Delivery,
+  SETTLED_REPAIR_MAX,
+  SettledCheck,
+  type SettledCheckOptions,
+} from "./settled_check.ts";
+export { type BatchEntries, batchEntries } from "./redis_entries.ts";
 export {
   aggregateBatch,
   type BatchAggregates,
