@@ -1199,8 +1199,10 @@ Deno.test({
       const STEPS = 10;
       const STEP = 20_000;
       const samples: { events: number; keys: number; settledKeys: number; used: number }[] = [];
+      // A patient client: on a busy machine acks of 1,000 publishes in flight can take seconds.
+      const js = jetstream(stack.nc, { timeout: 60_000 });
       for (let step = 0; step < STEPS; step++) {
-        await publish(stack.js, shareEvents(STEP, 100 + step));
+        await publish(js, shareEvents(STEP, 100 + step));
         await waitDrained(stack, 300_000);
         const info = await stack.rc.info("memory");
         samples.push({

@@ -232,7 +232,7 @@ export const redisMemory: Scenario = {
         const redisErrors = metricValue(metrics, 'collector_errors_total{stage="redis"}');
 
         // Growth per event delivered over the second half, when the share stream is capped.
-        const half = samples.findIndex((s) => s.acked >= total / 2);
+        const half = samples.findIndex((s) => s.acked >= published / 2);
         const last = samples.at(-1)!;
         const mid = samples[Math.max(0, half)]!;
         const lateGrowth = last.acked > mid.acked
