@@ -474,8 +474,8 @@ class CollectorRuntime implements Collector {
    * Stores messages in PostgreSQL, then settles every one of their sequences in Redis: apply
    * entries for events PostgreSQL inserted now or holds from this same sequence (a redelivery),
    * legacy entries for events it holds from before sequences were stored, mark entries for the
-   * rest (invalid, refused, repeated in the batch, or a copy of an event stored from another
-   * sequence).
+   * rest (invalid, refused, or a copy of an event stored from another message, in this batch or
+   * before). See `batchEntries`.
    *
    * @param items The messages, in delivery order.
    * @param keepAlive Called while a backend is retried, so the server keeps the messages.
@@ -487,7 +487,7 @@ class CollectorRuntime implements Collector {
     if (identity === undefined) throw new Error("Cannot store a batch: JetStream is not set up");
     const events: MiningEvent[] = [];
     const seqs = new Map<string, number>();
-    // Per item its event, or undefined when it only settles its sequence (invalid or repeated).
+    // Per item its event, or undefined when it is invalid.
     const slots: (MiningEvent | undefined)[] = [];
     let repeats = 0;
     for (const item of items) {
@@ -499,14 +499,13 @@ class CollectorRuntime implements Collector {
         slots.push(undefined);
         continue;
       }
+      slots.push(event);
       if (seqs.has(event.event_id)) {
         repeats++;
-        slots.push(undefined);
         continue;
       }
       seqs.set(event.event_id, item.seq);
       events.push(event);
-      slots.push(event);
     }
     const written = await this.#untilDone(
       Backend.postgres,
@@ -533,14 +532,15 @@ class CollectorRuntime implements Collector {
     }
     metrics.dedupHits.postgres.inc(stored.length - written.insertedIds.size + repeats);
 
-    const { entries, copies } = batchEntries(items.map((item) => item.seq), slots, written);
+    const itemSeqs = items.map((item) => item.seq);
+    const { entries, copies } = batchEntries(itemSeqs, slots, seqs, written);
     const applied = await this.#untilDone(
       Backend.redis,
       items.length,
       keepAlive,
       () => this.#applyToRedis(identity, entries),
     );
-    metrics.dedupHits.redis.inc(applied.duplicates + copies + repeats);
+    metrics.dedupHits.redis.inc(applied.duplicates + copies);
     metrics.settledFloor.set(applied.floor);
     if (applied.errors > 0) {
       metrics.errors.redis_event.inc(applied.errors);

@@ -8,8 +8,8 @@
  * Which entries apply is decided with PostgreSQL (the authority on event ids): the collector
  * sends an apply entry only for an event PostgreSQL inserted now or already held under the same
  * stream sequence (a redelivery of that message). A copy of an event published again under a new
- * sequence, an invalid message, an event PostgreSQL refused and a repeat inside a batch are sent
- * as mark entries: their sequences are settled with no side effect, so the floor can pass them.
+ * sequence (in a later batch or the same one), an invalid message and an event PostgreSQL refused
+ * are sent as mark entries: their sequences are settled with no side effect, so the floor can pass them.
  *
  * Keys (the contract; also in `collector/PIPELINE.md`):
  *

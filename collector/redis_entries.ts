@@ -17,19 +17,23 @@ export interface BatchEntries {
 }
 
 /**
- * Chooses each message's entry: apply when PostgreSQL inserted its event now or holds it from
- * this same sequence; legacy when it holds it without a sequence (before migration 005); mark
- * for the rest (no event: invalid or repeated in the batch; refused; stored from another
- * sequence, or no longer stored).
+ * Chooses each message's entry: apply when its sequence is the one PostgreSQL holds for its
+ * event (inserted now from this message, or stored before from it); legacy when PostgreSQL holds
+ * the event without a sequence (before migration 005); mark for the rest (no event: invalid;
+ * refused; another message's copy of the event, in this batch or stored before; no longer
+ * stored). An event twice in one batch is written once, from its first message; a later copy
+ * in the batch can still be the message PostgreSQL already held it from.
  *
  * @param seqs Hub stream sequence of each message.
- * @param events Each message's event, or `undefined` when it only settles its sequence.
+ * @param events Each message's event, or `undefined` for an invalid message.
+ * @param writtenSeqs The sequence each event was written with (its first message in the batch).
  * @param written What PostgreSQL answered for the batch's events.
  * @returns The entries, and the count of copies among them.
  */
 export function batchEntries(
   seqs: readonly number[],
   events: readonly (MiningEvent | undefined)[],
+  writtenSeqs: ReadonlyMap<string, number>,
   written: PostgresWriteResult,
 ): BatchEntries {
   const refused = new Set(written.rejected.map((r) => r.event));
@@ -42,11 +46,9 @@ export function batchEntries(
       entries[i] = { seq, mode: EntryMode.mark };
       continue;
     }
-    if (written.insertedIds.has(event.event_id)) {
-      entries[i] = { seq, mode: EntryMode.apply, event };
-      continue;
-    }
-    const storedSeq = written.storedSeqs.get(event.event_id);
+    const storedSeq = written.insertedIds.has(event.event_id)
+      ? writtenSeqs.get(event.event_id)
+      : written.storedSeqs.get(event.event_id);
     if (storedSeq === seq) {
       entries[i] = { seq, mode: EntryMode.apply, event };
     } else if (storedSeq === null) {
@@ -55,6 +57,7 @@ export function batchEntries(
     } else {
       // Stored from another message: a copy published again (its effects belong to the
       // sequence PostgreSQL holds), or a row gone since (dropped by retention).
+
       entries[i] = { seq, mode: EntryMode.mark };
       copies++;
     }

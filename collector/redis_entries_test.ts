@@ -20,6 +20,7 @@ Deno.test("batchEntries() applies what PostgreSQL inserted now or holds from the
   const { entries, copies } = batchEntries(
     [10, 11, 12, 13, 14, 15, 16],
     [fresh, redelivered, legacy, copy, gone, refused, undefined],
+    new Map([[fresh!.event_id, 10]]),
     {
       insertedIds: new Set([fresh!.event_id]),
       storedSeqs: new Map<string, number | null>([
@@ -42,4 +43,38 @@ Deno.test("batchEntries() applies what PostgreSQL inserted now or holds from the
   assert.equal(copies, 2, "the copy and the row no longer stored");
   const first = entries[0]!;
   assert.ok(first.mode === "a" && first.event === fresh);
+});
+
+Deno.test("batchEntries() applies an event twice in a batch from the message PostgreSQL holds", () => {
+  const [inserted, storedFromLater] = [1, 2].map(share);
+  // `inserted`: written now from seq 20, copied at 21. `storedFromLater`: a collector stored it
+  // from seq 23 and died before Redis; now its copy (22) and 23 come back in one batch.
+  const { entries, copies } = batchEntries(
+    [20, 21, 22, 23, 24],
+    [inserted, inserted, storedFromLater, storedFromLater, inserted],
+    new Map([[inserted!.event_id, 20], [storedFromLater!.event_id, 22]]),
+    {
+      insertedIds: new Set([inserted!.event_id]),
+      storedSeqs: new Map([[storedFromLater!.event_id, 23]]),
+      rejected: [],
+    },
+  );
+  assert.deepEqual(entries.map((e) => [e.seq, e.mode]), [
+    [20, "a"],
+    [21, "m"],
+    [22, "m"],
+    [23, "a"],
+    [24, "m"],
+  ]);
+  assert.equal(copies, 3);
+});
+
+Deno.test("batchEntries() applies the same message delivered twice in a batch (the bit decides)", () => {
+  const event = share(1);
+  const { entries } = batchEntries([30, 30], [event, event], new Map([[event.event_id, 30]]), {
+    insertedIds: new Set([event.event_id]),
+    storedSeqs: new Map(),
+    rejected: [],
+  });
+  assert.deepEqual(entries.map((e) => [e.seq, e.mode]), [[30, "a"], [30, "a"]]);
 });
