@@ -4,11 +4,20 @@
  *
  * Per batch: parse and validate every message (invalid ones are counted, logged at most every few
  * seconds and acknowledged, so a poison message never blocks the stream); write the valid events
- * in one PostgreSQL transaction; apply them to Redis (one atomic script call per chunk of events,
- * each event guarded by its dedup key); then acknowledge every message of the batch. Two batches
- * are processed at a time (see {@link BATCHES_IN_FLIGHT}). While a backend is down the batch is
- * retried with backoff and kept alive on the server (`+WPI`), never acknowledged, so nothing is
- * lost; both stores are idempotent per `event_id`, so a redelivery never counts twice.
+ * in one PostgreSQL transaction, each with its hub stream sequence; settle every message's
+ * sequence in Redis (one atomic script call per chunk), applying the side effects of the events
+ * PostgreSQL inserted now or already held from that same sequence; then acknowledge every message
+ * of the batch. Two batches are processed at a time (see {@link BATCHES_IN_FLIGHT}). While a
+ * backend is down the batch is retried with backoff and kept alive on the server (`+WPI`), never
+ * acknowledged, so nothing is lost. PostgreSQL is idempotent per `event_id` and Redis per stream
+ * sequence (`settled_record.ts`), so a redelivery never counts twice, and an event published
+ * again under a new sequence is stored and applied once.
+ *
+ * Every few seconds the settled record is checked against the stream and the consumer: sequences
+ * the stream no longer holds (or that are not the consumer's) are settled without effects, and
+ * messages the consumer acknowledged that this Redis has not settled (it was restored from an
+ * older snapshot, or flushed) are read back from the stream and applied, so the floor moves and
+ * the record stays a few keys.
  *
  * Several collectors may share one durable consumer name: JetStream hands each pull request
  * different messages.
@@ -32,7 +41,11 @@ import { Backend, CollectorMetrics, ErrorStage } from "./collector_metrics.ts";
 import { consumerFilter, ensureConsumer, ensureStream } from "./jetstream_setup.ts";
 import { type Delay, MessageBatcher, realDelay } from "./message_batcher.ts";
 import { PostgresStore, type Sql } from "./postgres_store.ts";
-import { RedisStore } from "./redis_store.ts";
+import type { RedisEntry } from "./redis_batch_script.ts";
+import { batchEntries } from "./redis_entries.ts";
+import { MissingFloorError, type RedisApplyResult, RedisStore } from "./redis_store.ts";
+import { type Delivery, SettledCheck } from "./settled_check.ts";
+import type { StreamIdentity } from "./settled_record.ts";
 
 /** Days of partitions created ahead. */
 export const PARTITION_DAYS_AHEAD = 3;
@@ -157,6 +170,9 @@ class CollectorRuntime implements Collector {
   };
   #nc: NatsConnection | undefined;
   #jsm: JetStreamManager | undefined;
+  /** The stream incarnation and filter the settled record belongs to; set at JetStream setup. */
+  #identity: StreamIdentity | undefined;
+  #settledCheck: SettledCheck | undefined;
   #messages: ConsumerMessages | undefined;
   #batcher: MessageBatcher<JsMsg> | undefined;
   #natsConnected = false;
@@ -287,7 +303,34 @@ class CollectorRuntime implements Collector {
     } else if (outcome !== "unchanged") {
       this.#log.info("stream provisioned", { stream: this.#config.stream, outcome });
     }
+    const info = await this.#jsm.streams.info(this.#config.stream);
+    this.#setIdentity(info.created);
+    this.#settledCheck ??= new SettledCheck({
+      jsm: this.#jsm,
+      redis: this.#redis,
+      stream: this.#config.stream,
+      filter: this.#filter,
+      metrics: this.metrics,
+      log: this.#log,
+      identity: (created) => this.#setIdentity(created),
+      store: (items) => this.#store(items, () => {}),
+      stopping: () => this.#stopping,
+    });
     await ensureConsumer(this.#jsm, this.#config.stream, this.#config.durable, this.#filter);
+  }
+
+  /** Keys the settled record by the stream's creation time (a re-created stream starts anew). */
+  #setIdentity(created: string): StreamIdentity {
+    if (this.#identity?.created === created) return this.#identity;
+    if (this.#identity !== undefined) {
+      this.#log.warn("stream was re-created; settling its sequences in a new record", {
+        stream: this.#config.stream,
+        created,
+        previous: this.#identity.created,
+      });
+    }
+    this.#identity = { stream: this.#config.stream, created, filter: this.#filter };
+    return this.#identity;
   }
 
   async #watchNats(nc: NatsConnection): Promise<void> {
@@ -309,14 +352,27 @@ class CollectorRuntime implements Collector {
 
   async #sampleLag(): Promise<void> {
     if (this.#jsm === undefined || !this.#natsConnected) return;
+    let ackFloor: number;
     try {
       const info = await this.#jsm.consumers.info(this.#config.stream, this.#config.durable);
       this.metrics.consumerLag.set(info.num_pending);
+      ackFloor = info.ack_floor.stream_seq;
     } catch (error: unknown) {
       this.metrics.errors.nats.inc();
       const suppressed = this.#throttles.nats.take();
       if (suppressed !== undefined) {
         this.#log.warn("consumer info failed", { error: errorText(error), suppressed });
+      }
+      return;
+    }
+    try {
+      await this.#settledCheck?.run(ackFloor);
+    } catch (error: unknown) {
+      if (error instanceof AbandonedError) return;
+      this.metrics.errors.maintenance.inc();
+      const suppressed = this.#throttles.maintenance.take();
+      if (suppressed !== undefined) {
+        this.#log.warn("settled record check failed", { error: errorText(error), suppressed });
       }
     }
   }
@@ -394,60 +450,11 @@ class CollectorRuntime implements Collector {
 
   async #processBatch(msgs: readonly JsMsg[]): Promise<void> {
     const startedMs = performance.now();
-    const metrics = this.metrics;
-    metrics.batchSize.observe(msgs.length);
-    const events: MiningEvent[] = [];
-    const seen = new Set<string>();
-    let repeats = 0;
-    for (const msg of msgs) {
-      let event: MiningEvent;
-      try {
-        event = parseEvent(msg.data);
-      } catch (error: unknown) {
-        this.#invalid(msg, error);
-        continue;
-      }
-      if (seen.has(event.event_id)) {
-        repeats++;
-        continue;
-      }
-      seen.add(event.event_id);
-      events.push(event);
-    }
+    this.metrics.batchSize.observe(msgs.length);
     try {
-      const written = await this.#untilDone(Backend.postgres, msgs, () => this.#pg.write(events));
-      let stored = events;
-      if (written.rejected.length > 0) {
-        const refused = new Set(written.rejected.map((r) => r.event));
-        stored = events.filter((event) => !refused.has(event));
-        metrics.errors.postgres_event.inc(written.rejected.length);
-        const suppressed = this.#throttles.rejected.take();
-        if (suppressed !== undefined) {
-          const first = written.rejected[0]!;
-          this.#log.error("postgres refused events; acknowledged and dropped", {
-            count: written.rejected.length,
-            event_id: first.event.event_id,
-            event_type: first.event.event,
-            error: errorText(first.error),
-            suppressed,
-          });
-        }
-      }
-      metrics.dedupHits.postgres.inc(stored.length - written.insertedIds.size + repeats);
-      const applied = await this.#untilDone(Backend.redis, msgs, () => this.#redis.apply(stored));
-      metrics.dedupHits.redis.inc(applied.duplicates + repeats);
-      if (applied.errors > 0) {
-        metrics.errors.redis_event.inc(applied.errors);
-        const suppressed = this.#throttles.redis.take();
-        if (suppressed !== undefined) {
-          this.#log.error("redis refused real-time updates; not retried", {
-            count: applied.errors,
-            error: applied.firstError,
-            suppressed,
-          });
-        }
-      }
-      for (const event of stored) metrics.events[event.event].inc();
+      await this.#store(msgs, () => {
+        for (const msg of msgs) msg.working();
+      });
     } catch (error: unknown) {
       // Handing the batch back makes the server redeliver it (here or to another collector);
       // both stores skip whatever part of it was already applied. At shutdown at once; after an
@@ -460,7 +467,120 @@ class CollectorRuntime implements Collector {
       return;
     }
     this.#settle(msgs, (msg) => msg.ack());
-    metrics.batchDurationMs.observe(performance.now() - startedMs);
+    this.metrics.batchDurationMs.observe(performance.now() - startedMs);
+  }
+
+  /**
+   * Stores messages in PostgreSQL, then settles every one of their sequences in Redis: apply
+   * entries for events PostgreSQL inserted now or holds from this same sequence (a redelivery),
+   * legacy entries for events it holds from before sequences were stored, mark entries for the
+   * rest (invalid, refused, or a copy of an event stored from another message, in this batch or
+   * before). See `batchEntries`.
+   *
+   * @param items The messages, in delivery order.
+   * @param keepAlive Called while a backend is retried, so the server keeps the messages.
+   * @throws {AbandonedError} When a shutdown gave up waiting for a backend.
+   */
+  async #store(items: readonly Delivery[], keepAlive: () => void): Promise<void> {
+    const metrics = this.metrics;
+    const identity = this.#identity;
+    if (identity === undefined) throw new Error("Cannot store a batch: JetStream is not set up");
+    const events: MiningEvent[] = [];
+    const seqs = new Map<string, number>();
+    // Per item its event, or undefined when it is invalid.
+    const slots: (MiningEvent | undefined)[] = [];
+    let repeats = 0;
+    for (const item of items) {
+      let event: MiningEvent;
+      try {
+        event = parseEvent(item.data);
+      } catch (error: unknown) {
+        this.#invalid(item, error);
+        slots.push(undefined);
+        continue;
+      }
+      slots.push(event);
+      if (seqs.has(event.event_id)) {
+        repeats++;
+        continue;
+      }
+      seqs.set(event.event_id, item.seq);
+      events.push(event);
+    }
+    const written = await this.#untilDone(
+      Backend.postgres,
+      items.length,
+      keepAlive,
+      () => this.#pg.write(events, seqs),
+    );
+    let stored = events;
+    if (written.rejected.length > 0) {
+      const refused = new Set(written.rejected.map((r) => r.event));
+      stored = events.filter((event) => !refused.has(event));
+      metrics.errors.postgres_event.inc(refused.size);
+      const suppressed = this.#throttles.rejected.take();
+      if (suppressed !== undefined) {
+        const first = written.rejected[0]!;
+        this.#log.error("postgres refused events; acknowledged and dropped", {
+          count: refused.size,
+          event_id: first.event.event_id,
+          event_type: first.event.event,
+          error: errorText(first.error),
+          suppressed,
+        });
+      }
+    }
+    metrics.dedupHits.postgres.inc(stored.length - written.insertedIds.size + repeats);
+
+    const itemSeqs = items.map((item) => item.seq);
+    const { entries, copies } = batchEntries(itemSeqs, slots, seqs, written);
+    const applied = await this.#untilDone(
+      Backend.redis,
+      items.length,
+      keepAlive,
+      () => this.#applyToRedis(identity, entries),
+    );
+    metrics.dedupHits.redis.inc(applied.duplicates + copies);
+    metrics.settledFloor.set(applied.floor);
+    if (applied.errors > 0) {
+      metrics.errors.redis_event.inc(applied.errors);
+      const suppressed = this.#throttles.redis.take();
+      if (suppressed !== undefined) {
+        this.#log.error("redis refused real-time updates; not retried", {
+          count: applied.errors,
+          error: applied.firstError,
+          suppressed,
+        });
+      }
+    }
+    for (const event of stored) metrics.events[event.event].inc();
+  }
+
+  /** Applies entries; a Redis without a settled record gets one first (see `#startRecord`). */
+  async #applyToRedis(
+    identity: StreamIdentity,
+    entries: readonly RedisEntry[],
+  ): Promise<RedisApplyResult> {
+    try {
+      return await this.#redis.apply(identity, entries);
+    } catch (error: unknown) {
+      if (!(error instanceof MissingFloorError)) throw error;
+      await this.#startRecord(identity);
+      return await this.#redis.apply(identity, entries);
+    }
+  }
+
+  /**
+   * Starts the settled record of a Redis that has none (new, flushed, or restored from a
+   * snapshot taken before it existed) at the consumer's ack floor: what the consumer
+   * acknowledged before is taken as settled there, and everything after it is applied once.
+   * A Redis restored from a snapshot that has the record keeps that record's floor instead.
+   */
+  async #startRecord(identity: StreamIdentity): Promise<void> {
+    if (this.#jsm === undefined) throw new Error("Cannot start the settled record: no JetStream");
+    const info = await this.#jsm.consumers.info(this.#config.stream, this.#config.durable);
+    const floor = await this.#redis.initFloor(identity, info.ack_floor.stream_seq);
+    this.#log.info("settled record started", { floor, stream: identity.stream });
   }
 
   /** Acks or naks every message; on a closed connection the server redelivers them instead. */
@@ -475,7 +595,7 @@ class CollectorRuntime implements Collector {
     }
   }
 
-  #invalid(msg: JsMsg, error: unknown): void {
+  #invalid(msg: Delivery, error: unknown): void {
     this.metrics.invalidEvents.inc();
     this.metrics.errors.parse.inc();
     const suppressed = this.#throttles.invalid.take();
@@ -492,7 +612,8 @@ class CollectorRuntime implements Collector {
   /** Runs `attempt` until it succeeds, keeping the batch alive on the server meanwhile. */
   async #untilDone<T>(
     backend: typeof Backend.postgres | typeof Backend.redis,
-    msgs: readonly JsMsg[],
+    batch: number,
+    keepAlive: () => void,
     attempt: () => Promise<T>,
   ): Promise<T> {
     const backoff = new Backoff({ initialMs: RETRY_INITIAL_MS, maxMs: RETRY_MAX_MS });
@@ -513,13 +634,13 @@ class CollectorRuntime implements Collector {
           this.#log.warn(`${backend} unavailable, retrying batch`, {
             error: errorText(error),
             attempts: backoff.attempts + 1,
-            batch: msgs.length,
+            batch,
             suppressed,
           });
         }
         if (this.#abandoned) throw new AbandonedError("shutdown gave up on the batch");
         if (performance.now() - workingSentMs >= WORKING_INTERVAL_MS) {
-          for (const msg of msgs) msg.working();
+          keepAlive();
           workingSentMs = performance.now();
         }
         await this.#sleep(backoff.next());

@@ -43,11 +43,11 @@ export const ErrorStage = {
   postgresEvent: "postgres_event",
   /** A failed Redis batch (retried). */
   redis: "redis",
-  /** An event whose Redis script failed (dedup key was set, so it is not retried). */
+  /** An event whose Redis side effect failed (its sequence was settled, so it is not retried). */
   redisEvent: "redis_event",
   /** NATS: stream/consumer setup, consumer info, acks. */
   nats: "nats",
-  /** Partition upkeep (`tbg_ensure_partitions`) or migrations. */
+  /** Partition upkeep (`tbg_ensure_partitions`), migrations, the settled record check. */
   maintenance: "maintenance",
 } as const;
 /** An error stage. */
@@ -87,6 +87,14 @@ export class CollectorMetrics {
   readonly batchDurationMs: HistogramCell;
   /** `collector_consumer_lag`: messages of the consumer not yet delivered (num_pending). */
   readonly consumerLag: GaugeCell;
+  /** `collector_settled_floor`: every hub stream sequence up to it is settled in Redis. */
+  readonly settledFloor: GaugeCell;
+  /** `collector_settled_floor_lag`: consumer ack floor minus the settled floor, at the check. */
+  readonly settledFloorLag: GaugeCell;
+  /** `collector_settled_repaired_total`: acknowledged messages read back and applied. */
+  readonly settledRepaired: CounterCell;
+  /** `collector_settled_skipped_total`: sequences settled because the stream will not deliver them. */
+  readonly settledSkipped: CounterCell;
   /** `collector_dedup_hits_total{store}`. */
   readonly dedupHits: Readonly<Record<DedupStore, CounterCell>>;
   /** `collector_errors_total{stage}`. */
@@ -136,6 +144,31 @@ export class CollectorMetrics {
       registry,
       name: "collector_consumer_lag",
       help: "Messages in the stream not yet delivered to the durable consumer (num_pending).",
+    }).child();
+
+    this.settledFloor = new CellGauge({
+      registry,
+      name: "collector_settled_floor",
+      help: "Hub stream sequence up to which every message is settled in Redis (side effects " +
+        "applied once or skipped).",
+    }).child();
+    this.settledFloorLag = new CellGauge({
+      registry,
+      name: "collector_settled_floor_lag",
+      help: "Consumer ack floor minus the settled floor at the last check: messages " +
+        "acknowledged that Redis has not settled in order (0 when healthy).",
+    }).child();
+    this.settledRepaired = new CellCounter({
+      registry,
+      name: "collector_settled_repaired_total",
+      help: "Acknowledged messages Redis had not settled (restored or flushed Redis), read " +
+        "back from the stream and applied.",
+    }).child();
+    this.settledSkipped = new CellCounter({
+      registry,
+      name: "collector_settled_skipped_total",
+      help: "Sequences settled without effects because the stream no longer holds them or " +
+        "they are outside the consumer's filter.",
     }).child();
 
     const dedup = new CellCounter<"store">({

@@ -56,6 +56,8 @@ export interface EventRow {
   readonly ts: string;
   /** `payload`: the envelope's `data`. */
   readonly p: unknown;
+  /** `stream_seq`: the hub stream sequence it was stored from, or null when unknown. */
+  readonly q: number | null;
 }
 
 /**
@@ -64,9 +66,13 @@ export interface EventRow {
  * stringifying row objects, which would stringify every payload a second time.
  *
  * @param events Parsed events.
- * @returns `[{"i":…,"t":…,"r":…,"s":…,"ts":…,"p":{…}}, …]`, in the order of `events`.
+ * @param streamSeqs Hub stream sequence per event id; events not in it get null.
+ * @returns `[{"i":…,"t":…,"r":…,"s":…,"ts":…,"p":{…},"q":…}, …]`, in the order of `events`.
  */
-export function eventRowsJson(events: readonly MiningEvent[]): string {
+export function eventRowsJson(
+  events: readonly MiningEvent[],
+  streamSeqs: ReadonlyMap<string, number> = new Map(),
+): string {
   const parts: string[] = new Array(events.length);
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
@@ -74,7 +80,7 @@ export function eventRowsJson(events: readonly MiningEvent[]): string {
       JSON.stringify(event.region)
     },"s":${JSON.stringify(event.source)},"ts":"${microsToIso(event.timestamp)}","p":${
       dataJson(event)
-    }}`;
+    },"q":${streamSeqs.get(event.event_id) ?? null}}`;
   }
   return `[${parts.join(",")}]`;
 }

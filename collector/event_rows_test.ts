@@ -30,7 +30,7 @@ Deno.test("microsToIso() rejects negative and fractional values", () => {
   assert.throws(() => microsToIso(1.5), RangeError);
 });
 
-Deno.test("eventRowsJson() carries id, type, region, source, exact time and the data", () => {
+Deno.test("eventRowsJson() carries id, type, region, source, exact time, the data and the stream sequence", () => {
   const event = {
     ...makeEvent(EventType.DiffUpdated, "us-east", "stratum-us-1", {
       user: "bcrt1quser",
@@ -49,5 +49,8 @@ Deno.test("eventRowsJson() carries id, type, region, source, exact time and the 
     s: "stratum-us-1",
     ts: "2024-05-24T13:20:00.654321Z",
     p: event.data,
+    q: null,
   }]);
+  const [row] = JSON.parse(eventRowsJson([event], new Map([[event.event_id, 9_007_199_254]])));
+  assert.equal(row.q, 9_007_199_254, "the hub stream sequence when known");
 });

@@ -1,5 +1,6 @@
 /**
- * The event collector: JetStream events into PostgreSQL and Redis, exactly once per `event_id`.
+ * The event collector: JetStream events into PostgreSQL and Redis, exactly once per `event_id`
+ * (Redis side effects once per hub stream sequence, chosen with PostgreSQL).
  * `main.ts` starts it; the parts are exported for tests and tools.
  *
  * @module
@@ -42,11 +43,20 @@ export {
 } from "./postgres_store.ts";
 export {
   MAX_EVENTS_PER_CALL,
+  MissingFloorError,
   type RedisApplyResult,
   RedisStore,
   type RedisStoreOptions,
 } from "./redis_store.ts";
 export * from "./redis_batch_script.ts";
+export * from "./settled_record.ts";
+export {
+  type Delivery,
+  SETTLED_REPAIR_MAX,
+  SettledCheck,
+  type SettledCheckOptions,
+} from "./settled_check.ts";
+export { type BatchEntries, batchEntries } from "./redis_entries.ts";
 export {
   aggregateBatch,
   type BatchAggregates,

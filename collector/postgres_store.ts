@@ -4,6 +4,11 @@
  * idempotent on `(event_id, ts)`, and the summaries come from its `RETURNING` list, so writing
  * the same batch twice (a redelivery, a retry after a lost commit reply) changes nothing.
  *
+ * Each row also records the hub stream sequence it was stored from (`stream_seq`); for the events
+ * that were already stored, the write reads back that sequence (by primary key, in the same
+ * transaction, only when there are such events), which tells a redelivery of the same message
+ * from a copy published again under a new sequence.
+ *
  * @module
  */
 import postgres from "postgres";
@@ -27,6 +32,11 @@ export interface RejectedEvent {
 export interface PostgresWriteResult {
   /** Ids of the events this write inserted (the others were already stored). */
   readonly insertedIds: ReadonlySet<string>;
+  /**
+   * For each event that was already stored: the `stream_seq` it was stored with (null for rows
+   * written before migration 005 or without a sequence).
+   */
+  readonly storedSeqs: ReadonlyMap<string, number | null>;
   /** Events refused as data (e.g. a string PostgreSQL cannot store); never retried. */
   readonly rejected: readonly RejectedEvent[];
 }
@@ -85,6 +95,33 @@ function isServerConnectionLoss(error: unknown): boolean {
   return sqlState(error) !== undefined && isConnectionLoss(error);
 }
 
+/** What one transaction inserted, and the stored sequences of the events it did not insert. */
+interface TransactionResult {
+  readonly inserted: readonly string[];
+  readonly stored: ReadonlyMap<string, number | null>;
+}
+
+/**
+ * `stream_seq` of stored events, looked up by primary key `(event_id, ts)`.
+ *
+ * @param tx The transaction that found them already stored.
+ * @param events Events that are stored.
+ * @returns Their stored sequences by event id (null where the row has none).
+ */
+async function storedSeqs(
+  tx: Sql,
+  events: readonly MiningEvent[],
+): Promise<Map<string, number | null>> {
+  const keys = JSON.stringify(
+    events.map((e) => ({ i: e.event_id, ts: microsToIso(e.timestamp) })),
+  );
+  const rows = await tx<{ id: string; q: string | null }[]>`
+    SELECT m.event_id::text AS id, m.stream_seq::text AS q
+    FROM json_to_recordset(${keys}::text::json) AS x(i uuid, ts timestamptz)
+    JOIN mining_events AS m ON m.event_id = x.i AND m.ts = x.ts`;
+  return new Map(rows.map((row) => [row.id, row.q === null ? null : Number(row.q)]));
+}
+
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
@@ -116,43 +153,59 @@ export class PostgresStore {
    * its own transaction, still idempotent).
    *
    * @param events Valid events, unique by `event_id`.
-   * @returns The ids inserted now and the events refused.
+   * @param streamSeqs Hub stream sequence per event id, stored in `stream_seq` (null if absent).
+   * @returns The ids inserted now, the stored sequences of the others, and the events refused.
    * @throws What the driver threw for any other failure (connection lost, server shutting down,
    *   tables missing); nothing of the failed transaction is kept, so the caller retries.
    */
-  async write(events: readonly MiningEvent[]): Promise<PostgresWriteResult> {
-    if (events.length === 0) return { insertedIds: new Set(), rejected: [] };
+  async write(
+    events: readonly MiningEvent[],
+    streamSeqs: ReadonlyMap<string, number> = new Map(),
+  ): Promise<PostgresWriteResult> {
+    const result = {
+      insertedIds: new Set<string>(),
+      storedSeqs: new Map<string, number | null>(),
+      rejected: [] as RejectedEvent[],
+    };
+    if (events.length === 0) return result;
     // Sorted by id so concurrent collectors insert shared ids in the same order (no deadlock).
     const sorted = [...events].sort((a, b) => compareText(a.event_id, b.event_id));
-    const inserted = new Set<string>();
-    const rejected: RejectedEvent[] = [];
-    await this.#writeSplitting(sorted, inserted, rejected);
-    return { insertedIds: inserted, rejected };
+    await this.#writeSplitting(sorted, streamSeqs, result);
+    return result;
   }
 
   async #writeSplitting(
     events: readonly MiningEvent[],
-    inserted: Set<string>,
-    rejected: RejectedEvent[],
+    streamSeqs: ReadonlyMap<string, number>,
+    result: {
+      insertedIds: Set<string>;
+      storedSeqs: Map<string, number | null>;
+      rejected: RejectedEvent[];
+    },
   ): Promise<void> {
     try {
-      for (const id of await this.#transaction(events)) inserted.add(id);
+      const written = await this.#transaction(events, streamSeqs);
+      for (const id of written.inserted) result.insertedIds.add(id);
+      for (const [id, seq] of written.stored) result.storedSeqs.set(id, seq);
     } catch (error: unknown) {
       if (!isDataError(error)) throw error;
       if (events.length === 1) {
-        rejected.push({ event: events[0]!, error });
+        result.rejected.push({ event: events[0]!, error });
         return;
       }
       const half = Math.ceil(events.length / 2);
-      await this.#writeSplitting(events.slice(0, half), inserted, rejected);
-      await this.#writeSplitting(events.slice(half), inserted, rejected);
+      await this.#writeSplitting(events.slice(0, half), streamSeqs, result);
+      await this.#writeSplitting(events.slice(half), streamSeqs, result);
     }
   }
 
-  async #transaction(events: readonly MiningEvent[]): Promise<string[]> {
+  async #transaction(
+    events: readonly MiningEvent[],
+    streamSeqs: ReadonlyMap<string, number>,
+  ): Promise<TransactionResult> {
     // One text parameter holding the whole batch as JSON: the cheapest encoding for the client
     // (one JSON.stringify, no array escaping) and a single parse on the server.
-    const rows = eventRowsJson(events);
+    const rows = eventRowsJson(events, streamSeqs);
     try {
       return await this.#transactionOnce(events, rows);
     } catch (error: unknown) {
@@ -165,22 +218,34 @@ export class PostgresStore {
     }
   }
 
-  async #transactionOnce(events: readonly MiningEvent[], rows: string): Promise<string[]> {
+  async #transactionOnce(
+    events: readonly MiningEvent[],
+    rows: string,
+  ): Promise<TransactionResult> {
     return await transaction(this.sql, async (tx) => {
       const inserted = await tx<{ event_id: string }[]>`
-        INSERT INTO mining_events (event_id, event_type, region, source, ts, payload)
-        SELECT i, t, r, s, ts, p
+        INSERT INTO mining_events (event_id, event_type, region, source, ts, payload, stream_seq)
+        SELECT i, t, r, s, ts, p, q
         FROM jsonb_to_recordset(${rows}::text::jsonb)
-          AS x(i uuid, t text, r text, s text, ts timestamptz, p jsonb)
+          AS x(i uuid, t text, r text, s text, ts timestamptz, p jsonb, q int8)
         ON CONFLICT DO NOTHING
         RETURNING event_id`;
       const ids = inserted.map((row) => row.event_id);
-      if (ids.length === 0) return ids;
       const fresh = new Set(ids);
-      const aggregates = aggregateBatch(events.filter((e) => fresh.has(e.event_id)));
-      await Promise.all(writeAggregates(tx as unknown as Sql, aggregates));
-      return ids;
-    }) as string[];
+      const queries: Promise<unknown>[] = [];
+      let stored: Promise<Map<string, number | null>> = Promise.resolve(new Map());
+      if (ids.length < events.length) {
+        // The conflicting rows were committed (ON CONFLICT waits for a concurrent insert of the
+        // same key to finish), so under READ COMMITTED this statement sees them.
+        stored = storedSeqs(tx as unknown as Sql, events.filter((e) => !fresh.has(e.event_id)));
+      }
+      if (ids.length > 0) {
+        const aggregates = aggregateBatch(events.filter((e) => fresh.has(e.event_id)));
+        queries.push(...writeAggregates(tx as unknown as Sql, aggregates));
+      }
+      const [seqs] = await Promise.all([stored, ...queries]);
+      return { inserted: ids, stored: seqs };
+    }) as TransactionResult;
   }
 
   /** Runs `SELECT 1`. @throws when PostgreSQL cannot be reached. */

@@ -1,20 +1,29 @@
 /**
- * The Redis side of a batch: one Lua script that, for each event, sets the event's dedup key and,
- * only if the key was new, appends the event to its Redis Stream and applies its real-time state
- * changes. The script runs atomically, so dedup keys and side effects are applied together: a
- * redelivered event, or one raced by two collectors, changes Redis state exactly once.
+ * The Redis side of a batch: one Lua script that settles each message's hub stream sequence in
+ * the settled record (`settled_record.ts`) and, only for an "apply" entry whose sequence was not
+ * settled before, appends the event to its Redis Stream and applies its real-time state changes.
+ * The script runs atomically, so the record and the side effects change together: a redelivered
+ * message, or one raced by two collectors, changes Redis state exactly once.
  *
- * Keys (the contract in PIPELINE.md):
+ * Which entries apply is decided with PostgreSQL (the authority on event ids): the collector
+ * sends an apply entry only for an event PostgreSQL inserted now or already held under the same
+ * stream sequence (a redelivery of that message). A copy of an event published again under a new
+ * sequence (in a later batch or the same one), an invalid message and an event PostgreSQL refused
+ * are sent as mark entries: their sequences are settled with no side effect, so the floor can pass them.
  *
- * | key | type | written by |
- * |---|---|---|
- * | `tbg:dedup:{event_id}` | string, TTL 24 h | every event |
- * | `tbg:stream:{event_type}` | stream, `MAXLEN ~ 100000` | every event: fields `event_id`, `region`, `source`, `timestamp`, `data` (JSON) |
- * | `tbg:worker:{user}:{worker}` | hash | share_submitted (`shares_accepted`, `shares_rejected`, `best_diff`, `last_share_at`), hashrate_update (`hashrate_1m`, `hashrate_5m`, `hashrate_1h`, `hashrate_at`), share_best_diff (`best_diff`), diff_updated (`diff`, `diff_at`), miner_connected (`connected_at`, `user_agent`), miner_disconnected (`disconnected_at`), block_found (`blocks_found`, accepted only), asicboost_detected (`asicboost`, `version_mask`, `version_bits`) |
- * | `tbg:region:{region}:connected` | set of `{source}:{session_id}` | miner_connected adds, miner_disconnected removes |
- * | `tbg:session:closed:{source}:{session_id}` | string (disconnect time), TTL 24 h | miner_disconnected; a connect older than it is not added back |
- * | `tbg:blocks:recent` | list of JSON, newest first, capped at 100 | block_found |
- * | `tbg:network:tip` | hash (`height`, `hash`, `prev_hash`, `timestamp`) | new_block_network, highest height wins |
+ * Keys (the contract; also in `collector/PIPELINE.md`):
+ *
+ * | key | type | written by | bounded by |
+ * |---|---|---|---|
+ * | `tbg:settled:{stream}:{created}:{filter}:floor` | string (a sequence) | every batch | one per stream incarnation and consumer filter |
+ * | `tbg:settled:{stream}:{created}:{filter}:bits:{chunk}` | string bitmap, 8 KiB | every message above the floor | the messages in flight (chunks at or below the floor are deleted) |
+ * | `tbg:dedup:{event_id}` | string, TTL 24 h | only legacy entries: events stored before migration 005 (no `stream_seq`) seen again | old-collector events in the last 24 h |
+ * | `tbg:stream:{event_type}` | stream, `MAXLEN ~ 100000` | every applied event: fields `event_id`, `region`, `source`, `timestamp`, `data` (JSON) | MAXLEN per type |
+ * | `tbg:worker:{user}:{worker}` | hash | share_submitted (`shares_accepted`, `shares_rejected`, `best_diff`, `last_share_at`), hashrate_update (`hashrate_1m`, `hashrate_5m`, `hashrate_1h`, `hashrate_at`), share_best_diff (`best_diff`), diff_updated (`diff`, `diff_at`), miner_connected (`connected_at`, `user_agent`), miner_disconnected (`disconnected_at`), block_found (`blocks_found`, accepted only), asicboost_detected (`asicboost`, `version_mask`, `version_bits`) | workers ever seen (no TTL) |
+ * | `tbg:region:{region}:connected` | set of `{source}:{session_id}` | miner_connected adds, miner_disconnected removes | sessions connected now |
+ * | `tbg:session:closed:{source}:{session_id}` | string (disconnect time), TTL 24 h | miner_disconnected; a connect older than it is not added back | sessions closed in the last 24 h |
+ * | `tbg:blocks:recent` | list of JSON, newest first, capped at 100 | block_found | 100 entries |
+ * | `tbg:network:tip` | hash (`height`, `hash`, `prev_hash`, `timestamp`) | new_block_network, highest height wins | one key |
  *
  * All times (`*_at`, `timestamp`) are the event's microseconds since the Unix epoch. Fields that
  * hold "the latest" value compare event times and `best_diff` keeps the maximum, so events
@@ -22,21 +31,26 @@
  *
  * Share counters are summed per worker inside the script and written once per worker per call
  * (an HINCRBY, one HMGET of both maxima, at most one HSET), which keeps the script's cost near
- * one SET and one XADD per event.
+ * one SETBIT and one XADD per event.
  *
  * The script starts with a `#!lua` line, so Redis refuses it as a whole (before any write) when
- * out of memory, rather than failing half-way. Side effects use `pcall`: a key of the wrong type
- * (someone wrote it by hand) costs that one update, is counted and reported, and does not stop the
- * rest of the batch. The keys are built inside the script, so it suits a single Redis server (or
- * a primary with replicas), not Redis Cluster.
+ * out of memory, rather than failing half-way; likewise it answers `NOFLOOR` before any write
+ * when the record has no floor yet (the collector creates it and sends the batch again). Side
+ * effects use `pcall`: a key of the wrong type (someone wrote it by hand) costs that one update,
+ * is counted and reported, and does not stop the rest of the batch. The keys are built inside
+ * the script, so it suits a single Redis server (or a primary with replicas), not Redis Cluster.
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import type { MiningEvent } from "@tbg/shared/events";
 import { dataJson } from "./data_json.ts";
+import { SETTLED_LUA } from "./settled_record.ts";
 
-/** Prefix of dedup keys. */
+/**
+ * Prefix of the per-event dedup keys of collectors before migration 005, still checked (and
+ * set) for events PostgreSQL holds without a stream sequence.
+ */
 export const DEDUP_KEY_PREFIX = "tbg:dedup:";
 /** Prefix of the per-type Redis Streams. */
 export const STREAM_KEY_PREFIX = "tbg:stream:";
@@ -47,14 +61,41 @@ export const RECENT_BLOCKS_KEY = "tbg:blocks:recent";
 /** Hash of the latest network block. */
 export const NETWORK_TIP_KEY = "tbg:network:tip";
 
-/** How long a dedup key (and a session tombstone) lives: the stream's own max age, 24 h. */
+/** How long a session tombstone (and a legacy dedup key) lives: the stream's own max age, 24 h. */
 export const DEDUP_TTL_SECONDS = 86_400;
 /** Approximate length bound of each Redis Stream. */
 export const STREAM_MAXLEN = 100_000;
 /** Entries kept in {@link RECENT_BLOCKS_KEY}. */
 export const RECENT_BLOCKS_LIMIT = 100;
-/** Fields per event in the script's JSON argument. */
+/** Fields per event in the script's JSON argument (after an entry's sequence and mode). */
 export const FIELDS_PER_EVENT = 10;
+
+/** How an entry settles its sequence, as the script reads it. */
+export const EntryMode = {
+  /** Apply the event's side effects if the sequence was not settled. */
+  apply: "a",
+  /** As apply, and only if the event's legacy dedup key was absent (sets it). */
+  legacy: "l",
+  /** Settle the sequence with no side effect. */
+  mark: "m",
+} as const;
+/** An entry mode. */
+export type EntryMode = typeof EntryMode[keyof typeof EntryMode];
+
+/** One message's line in a script call. */
+export type RedisEntry =
+  | {
+    /** Hub stream sequence of the message. */
+    readonly seq: number;
+    readonly mode: typeof EntryMode.apply | typeof EntryMode.legacy;
+    /** The valid event it carries. */
+    readonly event: MiningEvent;
+  }
+  | {
+    /** Hub stream sequence of the message. */
+    readonly seq: number;
+    readonly mode: typeof EntryMode.mark;
+  };
 
 /** Key of a worker's hash. */
 export function workerKey(user: string, worker: string): string {
@@ -72,19 +113,26 @@ export function sessionClosedKey(member: string): string {
 }
 
 /**
- * The script. ARGV: 1 dedup TTL s, 2 stream MAXLEN, 3 recent-blocks limit, 4 the events as one
- * JSON array of {@link FIELDS_PER_EVENT}-string arrays: type, event_id, region, source,
- * timestamp µs, data JSON, worker key (or ""), and three type-specific values (see
- * {@link eventScriptFields}). One JSON argument instead of ten per event halves the client's
- * cost of sending a batch; Redis decodes it with its built-in cjson.
+ * The script. ARGV: 1 settled-record key prefix (`settledKeyPrefix`), 2 tombstone and legacy
+ * dedup TTL s, 3 stream MAXLEN, 4 recent-blocks limit, 5 the entries as one JSON array: a mark
+ * entry is `[seq, "m"]`, an apply or legacy entry `[seq, "a"|"l", …]` followed by the
+ * {@link FIELDS_PER_EVENT} strings of {@link eventScriptFields}: type, event_id, region, source,
+ * timestamp µs, data JSON, worker key (or ""), and three type-specific values. One JSON argument
+ * instead of ten per event halves the client's cost of sending a batch; Redis decodes it with
+ * its built-in cjson (sequences are exact up to 2^53).
  *
- * Returns `{flags, errors, first_error}`: `flags` has one character per event, `1` applied now
- * or `0` seen before; `errors` counts side effects Redis refused.
+ * Returns `{flags, errors, first_error, floor}`: `flags` has one character per entry, `1`
+ * applied now or `0` not (settled before, or a mark entry); `errors` counts side effects Redis
+ * refused; `floor` is the settled floor after the call.
  */
 export const BATCH_SCRIPT = `#!lua
-local ttl, maxlen, recent_limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local rows = cjson.decode(ARGV[4])
+local settled_prefix, ttl, maxlen = ARGV[1], ARGV[2], ARGV[3]
+local recent_limit = tonumber(ARGV[4])
+local rows = cjson.decode(ARGV[5])
 local flags, errors, first_error = {}, 0, ''
+${SETTLED_LUA}
+local floor = tonumber(redis.call('GET', floor_key))
+if floor == nil then return redis.error_reply('NOFLOOR no settled floor at ' .. floor_key) end
 
 local function call(...)
   local reply = redis.pcall(...)
@@ -104,13 +152,24 @@ local function raise(key, field, value)
   local stored = tonumber(call('HGET', key, field))
   if stored == nil or tonumber(value) > stored then call('HSET', key, field, value) end
 end
+-- Settles seq; true when it was not settled before.
+local function settle(seq)
+  if seq <= floor then return false end
+  local c = math.floor(seq / CHUNK)
+  return redis.call('SETBIT', chunk_key(c), seq - c * CHUNK, 1) == 0
+end
 
 local shares = {}
 for i, row in ipairs(rows) do
-  local kind, id, region, source = row[1], row[2], row[3], row[4]
-  local ts_text, data, wkey = row[5], row[6], row[7]
-  local a1, a2, a3 = row[8], row[9], row[10]
-  if redis.call('SET', '${DEDUP_KEY_PREFIX}' .. id, '1', 'NX', 'EX', ttl) then
+  local mode = row[2]
+  local kind, id, region, source = row[3], row[4], row[5], row[6]
+  local ts_text, data, wkey = row[7], row[8], row[9]
+  local a1, a2, a3 = row[10], row[11], row[12]
+  local fresh = settle(row[1]) and mode ~= 'm'
+  if fresh and mode == 'l' then
+    fresh = redis.call('SET', '${DEDUP_KEY_PREFIX}' .. id, '1', 'NX', 'EX', ttl) ~= false
+  end
+  if fresh then
     flags[i] = '1'
     call('XADD', '${STREAM_KEY_PREFIX}' .. kind, 'MAXLEN', '~', maxlen, '*', 'event_id', id,
       'region', region, 'source', source, 'timestamp', ts_text, 'data', data)
@@ -190,7 +249,9 @@ for wkey, s in pairs(shares) do
     if #changes > 0 then call('HSET', wkey, unpack(changes)) end
   end
 end
-return { table.concat(flags), errors, first_error }
+local settled = advance(floor)
+store_floor(floor, settled)
+return { table.concat(flags), errors, first_error, int_text(settled) }
 `;
 
 /** SHA-1 of {@link BATCH_SCRIPT}, the name EVALSHA calls it by. */
@@ -277,14 +338,22 @@ export function eventScriptFields(event: MiningEvent): string[] {
 /**
  * ARGV of one script call.
  *
- * @param events Valid events.
- * @returns The three settings and the events' fields as one JSON array.
+ * @param settledPrefix The settled record's key prefix (`settledKeyPrefix`).
+ * @param entries One per message, in batch order.
+ * @returns The four settings and the entries as one JSON array.
  */
-export function batchScriptArgs(events: readonly MiningEvent[]): string[] {
+export function batchScriptArgs(settledPrefix: string, entries: readonly RedisEntry[]): string[] {
   return [
+    settledPrefix,
     String(DEDUP_TTL_SECONDS),
     String(STREAM_MAXLEN),
     String(RECENT_BLOCKS_LIMIT),
-    JSON.stringify(events.map(eventScriptFields)),
+    JSON.stringify(
+      entries.map((entry) =>
+        entry.mode === EntryMode.mark
+          ? [entry.seq, entry.mode]
+          : [entry.seq, entry.mode, ...eventScriptFields(entry.event)]
+      ),
+    ),
   ];
 }

@@ -7,12 +7,14 @@ import {
   batchScriptArgs,
   DEDUP_KEY_PREFIX,
   DEDUP_TTL_SECONDS,
+  EntryMode,
   eventScriptFields,
   FIELDS_PER_EVENT,
   RECENT_BLOCKS_LIMIT,
   STREAM_MAXLEN,
   workerKey,
 } from "./redis_batch_script.ts";
+import { FLOOR_SCRIPT, settledChunkKey, settledFloorKey } from "./settled_record.ts";
 
 const USER = "bcrt1qexampleuser0";
 
@@ -130,7 +132,7 @@ Deno.test("every event type yields the same number of script fields", () => {
   }
 });
 
-Deno.test("batchScriptArgs() sends the settings and the events as one JSON argument", () => {
+Deno.test("batchScriptArgs() sends the settings and the entries as one JSON argument", () => {
   const share = makeEvent(EventType.ShareBestDiff, "eu", "s", {
     user: USER,
     worker: "w",
@@ -138,18 +140,46 @@ Deno.test("batchScriptArgs() sends the settings and the events as one JSON argum
     previous_best: 4,
     scope: "worker",
   });
-  const args = batchScriptArgs([share, share]);
-  assert.deepEqual(args.slice(0, 3), [
+  const prefix = "tbg:settled:MINING_EVENTS:2026-12-07T00:00:00Z:mining.events.>:";
+  const args = batchScriptArgs(prefix, [
+    { seq: 7, mode: EntryMode.apply, event: share },
+    { seq: 8, mode: EntryMode.mark },
+    { seq: 9, mode: EntryMode.legacy, event: share },
+  ]);
+  assert.deepEqual(args.slice(0, 4), [
+    prefix,
     String(DEDUP_TTL_SECONDS),
     String(STREAM_MAXLEN),
     String(RECENT_BLOCKS_LIMIT),
   ]);
-  assert.equal(args.length, 4);
-  assert.deepEqual(JSON.parse(args[3]!), [eventScriptFields(share), eventScriptFields(share)]);
+  assert.equal(args.length, 5);
+  assert.deepEqual(JSON.parse(args[4]!), [
+    [7, "a", ...eventScriptFields(share)],
+    [8, "m"],
+    [9, "l", ...eventScriptFields(share)],
+  ]);
 });
 
-Deno.test("BATCH_SCRIPT declares its flags, sets dedup keys first and its SHA-1 matches", () => {
+Deno.test("BATCH_SCRIPT declares its flags, checks the floor before writing, SHA-1 matches", () => {
   assert.ok(BATCH_SCRIPT.startsWith("#!lua\n"));
+  const floorCheck = BATCH_SCRIPT.indexOf("return redis.error_reply('NOFLOOR");
+  const firstWrite = BATCH_SCRIPT.indexOf("redis.call('SETBIT'");
+  assert.ok(floorCheck > 0 && floorCheck < firstWrite, "NOFLOOR answered before any write");
+  // The legacy dedup key is only consulted for legacy entries.
+  assert.ok(BATCH_SCRIPT.includes(`if fresh and mode == 'l' then`));
   assert.ok(BATCH_SCRIPT.includes(`redis.call('SET', '${DEDUP_KEY_PREFIX}' .. id, '1', 'NX'`));
   assert.equal(BATCH_SCRIPT_SHA1, createHash("sha1").update(BATCH_SCRIPT).digest("hex"));
+});
+
+Deno.test("settled keys name the stream, its creation time and the filter", () => {
+  const identity = { stream: "MINING_EVENTS", created: "2026-12-07T00:00:00Z", filter: "f.>" };
+  assert.equal(
+    settledFloorKey(identity),
+    "tbg:settled:MINING_EVENTS:2026-12-07T00:00:00Z:f.>:floor",
+  );
+  assert.equal(
+    settledChunkKey(identity, 3),
+    "tbg:settled:MINING_EVENTS:2026-12-07T00:00:00Z:f.>:bits:3",
+  );
+  assert.ok(FLOOR_SCRIPT.startsWith("#!lua\n"));
 });

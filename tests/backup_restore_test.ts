@@ -422,7 +422,8 @@ async function canonical(redis: Redis, key: string): Promise<string> {
   let value: unknown;
   switch (type) {
     case "string":
-      value = await redis.get(key);
+      // As bytes: the settled record's chunks are bitmaps.
+      value = (await redis.getBuffer(key))?.toString("hex");
       break;
     case "hash":
       value = Object.entries(await redis.hgetall(key)).sort();
@@ -483,10 +484,14 @@ Deno.test({
       for (let i = 0; i < 50; i++) {
         pipeline.xadd("tbg:stream:share_submitted", "MAXLEN", "~", "1000", "*", "n", String(i));
       }
-      pipeline.set(`tbg:dedup:${uuidv7()}`, "1", "EX", 86_400);
+      // The collector's settled record (floor and a bitmap chunk) and a session tombstone.
+      const settled = "tbg:settled:MINING_EVENTS:2026-12-07T00:00:00Z:mining.events.>:";
+      pipeline.set(`${settled}floor`, "131075");
+      for (const bit of [4, 5, 7, 1000, 65_535]) pipeline.setbit(`${settled}bits:2`, bit, 1);
+      pipeline.set("tbg:session:closed:stratum-eu-1:0a1b", "1700000000000000", "EX", 86_400);
       await pipeline.exec();
       const before = await dumpAll(source);
-      assert.equal(before.size, 1_004);
+      assert.equal(before.size, 1_006);
 
       const snapshots = `${work}/snapshots`;
       const rdb = await runOk("redis_backup.sh", ["--url", live.url, "--out", snapshots]);
@@ -499,9 +504,12 @@ Deno.test({
       target = new Redis(restoredServer.url, { maxRetriesPerRequest: 1 });
       const after = await dumpAll(target);
       assert.deepEqual(after, before);
-      const dedup = [...after.keys()].find((k) => k.startsWith("tbg:dedup:"));
-      assert.ok(dedup !== undefined);
-      assert.ok((await target.pttl(dedup)) > 86_000_000, "the TTL survives the snapshot");
+      assert.equal(await target.get(`${settled}floor`), "131075", "the settled floor survives");
+      assert.equal(await target.bitcount(`${settled}bits:2`), 5, "and its bitmap");
+      assert.ok(
+        (await target.pttl("tbg:session:closed:stratum-eu-1:0a1b")) > 86_000_000,
+        "the TTL survives the snapshot",
+      );
 
       const usage = await runScript("redis_backup.sh", ["--out", snapshots]);
       assert.equal(usage.code, 2);

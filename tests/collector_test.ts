@@ -41,6 +41,7 @@ import {
   consumerFilter,
   ensureConsumer,
   ensureStream,
+  EntryMode,
   MAX_ACK_PENDING,
   MICROS_PER_HOUR,
   PostgresStore,
@@ -278,6 +279,8 @@ interface CollectorProcessOptions {
   /** Run through `tools/launch.ts run collector` (as `deno task start:collector` does). */
   readonly viaLauncher?: boolean;
   readonly batch?: { max_events: number; max_wait_ms: number };
+  /** Another Redis than the stack's. */
+  readonly redisUrl?: string;
 }
 
 async function startCollectorProcess(
@@ -291,7 +294,7 @@ async function startCollectorProcess(
     JSON.stringify({
       nats_url: stack.nats.url,
       postgres: { url: stack.pg.url },
-      redis: { url: stack.redis.url },
+      redis: { url: options.redisUrl ?? stack.redis.url },
       batch: options.batch ?? { max_events: 500, max_wait_ms: 20 },
       stream: STREAM,
       durable: DURABLE,
@@ -617,6 +620,27 @@ function workerTotals(events: readonly MiningEvent[]): Map<string, WorkerTotals>
   return totals;
 }
 
+async function keysMatching(rc: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, batch] = await rc.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    cursor = next;
+    keys.push(...batch);
+  } while (cursor !== "0");
+  return keys.sort();
+}
+
+/**
+ * Deletes every `tbg:dedup:*` key, as their 24 h TTL would: the collectors before the settled
+ * record relied on them to recognise a message or an event seen before.
+ */
+async function expireDedupKeys(rc: Redis): Promise<number> {
+  const keys = await keysMatching(rc, "tbg:dedup:*");
+  for (let i = 0; i < keys.length; i += 500) await rc.del(...keys.slice(i, i + 500));
+  return keys.length;
+}
+
 function countByType(events: readonly MiningEvent[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const event of events) counts.set(event.event, (counts.get(event.event) ?? 0) + 1);
@@ -683,15 +707,15 @@ async function assertStoredOnce(stack: Stack, events: readonly MiningEvent[]): P
   assert.equal(hourly?.r, shares.length - accepted.length, "worker_hourly rejected shares");
   assert.equal(hourly?.d, accepted.length * 512, "worker_hourly diff_accepted");
 
-  // Redis: one dedup key and one stream entry per event, worker counters from the oracle.
-  let dedupKeys = 0;
-  let cursor = "0";
-  do {
-    const [next, keys] = await rc.scan(cursor, "MATCH", "tbg:dedup:*", "COUNT", 1000);
-    cursor = next;
-    dedupKeys += keys.length;
-  } while (cursor !== "0");
-  assert.equal(dedupKeys, events.length, "dedup keys");
+  // Redis: no key per event; every message of the stream settled, the record a few keys; one
+  // stream entry per event, worker counters from the oracle.
+  assert.deepEqual(await keysMatching(rc, "tbg:dedup:*"), [], "no per-event dedup keys");
+  const settled = await keysMatching(rc, "tbg:settled:*");
+  const floors = settled.filter((key) => key.endsWith(":floor"));
+  assert.equal(floors.length, 1, `one settled record: ${settled.join(", ")}`);
+  assert.ok(settled.length <= 3, `the floor and at most two chunks: ${settled.join(", ")}`);
+  const lastSeq = (await stack.jsm.streams.info(STREAM)).state.last_seq;
+  assert.equal(Number(await rc.get(floors[0]!)), lastSeq, "every message settled");
   for (const type of ALL_EVENT_TYPES) {
     assert.equal(
       await rc.xlen(`tbg:stream:${type}`),
@@ -801,7 +825,9 @@ Deno.test({
       await waitDrained(stack);
 
       // A later copy under another msgID (e.g. a relay replaying its spool after the window):
-      // the stream takes it, and the stores must recognise the event_id.
+      // the stream takes it, and the stores must recognise the event_id, even after the old
+      // per-event dedup keys would have expired.
+      await expireDedupKeys(stack.rc);
       await publish(stack.js, events, (e) => `${e.event_id}-replay`);
       // And copies that arrive right next to their original, in the same batch.
       const fresh = shareEvents(50, 3);
@@ -1043,6 +1069,169 @@ Deno.test({
 });
 
 Deno.test({
+  name: "after a day: a crash between PostgreSQL and Redis, copies and a full replay apply once",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const first = await startCollectorProcess(stack);
+      const before = [...shareEvents(1000), ...otherEvents()];
+      await publish(stack.js, before);
+      await waitDrained(stack);
+
+      // Redis down, PostgreSQL up: the batches commit in PostgreSQL and wait on Redis; the
+      // collector dies there, its messages unacknowledged.
+      stack.redis.kill("SIGKILL");
+      const during = shareEvents(2000, 2);
+      await publish(stack.js, during);
+      // Two batches in flight commit and then wait on Redis; nothing more is fetched.
+      let previous = -1;
+      await waitFor("PostgreSQL writes to stall behind the dead Redis", async () => {
+        const count = await storedCount(stack.sql);
+        const stalled = count === previous && count > before.length;
+        previous = count;
+        await delay(400);
+        return stalled;
+      });
+      first.kill("SIGKILL");
+      await first.exited;
+      await stack.redis.restart();
+
+      // A day later: the old dedup keys are gone, an emitter replays its spool under new
+      // message ids (beyond the 2-minute duplicate window), and the held messages come back.
+      await expireDedupKeys(stack.rc);
+      await publish(stack.js, before, (e) => `${e.event_id}-spool`);
+      const second = await startCollectorProcess(stack);
+      await waitDrained(stack);
+      await assertStoredOnce(stack, [...before, ...during]);
+      await assertOtherState(stack);
+      assert.equal(await second.stop(), 0);
+
+      // Disaster recovery replays the whole stream through a re-created consumer: every
+      // message comes back with its sequence, which the settled record already holds.
+      await expireDedupKeys(stack.rc);
+      await stack.jsm.consumers.delete(STREAM, DURABLE);
+      const third = await startCollectorProcess(stack);
+      await waitDrained(stack);
+      await assertStoredOnce(stack, [...before, ...during]);
+      await assertOtherState(stack);
+      assert.ok(await third.metric('collector_dedup_hits_total{store="redis"}') > 0);
+      assert.equal(await third.stop(), 0);
+    }),
+});
+
+Deno.test({
+  name: "a message deleted from the stream does not hold the settled floor",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const events = shareEvents(300);
+      await publish(stack.js, events);
+      // An operator removes one message before it is consumed: the consumer never delivers it.
+      const deleted = 150;
+      assert.equal(await stack.jsm.streams.deleteMessage(STREAM, deleted), true);
+      const collector = await startCollectorProcess(stack);
+      await waitDrained(stack);
+      const lastSeq = (await stack.jsm.streams.info(STREAM)).state.last_seq;
+      await waitFor(
+        "the settled-record check to settle the deleted sequence",
+        async () => await collector.metric("collector_settled_floor") === lastSeq,
+        30_000,
+      );
+      assert.ok(await collector.metric("collector_settled_skipped_total") >= 1);
+      const kept = events.filter((_, i) => i + 1 !== deleted);
+      await assertStoredOnce(stack, kept);
+      assert.equal(await collector.stop(), 0);
+    }),
+});
+
+Deno.test({
+  name: "a Redis restored from an older snapshot gets the acknowledged messages it lacks, once",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const restored = await startRedis();
+      const restoredRc = new Redis(restored.url);
+      try {
+        const collector = await startCollectorProcess(stack);
+        const before = [...shareEvents(1000), ...otherEvents()];
+        await publish(stack.js, before);
+        await waitDrained(stack);
+        // The snapshot: every key as it is now, copied to the Redis that will be restored.
+        for (const key of await keysMatching(stack.rc, "*")) {
+          const dump = await stack.rc.dumpBuffer(key);
+          if (dump !== null) await restoredRc.restore(key, 0, dump, "REPLACE");
+        }
+        const after = shareEvents(2000, 5);
+        await publish(stack.js, after);
+        await waitDrained(stack);
+        assert.equal(await collector.stop(), 0);
+
+        // The old Redis is lost; the collector starts on the snapshot. The consumer has
+        // acknowledged everything, so no redelivery brings `after`: the check reads it back.
+        const recovered = await startCollectorProcess(stack, { redisUrl: restored.url });
+        await waitFor(
+          "the settled-record check to apply what the snapshot lacks",
+          async () =>
+            await recovered.metric("collector_settled_repaired_total") >= after.length &&
+            await recovered.metric("collector_settled_floor_lag") === 0 &&
+            await recovered.metric("collector_settled_floor") ===
+              (await stack.jsm.streams.info(STREAM)).state.last_seq,
+          60_000,
+        );
+        await assertStoredOnce({ ...stack, rc: restoredRc }, [...before, ...after]);
+        await assertOtherState({ ...stack, rc: restoredRc });
+        assert.equal(await recovered.stop(), 0);
+      } finally {
+        restoredRc.disconnect();
+        await restored.stop();
+      }
+    }),
+});
+
+Deno.test({
+  name: "Redis memory stays flat per event: 200,000 events in steps, sampled after each",
+  ...SLOW,
+  fn: () =>
+    withStack(async (stack) => {
+      const collector = await startCollectorProcess(stack, {
+        batch: { max_events: 1000, max_wait_ms: 50 },
+      });
+      const STEPS = 10;
+      const STEP = 20_000;
+      const samples: { events: number; keys: number; settledKeys: number; used: number }[] = [];
+      // A patient client: on a busy machine acks of 1,000 publishes in flight can take seconds.
+      const js = jetstream(stack.nc, { timeout: 60_000 });
+      for (let step = 0; step < STEPS; step++) {
+        await publish(js, shareEvents(STEP, 100 + step));
+        await waitDrained(stack, 300_000);
+        const info = await stack.rc.info("memory");
+        samples.push({
+          events: (step + 1) * STEP,
+          keys: await stack.rc.dbsize(),
+          settledKeys: (await keysMatching(stack.rc, "tbg:settled:*")).length,
+          used: Number(/^used_memory:(\d+)/m.exec(info)?.[1]),
+        });
+      }
+      await Deno.stdout.write(
+        new TextEncoder().encode(`\nRedis after each step: ${JSON.stringify(samples)}\n`),
+      );
+      // The same keys after every step: six worker hashes, one stream, the settled record.
+      for (const sample of samples) {
+        assert.ok(sample.settledKeys <= 3, `settled record: ${JSON.stringify(sample)}`);
+        assert.ok(sample.keys <= 6 + 1 + 3, `keys: ${JSON.stringify(sample)}`);
+      }
+      // From 120,000 events on the share stream is at its cap: what is kept per event is then
+      // the stream's trimming slack only. The old dedup keys alone were 251 B per event (about
+      // 20 MB over these 80,000 events).
+      const capped = samples[5]!;
+      const last = samples.at(-1)!;
+      const perEvent = (last.used - capped.used) / (last.events - capped.events);
+      assert.ok(perEvent < 20, `growth per event once capped: ${perEvent.toFixed(1)} B`);
+      assert.equal(await collector.stop(), 0);
+    }),
+});
+
+Deno.test({
   name: "collector throughput sample: a 50,000-event backlog into PostgreSQL and Redis",
   ...SLOW,
   fn: () =>
@@ -1079,12 +1268,17 @@ Deno.test({
     const redis = await startRedis();
     const store = new RedisStore(redis.url);
     const rc = new Redis(redis.url);
+    let seq = 0;
+    const identity = { stream: STREAM, created: "2026-12-07T00:00:00Z", filter: "mining.events.>" };
+    const entries = (events: readonly MiningEvent[]) =>
+      events.map((event) => ({ seq: ++seq, mode: EntryMode.apply, event }));
     try {
       await waitFor("redis ready", () => store.ready, 10_000);
+      await store.initFloor(identity, 0);
       const events = otherEvents();
-      const reversed = [...events].reverse();
-      const first = await store.apply(reversed.slice(0, 7));
-      const rest = await store.apply(reversed);
+      const reversed = entries([...events].reverse());
+      const first = await store.apply(identity, reversed.slice(0, 7));
+      const rest = await store.apply(identity, reversed);
       assert.equal(first.applied, 7);
       assert.equal(rest.applied, events.length - 7);
       assert.equal(rest.duplicates, 7);
@@ -1100,7 +1294,7 @@ Deno.test({
       // A key of the wrong type costs that update only, reported, not the batch.
       const shares = shareEvents(6);
       await rc.set(workerKey(USERS[0]!, "rig1"), "x");
-      const result = await store.apply(shares);
+      const result = await store.apply(identity, entries(shares));
       assert.equal(result.applied, 6);
       assert.ok(result.errors > 0);
       assert.match(result.firstError ?? "", /WRONGTYPE/);
@@ -1108,7 +1302,7 @@ Deno.test({
 
       // After a SCRIPT FLUSH (as after a restart) the script is loaded again.
       await rc.script("FLUSH");
-      const again = await store.apply(shareEvents(3, 9));
+      const again = await store.apply(identity, entries(shareEvents(3, 9)));
       assert.equal(again.applied, 3);
     } finally {
       rc.disconnect();

@@ -16,8 +16,8 @@
  * The full check compares four independent counts: what the miners saw answered (per worker,
  * accepted and rejected), what the pool counted (its Prometheus metrics) and found (the devnet's
  * chain), what JetStream holds (every event once, in order per subject), and what PostgreSQL
- * (mining_events, shares, blocks, miners) and Redis (worker counters, streams, dedup keys,
- * recent blocks) hold. Every wait is bounded and says what it waited for.
+ * (mining_events, shares, blocks, miners) and Redis (worker counters, streams, the settled
+ * record: every message of the stream settled, no key per event, recent blocks) hold. Every wait is bounded and says what it waited for.
  *
  * The collector runs in this process (its metrics are read directly); the pool is its own
  * process. Expect about a minute: after the NATS restart, messages the server had handed to the
@@ -434,16 +434,16 @@ function sortedObject(map: ReadonlyMap<string, unknown>): Record<string, unknown
   return Object.fromEntries([...map].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-async function countDedupKeys(rc: Redis): Promise<number> {
-  let keys = 0;
+async function keysMatching(rc: Redis, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
   let cursor = "0";
   for (let rounds = 0; rounds < 10_000; rounds++) {
-    const [next, batch] = await rc.scan(cursor, "MATCH", "tbg:dedup:*", "COUNT", 1000);
-    keys += batch.length;
+    const [next, batch] = await rc.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    keys.push(...batch);
     cursor = next;
-    if (cursor === "0") return keys;
+    if (cursor === "0") return keys.sort();
   }
-  throw new Error("Cannot count dedup keys: SCAN did not finish");
+  throw new Error(`Cannot list ${pattern}: SCAN did not finish`);
 }
 
 /**
@@ -569,7 +569,14 @@ async function assertPipelineExact(stack: Stack): Promise<Map<string, MiningEven
   for (const type of ALL_EVENT_TYPES) {
     assert.equal(await rc.xlen(`tbg:stream:${type}`), perType.get(type) ?? 0, `tbg:stream:${type}`);
   }
-  assert.equal(await countDedupKeys(rc), events.size, "Redis dedup keys vs distinct events");
+  // The settled record: every message of the stream (copies included) settled, in a few keys.
+  assert.deepEqual(await keysMatching(rc, "tbg:dedup:*"), [], "no per-event dedup keys");
+  const settled = await keysMatching(rc, "tbg:settled:*");
+  const floors = settled.filter((key) => key.endsWith(":floor"));
+  assert.equal(floors.length, 1, `one settled record: ${settled.join(", ")}`);
+  assert.ok(settled.length <= 3, `the floor and at most two chunks: ${settled.join(", ")}`);
+  const lastSeq = (await jsm.streams.info(STREAM)).state.last_seq;
+  assert.equal(Number(await rc.get(floors[0]!)), lastSeq, "every message settled in Redis");
   assert.equal(await rc.llen("tbg:blocks:recent"), Math.min(blockEvents.length, 100));
   return events;
 }
@@ -646,7 +653,10 @@ Deno.test({
             assert.equal(again.duplicate, true, `JetStream drops a second ${msgId} in the window`);
           }
           assert.equal((await stack.jsm.streams.info(STREAM)).state.messages, before);
-          // After the window JetStream would take the same event again; another msgID does that now.
+          // After the window JetStream would take the same event again; another msgID does that
+          // now. By then the per-event dedup keys of the collectors before the settled record
+          // would have expired (24 h): none may be needed.
+          for (const key of await keysMatching(stack.rc, "tbg:dedup:*")) await stack.rc.del(key);
           for (const { subject, event, data } of picked) {
             const replayId = `${event.event_id}-replay`;
             stack.replayMsgIds.add(replayId);

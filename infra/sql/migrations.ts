@@ -12,6 +12,7 @@ import miningEvents from "./migrations/001_mining_events.sql" with { type: "text
 import sharesView from "./migrations/002_shares_view.sql" with { type: "text" };
 import blocksAndMiners from "./migrations/003_blocks_and_miners.sql" with { type: "text" };
 import workerHourly from "./migrations/004_worker_hourly.sql" with { type: "text" };
+import streamSeq from "./migrations/005_mining_events_stream_seq.sql" with { type: "text" };
 
 /** One migration: its version (the file name without `.sql`) and its SQL text. */
 export interface Migration {
@@ -27,4 +28,5 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: "002_shares_view", sql: sharesView },
   { version: "003_blocks_and_miners", sql: blocksAndMiners },
   { version: "004_worker_hourly", sql: workerHourly },
+  { version: "005_mining_events_stream_seq", sql: streamSeq },
 ]);

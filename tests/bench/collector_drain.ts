@@ -250,8 +250,8 @@ export async function drainBacklog(
     const redisGrowth = (await redisUsedMemory(servers.redis.url)) - redisMemory0;
     notes.push(
       `Redis used_memory grew ${(redisGrowth / 1e6).toFixed(1)} MB for ${prefill.events} events ` +
-        `(${(redisGrowth / prefill.events).toFixed(0)} B per event: dedup keys live 24 h, ` +
-        `streams are capped)`,
+        `(${(redisGrowth / prefill.events).toFixed(0)} B per event until the streams reach ` +
+        `their MAXLEN; nothing is kept per event)`,
     );
     const result: DrainResult = {
       prefill,

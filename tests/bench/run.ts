@@ -8,6 +8,9 @@
  *   deno task bench --only idle_memory --idle-miners 16667
  *                                                    the idle_memory scenarios with that many
  *                                                    miners instead of 10,000 (1,000 to 19,000)
+ *   REDIS_MEMORY_RATE=10000 REDIS_MEMORY_DURATION_S=600 deno task bench --only redis_memory
+ *                                                    Redis memory at a fixed event rate (these
+ *                                                    are the defaults: 10 minutes)
  *   deno task bench --only submit_throughput --profile
  *                                                    run the pool under --inspect, CPU-profile it
  *                                                    over each measured window (profile files go
@@ -38,6 +41,7 @@ import { multiRegionLatency } from "./multi_region_latency.ts";
 import { notifyFanout } from "./notify_fanout.ts";
 import { notifyFloor } from "./notify_floor.ts";
 import { readProcFile } from "./proc_stats.ts";
+import { redisMemory } from "./redis_memory.ts";
 import type { BenchContext, Scenario } from "./scenario.ts";
 import { shareValidation } from "./share_validation.ts";
 import { submitThroughput } from "./submit_throughput.ts";
@@ -56,6 +60,7 @@ export const SCENARIOS: readonly Scenario[] = [
   emissionLatency,
   collectorThroughput,
   backlogDrainMemory,
+  redisMemory,
   multiRegionLatency,
 ];
 
