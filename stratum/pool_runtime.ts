@@ -247,6 +247,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       isPrimaryTemplateUpdate(update) ? "primary" : update.source === "zmq" ? "zmq" : "poll",
     );
     metrics.noteTemplate(update.receivedAtMs);
+    metrics.noteNodeClock(template.curtime, update.receivedAtMs);
     metrics.bitcoinHeight.set(template.height - 1);
     log.info("new job", {
       job: workbase.id,

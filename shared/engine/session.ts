@@ -24,7 +24,7 @@ import {
 import type { Workbase } from "./jobs.ts";
 import { ConnectionLimiter, RateLimitRule } from "./rate_limit.ts";
 import { clampRequestedDifficulty } from "./requested_difficulty.ts";
-import { type ShareInput, validateShare } from "./share.ts";
+import { nodeClockSec, type ShareInput, validateShare } from "./share.ts";
 import type { AuthorizedWorker, DifficultyReason, SessionHost, Transport } from "./session_host.ts";
 import { VarDiff } from "./vardiff.ts";
 
@@ -424,7 +424,7 @@ export class Session {
     input.versionMask = this.versionMask;
     input.difficulty = vardiff.current;
     input.previousDifficulty = previous;
-    input.nowSec = Math.floor(nowMs / 1000);
+    input.nowSec = nodeClockSec(workbase, nowMs);
     const verdict = validateShare(input);
     if (verdict.accepted) {
       this.sharesAccepted++;
