@@ -25,6 +25,7 @@ npm             npm
 ip              iproute2
 ss              iproute2
 sysctl          procps
+faketime        faketime
 "
 
 # Debian installs some of these outside a non-login PATH (nats-server and initdb).

@@ -12,12 +12,15 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
  * `deno run … tools/launch.ts run <kind> --config <file> [-- args]` from the repo root: the
  * service as an operator starts it, with the permissions its config implies. With
  * `options.nofile` it runs under `ulimit -n <nofile>` (bash), as a host with a low limit would.
+ * With `options.faketime` (a libfaketime offset such as `+1h`) the launcher and the service it
+ * starts see the wall clock shifted by it, as on a host whose NTP is broken (Debian `faketime`;
+ * its LD_PRELOAD shifts `clock_gettime`, which V8's `Date.now()` reads).
  */
 export function launcherCommand(
   configPath: string,
   serviceArgs: readonly string[] = [],
   kind: "stratum" | "relay" = "stratum",
-  options: { readonly nofile?: number } = {},
+  options: { readonly nofile?: number; readonly faketime?: string } = {},
 ): Deno.Command {
   const denoArgs = [
     "run",
@@ -31,14 +34,13 @@ export function launcherCommand(
     configPath,
     ...(serviceArgs.length > 0 ? ["--", ...serviceArgs] : []),
   ];
+  const clock = options.faketime === undefined
+    ? [Deno.execPath()]
+    : ["faketime", "-f", options.faketime, Deno.execPath()];
   // A lowered open-file limit (soft and hard) for the launcher and the service it starts.
-  const [program, args] = options.nofile === undefined ? [Deno.execPath(), denoArgs] : ["bash", [
-    "-c",
-    `ulimit -n ${options.nofile} && exec "$@"`,
-    "bash",
-    Deno.execPath(),
-    ...denoArgs,
-  ]];
+  const [program, args] = options.nofile === undefined
+    ? [clock[0]!, [...clock.slice(1), ...denoArgs]]
+    : ["bash", ["-c", `ulimit -n ${options.nofile} && exec "$@"`, "bash", ...clock, ...denoArgs]];
   return new Deno.Command(program, {
     args,
     cwd: ROOT,
@@ -84,6 +86,8 @@ export async function startPoolProcess(
     readonly serviceArgs?: readonly string[];
     /** Runs the pool under `ulimit -n <nofile>`. */
     readonly nofile?: number;
+    /** Runs the pool with its wall clock shifted by this libfaketime offset (e.g. `-1h`). */
+    readonly faketime?: string;
   } = {},
 ): Promise<PoolProcess> {
   const nodes = Array.isArray(devnet) ? devnet : [devnet as DevnetEndpoint];
@@ -122,7 +126,10 @@ export async function startPoolProcess(
     configPath,
     options.serviceArgs ?? [],
     "stratum",
-    options.nofile === undefined ? {} : { nofile: options.nofile },
+    {
+      ...(options.nofile === undefined ? {} : { nofile: options.nofile }),
+      ...(options.faketime === undefined ? {} : { faketime: options.faketime }),
+    },
   ).spawn();
   const collector = new JsonLogCollector([child.stdout, child.stderr]);
   const logs = collector.logs;

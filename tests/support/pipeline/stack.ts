@@ -182,6 +182,8 @@ export interface Stack {
 export interface StackOptions {
   /** Route the pool's NATS connection through a latency bridge (see {@link Stack.natsBridge}). */
   readonly natsBridge?: boolean;
+  /** Run the pool with its wall clock shifted by this libfaketime offset (e.g. `+1h`). */
+  readonly poolFaketime?: string;
 }
 
 /**
@@ -268,7 +270,7 @@ async function buildStack(
     vardiff: { target_share_interval: 0.045, retarget_interval: 5 },
     rate_limits: { max_shares_per_minute: 10_000 },
     events: { enabled: true, nats_url: poolNatsUrl, spool_dir: spoolDir },
-  });
+  }, options.poolFaketime === undefined ? {} : { faketime: options.poolFaketime });
   cleanups.push(() => pool.stop());
 
   const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
