@@ -435,6 +435,11 @@ export class Session {
         ? previous
         : vardiff.current;
       this.creditedDifficulty = credit;
+      // Remembered when it changes, not only at disconnect: a pool that crashes never disposes
+      // its sessions, and its miners should get their difficulty back from the next process.
+      if (credit !== this.#earnedDifficulty && this.payout !== null) {
+        host.rememberDifficulty(this.payout.username, credit);
+      }
       this.#earnedDifficulty = credit;
       host.onShare(this, submit, verdict, workbase, (performance.now() - startedAt) * 1000);
       vardiff.recordShare(credit);

@@ -77,19 +77,31 @@ export interface DevnetEndpoint {
   readonly password: string;
 }
 
-/** Writes a config for `devnet` (plus overrides) and starts the pool. */
-export async function startPoolProcess(
+/** Options of {@link startPoolProcess}. */
+export interface PoolProcessOptions {
+  readonly stratumPort?: number;
+  readonly serviceArgs?: readonly string[];
+  /** Runs the pool under `ulimit -n <nofile>`. */
+  readonly nofile?: number;
+  /** Runs the pool with its wall clock shifted by this libfaketime offset (e.g. `-1h`). */
+  readonly faketime?: string;
+}
+
+/** A pool config written to a temporary directory of its own. */
+export interface PoolConfigFile {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly stratumPort: number;
+  /** The port the process really binds (see `--instance`). */
+  readonly metricsPort: number;
+}
+
+/** Writes a regtest pool config for `devnet` (plus overrides) on free ports. */
+export async function writePoolConfig(
   devnet: DevnetEndpoint | readonly DevnetEndpoint[],
   overrides: Record<string, unknown> = {},
-  options: {
-    readonly stratumPort?: number;
-    readonly serviceArgs?: readonly string[];
-    /** Runs the pool under `ulimit -n <nofile>`. */
-    readonly nofile?: number;
-    /** Runs the pool with its wall clock shifted by this libfaketime offset (e.g. `-1h`). */
-    readonly faketime?: string;
-  } = {},
-): Promise<PoolProcess> {
+  options: Pick<PoolProcessOptions, "stratumPort" | "serviceArgs"> = {},
+): Promise<PoolConfigFile> {
   const nodes = Array.isArray(devnet) ? devnet : [devnet as DevnetEndpoint];
   const stratumPort = options.stratumPort ?? pickFreePort();
   // `--instance N` shifts the HTTP ports by N: configure the port N below a free one, so the
@@ -122,6 +134,20 @@ export async function startPoolProcess(
     ...overrides,
   };
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));
+  return { dir, configPath, stratumPort, metricsPort };
+}
+
+/** Writes a config for `devnet` (plus overrides) and starts the pool. */
+export async function startPoolProcess(
+  devnet: DevnetEndpoint | readonly DevnetEndpoint[],
+  overrides: Record<string, unknown> = {},
+  options: PoolProcessOptions = {},
+): Promise<PoolProcess> {
+  const { dir, configPath, stratumPort, metricsPort } = await writePoolConfig(
+    devnet,
+    overrides,
+    options,
+  );
   const child = launcherCommand(
     configPath,
     options.serviceArgs ?? [],

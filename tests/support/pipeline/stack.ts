@@ -40,6 +40,7 @@ import { type PoolProcess, startPoolProcess } from "../pool_process.ts";
 import { type NatsServerHandle, startNatsServer } from "../servers/nats_server.ts";
 import { type PostgresServerHandle, startPostgres } from "../servers/postgres_server.ts";
 import { type RedisServerHandle, startRedisServer } from "../servers/redis_server.ts";
+import { startSupervisedPool, type SupervisedPool } from "../supervised_pool.ts";
 import { CpuMiner, StratumClient, type SubmitOutcome } from "../stratum_client/mod.ts";
 import { RingLog } from "./ring_log.ts";
 
@@ -96,8 +97,9 @@ export interface Answers {
 export interface Rig extends Answers {
   readonly user: string;
   readonly worker: string;
-  readonly client: StratumClient;
-  readonly miner: CpuMiner;
+  /** The current connection ({@link reconnectRigs} replaces it). */
+  client: StratumClient;
+  miner: CpuMiner;
 }
 
 function countAnswer(answers: Answers, outcome: SubmitOutcome): void {
@@ -110,25 +112,48 @@ function countAnswer(answers: Answers, outcome: SubmitOutcome): void {
   answers.reasons.set(reason, (answers.reasons.get(reason) ?? 0) + 1);
 }
 
+async function connectRig(
+  port: number,
+  user: string,
+  worker: string,
+  answers: Answers,
+): Promise<{ client: StratumClient; miner: CpuMiner }> {
+  const client = await StratumClient.start({
+    host: "127.0.0.1",
+    port,
+    username: `${user}.${worker}`,
+  });
+  const miner = new CpuMiner(client, {
+    batchNonces: 1024,
+    maxHashesPerSecond: HASHES_PER_SECOND_PER_MINER,
+    onShare: (outcome) => countAnswer(answers, outcome),
+  });
+  return { client, miner };
+}
+
 async function startRigs(port: number): Promise<Rig[]> {
   const rigs: Rig[] = [];
   for (const [i, type] of MINER_TYPES.entries()) {
     const { address } = regtestAddress(type, 40 + i);
     const worker = `rig${i}`;
-    const client = await StratumClient.start({
-      host: "127.0.0.1",
-      port,
-      username: `${address}.${worker}`,
-    });
     const answers: Answers = { accepted: 0, rejected: 0, reasons: new Map() };
-    const miner = new CpuMiner(client, {
-      batchNonces: 1024,
-      maxHashesPerSecond: HASHES_PER_SECOND_PER_MINER,
-      onShare: (outcome) => countAnswer(answers, outcome),
-    });
+    const { client, miner } = await connectRig(port, address, worker, answers);
     rigs.push(Object.assign(answers, { user: address, worker, client, miner }));
   }
   return rigs;
+}
+
+/**
+ * Connects every rig again (same user and worker; answers keep counting), as a miner does when
+ * its pool went away. The old miners must be stopped first; mining does not start.
+ */
+export async function reconnectRigs(stack: Stack): Promise<void> {
+  for (const rig of stack.rigs) {
+    rig.client.close();
+    const { client, miner } = await connectRig(stack.pool.stratumPort, rig.user, rig.worker, rig);
+    rig.client = client;
+    rig.miner = miner;
+  }
 }
 
 /** Shares answered (accepted or rejected) across `rigs`. */
@@ -159,6 +184,8 @@ export interface Stack {
   /** The devnet's tip height before mining started. */
   readonly startHeight: number;
   readonly pool: PoolProcess;
+  /** The same pool as {@link pool}, with `supervised`. */
+  readonly supervisedPool: SupervisedPool | undefined;
   /** The bridge between the pool and nats-server, with `natsBridge`. */
   readonly natsBridge: LatencyBridge | undefined;
   readonly collector: Collector;
@@ -184,6 +211,11 @@ export interface StackOptions {
   readonly natsBridge?: boolean;
   /** Run the pool with its wall clock shifted by this libfaketime offset (e.g. `+1h`). */
   readonly poolFaketime?: string;
+  /**
+   * Run the pool under the systemd unit's restart policy (see {@link Stack.supervisedPool}),
+   * remembering miners' difficulties in the stack's Redis (`redis.url` in its config).
+   */
+  readonly supervised?: boolean;
 }
 
 /**
@@ -263,14 +295,22 @@ async function buildStack(
 
   const spoolDir = await Deno.makeTempDir({ prefix: "tbg-pipeline-spool-" });
   cleanups.push(() => Deno.remove(spoolDir, { recursive: true }));
-  const pool = await startPoolProcess(devnet, {
+  const poolConfig = {
     mindiff: SHARE_DIFFICULTY,
     startdiff: SHARE_DIFFICULTY,
     // Aim at the capped miners' own rate, so vardiff leaves the difficulty where it is.
     vardiff: { target_share_interval: 0.045, retarget_interval: 5 },
     rate_limits: { max_shares_per_minute: 10_000 },
     events: { enabled: true, nats_url: poolNatsUrl, spool_dir: spoolDir },
-  }, options.poolFaketime === undefined ? {} : { faketime: options.poolFaketime });
+  };
+  const supervisedPool = options.supervised === true
+    ? await startSupervisedPool(devnet, { ...poolConfig, redis: { url: redis.url } })
+    : undefined;
+  const pool = supervisedPool ?? await startPoolProcess(
+    devnet,
+    poolConfig,
+    options.poolFaketime === undefined ? {} : { faketime: options.poolFaketime },
+  );
   cleanups.push(() => pool.stop());
 
   const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
@@ -291,6 +331,7 @@ async function buildStack(
     devnet,
     startHeight: devnet.chain.tipHeight(),
     pool,
+    supervisedPool,
     natsBridge,
     collector,
     collectorLog,
