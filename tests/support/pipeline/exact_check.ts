@@ -126,14 +126,29 @@ async function countDedupKeys(rc: Redis): Promise<number> {
   throw new Error("Cannot count dedup keys: SCAN did not finish");
 }
 
+/** Where the pool's own counters started, when its process was restarted mid-test. */
+export interface PoolCounterBaseline {
+  /** Shares the miners saw accepted before the current pool process started. */
+  readonly accepted: number;
+  /** Shares the miners saw rejected before it started. */
+  readonly rejected: number;
+  /** The devnet's tip height when it started. */
+  readonly height: number;
+}
+
 /**
  * Waits until the pool has handed every event to JetStream and the collector has acknowledged
  * everything in the stream, then checks that the miners, the pool, JetStream, PostgreSQL and
  * Redis all agree, exactly.
  *
+ * @param baseline the miners' counts and the tip when the pool process started, if it was
+ *   restarted (its metrics count from there); the test's start by default.
  * @returns The distinct events in the stream.
  */
-export async function assertPipelineExact(stack: Stack): Promise<Map<string, MiningEvent>> {
+export async function assertPipelineExact(
+  stack: Stack,
+  baseline: PoolCounterBaseline = { accepted: 0, rejected: 0, height: stack.startHeight },
+): Promise<Map<string, MiningEvent>> {
   const { jsm, sql, rc, rigs } = stack;
   await waitFor("the pool's emitter to have published everything", async (note) => {
     const [buffered, spoolBytes] = await Promise.all([
@@ -188,14 +203,26 @@ export async function assertPipelineExact(stack: Stack): Promise<Map<string, Min
   );
   const totalAccepted = rigs.reduce((sum, rig) => sum + rig.accepted, 0);
   const totalRejected = rigs.reduce((sum, rig) => sum + rig.rejected, 0);
-  assert.equal(await poolMetric(stack, "ckpool_shares_total", { valid: "true" }), totalAccepted);
-  assert.equal(await poolMetric(stack, "ckpool_shares_total", { valid: "false" }), totalRejected);
+  assert.equal(
+    await poolMetric(stack, "ckpool_shares_total", { valid: "true" }),
+    totalAccepted - baseline.accepted,
+    "accepted shares the current pool process counted",
+  );
+  assert.equal(
+    await poolMetric(stack, "ckpool_shares_total", { valid: "false" }),
+    totalRejected - baseline.rejected,
+    "rejected shares the current pool process counted",
+  );
 
   // Blocks: the devnet's chain ↔ the pool ↔ JetStream.
   const chainBlocks = stack.devnet.chain.tipHeight() - stack.startHeight;
   const acceptedBlocks = blockEvents.filter((e) => e.event === "block_found" && e.data.accepted);
   assert.equal(acceptedBlocks.length, chainBlocks, "accepted block_found events vs devnet blocks");
-  assert.equal(await poolMetric(stack, "ckpool_blocks_found_total"), chainBlocks);
+  assert.equal(
+    await poolMetric(stack, "ckpool_blocks_found_total"),
+    stack.devnet.chain.tipHeight() - baseline.height,
+    "blocks the current pool process found",
+  );
 
   // PostgreSQL holds exactly the stream's events, once each.
   const rows = await sql`SELECT event_id::text AS id, event_type FROM mining_events`;
