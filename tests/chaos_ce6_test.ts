@@ -2,7 +2,7 @@
  * Chaos CE6 (seed Phase 5 §7.2, "clock skew → share timestamps off, no crash"): the pool's host
  * clock an hour ahead, then an hour behind, the node's (and everything else's) right.
  *
- * The skew is real: the pool process (launcher and service) runs under libfaketime (Debian
+ * The skew is real: the pool process (launcher and service) runs with libfaketime (Debian
  * `faketime`), whose LD_PRELOAD shifts `clock_gettime`; V8 reads the wall clock through it, so
  * `Date.now()` and `performance.timeOrigin` in the pool are an hour off (checked: `faketime -f
  * +1h deno eval 'console.log(new Date())'` prints an hour ahead). The devnet node, nats-server,

@@ -14,7 +14,8 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
  * `options.nofile` it runs under `ulimit -n <nofile>` (bash), as a host with a low limit would.
  * With `options.faketime` (a libfaketime offset such as `+1h`) the launcher and the service it
  * starts see the wall clock shifted by it, as on a host whose NTP is broken (Debian `faketime`;
- * its LD_PRELOAD shifts `clock_gettime`, which V8's `Date.now()` reads).
+ * its LD_PRELOAD shifts `clock_gettime`, which V8's `Date.now()` reads). The library is preloaded
+ * through the environment, not the `faketime` program, which forks and would not pass SIGTERM on.
  */
 export function launcherCommand(
   configPath: string,
@@ -34,20 +35,41 @@ export function launcherCommand(
     configPath,
     ...(serviceArgs.length > 0 ? ["--", ...serviceArgs] : []),
   ];
-  const clock = options.faketime === undefined
-    ? [Deno.execPath()]
-    : ["faketime", "-f", options.faketime, Deno.execPath()];
   // A lowered open-file limit (soft and hard) for the launcher and the service it starts.
-  const [program, args] = options.nofile === undefined
-    ? [clock[0]!, [...clock.slice(1), ...denoArgs]]
-    : ["bash", ["-c", `ulimit -n ${options.nofile} && exec "$@"`, "bash", ...clock, ...denoArgs]];
+  const [program, args] = options.nofile === undefined ? [Deno.execPath(), denoArgs] : ["bash", [
+    "-c",
+    `ulimit -n ${options.nofile} && exec "$@"`,
+    "bash",
+    Deno.execPath(),
+    ...denoArgs,
+  ]];
+  const clock = options.faketime === undefined
+    ? {}
+    : { LD_PRELOAD: libfaketimePath(), FAKETIME: options.faketime, FAKETIME_NO_CACHE: "1" };
   return new Deno.Command(program, {
     args,
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...clock },
   });
+}
+
+/**
+ * Where Debian's libfaketime is (`/usr/lib/<triplet>/faketime/libfaketime.so.1`).
+ *
+ * @throws {Error} Naming the package when it is not installed.
+ */
+export function libfaketimePath(): string {
+  for (const entry of Deno.readDirSync("/usr/lib")) {
+    const path = `/usr/lib/${entry.name}/faketime/libfaketime.so.1`;
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // Not this triplet.
+    }
+  }
+  throw new Error("Cannot find libfaketime.so.1: install the Debian package faketime");
 }
 
 /** A running pool process. */
