@@ -89,6 +89,23 @@ export interface PoolProcess {
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number>;
   readonly exited: Promise<number>;
+  /** PID of the launcher (the service is its child: {@link servicePid}). */
+  readonly pid: number;
+}
+
+/**
+ * PID of the pool's service process, the launcher's child running `stratum/main.ts`.
+ *
+ * @throws {Error} If the launcher has no such child (yet, or any more).
+ */
+export async function servicePid(launcherPid: number): Promise<number> {
+  const text = await Deno.readTextFile(`/proc/${launcherPid}/task/${launcherPid}/children`);
+  const pids = text.trim().split(/\s+/).filter((p) => p !== "").map(Number);
+  for (const pid of pids) {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    if (cmdline.includes("stratum/main.ts")) return pid;
+  }
+  throw new Error(`Cannot find the pool's service process under launcher ${launcherPid}`);
 }
 
 /** Devnet connection details the pool config points at. */
@@ -196,6 +213,7 @@ export async function startPoolProcess(
     logs,
     waitForLog,
     exited,
+    pid: child.pid,
     signal(signal: Deno.Signal) {
       child.kill(signal);
     },

@@ -13,6 +13,7 @@ import {
   type DevnetEndpoint,
   launcherCommand,
   type PoolProcess,
+  servicePid,
   writePoolConfig,
 } from "./pool_process.ts";
 import { parseRestartPolicy, type RestartPolicy, shouldRestart } from "./restart_policy.ts";
@@ -47,16 +48,6 @@ export interface SupervisedPool extends PoolProcess {
    * @throws {Error} If the service process cannot be found.
    */
   signalService(signal: Deno.Signal): Promise<number>;
-}
-
-async function serviceChildPid(launcherPid: number): Promise<number> {
-  const text = await Deno.readTextFile(`/proc/${launcherPid}/task/${launcherPid}/children`);
-  const pids = text.trim().split(/\s+/).filter((p) => p !== "").map(Number);
-  for (const pid of pids) {
-    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
-    if (cmdline.includes("stratum/main.ts")) return pid;
-  }
-  throw new Error(`Cannot find the pool's service process under launcher ${launcherPid}`);
 }
 
 /**
@@ -144,9 +135,12 @@ export async function startSupervisedPool(
       return current().collector.waitFor(predicate, timeoutMs, "pool");
     },
     exited,
+    get pid() {
+      return current().pid;
+    },
     waitReady,
     async signalService(signal) {
-      const pid = await serviceChildPid(current().pid);
+      const pid = await servicePid(current().pid);
       Deno.kill(pid, signal);
       return pid;
     },

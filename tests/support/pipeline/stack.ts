@@ -91,7 +91,11 @@ export interface Answers {
   rejected: number;
   /** Rejections by the pool's message. */
   readonly reasons: Map<string, number>;
+  /** Submit → answer, ms, of the last {@link MAX_LATENCIES} answers. */
+  readonly latenciesMs: number[];
 }
+
+const MAX_LATENCIES = 5_000;
 
 /** One support CPU miner and what it saw answered. */
 export interface Rig extends Answers {
@@ -105,6 +109,8 @@ export interface Rig extends Answers {
 }
 
 function countAnswer(answers: Answers, outcome: SubmitOutcome): void {
+  answers.latenciesMs.push(outcome.latencyMs);
+  if (answers.latenciesMs.length > MAX_LATENCIES) answers.latenciesMs.shift();
   if (outcome.accepted) {
     answers.accepted++;
     return;
@@ -138,7 +144,7 @@ async function startRigs(port: number): Promise<Rig[]> {
   for (const [i, type] of MINER_TYPES.entries()) {
     const { address } = regtestAddress(type, 40 + i);
     const worker = `rig${i}`;
-    const answers: Answers = { accepted: 0, rejected: 0, reasons: new Map() };
+    const answers: Answers = { accepted: 0, rejected: 0, reasons: new Map(), latenciesMs: [] };
     const { client, miner } = await connectRig(port, address, worker, answers);
     rigs.push(Object.assign(answers, { user: address, worker, client, miner, answeredBefore: 0 }));
   }
