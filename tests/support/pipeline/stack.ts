@@ -364,14 +364,29 @@ async function buildStack(
 
 // --- driving it --------------------------------------------------------------------------------
 
+/**
+ * GET `url`'s body. A network error is retried twice: under load the client may reuse a
+ * keep-alive connection the server is closing ("connection closed before message completed"),
+ * which says nothing about the pool.
+ */
+async function scrapeText(url: string): Promise<string> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await (await fetch(url)).text();
+    } catch (error) {
+      if (!(error instanceof TypeError) || attempt >= 3) throw error;
+      await delay(100);
+    }
+  }
+}
+
 /** Sum of the samples of `name` whose labels include `labels`, from the pool's /metrics. */
 export async function poolMetric(
   stack: Stack,
   name: string,
   labels: Readonly<Record<string, string>> = {},
 ): Promise<number> {
-  const response = await fetch(`http://127.0.0.1:${stack.pool.metricsPort}/metrics`);
-  const text = await response.text();
+  const text = await scrapeText(`http://127.0.0.1:${stack.pool.metricsPort}/metrics`);
   let sum = 0;
   for (const line of text.split("\n")) {
     const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
