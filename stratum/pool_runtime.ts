@@ -301,6 +301,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       isPrimaryTemplateUpdate(update) ? "primary" : update.source === "zmq" ? "zmq" : "poll",
     );
     metrics.noteTemplate(update.receivedAtMs);
+    metrics.noteNodeClock(template.curtime, update.receivedAtMs);
     metrics.bitcoinHeight.set(template.height - 1);
     nextHeight = template.height;
     log.info("new job", {

@@ -19,6 +19,9 @@
  * |      |                                           | the last work, reported degraded; both recover;  |
  * |      |                                           | full convergence of every region                 |
  *
+ * C2 is also the Phase 5 chaos scenario CE3 (seed Phase 5 §7.2: "network partition → relay
+ * mines independently"); docs/CHAOS.md maps every CE scenario to its test.
+ *
  * `TBG_CHAOS_PARTITION_MS` sets C2's cut (the seed's two minutes is 120000). Needs nats-server,
  * redis-server, PostgreSQL and openssl; fails, never skips, without them. Every wait is bounded
  * and names what it waited for.
@@ -214,7 +217,7 @@ Deno.test({
         await convergeRelays(sim, "C1");
       });
 
-      await t.step(`C2: us-east blackholed for ${cutMs} ms, healed — nothing lost`, async () => {
+      await t.step(`C2 = CE3: us-east blackholed ${cutMs} ms, healed, nothing lost`, async () => {
         const miners = sim.miners(US);
         await Promise.all(miners.map((m) => m.waitAccepted(2, 30_000)));
         const hubBefore = await sim.hubStreamCount(US);

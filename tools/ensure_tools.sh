@@ -25,6 +25,9 @@ npm             npm
 ip              iproute2
 ss              iproute2
 sysctl          procps
+faketime        faketime
+stress-ng       stress-ng
+taskset         util-linux
 "
 
 # Debian installs some of these outside a non-login PATH (nats-server and initdb).

@@ -421,6 +421,7 @@ export class EventEmitter implements EventSink {
       await this.#wakeup.wait();
     }
     const settled = await window.close();
+    if (reason === "publish failed") await this.#dropSuspectConnection();
     if (reason === "") return true;
     if (
       reason === "drain deadline passed" && settled.unacked.length === 0 &&
@@ -527,6 +528,20 @@ export class EventEmitter implements EventSink {
     this.#resumeSpooler();
   }
 
+  /**
+   * A failed or timed-out publish leaves the connection suspect: after corrupt bytes from the
+   * server the client stops reading yet keeps the socket open until two pings go unanswered
+   * (~20 s), and every publish on it times out meanwhile. The next attempt starts on a fresh one;
+   * a re-sent event keeps its msgID, so JetStream drops it if the first copy did land.
+   */
+  async #dropSuspectConnection(): Promise<void> {
+    try {
+      await this.#link.close();
+    } catch (error) {
+      this.#log.debug("closing the NATS connection failed", { error: String(error) });
+    }
+  }
+
   #resumeSpooler(): void {
     if (!this.#spoolerPaused) return;
     this.#spoolerPaused = false;
@@ -574,7 +589,10 @@ export class EventEmitter implements EventSink {
         deadline: this.#deadline.signal,
         log: this.#log,
       });
-      if (!acked) return PassResult.Failed;
+      if (!acked) {
+        await this.#dropSuspectConnection();
+        return PassResult.Failed;
+      }
       await writer.remove(segment.seq);
       replayed++;
       this.#metrics.eventSpoolBytes.set(writer.bytes);

@@ -105,3 +105,15 @@ Deno.test("a worker that had shares accepted resumes at the difficulty it earned
   assert.equal(second.session.difficulty, 2e-6);
   assert.equal(second.submitShare().result, true);
 });
+
+Deno.test("the difficulty a share earns is remembered at once, without waiting for a disconnect", async () => {
+  const pool = startTestEngine({ startdiff: START_DIFFICULTY });
+  const miner = pool.connect(VICTIM_IP);
+  miner.ready(VICTIM);
+  assert.equal(await pool.memory.get(VICTIM), undefined);
+  assert.equal(miner.submitShare().result, true);
+  assert.equal(await pool.memory.get(VICTIM), START_DIFFICULTY, "a crash now would keep it");
+  miner.request("mining.suggest_difficulty", [2e-6]);
+  assert.equal(miner.submitShare().result, true);
+  assert.equal(await pool.memory.get(VICTIM), 2e-6);
+});

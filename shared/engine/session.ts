@@ -25,7 +25,7 @@ import {
 import type { Workbase } from "./jobs.ts";
 import { ConnectionLimiter, RateLimitRule } from "./rate_limit.ts";
 import { clampRequestedDifficulty } from "./requested_difficulty.ts";
-import { type ShareInput, validateShare } from "./share.ts";
+import { nodeClockSec, type ShareInput, validateShare } from "./share.ts";
 import type { AuthorizedWorker, DifficultyReason, SessionHost, Transport } from "./session_host.ts";
 import { VarDiff } from "./vardiff.ts";
 
@@ -468,7 +468,7 @@ export class Session {
     input.versionMask = this.versionMask;
     input.difficulty = vardiff.current;
     input.previousDifficulty = previous;
-    input.nowSec = Math.floor(nowMs / 1000);
+    input.nowSec = nodeClockSec(workbase, nowMs);
     const verdict = validateShare(input);
     if (verdict.accepted) {
       this.sharesAccepted++;
@@ -479,6 +479,11 @@ export class Session {
         ? previous
         : vardiff.current;
       this.creditedDifficulty = credit;
+      // Remembered when it changes, not only at disconnect: a pool that crashes never disposes
+      // its sessions, and its miners should get their difficulty back from the next process.
+      if (credit !== this.#earnedDifficulty && this.payout !== null) {
+        host.rememberDifficulty(this.payout.username, credit);
+      }
       this.#earnedDifficulty = credit;
       host.onShare(this, submit, verdict, workbase, (performance.now() - startedAt) * 1000);
       vardiff.recordShare(credit);

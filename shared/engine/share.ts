@@ -28,8 +28,22 @@ export const RejectReason = {
 /** Union of reject reasons. */
 export type RejectReason = typeof RejectReason[keyof typeof RejectReason];
 
-/** Seconds a share's ntime may run ahead of the pool's clock (Core refuses blocks > 2 h ahead). */
+/** Seconds a share's ntime may run ahead of the node's clock (Core refuses blocks > 2 h ahead). */
 export const MAX_NTIME_AHEAD_S = 7000;
+
+/**
+ * The node's clock now, in seconds, as the job's template shows it: its `curtime` plus the time
+ * this host has counted since the job was made. A host whose own clock is off (broken NTP) thus
+ * moves neither bound of the ntime window; only its rate matters, over a job's short life. (ckpool
+ * bounds ntime by the job's ntime + 7000 for the same reason.)
+ *
+ * @param workbase the job the share is for.
+ * @param nowMs this host's clock, on the same scale as `workbase.createdAtMs`.
+ * @returns seconds since the epoch by the node's clock.
+ */
+export function nodeClockSec(workbase: Workbase, nowMs: number): number {
+  return workbase.template.curtime + Math.floor(Math.max(0, nowMs - workbase.createdAtMs) / 1000);
+}
 
 /** Everything the validator needs; the caller resolved the job. */
 export interface ShareInput {
@@ -49,6 +63,7 @@ export interface ShareInput {
   readonly difficulty: number;
   /** The difficulty before the last retarget, while its grace period lasts; otherwise null. */
   readonly previousDifficulty: number | null;
+  /** The node's clock now, seconds ({@linkcode nodeClockSec}): ntime's upper bound is from it. */
   readonly nowSec: number;
 }
 

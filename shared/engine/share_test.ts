@@ -8,7 +8,7 @@ import {
 } from "../bitcoin/mod.ts";
 import { assembleBlockHex } from "./block.ts";
 import { JobManager, type Workbase } from "./jobs.ts";
-import { type ShareInput, validateShare } from "./share.ts";
+import { nodeClockSec, type ShareInput, validateShare } from "./share.ts";
 import { templateFromGbt } from "./template.ts";
 import { testGbt } from "./_test_template.ts";
 
@@ -150,6 +150,22 @@ Deno.test("validateShare() refuses ntime before mintime or too far ahead", () =>
       "bad_ntime",
       "ntime out of range",
     ]);
+  }
+});
+
+Deno.test("nodeClockSec() follows the template's curtime, whatever this host's clock says", () => {
+  for (const skewS of [3_600, -3_600, 0]) {
+    const jobs = manager();
+    const template = templateFromGbt(testGbt(), 0);
+    const madeAtMs = (template.curtime + skewS) * 1000 + 250;
+    const wb = jobs.addTemplate(template, madeAtMs);
+    const nowSec = nodeClockSec(wb, madeAtMs + 10_900);
+    assert.equal(nowSec, template.curtime + 10, `host ${skewS} s off`);
+    const badNtime = [wb.ntime, nowSec + 7000, nowSec + 7001].map((ntime) => {
+      const verdict = validateShare(input(wb, { ntime, nowSec }));
+      return !verdict.accepted && verdict.reason === "bad_ntime";
+    });
+    assert.deepEqual(badNtime, [false, false, true], `host ${skewS} s off`);
   }
 });
 

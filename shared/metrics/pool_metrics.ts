@@ -151,6 +151,7 @@ export class PoolMetrics {
   readonly #clock: Clock;
   readonly #startedAtMs: number;
   #templateAtMs: number | null = null;
+  #nodeClockOffsetS = 0;
 
   /**
    * Creates every metric and registers it.
@@ -308,6 +309,25 @@ export class PoolMetrics {
       name: "ckpool_template_age_seconds",
       help: "Seconds since the current block template arrived; +Inf before the first.",
     }).sample(() => this.templateAgeMs() / 1000);
+    new CellGauge({
+      registry,
+      name: "ckpool_node_clock_offset_seconds",
+      help: "The node's clock minus this host's, from the current template's curtime when it " +
+        "arrived (positive: this host is behind); 0 before the first template.",
+    }).sample(() => this.#nodeClockOffsetS);
+  }
+
+  /**
+   * Records the node's clock as the template's `curtime` shows it, to export how far this host's
+   * clock is from the node's (`ckpool_node_clock_offset_seconds`). Share ntime rules follow the
+   * template, so a skewed host still mines; the offset is what reveals the skew (broken NTP).
+   *
+   * @param curtimeSec the template's `curtime`, seconds since the epoch by the node's clock.
+   * @param atMs when the template arrived, by this host's clock.
+   */
+  noteNodeClock(curtimeSec: number, atMs: number = this.#clock.nowMs()): void {
+    // Whole seconds: curtime has no finer resolution, so sub-second digits would be noise.
+    this.#nodeClockOffsetS = Math.round(curtimeSec - atMs / 1000);
   }
 
   /**

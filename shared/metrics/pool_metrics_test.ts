@@ -21,6 +21,7 @@ const REQUIRED: ReadonlyArray<readonly [name: string, type: string]> = [
   ["ckpool_memory_bytes", "gauge"],
   ["ckpool_uptime_seconds", "gauge"],
   ["ckpool_template_age_seconds", "gauge"],
+  ["ckpool_node_clock_offset_seconds", "gauge"],
   ["ckpool_rate_limit_rejections_total", "counter"],
   ["ckpool_protocol_errors_total", "counter"],
 ];
@@ -157,6 +158,17 @@ Deno.test("PoolMetrics computes uptime, template age and memory at scrape time",
   assert.equal(sampleValue(parsed, "ckpool_uptime_seconds"), 92.5);
   assert.equal(sampleValue(parsed, "ckpool_template_age_seconds"), 2.5);
   assert.equal(metrics.templateAgeMs(), 2_500);
+});
+
+Deno.test("PoolMetrics exports the node's clock offset from the last template's curtime", async () => {
+  const clock = new ManualClock(1_700_000_000_000);
+  const metrics = makeMetrics(clock);
+  assert.equal(sampleValue(await scrape(metrics), "ckpool_node_clock_offset_seconds"), 0);
+  // This host one hour ahead of the node: the node's curtime is an hour behind our clock.
+  metrics.noteNodeClock(1_700_000_000 - 3_600, 1_700_000_000_400);
+  assert.equal(sampleValue(await scrape(metrics), "ckpool_node_clock_offset_seconds"), -3_600);
+  metrics.noteNodeClock(1_700_003_600);
+  assert.equal(sampleValue(await scrape(metrics), "ckpool_node_clock_offset_seconds"), 3_600);
 });
 
 Deno.test("PoolMetrics reads the process RSS by default", async () => {

@@ -138,6 +138,15 @@ export interface LatencyBridge {
   partition(spec: PartitionSpec): void;
   /** Restores the link: held bytes and connections resume. No-op when not partitioned. */
   heal(): void;
+  /**
+   * Corrupts the link: queues `bytes` in `direction` of every open connection, behind what it
+   * already holds and ahead of what it reads next, as a faulty middlebox or NIC would splice
+   * them in mid-stream (between two reads, so possibly inside a protocol message).
+   *
+   * @returns How many connections got the bytes (those still connecting to the target get none).
+   * @throws {RangeError} If `bytes` is empty or the direction is unknown.
+   */
+  inject(direction: Direction, bytes: Uint8Array): number;
   /** The partition in force, or `undefined`. */
   readonly partitioned: PartitionState | undefined;
   /** Local ports of the bridge's open connections to the target (how the target sees them). */
@@ -289,6 +298,11 @@ class Pump {
     }
   }
 
+  /** Queues `data` as if it had just been read from the source. */
+  inject(data: Uint8Array): void {
+    this.#schedule(data.slice(), this.#core.shape(this.#direction));
+  }
+
   #schedule(data: Uint8Array, shape: LinkShape): void {
     const now = performance.now();
     const start = Math.max(now, this.#linkFreeAt);
@@ -400,6 +414,15 @@ class Bridged {
     } finally {
       this.destroy();
     }
+  }
+
+  /** Queues `data` in one direction; false when not (or no longer) connected to the target. */
+  inject(direction: Direction, data: Uint8Array): boolean {
+    if (this.#abort.signal.aborted) return false;
+    const pump = this.#pumps[direction === Direction.Upstream ? 0 : 1];
+    if (pump === undefined) return false;
+    pump.inject(data);
+    return true;
   }
 
   #aborted(): Promise<void> {
@@ -558,6 +581,17 @@ export async function startLatencyBridge(options: LatencyBridgeOptions): Promise
     },
     get partitioned() {
       return partition;
+    },
+    inject(direction, bytes) {
+      if (direction !== Direction.Upstream && direction !== Direction.Downstream) {
+        throw new RangeError(`Cannot inject: unknown direction ${JSON.stringify(direction)}`);
+      }
+      if (bytes.length === 0) throw new RangeError("Cannot inject: no bytes");
+      let injected = 0;
+      for (const connection of connections) {
+        if (connection.inject(direction, bytes)) injected++;
+      }
+      return injected;
     },
     targetSidePorts() {
       const ports: number[] = [];

@@ -343,6 +343,40 @@ Deno.test("latency bridge black-hole can cut one direction only", async () => {
   });
 });
 
+Deno.test("latency bridge inject() splices bytes into one direction, in stream order", async () => {
+  await withBridge({}, async (bridge, target) => {
+    const client = await Deno.connect({ hostname: HOST, port: bridge.port });
+    const server = await withTimeout(target.next(), "accept");
+    // One round trip first: the connection's pumps exist once bytes have crossed.
+    await writeAll(client, new Uint8Array([1, 2]));
+    assert.deepEqual(
+      await withTimeout(readBytes(server, 2), "first bytes"),
+      new Uint8Array([1, 2]),
+    );
+    const garbage = new Uint8Array([0xde, 0xad, 0xbe, 0xef]);
+    assert.equal(bridge.inject("upstream", garbage), 1);
+    garbage[0] = 0; // The bridge keeps its own copy.
+    await writeAll(client, new Uint8Array([3]));
+    assert.deepEqual(
+      await withTimeout(readBytes(server, 5), "injected then written"),
+      new Uint8Array([0xde, 0xad, 0xbe, 0xef, 3]),
+    );
+    assert.equal(bridge.inject("downstream", new Uint8Array([9, 9])), 1);
+    await writeAll(server, new Uint8Array([4]));
+    assert.deepEqual(
+      await withTimeout(readBytes(client, 3), "downstream"),
+      new Uint8Array([9, 9, 4]),
+    );
+    assert.throws(() => bridge.inject("upstream", new Uint8Array()), RangeError);
+    assert.throws(() => bridge.inject("sideways" as "upstream", new Uint8Array([1])), RangeError);
+    client.close();
+    await withTimeout(readToEnd(server), "close passed on");
+    server.close();
+    for (let i = 0; i < 100 && bridge.stats().active > 0; i++) await delay(20);
+    assert.equal(bridge.inject("upstream", new Uint8Array([1])), 0, "no connection left");
+  });
+});
+
 Deno.test("latency bridge setLink() changes the delay of later bytes", async () => {
   await withBridge({}, async (bridge, target) => {
     const client = await Deno.connect({ hostname: HOST, port: bridge.port });

@@ -12,12 +12,16 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
  * `deno run … tools/launch.ts run <kind> --config <file> [-- args]` from the repo root: the
  * service as an operator starts it, with the permissions its config implies. With
  * `options.nofile` it runs under `ulimit -n <nofile>` (bash), as a host with a low limit would.
+ * With `options.faketime` (a libfaketime offset such as `+1h`) the launcher and the service it
+ * starts see the wall clock shifted by it, as on a host whose NTP is broken (Debian `faketime`;
+ * its LD_PRELOAD shifts `clock_gettime`, which V8's `Date.now()` reads). The library is preloaded
+ * through the environment, not the `faketime` program, which forks and would not pass SIGTERM on.
  */
 export function launcherCommand(
   configPath: string,
   serviceArgs: readonly string[] = [],
   kind: "stratum" | "relay" = "stratum",
-  options: { readonly nofile?: number } = {},
+  options: { readonly nofile?: number; readonly faketime?: string } = {},
 ): Deno.Command {
   const denoArgs = [
     "run",
@@ -39,13 +43,33 @@ export function launcherCommand(
     Deno.execPath(),
     ...denoArgs,
   ]];
+  const clock = options.faketime === undefined
+    ? {}
+    : { LD_PRELOAD: libfaketimePath(), FAKETIME: options.faketime, FAKETIME_NO_CACHE: "1" };
   return new Deno.Command(program, {
     args,
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...clock },
   });
+}
+
+/**
+ * Where Debian's libfaketime is (`/usr/lib/<triplet>/faketime/libfaketime.so.1`).
+ *
+ * @throws {Error} Naming the package when it is not installed.
+ */
+export function libfaketimePath(): string {
+  for (const entry of Deno.readDirSync("/usr/lib")) {
+    const path = `/usr/lib/${entry.name}/faketime/libfaketime.so.1`;
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch {
+      // Not this triplet.
+    }
+  }
+  throw new Error("Cannot find libfaketime.so.1: install the Debian package faketime");
 }
 
 /** A running pool process. */
@@ -65,6 +89,23 @@ export interface PoolProcess {
   /** Sends SIGTERM and resolves with the exit code. */
   stop(): Promise<number>;
   readonly exited: Promise<number>;
+  /** PID of the launcher (the service is its child: {@link servicePid}). */
+  readonly pid: number;
+}
+
+/**
+ * PID of the pool's service process, the launcher's child running `stratum/main.ts`.
+ *
+ * @throws {Error} If the launcher has no such child (yet, or any more).
+ */
+export async function servicePid(launcherPid: number): Promise<number> {
+  const text = await Deno.readTextFile(`/proc/${launcherPid}/task/${launcherPid}/children`);
+  const pids = text.trim().split(/\s+/).filter((p) => p !== "").map(Number);
+  for (const pid of pids) {
+    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
+    if (cmdline.includes("stratum/main.ts")) return pid;
+  }
+  throw new Error(`Cannot find the pool's service process under launcher ${launcherPid}`);
 }
 
 /** Devnet connection details the pool config points at. */
@@ -75,17 +116,31 @@ export interface DevnetEndpoint {
   readonly password: string;
 }
 
-/** Writes a config for `devnet` (plus overrides) and starts the pool. */
-export async function startPoolProcess(
+/** Options of {@link startPoolProcess}. */
+export interface PoolProcessOptions {
+  readonly stratumPort?: number;
+  readonly serviceArgs?: readonly string[];
+  /** Runs the pool under `ulimit -n <nofile>`. */
+  readonly nofile?: number;
+  /** Runs the pool with its wall clock shifted by this libfaketime offset (e.g. `-1h`). */
+  readonly faketime?: string;
+}
+
+/** A pool config written to a temporary directory of its own. */
+export interface PoolConfigFile {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly stratumPort: number;
+  /** The port the process really binds (see `--instance`). */
+  readonly metricsPort: number;
+}
+
+/** Writes a regtest pool config for `devnet` (plus overrides) on free ports. */
+export async function writePoolConfig(
   devnet: DevnetEndpoint | readonly DevnetEndpoint[],
   overrides: Record<string, unknown> = {},
-  options: {
-    readonly stratumPort?: number;
-    readonly serviceArgs?: readonly string[];
-    /** Runs the pool under `ulimit -n <nofile>`. */
-    readonly nofile?: number;
-  } = {},
-): Promise<PoolProcess> {
+  options: Pick<PoolProcessOptions, "stratumPort" | "serviceArgs"> = {},
+): Promise<PoolConfigFile> {
   const nodes = Array.isArray(devnet) ? devnet : [devnet as DevnetEndpoint];
   const stratumPort = options.stratumPort ?? pickFreePort();
   // `--instance N` shifts the HTTP ports by N: configure the port N below a free one, so the
@@ -118,11 +173,28 @@ export async function startPoolProcess(
     ...overrides,
   };
   await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));
+  return { dir, configPath, stratumPort, metricsPort };
+}
+
+/** Writes a config for `devnet` (plus overrides) and starts the pool. */
+export async function startPoolProcess(
+  devnet: DevnetEndpoint | readonly DevnetEndpoint[],
+  overrides: Record<string, unknown> = {},
+  options: PoolProcessOptions = {},
+): Promise<PoolProcess> {
+  const { dir, configPath, stratumPort, metricsPort } = await writePoolConfig(
+    devnet,
+    overrides,
+    options,
+  );
   const child = launcherCommand(
     configPath,
     options.serviceArgs ?? [],
     "stratum",
-    options.nofile === undefined ? {} : { nofile: options.nofile },
+    {
+      ...(options.nofile === undefined ? {} : { nofile: options.nofile }),
+      ...(options.faketime === undefined ? {} : { faketime: options.faketime }),
+    },
   ).spawn();
   const collector = new JsonLogCollector([child.stdout, child.stderr]);
   const logs = collector.logs;
@@ -141,6 +213,7 @@ export async function startPoolProcess(
     logs,
     waitForLog,
     exited,
+    pid: child.pid,
     signal(signal: Deno.Signal) {
       child.kill(signal);
     },

@@ -99,6 +99,7 @@ export async function startRelayProcess(
     logs: collector.logs,
     waitForLog,
     exited,
+    pid: child.pid,
     signal(signal: Deno.Signal) {
       child.kill(signal);
     },
