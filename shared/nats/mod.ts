@@ -10,8 +10,10 @@ export {
   eventSubject,
   eventSubjects,
   eventTypeWildcard,
+  HEARTBEATS_WILDCARD,
   heartbeatSubject,
   regionEventsWildcard,
+  regionInboxPrefix,
   SUBJECT_TOKEN_PATTERN,
   templateLiveSubject,
   templateSubject,
@@ -61,6 +63,7 @@ export {
   regionEventsSource,
   regionEventsStreamConfig,
   regionEventsStreamName,
+  sourceDeliverPrefix,
 } from "./region_streams.ts";
 export {
   decodePingReply,

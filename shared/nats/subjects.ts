@@ -7,6 +7,8 @@
  * mining.templates.{network}.live       each template as sent: a delta or the full template
  * mining.blocks.submit                  block submission, relay → primary (request/reply)
  * mining.heartbeat.{region}             instance liveness
+ * mining.primary.ping                   relay → primary round trip (request/reply)
+ * _INBOX.{region}.>                     replies to a relay region's requests
  * ```
  *
  * Every variable token is checked with {@link assertSubjectToken}: a region such as `"eu.x"` or
@@ -21,6 +23,9 @@ export const SUBJECT_TOKEN_PATTERN = /^[A-Za-z0-9_-]+$/;
 
 /** Every event of every region; the subject filter of the MINING_EVENTS stream. */
 export const EVENTS_WILDCARD = "mining.events.>";
+
+/** Heartbeats of every region. */
+export const HEARTBEATS_WILDCARD = "mining.heartbeat.*";
 
 /** Subject on which relays request the primary to submit a block they found (request/reply). */
 export const blockSubmitSubject = "mining.blocks.submit";
@@ -138,4 +143,20 @@ export function templateLiveSubject(network: string): string {
 export function heartbeatSubject(region: string): string {
   assertSubjectToken(region, "region");
   return `mining.heartbeat.${region}`;
+}
+
+/**
+ * Inbox prefix of a relay region's NATS connections (`inboxPrefix` of the client): replies to its
+ * requests and its JetStream consumers' deliveries come back on `_INBOX.{region}.…`, the only
+ * inboxes the hub lets across that region's leafnode link. With the client's default
+ * (`_INBOX.<random>`) another region's leaf could receive those replies, learn the inbox and
+ * inject into it.
+ *
+ * @param region Region token.
+ * @returns `_INBOX.{region}`.
+ * @throws {RangeError} If `region` is not a valid token.
+ */
+export function regionInboxPrefix(region: string): string {
+  assertSubjectToken(region, "region");
+  return `_INBOX.${region}`;
 }
