@@ -18,7 +18,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { connect, type Msg, type NatsConnection, type Subscription } from "nats";
+import {
+  connect,
+  type ConnectionOptions,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from "nats";
 import { DeliverPolicy, jetstream, jetstreamManager } from "nats/jetstream";
 import { encodeEvent } from "@tbg/shared/events";
 import {
@@ -26,8 +32,10 @@ import {
   eventSubject,
   heartbeatSubject,
   HUB_JETSTREAM_DOMAIN,
+  hubToRegionInboxPrefix,
   MINING_EVENTS_STREAM_NAME,
   PRIMARY_PING_SUBJECT,
+  regionEventsStreamName,
   regionInboxPrefix,
   sourceDeliverPrefix,
 } from "@tbg/shared/nats";
@@ -109,6 +117,7 @@ async function barrier(client: NatsConnection): Promise<void> {
  * The allowed traffic of both regions; throws when any of it does not flow.
  */
 async function assertAllowedTrafficFlows(
+  hubOptions: ConnectionOptions,
   hub: NatsConnection,
   relays: Map<string, NatsConnection>,
 ): Promise<void> {
@@ -157,6 +166,20 @@ async function assertAllowedTrafficFlows(
       msgID: event.event_id,
     });
     await waitHubCount(hub, region, 1);
+  }
+  // An operator on the hub reads a region's edge stream through its domain, with the region's
+  // hub inbox prefix (the leaf answers no other hub inbox).
+  const operator = await connect({
+    ...hubOptions,
+    name: "operator",
+    inboxPrefix: hubToRegionInboxPrefix(VICTIM),
+  });
+  try {
+    const jsm = await jetstreamManager(operator, { domain: VICTIM });
+    const edge = await jsm.streams.info(regionEventsStreamName(VICTIM));
+    assert.equal(edge.state.messages, 1);
+  } finally {
+    await operator.close();
   }
 }
 
@@ -314,7 +337,7 @@ Deno.test({
     "across the link, nor receive the primary's or another region's traffic",
   async fn() {
     await withLinkSetup(true, async (topology, hub, relays) => {
-      await assertAllowedTrafficFlows(hub, relays);
+      await assertAllowedTrafficFlows(topology.hub.connectOptions(), hub, relays);
       const before = (await (await jetstreamManager(hub)).streams.info(
         MINING_TEMPLATES_STREAM_NAME,
       )).state.messages;

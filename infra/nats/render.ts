@@ -20,6 +20,7 @@ import {
   HEARTBEATS_WILDCARD,
   HUB_JETSTREAM_DOMAIN,
   hubMiningEventsStreamConfig,
+  hubToRegionInboxPrefix,
   jetStreamApiPrefix,
   MINING_EVENTS_STREAM_NAME,
   PRIMARY_PING_SUBJECT,
@@ -189,9 +190,11 @@ export interface LeafSubjectPermissions {
  * Leaf → hub: block submissions and pings to the primary; the JetStream requests a relay makes in
  * the hub's domain (follow `MINING_TEMPLATES`: consumer create/next/info/delete, direct and stream
  * get, stream info; `MINING_EVENTS` stream info for the replication lag); the region's stream
- * deliveries to the hub's sourcing consumer (`$JS.S.<region>.>`) and replies to the hub's internal
- * JetStream requests (`$JSC.R.>`). Not templates, heartbeats, events, other streams' APIs, or any
- * `_INBOX` (replies to another region's requests or to the hub's own clients).
+ * deliveries to the hub's sourcing consumer (`$JS.S.<region>.>`), replies to the hub's internal
+ * JetStream requests (`$JSC.R.>`) and to hub clients that address the region's domain with the
+ * region's hub inbox prefix (`_INBOX.<region>.hub.>`, e.g. an operator's `nats --js-domain`). Not
+ * templates, heartbeats, events, other streams' APIs, or any other `_INBOX` (replies to another
+ * region's requests or to the hub's other clients).
  *
  * Hub → leaf: replies to the region's relays (`_INBOX.<region>.>`), the primary's heartbeats,
  * JetStream requests into the region's domain (the sourcing) and their flow control. Not block
@@ -228,6 +231,7 @@ export function leafPermissions(region: string): LeafSubjectPermissions {
       `${hub}.CONSUMER.DELETE.${templates}.*`,
       `${sourceDeliverPrefix(region)}.>`,
       "$JSC.R.>",
+      `${hubToRegionInboxPrefix(region)}.>`,
     ],
     subscribe: [
       `${regionInboxPrefix(region)}.>`,

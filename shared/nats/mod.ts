@@ -12,6 +12,7 @@ export {
   eventTypeWildcard,
   HEARTBEATS_WILDCARD,
   heartbeatSubject,
+  hubToRegionInboxPrefix,
   regionEventsWildcard,
   regionInboxPrefix,
   SUBJECT_TOKEN_PATTERN,

@@ -9,6 +9,7 @@
  * mining.heartbeat.{region}             instance liveness
  * mining.primary.ping                   relay → primary round trip (request/reply)
  * _INBOX.{region}.>                     replies to a relay region's requests
+ * _INBOX.{region}.hub.>                 a region's replies to the hub's clients' requests
  * ```
  *
  * Every variable token is checked with {@link assertSubjectToken}: a region such as `"eu.x"` or
@@ -159,4 +160,17 @@ export function heartbeatSubject(region: string): string {
 export function regionInboxPrefix(region: string): string {
   assertSubjectToken(region, "region");
   return `_INBOX.${region}`;
+}
+
+/**
+ * Inbox prefix of a client on the hub that sends requests into a relay region's JetStream domain
+ * (an operator's `nats --js-domain <region> --inbox-prefix …`, provisioning): the leaf may answer
+ * on these inboxes only, never on the hub's other clients'.
+ *
+ * @param region Region token.
+ * @returns `_INBOX.{region}.hub` (a relay's own inboxes are `_INBOX.{region}.<random>`).
+ * @throws {RangeError} If `region` is not a valid token.
+ */
+export function hubToRegionInboxPrefix(region: string): string {
+  return `${regionInboxPrefix(region)}.hub`;
 }

@@ -9,6 +9,7 @@ import {
   eventTypeWildcard,
   HEARTBEATS_WILDCARD,
   heartbeatSubject,
+  hubToRegionInboxPrefix,
   regionEventsWildcard,
   regionInboxPrefix,
   templateLiveSubject,
@@ -85,6 +86,8 @@ Deno.test("subject builders reject bad region and network tokens", () => {
 Deno.test("regionInboxPrefix() puts a relay region's inboxes under _INBOX.{region}", () => {
   assert.equal(regionInboxPrefix("us-east"), "_INBOX.us-east");
   assert.equal(regionInboxPrefix("asia"), "_INBOX.asia");
+  assert.equal(hubToRegionInboxPrefix("asia"), "_INBOX.asia.hub");
+  assert.throws(() => hubToRegionInboxPrefix("*"), RangeError);
   assert.equal(HEARTBEATS_WILDCARD, heartbeatSubject("eu").replace(/eu$/, "*"));
 });
 
