@@ -40,6 +40,7 @@ import {
   sourceDeliverPrefix,
 } from "@tbg/shared/nats";
 import { MINING_TEMPLATES_STREAM_NAME, templatesStreamConfig } from "@tbg/shared/templates";
+import { startStartTlsShim } from "../tools/pentest/nats_starttls.ts";
 import { sampleShareEvent, waitHubCount } from "./support/event_convergence.ts";
 import { type NatsTopology, startNatsTopology } from "./support/servers/nats_topology.ts";
 
@@ -398,5 +399,108 @@ Deno.test({
       ) includes(crossed.atAttacker, subject, "at the attacker");
       assert.equal(crossed.templatesStreamExists, false, "the attacker could not delete it");
     });
+  },
+});
+
+/**
+ * Whether a hub of `version` checks the messages a leaf sends against its permissions: nats-server
+ * 2.12.10 and later 2.12 releases, and 2.14.0 on ("Enforce subject permissions on inbound leaf
+ * messages"); not 2.9, 2.10, 2.11 (fixed in 2.11.16, then reverted) or 2.13.
+ */
+function hubChecksLeafMessages(version: string): boolean {
+  const [major = 0, minor = 0, patch = 0] = version.split(".").map((part) =>
+    Number.parseInt(part, 10)
+  );
+  if (major !== 2) return major > 2;
+  return minor >= 14 || (minor === 12 && patch >= 10);
+}
+
+Deno.test("hubChecksLeafMessages() knows the releases with the inbound leaf check", () => {
+  assert.equal(hubChecksLeafMessages("2.9.10"), false);
+  assert.equal(hubChecksLeafMessages("2.10.29"), false);
+  assert.equal(hubChecksLeafMessages("2.12.9"), false);
+  assert.equal(hubChecksLeafMessages("2.12.10"), true);
+  assert.equal(hubChecksLeafMessages("2.13.1"), false);
+  assert.equal(hubChecksLeafMessages("2.14.0"), true);
+  assert.equal(hubChecksLeafMessages("3.0.0"), true);
+});
+
+Deno.test({
+  name: "known gap, pinned: a hub before nats-server 2.12.10 lets a leaf that speaks the " +
+    "protocol itself (the region's certificate and password) publish past its permissions",
+  async fn() {
+    const topology = await startNatsTopology({
+      leaves: [{ region: ATTACKER }],
+      hubClientAuth: true,
+    });
+    const shim = startStartTlsShim("127.0.0.1", topology.hub.leafPort);
+    const hub = await connect(topology.hub.connectOptions());
+    let tls: Deno.TlsConn | undefined;
+    try {
+      const seen: string[] = [];
+      hub.subscribe("mining.templates.>", {
+        callback: (_e, msg) => {
+          seen.push(msg.string());
+        },
+      });
+      hub.subscribe(PRIMARY_PING_SUBJECT, {
+        callback: (_e, msg) => {
+          msg.respond("pong");
+        },
+      });
+      await hub.flush();
+      const cert = topology.certs.leaves.get(ATTACKER);
+      assert.ok(cert !== undefined);
+      // A rogue "leaf server": TLS with the region's client certificate (through the shim, as
+      // NATS sends INFO before TLS), CONNECT as leaf-<region>, then a message the permissions
+      // do not allow, then an allowed request as the barrier.
+      tls = await Deno.connectTls({
+        hostname: "127.0.0.1",
+        port: shim.port,
+        caCerts: [await Deno.readTextFile(topology.certs.caFile)],
+        cert: await Deno.readTextFile(cert.certFile),
+        key: await Deno.readTextFile(cert.keyFile),
+      });
+      const connectLine = JSON.stringify({
+        user: `leaf-${ATTACKER}`,
+        pass: topology.leaf(ATTACKER).password,
+        tls_required: true,
+        name: "rogue-leaf",
+        headers: true,
+      });
+      const inbox = `${regionInboxPrefix(ATTACKER)}.rogue`;
+      const forged = "forged-template";
+      await tls.write(new TextEncoder().encode(
+        `CONNECT ${connectLine}\r\nLS+ ${inbox}\r\n` +
+          `LMSG mining.templates.${NETWORK}.live ${forged.length}\r\n${forged}\r\n` +
+          `LMSG ${PRIMARY_PING_SUBJECT} ${inbox} 0\r\n\r\n`,
+      ));
+      // Read until the ping's answer comes back on the rogue inbox (bounded).
+      const buffer = new Uint8Array(64 * 1024);
+      let said = "";
+      const deadline = Date.now() + REQUEST_TIMEOUT_MS;
+      while (!said.includes(`LMSG ${inbox}`) && Date.now() < deadline) {
+        const n = await tls.read(buffer);
+        if (n === null) break;
+        said += new TextDecoder().decode(buffer.subarray(0, n));
+      }
+      assert.match(said, new RegExp(`LMSG ${inbox.replaceAll(".", "\\.")}`), said.slice(0, 500));
+      const version = /"version":"([0-9.]+)"/.exec(shim.infos.at(-1) ?? "")?.[1];
+      assert.ok(version !== undefined, "no INFO from the hub");
+      await hub.flush();
+      // The ping's answer left the hub after it delivered everything the rogue sent before.
+      assert.equal(
+        seen.includes(forged),
+        !hubChecksLeafMessages(version),
+        `nats-server ${version}: the hub ${
+          seen.includes(forged) ? "delivered" : "dropped"
+        } the forged template (SECURITY.md, threat 3)`,
+      );
+    } finally {
+      tls?.close();
+      await shim.close();
+      await hub.close();
+      await topology.stop();
+    }
   },
 });
