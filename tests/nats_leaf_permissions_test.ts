@@ -317,10 +317,17 @@ async function withLinkSetup(
     await (await jetstreamManager(hub)).streams.add(templatesStreamConfig());
     const subs = servePrimary(hub);
     const relays = new Map<string, NatsConnection>();
+    await hub.flush();
     for (const region of [ATTACKER, VICTIM]) {
       const relay = await relayClient(topology, region);
       connections.push(relay);
       relays.set(region, relay);
+      // The primary's interest has to cross the link first (its subscriptions are new; in
+      // production they are long established). Its ping answers after its submit subscription's.
+      await waitFor(
+        () => barrier(relay).then(() => true, () => false),
+        `${region}: the primary's answers through the leaf`,
+      );
     }
     try {
       await body(topology, hub, relays);
