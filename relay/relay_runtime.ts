@@ -12,6 +12,7 @@ import type { Network } from "@tbg/shared/bitcoin";
 import { type BitcoindPool, BitcoindTemplateSource } from "@tbg/shared/bitcoind";
 import { extranonce1Prefix, type RelayConfig } from "@tbg/shared/config";
 import type { StructuredLogger } from "@tbg/shared/log";
+import { regionInboxPrefix } from "@tbg/shared/nats";
 import { RelayMetrics } from "@tbg/shared/metrics";
 import {
   isPrimaryTemplateUpdate,
@@ -69,6 +70,8 @@ export async function startRelayRuntime(deps: RelayRuntimeDeps): Promise<RelayRu
     name: `${deps.instance}-primary`,
     log: log.getChild("primary-nats"),
     retryDelayMs: config.primary.reconnect_interval * 1000,
+    // Replies from the hub reach a leaf only on its region's inboxes (infra/nats/render.ts).
+    connectOptions: { inboxPrefix: regionInboxPrefix(config.region) },
   });
   const primary = new NatsTemplateSource({
     link: primaryLink,
@@ -172,6 +175,7 @@ function startReplicationLagLoop(
     servers,
     name: `relay-${config.region}-replication`,
     log: log.getChild("events-nats"),
+    connectOptions: { inboxPrefix: regionInboxPrefix(config.region) },
   });
   eventsLink?.start();
   const connection = (): NatsConnection | null => (eventsLink ?? primaryLink).connection;

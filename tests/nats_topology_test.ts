@@ -282,7 +282,7 @@ Deno.test("events published on a leaf while the hub is down arrive once after it
   );
 });
 
-Deno.test("the hub refuses leaves with a wrong password, no client certificate, a foreign CA or plaintext", async () => {
+Deno.test("the hub refuses leaves with a wrong password, no user, the client user, no client certificate, a foreign CA or plaintext", async () => {
   await withTopology({ leaves: [{ region: "us-east" }], hubClientAuth: true }, async (topology) => {
     const leaf = topology.leaf("us-east");
     const cert = topology.certs.leaves.get("us-east");
@@ -315,6 +315,28 @@ Deno.test("the hub refuses leaves with a wrong password, no client certificate, 
           tls: goodTls,
         }),
         hub: /authentication error - User "leaf-us-east"/,
+        leaf: /Authorization Violation/,
+      },
+      {
+        what: "no user (the certificate only)",
+        extraConfig: testLeafConfig({
+          region: "us-east",
+          hubLeafUrl: `tls://127.0.0.1:${topology.hub.leafPort}`,
+          tls: goodTls,
+        }),
+        hub: /authentication error - User "no-credentials"/,
+        leaf: /Authorization Violation/,
+      },
+      {
+        what: "the services' client user",
+        extraConfig: testLeafConfig({
+          region: "us-east",
+          hubLeafUrl: `tls://tbg:${
+            encodeURIComponent(topology.hub.clientCredentials?.pass ?? "")
+          }@127.0.0.1:${topology.hub.leafPort}`,
+          tls: goodTls,
+        }),
+        hub: /authentication error - User "tbg"/,
         leaf: /Authorization Violation/,
       },
       {
@@ -392,14 +414,25 @@ Deno.test("the hub refuses leaves with a wrong password, no client certificate, 
     });
     assert.match(anonymous.reply, /-ERR 'Authorization Violation'/);
     assert.doesNotMatch(anonymous.reply, /PONG/);
+    // A region's leaf password is for its leaf node only, not the client port.
+    const leafUserOnClientPort = await rawConnect(Number(new URL(topology.hub.url).port), {
+      verbose: false,
+      pedantic: false,
+      user: "leaf-us-east",
+      pass: leaf.password,
+    });
+    assert.match(leafUserOnClientPort.reply, /-ERR 'Authorization Violation'/);
+    assert.doesNotMatch(leafUserOnClientPort.reply, /PONG/);
     const authed = await connect(topology.hub.connectOptions({ reconnect: false }));
     await authed.close();
   });
 });
 
 Deno.test("negative control: without the deny on the link, leaf events reach the hub twice", async () => {
+  // The hub's leaf permissions refuse mining.events.> from the leaf too (defence in depth);
+  // without both, the events cross directly.
   await withTopology(
-    { leaves: [{ region: "us-east" }], denyEventSubjects: false },
+    { leaves: [{ region: "us-east" }], denyEventSubjects: false, leafPermissions: false },
     async (topology) => {
       const leaf = topology.leaf("us-east");
       const leafNc = await connect({ servers: leaf.url });

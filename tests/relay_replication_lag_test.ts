@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { connect, type NatsConnection } from "nats";
 import { jetstream } from "nats/jetstream";
-import { pingPrimary, servePrimaryPing } from "@tbg/shared/nats";
+import { pingPrimary, regionInboxPrefix, servePrimaryPing } from "@tbg/shared/nats";
 import { ReplicationLagProbe, type ReplicationLagReading } from "@tbg/relay";
 import { startNatsTopology } from "./support/servers/nats_topology.ts";
 
@@ -47,7 +47,8 @@ Deno.test({
   async fn() {
     const topology = await startNatsTopology({ leaves: [{ region: REGION }] });
     const leaf = topology.leaf(REGION);
-    const nc = await connect({ servers: leaf.url });
+    // As the relay connects (relay/relay_runtime.ts): replies cross the link on its region's inboxes.
+    const nc = await connect({ servers: leaf.url, inboxPrefix: regionInboxPrefix(leaf.region) });
     const hubNc = await connect(topology.hub.connectOptions());
     try {
       const probe = new ReplicationLagProbe({ region: REGION, timeoutMs: 1_000 });
@@ -107,7 +108,10 @@ Deno.test({
       provisionStreams: false,
     });
     const primaryNc = await connect(topology.hub.connectOptions());
-    const relayNc = await connect({ servers: topology.leaf(REGION).url });
+    const relayNc = await connect({
+      servers: topology.leaf(REGION).url,
+      inboxPrefix: regionInboxPrefix(REGION),
+    });
     try {
       const subscription = servePrimaryPing(primaryNc, { region: "eu", instance: "stratum-eu-0" });
       await primaryNc.flush();

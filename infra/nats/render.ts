@@ -2,7 +2,8 @@
  * The nats-server configurations of the multi-region topology, rendered from one place so the
  * committed production files (`infra/nats/*.conf`) and the servers the tests start share every
  * security-relevant line: TLS with client certificates on the leafnode link, a password per
- * region, the JetStream domains, and the leaf's deny of event subjects on the link.
+ * region with the subjects that region's leaf may send and receive, the JetStream domains, and the
+ * leaf's deny of event subjects on the link.
  *
  * `deno run --allow-read=infra/nats --allow-write=infra/nats tools/nats_conf.ts` rewrites the
  * committed files; `infra/nats/render_test.ts` fails when they differ from this module.
@@ -14,11 +15,21 @@
  * @module
  */
 import {
+  blockSubmitSubject,
   EVENTS_WILDCARD,
+  HEARTBEATS_WILDCARD,
   HUB_JETSTREAM_DOMAIN,
   hubMiningEventsStreamConfig,
+  hubToRegionInboxPrefix,
+  jetStreamApiPrefix,
+  MINING_EVENTS_STREAM_NAME,
+  PRIMARY_PING_SUBJECT,
   regionEventsStreamConfig,
+  regionEventsStreamName,
+  regionInboxPrefix,
+  sourceDeliverPrefix,
 } from "@tbg/shared/nats";
+import { MINING_TEMPLATES_STREAM_NAME } from "@tbg/shared/templates";
 
 /** TLS files of one side of the leafnode link. */
 export interface TlsFiles {
@@ -69,6 +80,11 @@ export interface HubLinkParams {
   readonly ping: PingSettings;
   /** Seconds the TLS handshake on the leafnode link may take (long-haul links need more). */
   readonly tlsTimeoutS: number;
+  /**
+   * Give each `leaf-<region>` user its {@link leafPermissions} (default true). Only `false` in the
+   * tests that show what a leaf can reach without them.
+   */
+  readonly leafPermissions?: boolean;
 }
 
 /** A whole hub configuration file. */
@@ -114,6 +130,8 @@ export interface LeafConfParams extends LeafLinkParams {
 
 /** User the services authenticate as on the hub's client port when `clientAuth` is on. */
 export const CLIENT_USER = "tbg";
+/** User a connection without credentials becomes on a hub with `clientAuth`: none can log in. */
+export const NO_CREDENTIALS_USER = "no-credentials";
 /** Variable holding the hub's client password. */
 export const CLIENT_PASSWORD_VARIABLE = "TBG_NATS_CLIENT_PASSWORD";
 /**
@@ -155,6 +173,73 @@ export function leafUser(region: string): string {
 export function leafPasswordVariable(region: string): string {
   assertRegion(region);
   return `TBG_NATS_LEAF_${region.toUpperCase().replaceAll("-", "_")}_PASSWORD`;
+}
+
+/** Subjects a leafnode user may send to the hub (`publish`) and receive from it (`subscribe`). */
+export interface LeafSubjectPermissions {
+  /** Allowed leaf → hub; everything else is not forwarded. */
+  readonly publish: readonly string[];
+  /** Allowed hub → leaf; everything else is not delivered. */
+  readonly subscribe: readonly string[];
+}
+
+/**
+ * What one region's leaf node may exchange with the hub: exactly the traffic of its relays and of
+ * the hub's sourcing of its events, nothing that belongs to another region.
+ *
+ * Leaf → hub: block submissions and pings to the primary; the JetStream requests a relay makes in
+ * the hub's domain (follow `MINING_TEMPLATES`: consumer create/next/info/delete, direct and stream
+ * get, stream info; `MINING_EVENTS` stream info for the replication lag); the region's stream
+ * deliveries to the hub's sourcing consumer (`$JS.S.<region>.>`), replies to the hub's internal
+ * JetStream requests (`$JSC.R.>`) and to hub clients that address the region's domain with the
+ * region's hub inbox prefix (`_INBOX.<region>.hub.>`, e.g. an operator's `nats --js-domain`). Not
+ * templates, heartbeats, events, other streams' APIs, or any other `_INBOX` (replies to another
+ * region's requests or to the hub's other clients).
+ *
+ * Hub → leaf: replies to the region's relays (`_INBOX.<region>.>`), the primary's heartbeats,
+ * JetStream requests into the region's domain (the sourcing) and their flow control. Not block
+ * submissions, pings or another region's replies or domain requests.
+ *
+ * nats-server (2.9) swaps a leafnode user's permissions on the hub: `publish` is what the leaf
+ * may send, `subscribe` what it may receive. The hub filters what it delivers to the leaf itself;
+ * what the leaf sends is filtered by the leaf server, which the hub tells these permissions, and by
+ * the hub announcing interest only in allowed subjects. A hub before 2.12.10/2.14.0 does not check
+ * messages a modified leaf server sends on its own (see SECURITY.md).
+ *
+ * @param region The leaf's region.
+ * @returns Allow lists, in a stable order.
+ * @throws {RangeError} If `region` is not a slug.
+ */
+export function leafPermissions(region: string): LeafSubjectPermissions {
+  assertRegion(region);
+  const hub = jetStreamApiPrefix(HUB_JETSTREAM_DOMAIN);
+  const templates = MINING_TEMPLATES_STREAM_NAME;
+  return {
+    publish: [
+      blockSubmitSubject,
+      PRIMARY_PING_SUBJECT,
+      `${hub}.INFO`,
+      `${hub}.STREAM.INFO.${templates}`,
+      `${hub}.STREAM.INFO.${MINING_EVENTS_STREAM_NAME}`,
+      `${hub}.STREAM.MSG.GET.${templates}`,
+      `${hub}.DIRECT.GET.${templates}`,
+      `${hub}.DIRECT.GET.${templates}.>`,
+      `${hub}.CONSUMER.CREATE.${templates}`,
+      `${hub}.CONSUMER.CREATE.${templates}.>`,
+      `${hub}.CONSUMER.MSG.NEXT.${templates}.*`,
+      `${hub}.CONSUMER.INFO.${templates}.*`,
+      `${hub}.CONSUMER.DELETE.${templates}.*`,
+      `${sourceDeliverPrefix(region)}.>`,
+      "$JSC.R.>",
+      `${hubToRegionInboxPrefix(region)}.>`,
+    ],
+    subscribe: [
+      `${regionInboxPrefix(region)}.>`,
+      HEARTBEATS_WILDCARD,
+      `${jetStreamApiPrefix(region)}.>`,
+      `$JS.FC.${regionEventsStreamName(region)}.>`,
+    ],
+  };
 }
 
 /** A quoted nats-server string (its escapes are JSON's). */
@@ -218,27 +303,79 @@ export function renderHubLinkSections(p: HubLinkParams): string {
   if (new Set(p.regions).size !== p.regions.length) {
     throw new RangeError("Cannot render the hub configuration: a region is listed twice");
   }
-  const users = p.regions.map((region) =>
-    `      { user: ${q(leafUser(region))}, password: $${leafPasswordVariable(region)} }`
-  );
+  const withPermissions = p.leafPermissions ?? true;
+  const list = (indent: string, subjects: readonly string[]) =>
+    subjects.map((subject) => `${indent}${q(subject)}`);
+  const leafUsers = p.regions.map((region) => {
+    const login = `user: ${q(leafUser(region))}, password: $${leafPasswordVariable(region)}`;
+    const only = `allowed_connection_types: [ "LEAFNODE" ]`;
+    if (!withPermissions) return `    { ${login}, ${only} }`;
+    const { publish, subscribe } = leafPermissions(region);
+    return [
+      "    {",
+      `      ${login}`,
+      `      ${only}`,
+      "      permissions: {",
+      "        # What this region's leaf may send to the hub ...",
+      "        publish: {",
+      "          allow: [",
+      ...list("            ", publish),
+      "          ]",
+      "        }",
+      "        # ... and what the hub delivers to it.",
+      "        subscribe: {",
+      "          allow: [",
+      ...list("            ", subscribe),
+      "          ]",
+      "        }",
+      "      }",
+      "    }",
+    ].join("\n");
+  });
   const lines: string[] = [renderPing(p.ping)];
   if (p.monitorListen !== undefined) {
     lines.push("# Monitoring (/varz, /leafz, /jsz) for the Prometheus exporter; keep it local.");
     lines.push(`http: ${q(p.monitorListen)}`, "");
   }
-  if (p.clientAuth) {
-    lines.push(
-      "# Services on the client port authenticate; the password (or its bcrypt hash) comes from",
-      `# the environment variable ${CLIENT_PASSWORD_VARIABLE}.`,
-      "authorization {",
-      `  users: [ { user: ${q(CLIENT_USER)}, password: $${CLIENT_PASSWORD_VARIABLE} } ]`,
-      "}",
-      "",
-    );
-  }
   lines.push(
-    "# Relay regions' leaf nodes: TLS with a client certificate from the CA, then a password per",
-    "# region (environment variables TBG_NATS_LEAF_<REGION>_PASSWORD; a bcrypt hash also works).",
+    "# Who may connect. nats-server 2.9 applies permissions to a leafnode connection only when",
+    "# its user is one of these (not one of a leafnodes { authorization { users } } list), so",
+    "# the relay regions' leaf users are here too, each limited to leafnode connections.",
+    "# Services on the client port: user tbg, password (or its bcrypt hash) from the environment",
+    `# variable ${CLIENT_PASSWORD_VARIABLE}${
+      p.clientAuth ? "" : " (optional here: no_auth_user)"
+    }.`,
+    "# Relay regions' leaf nodes: TLS with a client certificate from the CA (leafnodes below),",
+    "# then a password per region (TBG_NATS_LEAF_<REGION>_PASSWORD; a bcrypt hash also works).",
+    ...(withPermissions
+      ? [
+        "# Each region's leaf may only exchange its relays' and its event sourcing's subjects",
+        "# (infra/nats/render.ts leafPermissions(); nats-server reads them from the leaf's side:",
+        "# publish = leaf to hub, subscribe = hub to leaf).",
+      ]
+      : []),
+    "authorization {",
+    "  users: [",
+    `    { user: ${q(CLIENT_USER)}, password: $${CLIENT_PASSWORD_VARIABLE}, ` +
+      `allowed_connection_types: [ "STANDARD" ] }`,
+    ...(p.clientAuth
+      ? [
+        "    # A connection without credentials becomes this user, which no connection can be:",
+        "    # the hub has no MQTT listener. Without it, nats-server 2.9 would accept a leafnode",
+        "    # connection that sends no user at all (with its certificate only), unrestricted.",
+        `    { user: ${q(NO_CREDENTIALS_USER)}, allowed_connection_types: [ "MQTT" ], ` +
+        `permissions: { publish: { deny: ">" }, subscribe: { deny: ">" } } }`,
+      ]
+      : []),
+    ...leafUsers,
+    "  ]",
+    "}",
+    p.clientAuth
+      ? `no_auth_user: ${q(NO_CREDENTIALS_USER)}`
+      : `# Clients without credentials are ${CLIENT_USER}, on the client port only (a leaf never).
+` +
+        `no_auth_user: ${q(CLIENT_USER)}`,
+    "",
     "leafnodes {",
     `  listen: ${q(p.leafListen)}`,
     "  # Leaves add the address in the hub's INFO to their reconnect list. Advertise the name",
@@ -251,11 +388,9 @@ export function renderHubLinkSections(p: HubLinkParams): string {
     "    verify: true",
     `    timeout: ${p.tlsTimeoutS}`,
     "  }",
+    "  # Users: the leaf-<region> entries of authorization above.",
     "  authorization {",
     `    timeout: ${p.tlsTimeoutS}`,
-    "    users: [",
-    ...users,
-    "    ]",
     "  }",
     "}",
     "",
@@ -276,10 +411,7 @@ export function renderHubConf(p: HubConfParams): string {
     "# from infra/nats/render.ts; edit those, not this file.",
     "#",
     "# Environment: " +
-    [
-      ...(p.clientAuth ? [CLIENT_PASSWORD_VARIABLE] : []),
-      ...p.regions.map(leafPasswordVariable),
-    ].join(", "),
+    [CLIENT_PASSWORD_VARIABLE, ...p.regions.map(leafPasswordVariable)].join(", "),
     "",
     `server_name: ${q(p.serverName)}`,
     `listen: ${q(p.clientListen)}`,

@@ -13,6 +13,7 @@ import {
   CLIENT_PASSWORD_VARIABLE,
   HUB_LEAF_URL_VARIABLE,
   leafPasswordVariable,
+  leafPermissions,
   PRODUCTION_REGIONS,
   productionHubParams,
   productionLeafParams,
@@ -46,9 +47,9 @@ Deno.test("renderedFiles() covers the hub, one leaf and one edge stream per regi
 Deno.test("rendered configurations contain no secret, only variable references", () => {
   const hub = renderHubConf(productionHubParams());
   for (const region of PRODUCTION_REGIONS) {
-    assert.match(hub, new RegExp(`password: \\$${leafPasswordVariable(region)} `));
+    assert.match(hub, new RegExp(`password: \\$${leafPasswordVariable(region)}\\n`));
   }
-  assert.match(hub, new RegExp(`password: \\$${CLIENT_PASSWORD_VARIABLE} `));
+  assert.match(hub, new RegExp(`password: \\$${CLIENT_PASSWORD_VARIABLE}, `));
   assert.match(hub, /verify: true/);
   const leaf = renderLeafConf(productionLeafParams("us-east"));
   assert.match(leaf, new RegExp(`url: \\$${HUB_LEAF_URL_VARIABLE}\\n`));
@@ -56,6 +57,41 @@ Deno.test("rendered configurations contain no secret, only variable references",
   assert.match(leaf, /deny_exports: \[ "mining\.events\.>" \]/);
   assert.match(leaf, /deny_imports: \[ "mining\.events\.>" \]/);
   assert.doesNotMatch(hub + leaf, /password: "|tbg_[0-9a-f]/);
+});
+
+Deno.test("each leaf user may exchange only its relays' and its sourcing's subjects", () => {
+  for (const region of PRODUCTION_REGIONS) {
+    const { publish, subscribe } = leafPermissions(region);
+    const others = PRODUCTION_REGIONS.filter((other) => other !== region);
+    // Leaf → hub: never templates, heartbeats, events, inboxes, or another region's deliveries.
+    for (const subject of publish) {
+      assert.doesNotMatch(subject, /^(mining\.(templates|heartbeat|events))/, subject);
+      if (subject.startsWith("_INBOX")) assert.equal(subject, `_INBOX.${region}.hub.>`);
+      for (const other of others) assert.ok(!subject.includes(other), subject);
+    }
+    assert.ok(publish.includes("mining.blocks.submit"));
+    assert.ok(publish.includes(`$JS.S.${region}.>`));
+    assert.ok(publish.every((subject) => !subject.includes(".STREAM.DELETE.")));
+    // Hub → leaf: its own inboxes and domain only, never submissions or pings.
+    assert.deepEqual(subscribe, [
+      `_INBOX.${region}.>`,
+      "mining.heartbeat.*",
+      `$JS.${region}.API.>`,
+      `$JS.FC.MINING_EVENTS_${region.toUpperCase().replaceAll("-", "_")}.>`,
+    ]);
+  }
+  const hub = renderHubConf(productionHubParams());
+  assert.equal(hub.match(/allowed_connection_types: \[ "LEAFNODE" \]/g)?.length, 2);
+  assert.equal(hub.match(/permissions: \{\n/g)?.length, 2);
+  assert.match(hub, /\n {12}"\$JS\.S\.asia\.>"\n/);
+  // A connection without credentials can be no one (clientAuth), or tbg on the client port.
+  assert.match(hub, /no_auth_user: "no-credentials"/);
+  const open = renderHubConf({ ...productionHubParams(), clientAuth: false });
+  assert.match(open, /no_auth_user: "tbg"/);
+  assert.doesNotMatch(open, /no-credentials/);
+  const bare = renderHubConf({ ...productionHubParams(), leafPermissions: false });
+  assert.doesNotMatch(bare, /permissions: \{\n/);
+  assert.match(bare, /allowed_connection_types: \[ "LEAFNODE" \]/);
 });
 
 Deno.test("renderLeafLinkSections() drops the deny only when asked", () => {

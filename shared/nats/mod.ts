@@ -10,8 +10,11 @@ export {
   eventSubject,
   eventSubjects,
   eventTypeWildcard,
+  HEARTBEATS_WILDCARD,
   heartbeatSubject,
+  hubToRegionInboxPrefix,
   regionEventsWildcard,
+  regionInboxPrefix,
   SUBJECT_TOKEN_PATTERN,
   templateLiveSubject,
   templateSubject,
@@ -61,6 +64,7 @@ export {
   regionEventsSource,
   regionEventsStreamConfig,
   regionEventsStreamName,
+  sourceDeliverPrefix,
 } from "./region_streams.ts";
 export {
   decodePingReply,

@@ -51,6 +51,21 @@ export function jetStreamApiPrefix(domain: string): string {
 }
 
 /**
+ * Prefix of the subjects on which a region's leaf delivers its stream to the hub's sourcing
+ * consumer (`external.deliver`; nats-server appends `.S.<random>`). Per region, so the hub can
+ * let each leaf publish only its own deliveries: with the default `$JS.S.<random>` a leaf that
+ * may send its deliveries may also send into another region's.
+ *
+ * @param region Region slug.
+ * @returns `$JS.S.{region}`.
+ * @throws {RangeError} If `region` is not a region slug.
+ */
+export function sourceDeliverPrefix(region: string): string {
+  assertRegion(region);
+  return `$JS.S.${region}`;
+}
+
+/**
  * Name of a region's edge stream on its leaf node.
  *
  * @param region Region slug, e.g. `"us-east"`.
@@ -92,14 +107,19 @@ export function regionEventsStreamConfig(region: string): MiningEventsStreamConf
 }
 
 /**
- * The hub's source entry for one region's edge stream, read through the region's JetStream domain.
+ * The hub's source entry for one region's edge stream, read through the region's JetStream domain
+ * and delivered on the region's own subjects.
  *
  * @param region Region slug (also the leaf's JetStream domain).
- * @returns A stream source with `external.api` = `$JS.{region}.API`.
+ * @returns A stream source with `external.api` = `$JS.{region}.API` and `external.deliver` =
+ *   {@link sourceDeliverPrefix}.
  * @throws {RangeError} If `region` is not a region slug.
  */
 export function regionEventsSource(region: string): StreamSource {
-  return { name: regionEventsStreamName(region), external: { api: jetStreamApiPrefix(region) } };
+  return {
+    name: regionEventsStreamName(region),
+    external: { api: jetStreamApiPrefix(region), deliver: sourceDeliverPrefix(region) },
+  };
 }
 
 /**

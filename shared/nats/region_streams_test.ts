@@ -7,6 +7,7 @@ import {
   regionEventsSource,
   regionEventsStreamConfig,
   regionEventsStreamName,
+  sourceDeliverPrefix,
 } from "./region_streams.ts";
 import { miningEventsStreamConfig } from "./stream.ts";
 
@@ -52,8 +53,10 @@ Deno.test("regionEventsStreamConfig() returns a fresh copy each call", () => {
 Deno.test("regionEventsSource() reads the leaf stream through the region's domain", () => {
   assert.deepEqual(regionEventsSource("asia"), {
     name: "MINING_EVENTS_ASIA",
-    external: { api: "$JS.asia.API" },
+    external: { api: "$JS.asia.API", deliver: "$JS.S.asia" },
   });
+  assert.equal(sourceDeliverPrefix("us-east"), "$JS.S.us-east");
+  assert.throws(() => sourceDeliverPrefix("us.east"), RangeError);
   assert.equal(jetStreamApiPrefix(HUB_JETSTREAM_DOMAIN), "$JS.hub.API");
 });
 

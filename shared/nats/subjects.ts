@@ -7,6 +7,9 @@
  * mining.templates.{network}.live       each template as sent: a delta or the full template
  * mining.blocks.submit                  block submission, relay → primary (request/reply)
  * mining.heartbeat.{region}             instance liveness
+ * mining.primary.ping                   relay → primary round trip (request/reply)
+ * _INBOX.{region}.>                     replies to a relay region's requests
+ * _INBOX.{region}.hub.>                 a region's replies to the hub's clients' requests
  * ```
  *
  * Every variable token is checked with {@link assertSubjectToken}: a region such as `"eu.x"` or
@@ -21,6 +24,9 @@ export const SUBJECT_TOKEN_PATTERN = /^[A-Za-z0-9_-]+$/;
 
 /** Every event of every region; the subject filter of the MINING_EVENTS stream. */
 export const EVENTS_WILDCARD = "mining.events.>";
+
+/** Heartbeats of every region. */
+export const HEARTBEATS_WILDCARD = "mining.heartbeat.*";
 
 /** Subject on which relays request the primary to submit a block they found (request/reply). */
 export const blockSubmitSubject = "mining.blocks.submit";
@@ -138,4 +144,33 @@ export function templateLiveSubject(network: string): string {
 export function heartbeatSubject(region: string): string {
   assertSubjectToken(region, "region");
   return `mining.heartbeat.${region}`;
+}
+
+/**
+ * Inbox prefix of a relay region's NATS connections (`inboxPrefix` of the client): replies to its
+ * requests and its JetStream consumers' deliveries come back on `_INBOX.{region}.…`, the only
+ * inboxes the hub lets across that region's leafnode link. With the client's default
+ * (`_INBOX.<random>`) another region's leaf could receive those replies, learn the inbox and
+ * inject into it.
+ *
+ * @param region Region token.
+ * @returns `_INBOX.{region}`.
+ * @throws {RangeError} If `region` is not a valid token.
+ */
+export function regionInboxPrefix(region: string): string {
+  assertSubjectToken(region, "region");
+  return `_INBOX.${region}`;
+}
+
+/**
+ * Inbox prefix of a client on the hub that sends requests into a relay region's JetStream domain
+ * (an operator's `nats --js-domain <region> --inbox-prefix …`, provisioning): the leaf may answer
+ * on these inboxes only, never on the hub's other clients'.
+ *
+ * @param region Region token.
+ * @returns `_INBOX.{region}.hub` (a relay's own inboxes are `_INBOX.{region}.<random>`).
+ * @throws {RangeError} If `region` is not a valid token.
+ */
+export function hubToRegionInboxPrefix(region: string): string {
+  return `${regionInboxPrefix(region)}.hub`;
 }

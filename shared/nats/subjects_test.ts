@@ -7,8 +7,11 @@ import {
   eventSubject,
   eventSubjects,
   eventTypeWildcard,
+  HEARTBEATS_WILDCARD,
   heartbeatSubject,
+  hubToRegionInboxPrefix,
   regionEventsWildcard,
+  regionInboxPrefix,
   templateLiveSubject,
   templateSubject,
 } from "./subjects.ts";
@@ -77,6 +80,15 @@ Deno.test("subject builders reject bad region and network tokens", () => {
   assert.throws(() => templateSubject("main net"), RangeError);
   assert.throws(() => heartbeatSubject(""), RangeError);
   assert.throws(() => regionEventsWildcard("*"), RangeError);
+  assert.throws(() => regionInboxPrefix("us-east.>"), RangeError);
+});
+
+Deno.test("regionInboxPrefix() puts a relay region's inboxes under _INBOX.{region}", () => {
+  assert.equal(regionInboxPrefix("us-east"), "_INBOX.us-east");
+  assert.equal(regionInboxPrefix("asia"), "_INBOX.asia");
+  assert.equal(hubToRegionInboxPrefix("asia"), "_INBOX.asia.hub");
+  assert.throws(() => hubToRegionInboxPrefix("*"), RangeError);
+  assert.equal(HEARTBEATS_WILDCARD, heartbeatSubject("eu").replace(/eu$/, "*"));
 });
 
 Deno.test("eventSubject() rejects a type that is not an event type", () => {

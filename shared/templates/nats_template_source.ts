@@ -66,6 +66,7 @@ import {
   assertSubjectToken,
   blockSubmitSubject,
   heartbeatSubject,
+  regionInboxPrefix,
   templateLiveSubject,
   templateSubject,
 } from "../nats/subjects.ts";
@@ -216,11 +217,14 @@ export type NatsTemplateSourceOptions =
       readonly servers: readonly string[];
       /** Connection name, e.g. `relay-us-east-0-templates`. */
       readonly name: string;
-      /** Credentials or TLS for the connection. */
+      /** Credentials or TLS for the connection (the inbox prefix is the region's by default). */
       readonly connectOptions?: Partial<ConnectionOptions>;
     }
     | {
-      /** A connection the caller starts and closes. */
+      /**
+       * A connection the caller starts and closes; behind a leaf node its `inboxPrefix` must be
+       * `regionInboxPrefix(region)`.
+       */
       readonly link: PersistentNatsConnection;
     }
   );
@@ -316,7 +320,11 @@ export class NatsTemplateSource implements TemplateSource {
         servers: options.servers,
         name: options.name,
         log: options.log.getChild("nats"),
-        ...(options.connectOptions === undefined ? {} : { connectOptions: options.connectOptions }),
+        // Replies cross a leaf link only on the region's inboxes (infra/nats/render.ts).
+        connectOptions: {
+          inboxPrefix: regionInboxPrefix(options.region),
+          ...options.connectOptions,
+        },
       });
       this.#ownsLink = true;
     }

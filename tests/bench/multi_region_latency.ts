@@ -31,6 +31,7 @@ import {
 } from "./region_probes.ts";
 import type { BenchContext, Column, RunResult, Scenario } from "./scenario.ts";
 import { connect, type NatsConnection } from "nats";
+import { regionInboxPrefix } from "@tbg/shared/nats";
 
 /** Seconds of measurement with everything running. */
 const WINDOW_S = 60;
@@ -145,7 +146,12 @@ async function measure(sim: Simulation, context: BenchContext): Promise<RunResul
     for (const region of REGIONS.slice(1)) {
       leaves.set(
         region,
-        await connect({ servers: sim.topology.leaf(region).url, name: `bench-${region}` }),
+        await connect({
+          servers: sim.topology.leaf(region).url,
+          name: `bench-${region}`,
+          // As a relay connects: the hub answers a leaf only on its region's inboxes.
+          inboxPrefix: regionInboxPrefix(region),
+        }),
       );
     }
     await waitForRelayTemplates(sim);
@@ -156,7 +162,7 @@ async function measure(sim: Simulation, context: BenchContext): Promise<RunResul
     const floors = new Map<string, Probe>();
     for (const region of REGIONS.slice(1)) {
       const leaf = leaves.get(region) as NatsConnection;
-      templates.set(region, watchTemplates(leaf));
+      templates.set(region, await watchTemplates(leaf, sim.topology.hub.domain));
       replication.set(region, await watchReplication(leaf, sim.hub, region));
       floors.set(region, await watchFloor(sim.hub, leaf, region));
     }

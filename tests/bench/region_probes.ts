@@ -7,12 +7,17 @@
  *
  * @module
  */
-import type { NatsConnection, Subscription } from "nats";
+import type { NatsConnection } from "nats";
 import { type ConsumerMessages, DeliverPolicy, jetstream, type JsMsg } from "nats/jetstream";
-import { MINING_EVENTS_STREAM_NAME, regionEventsStreamName } from "@tbg/shared/nats";
+import {
+  MINING_EVENTS_STREAM_NAME,
+  regionEventsStreamName,
+  regionInboxPrefix,
+} from "@tbg/shared/nats";
 import {
   decodeTemplateDelta,
   decodeTemplateMessage,
+  MINING_TEMPLATES_STREAM_NAME,
   TEMPLATES_LIVE_WILDCARD,
   TemplateWireKind,
   templateWireKind,
@@ -50,18 +55,20 @@ export interface Probe {
 /**
  * Measures every template message reaching a leaf node on the live subject the relays follow
  * (a delta, or the full template after a new block): receipt here minus the primary's
- * `sentAtMs`. A core subscription on the leaf crosses the same bridged leaf link as the relay's.
+ * `sentAtMs`. Read as a relay reads it, with an ordered consumer on MINING_TEMPLATES through the
+ * hub's JetStream domain, so it crosses the same bridged leaf link and the same leaf permissions
+ * (the leaf connection must use the region's inbox prefix).
  */
-export function watchTemplates(leaf: NatsConnection): Probe {
+export async function watchTemplates(leaf: NatsConnection, hubDomain: string): Promise<Probe> {
   const samples: number[] = [];
   let skipped = 0;
-  const sub: Subscription = leaf.subscribe(TEMPLATES_LIVE_WILDCARD, {
-    callback: (error, msg) => {
+  const consumer = await jetstream(leaf, { domain: hubDomain }).consumers.get(
+    MINING_TEMPLATES_STREAM_NAME,
+    { filter_subjects: TEMPLATES_LIVE_WILDCARD, deliver_policy: DeliverPolicy.New },
+  );
+  const messages = await consumer.consume({
+    callback: (msg) => {
       const receivedAt = nowMs();
-      if (error !== null) {
-        skipped++;
-        return;
-      }
       try {
         const sentAtMs = templateWireKind(msg.data) === TemplateWireKind.delta
           ? decodeTemplateDelta(msg.data).sentAtMs
@@ -78,8 +85,7 @@ export function watchTemplates(leaf: NatsConnection): Probe {
       return skipped;
     },
     async stop() {
-      sub.unsubscribe();
-      await leaf.flush().catch(() => {});
+      await messages.close().catch(() => {});
     },
   };
 }
@@ -206,7 +212,8 @@ export async function watchFloor(
   leaf: NatsConnection,
   region: string,
 ): Promise<Probe> {
-  const subject = `bench.floor.${region}`;
+  // Under the region's inboxes: the hub delivers nothing else a bench may invent to a leaf.
+  const subject = `${regionInboxPrefix(region)}.bench-floor`;
   const samples: number[] = [];
   let skipped = 0;
   const sub = leaf.subscribe(subject, {

@@ -32,6 +32,7 @@ import { jetstreamManager } from "nats/jetstream";
 import {
   HUB_JETSTREAM_DOMAIN,
   hubMiningEventsStreamConfig,
+  jetStreamApiPrefix,
   MINING_EVENTS_STREAM_NAME,
   regionEventsStreamConfig,
   regionEventsStreamName,
@@ -78,6 +79,11 @@ export interface NatsTopologyOptions {
   readonly reconnectS?: number;
   /** Leaves deny `mining.events.>` on the link. Default true; false only to show duplicates. */
   readonly denyEventSubjects?: boolean;
+  /**
+   * The hub gives each leaf user its subject permissions, as in production. Default true; false
+   * only in tests that show what a leaf reaches without them.
+   */
+  readonly leafPermissions?: boolean;
   /** Bytes a bridge holds per direction per connection. Default the bridge's (1 MiB). */
   readonly bridgeMaxBufferedBytes?: number;
   /** Longest wait for each server to start and for every leaf to connect. Default 15 s. */
@@ -263,6 +269,18 @@ async function fetchLeafz(monitorUrl: string): Promise<LeafzEntry[]> {
   return Array.isArray(leafs) ? leafs as LeafzEntry[] : [];
 }
 
+/** Subjects the hub's leafnode connections through the given bridge ports are interested in. */
+async function fetchLeafInterest(monitorUrl: string, ports: readonly number[]): Promise<string[]> {
+  const response = await fetch(`${monitorUrl}/leafz?subs=1`);
+  const body = await response.json() as {
+    leafs?: { port?: number; subscriptions_list?: string[] }[];
+  };
+  const wanted = new Set(ports);
+  return (body.leafs ?? [])
+    .filter((entry) => entry.port !== undefined && wanted.has(entry.port))
+    .flatMap((entry) => entry.subscriptions_list ?? []);
+}
+
 /** Calls `action` until it resolves, every {@link POLL_MS}, at most `timeoutMs`. */
 async function retryUntil<T>(
   action: () => Promise<T>,
@@ -392,9 +410,9 @@ export async function startNatsTopology(options: NatsTopologyOptions): Promise<N
       for (const region of regions) {
         variables[leafPasswordVariable(region)] = passwords.get(region) as string;
       }
-      if (clientCredentials !== undefined) {
-        variables[CLIENT_PASSWORD_VARIABLE] = clientCredentials.pass;
-      }
+      // Defined either way: without client auth the hub maps clients without credentials to
+      // this user, whose password then nobody needs.
+      variables[CLIENT_PASSWORD_VARIABLE] = clientCredentials?.pass ?? randomPassword();
       const extraConfig = renderVariables(variables) + renderHubLinkSections({
         leafListen: `${LOOPBACK}:${leafPort}`,
         leafAdvertise: `${LOOPBACK}:${sink.port}`,
@@ -404,6 +422,9 @@ export async function startNatsTopology(options: NatsTopologyOptions): Promise<N
         clientAuth: clientCredentials !== undefined,
         ping,
         tlsTimeoutS: TLS_TIMEOUT_S,
+        ...(options.leafPermissions === undefined
+          ? {}
+          : { leafPermissions: options.leafPermissions }),
       });
       try {
         hubServer = await startNatsServer({
@@ -480,20 +501,25 @@ export async function startNatsTopology(options: NatsTopologyOptions): Promise<N
     await Promise.all(leaves.map((leaf) => leaf.waitConnected(readyTimeoutMs)));
 
     if (options.provisionStreams ?? true) {
+      // Each leaf stream is created on its leaf, as in production (the leaf may not answer the
+      // hub's clients). The hub's sourcing reaches the leaf's domain once the hub has the leaf's
+      // interest in its API; waiting for that makes its first attempt succeed (a failed one is
+      // retried by nats-server 2.9 only after about 5 s).
+      for (const leaf of leaves) {
+        await withConnection({ servers: leaf.url }, async (nc) => {
+          await (await jetstreamManager(nc)).streams.add(regionEventsStreamConfig(leaf.region));
+        });
+        await retryUntil(
+          async () => {
+            const interest = await fetchLeafInterest(monitorUrl, leaf.bridge.targetSidePorts());
+            const wanted = `${jetStreamApiPrefix(leaf.domain)}.CONSUMER.>`;
+            if (!interest.includes(wanted)) throw new Error(`no interest in ${wanted} yet`);
+          },
+          readyTimeoutMs,
+          `see the hub learn leaf ${leaf.region}'s JetStream API`,
+        );
+      }
       await withConnection(hub.connectOptions(), async (nc) => {
-        // Each leaf stream is created from the hub, through the leaf's domain: when that works,
-        // the path the hub's sourcing takes works too, and its first attempt succeeds (a failed
-        // one is retried by nats-server 2.9 only after about 5 s).
-        for (const leaf of leaves) {
-          await retryUntil(
-            async () =>
-              await (await jetstreamManager(nc, { domain: leaf.domain })).streams.add(
-                regionEventsStreamConfig(leaf.region),
-              ),
-            readyTimeoutMs,
-            `create ${leaf.streamName} through domain ${leaf.domain}`,
-          );
-        }
         const jsm = await jetstreamManager(nc);
         await jsm.streams.add(hubMiningEventsStreamConfig(regions));
         // Return once every source has made contact (`active` is -1 until then).
