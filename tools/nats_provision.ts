@@ -42,6 +42,19 @@ export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
 /** Longest wait for the connection and for each JetStream request. */
 export const NATS_TIMEOUT_MS = 5_000;
 
+/**
+ * One connection for a command-line tool: the comma-separated `natsUrl` list, no reconnects (a
+ * tool reports a lost server and exits rather than waiting), {@link NATS_TIMEOUT_MS} to connect.
+ */
+export function connectOnce(natsUrl: string, name: string): Promise<NatsConnection> {
+  return connect({
+    servers: natsUrl.split(",").map((url) => url.trim()),
+    name,
+    timeout: NATS_TIMEOUT_MS,
+    reconnect: false,
+  });
+}
+
 /** One declarative file under `infra/nats/` and the configuration it must hold. */
 export interface InfraFile {
   /** Path from the repository root. */
@@ -188,12 +201,7 @@ export async function main(args: readonly string[]): Promise<number> {
   const where = redactUrls(parsed.natsUrl);
   let nc: NatsConnection;
   try {
-    nc = await connect({
-      servers: parsed.natsUrl.split(",").map((url) => url.trim()),
-      name: "tbg-nats-provision",
-      timeout: NATS_TIMEOUT_MS,
-      reconnect: false,
-    });
+    nc = await connectOnce(parsed.natsUrl, "tbg-nats-provision");
   } catch (error) {
     writeLine(
       Deno.stderr,

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { connect, type NatsConnection } from "nats";
+import type { NatsConnection } from "nats";
 import { type JetStreamManager, jetstreamManager } from "nats/jetstream";
 import { parseNatsUrls } from "@tbg/shared/config";
 import {
@@ -30,7 +30,13 @@ import {
   regionEventsSource,
   regionEventsStreamConfig,
 } from "@tbg/shared/nats";
-import { DEFAULT_NATS_URL, NATS_TIMEOUT_MS, planLine, redactUrls } from "./nats_provision.ts";
+import {
+  connectOnce,
+  DEFAULT_NATS_URL,
+  NATS_TIMEOUT_MS,
+  planLine,
+  redactUrls,
+} from "./nats_provision.ts";
 
 const USAGE = "usage: nats_region.ts <edge|source> --region <slug> " +
   "[--nats-url nats://host[:port][,…]] [--dry-run]";
@@ -159,12 +165,7 @@ export async function main(args: readonly string[]): Promise<number> {
   const where = redactUrls(parsed.natsUrl);
   let nc: NatsConnection;
   try {
-    nc = await connect({
-      servers: parsed.natsUrl.split(",").map((url) => url.trim()),
-      name: "tbg-nats-region",
-      timeout: NATS_TIMEOUT_MS,
-      reconnect: false,
-    });
+    nc = await connectOnce(parsed.natsUrl, "tbg-nats-region");
   } catch (error) {
     writeLine(Deno.stderr, `Cannot add the region: cannot connect to NATS at ${where}: ${error}`);
     return 1;
