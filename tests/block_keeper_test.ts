@@ -62,6 +62,16 @@ async function start(): Promise<Harness> {
   };
 }
 
+/** Runs `body` against a fresh harness and always stops it. */
+async function withHarness(body: (h: Harness) => Promise<void>): Promise<void> {
+  const h = await start();
+  try {
+    await body(h);
+  } finally {
+    await h.stop();
+  }
+}
+
 function keeperFor(h: Harness, retryWindowMs: number): BlockKeeper {
   return new BlockKeeper((hex) => h.source.submitBlock(hex), {
     dir: h.dir,
@@ -83,9 +93,8 @@ async function names(dir: string): Promise<string[]> {
   return (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
 }
 
-Deno.test("a block found while the node is down is kept on disk and delivered when it returns", async () => {
-  const h = await start();
-  try {
+Deno.test("a block found while the node is down is kept on disk and delivered when it returns", () =>
+  withHarness(async (h) => {
     const block = solve(h);
     await h.devnet.setUnreachable(true);
     const keeper = keeperFor(h, 60_000);
@@ -108,14 +117,10 @@ Deno.test("a block found while the node is down is kept on disk and delivered wh
     assert.deepEqual(await names(h.dir), [
       foundBlockFileName(block.height, block.hash, FoundBlockState.accepted),
     ]);
-  } finally {
-    await h.stop();
-  }
-});
+  }));
 
-Deno.test("a verdict ends the submission at once: a refused block is not retried", async () => {
-  const h = await start();
-  try {
+Deno.test("a verdict ends the submission at once: a refused block is not retried", () =>
+  withHarness(async (h) => {
     const block = solve(h);
     // A wrong merkle root: the node answers with a reject reason, which asking again won't change.
     const broken = block.hex.slice(0, 72) + (block.hex[72] === "0" ? "1" : "0") +
@@ -132,14 +137,10 @@ Deno.test("a verdict ends the submission at once: a refused block is not retried
     assert.deepEqual(await names(h.dir), [
       foundBlockFileName(block.height, block.hash, FoundBlockState.rejected),
     ]);
-  } finally {
-    await h.stop();
-  }
-});
+  }));
 
-Deno.test("without a node for the whole window the block is marked undelivered and stays on disk", async () => {
-  const h = await start();
-  try {
+Deno.test("without a node for the whole window the block is marked undelivered and stays on disk", () =>
+  withHarness(async (h) => {
     const block = solve(h);
     await h.devnet.setUnreachable(true);
     const result: BlockSubmitResult = await keeperFor(h, 500).submit(
@@ -152,14 +153,10 @@ Deno.test("without a node for the whole window the block is marked undelivered a
     const name = foundBlockFileName(block.height, block.hash, FoundBlockState.undelivered);
     assert.deepEqual(await names(h.dir), [name]);
     assert.equal((await Deno.readTextFile(`${h.dir}/${name}`)).trim(), block.hex);
-  } finally {
-    await h.stop();
-  }
-});
+  }));
 
-Deno.test("the next process re-submits a block left pending, and marks one the chain moved past stale", async () => {
-  const h = await start();
-  try {
+Deno.test("the next process re-submits a block left pending, and marks one the chain moved past stale", () =>
+  withHarness(async (h) => {
     const block = solve(h);
     // What a process killed mid-submit leaves behind.
     await saveFoundBlock(h.dir, block.height, block.hash, block.hex);
@@ -180,14 +177,10 @@ Deno.test("the next process re-submits a block left pending, and marks one the c
         accepted,
       ].sort(),
     );
-  } finally {
-    await h.stop();
-  }
-});
+  }));
 
-Deno.test("stop() ends the retries and leaves the block pending for the next start", async () => {
-  const h = await start();
-  try {
+Deno.test("stop() ends the retries and leaves the block pending for the next start", () =>
+  withHarness(async (h) => {
     const block = solve(h);
     await h.devnet.setUnreachable(true);
     const keeper = keeperFor(h, 60_000);
@@ -199,10 +192,7 @@ Deno.test("stop() ends the retries and leaves the block pending for the next sta
     assert.deepEqual(await names(h.dir), [
       foundBlockFileName(block.height, block.hash, FoundBlockState.pending),
     ]);
-  } finally {
-    await h.stop();
-  }
-});
+  }));
 
 Deno.test("a miner's block found while the pool's node is down reaches the chain and the game as accepted", async () => {
   const devnet = await startDevnet();
