@@ -53,6 +53,7 @@ import { serviceFlags } from "../tools/launch.ts";
 import { regtestAddress } from "./support/addresses.ts";
 import { pickFreePort, startNatsServer } from "./support/servers/nats_server.ts";
 import { startPostgres } from "./support/servers/postgres_server.ts";
+import { keysMatching } from "./support/redis_keys.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url)).replace(/\/$/, "");
 const USERS = [regtestAddress("p2wpkh", 1).address, regtestAddress("p2wpkh", 2).address];
@@ -618,17 +619,6 @@ function workerTotals(events: readonly MiningEvent[]): Map<string, WorkerTotals>
     totals.set(key, t);
   }
   return totals;
-}
-
-async function keysMatching(rc: Redis, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, batch] = await rc.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== "0");
-  return keys.sort();
 }
 
 /**

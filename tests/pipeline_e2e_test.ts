@@ -32,7 +32,8 @@
  */
 import assert from "node:assert/strict";
 import { EVENT_PIPELINE_DURABLE, MINING_EVENTS_STREAM_NAME } from "@tbg/shared/nats";
-import { assertPipelineExact, keysMatching, readStream } from "./support/pipeline/exact_check.ts";
+import { assertPipelineExact, readStream } from "./support/pipeline/exact_check.ts";
+import { keysMatching } from "./support/redis_keys.ts";
 import {
   answered,
   canConnect,

@@ -29,6 +29,7 @@ import {
 } from "@tbg/collector";
 import { regtestAddress } from "./support/addresses.ts";
 import { startRedisServer } from "./support/servers/redis_server.ts";
+import { keysMatching } from "./support/redis_keys.ts";
 
 const USER = regtestAddress("p2wpkh", 1).address;
 const IDENTITY: StreamIdentity = {
@@ -53,17 +54,6 @@ function share(worker: string, n: number): MiningEvent {
 
 function apply(seq: number, event: MiningEvent): RedisEntry {
   return { seq, mode: EntryMode.apply, event };
-}
-
-async function keysMatching(rc: Redis, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, batch] = await rc.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    cursor = next;
-    keys.push(...batch);
-  } while (cursor !== "0");
-  return keys.sort();
 }
 
 async function withRedis(body: (store: RedisStore, rc: Redis) => Promise<void>): Promise<void> {

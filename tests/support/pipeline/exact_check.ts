@@ -10,11 +10,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Redis } from "ioredis";
 import { ALL_EVENT_TYPES, type MiningEvent, parseEvent } from "@tbg/shared/events";
 import { EVENT_PIPELINE_DURABLE, MINING_EVENTS_STREAM_NAME } from "@tbg/shared/nats";
 import { workerKey } from "@tbg/collector";
 import { poolMetric, type Stack, waitFor } from "./stack.ts";
+import { keysMatching } from "../redis_keys.ts";
 
 const STREAM = MINING_EVENTS_STREAM_NAME;
 
@@ -113,19 +113,6 @@ function countBy<T>(items: Iterable<T>, key: (item: T) => string): Map<string, n
 
 function sortedObject(map: ReadonlyMap<string, unknown>): Record<string, unknown> {
   return Object.fromEntries([...map].sort(([a], [b]) => a.localeCompare(b)));
-}
-
-/** Every key matching `pattern`, sorted (SCAN, bounded). */
-export async function keysMatching(rc: Redis, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  let cursor = "0";
-  for (let rounds = 0; rounds < 10_000; rounds++) {
-    const [next, batch] = await rc.scan(cursor, "MATCH", pattern, "COUNT", 1000);
-    keys.push(...batch);
-    cursor = next;
-    if (cursor === "0") return keys.sort();
-  }
-  throw new Error(`Cannot list ${pattern}: SCAN did not finish`);
 }
 
 /** Where the pool's own counters started, when its process was restarted mid-test. */
