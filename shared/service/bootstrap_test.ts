@@ -14,10 +14,13 @@ class Exited extends Error {
 
 /** The event spool every grant set below includes (write access is checked like the rest). */
 const SPOOL = "/var/spool/tbg";
+/** Where found blocks are kept, granted like the spool. */
+const BLOCKS = "/var/lib/tbg/blocks";
 
 const GOOD = {
   btcd: [{ url: "127.0.0.1:8332", auth: "u", pass: "p" }],
   serverurl: ["0.0.0.0:3333"],
+  blocks_dir: BLOCKS,
   events: { nats_url: "nats://127.0.0.1:4222", spool_dir: SPOOL },
   metrics: { host: "127.0.0.1", port: 9100 },
 };
@@ -33,7 +36,7 @@ function tempConfig(value: unknown): { path: string } & Disposable {
 function netGranted(hosts: string[]): PermissionQuery {
   return (descriptor) => {
     const granted = descriptor.name === "read" ||
-      (descriptor.name === "write" && descriptor.path === SPOOL) ||
+      (descriptor.name === "write" && (descriptor.path === SPOOL || descriptor.path === BLOCKS)) ||
       (descriptor.name === "net" && hosts.includes(descriptor.host ?? ""));
     return { state: granted ? "granted" : "prompt" } as Deno.PermissionStatus;
   };
