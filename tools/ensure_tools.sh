@@ -25,6 +25,8 @@ npm             npm
 ip              iproute2
 ss              iproute2
 sysctl          procps
+pgrep           procps
+ps              procps
 faketime        faketime
 stress-ng       stress-ng
 taskset         util-linux

@@ -99,13 +99,19 @@ export interface PoolProcess {
  * @throws {Error} If the launcher has no such child (yet, or any more).
  */
 export async function servicePid(launcherPid: number): Promise<number> {
-  const text = await Deno.readTextFile(`/proc/${launcherPid}/task/${launcherPid}/children`);
-  const pids = text.trim().split(/\s+/).filter((p) => p !== "").map(Number);
-  for (const pid of pids) {
-    const cmdline = await Deno.readTextFile(`/proc/${pid}/cmdline`).catch(() => "");
-    if (cmdline.includes("stratum/main.ts")) return pid;
+  // pgrep (procps, in tools/ensure_tools.sh) rather than /proc/<pid>/task/…/children:
+  // Deno reads /proc files of other processes only with --allow-all, which the suite does not
+  // give.
+  const { code, stdout } = await new Deno.Command("pgrep", {
+    args: ["-P", String(launcherPid), "-f", "stratum/main.ts"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const pid = Number(new TextDecoder().decode(stdout).trim().split(/\s+/)[0]);
+  if (code !== 0 || !Number.isSafeInteger(pid) || pid <= 0) {
+    throw new Error(`Cannot find the pool's service process under launcher ${launcherPid}`);
   }
-  throw new Error(`Cannot find the pool's service process under launcher ${launcherPid}`);
+  return pid;
 }
 
 /** Devnet connection details the pool config points at. */
