@@ -129,8 +129,9 @@ Deno.test("a missing --config exits 2 with usage", async () => {
 
 Deno.test("a config needing the network exits 2 naming the exact --allow-net flag", async () => {
   using file = tempConfig(JSON.stringify(BASE));
-  // The event spool (on by default) is granted so that only the network is missing.
-  const result = await probe(["--allow-read", "--allow-write=./.tbg/spool"], [
+  // The event spool (on by default) and the found-blocks directory are granted so that only the
+  // network is missing.
+  const result = await probe(["--allow-read", "--allow-write=./.tbg/spool,./.tbg/blocks"], [
     "--config",
     file.path,
   ]);
@@ -146,7 +147,7 @@ Deno.test("a grant for only some peers names just the missing ones", async () =>
   const result = await probe(
     [
       "--allow-read",
-      "--allow-write=./.tbg/spool",
+      "--allow-write=./.tbg/spool,./.tbg/blocks",
       "--allow-net=127.0.0.1:3333,127.0.0.1:9100,127.0.0.1:4222",
     ],
     ["--config", file.path],
