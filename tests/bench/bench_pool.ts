@@ -124,7 +124,11 @@ export async function startBenchPool(
   const configPath = `${dir}/stratum.json`;
   await Deno.writeTextFile(
     configPath,
-    JSON.stringify({ ...benchConfig(devnet, stratumPort, metricsPort), ...options.overrides }),
+    JSON.stringify({
+      ...benchConfig(devnet, stratumPort, metricsPort),
+      blocks_dir: `${dir}/blocks`,
+      ...options.overrides,
+    }),
   );
   const inspectorPort = options.inspect === true ? pickFreePort() : null;
   const denoArgs = inspectorPort === null

@@ -25,8 +25,11 @@ export async function startInProcessPool(
   overrides: Record<string, unknown> = {},
   events: EventSink | null = null,
 ): Promise<InProcessPool> {
+  // Found blocks go to a directory of this pool's own, not the working directory's ./.tbg/blocks.
+  const blocksDir = await Deno.makeTempDir({ prefix: "tbg-in-process-blocks-" });
   const config = validateConfig("stratum", {
     network: "regtest",
+    blocks_dir: blocksDir,
     btcd: [{ url: `127.0.0.1:${devnet.rpcPort}`, auth: devnet.user, pass: devnet.password }],
     serverurl: ["127.0.0.1:0"],
     mindiff: 0.000001,
@@ -53,6 +56,7 @@ export async function startInProcessPool(
     async stop() {
       await runtime.drainAndStop(2_000);
       await pool.stop();
+      await Deno.remove(blocksDir, { recursive: true });
     },
   };
 }

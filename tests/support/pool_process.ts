@@ -174,6 +174,8 @@ export async function writePoolConfig(
     zmqblock: nodes[0]!.zmqUrl,
     metrics: { enabled: true, host: "127.0.0.1", port: configuredMetricsPort, path: "/metrics" },
     region: "eu",
+    // Found blocks stay in the test's directory, not in the working directory's ./.tbg/blocks.
+    blocks_dir: `${dir}/blocks`,
     // Tests that want events start their own nats-server and override this.
     events: { enabled: false },
     ...overrides,

@@ -62,6 +62,7 @@ export async function startRelayProcess(
     startdiff: 0.00001,
     zmqblock: devnet.zmqUrl,
     metrics: { enabled: true, host: "127.0.0.1", port: metricsPort, path: "/metrics" },
+    blocks_dir: `${dir}/blocks`,
     events: links.eventsNatsUrl === null
       ? { enabled: false }
       : { enabled: true, nats_url: links.eventsNatsUrl, spool_dir: `${dir}/spool` },

@@ -133,6 +133,7 @@ export async function startPoolFleet(processes: number): Promise<PoolFleet> {
       const instanceConfig = `${dir}/stratum-${instance}.json`;
       const config = JSON.parse(await Deno.readTextFile(configPath));
       config.events.spool_dir = `${dir}/spool-${instance}`;
+      config.blocks_dir = `${dir}/blocks-${instance}`;
       await Deno.writeTextFile(instanceConfig, JSON.stringify(config));
       const tempDir = await Deno.makeTempDir({ prefix: `tbg-loadtest-pool-${instance}-` });
       started.push({

@@ -311,6 +311,7 @@ async function buildStack(
     vardiff: { target_share_interval: 0.045, retarget_interval: 5 },
     rate_limits: { max_shares_per_minute: 10_000 },
     events: { enabled: true, nats_url: poolNatsUrl, spool_dir: spoolDir },
+    blocks_dir: `${spoolDir}/blocks`,
   };
   const supervisedPool = options.supervised === true
     ? await startSupervisedPool(devnet, { ...poolConfig, redis: { url: redis.url } })

@@ -22,6 +22,8 @@ export interface StratumPlacement {
   readonly metricsPort: number;
   /** Directory for the event spool. */
   readonly spoolDir: string;
+  /** Directory where the service keeps the blocks it finds. */
+  readonly blocksDir: string;
 }
 
 /** Shared secret relays send with blocks; the primary accepts only it. */
@@ -51,6 +53,7 @@ function engine(plan: SimPlan, node: NodeEndpoint, placement: StratumPlacement, 
     blockpoll: 1_000,
     update_interval: plan.updateIntervalS,
     serverurl: [`127.0.0.1:${placement.stratumPort}`],
+    blocks_dir: placement.blocksDir,
     mindiff: Math.min(plan.startDifficulty / 16, 0.000001),
     startdiff: plan.startDifficulty,
     vardiff: { target_share_interval: plan.targetShareIntervalS, retarget_interval: 5 },

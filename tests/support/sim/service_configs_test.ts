@@ -15,7 +15,12 @@ const node = {
   user: "devnet",
   password: "devnet",
 };
-const placement = { stratumPort: 3333, metricsPort: 9100, spoolDir: "/tmp/sim-spool" };
+const placement = {
+  stratumPort: 3333,
+  metricsPort: 9100,
+  spoolDir: "/tmp/sim-spool",
+  blocksDir: "/tmp/sim-blocks",
+};
 
 Deno.test("the primary's config passes the stratum loader and publishes templates", () => {
   const config = validateConfig(

@@ -132,6 +132,7 @@ async function startRegionService(
     stratumPort: pickFreePort(),
     metricsPort: pickFreePort(),
     spoolDir: `${dir}/spool-${region}`,
+    blocksDir: `${dir}/blocks-${region}`,
   };
   const configPath = `${dir}/${role}-${region}.json`;
   await writeJson(configPath, config(placement));
