@@ -57,6 +57,28 @@ export interface BenchPool {
 /** Difficulty every share is measured against: far above anything a random nonce reaches. */
 export const BENCH_DIFFICULTY = 1e12;
 
+/**
+ * `deno` arguments that start the stratum service as production does (`tools/launch.ts run`, the
+ * launcher's derived flags); `serviceArgs` go to the service (e.g. `--instance N`).
+ */
+export function launchStratumArgs(
+  configPath: string,
+  serviceArgs: readonly string[] = [],
+): string[] {
+  return [
+    "run",
+    "--allow-read",
+    "--allow-run",
+    "--allow-env=INIT_CWD",
+    "tools/launch.ts",
+    "run",
+    "stratum",
+    "--config",
+    configPath,
+    ...(serviceArgs.length === 0 ? [] : ["--", ...serviceArgs]),
+  ];
+}
+
 /** The benchmark config: fixed huge difficulty, per-IP limits raised (all load is 127.0.0.1). */
 export function benchConfig(
   devnet: BenchDevnet,
@@ -131,27 +153,15 @@ export async function startBenchPool(
     }),
   );
   const inspectorPort = options.inspect === true ? pickFreePort() : null;
-  const denoArgs = inspectorPort === null
-    ? [
-      "run",
-      "--allow-read",
-      "--allow-run",
-      "--allow-env=INIT_CWD",
-      "tools/launch.ts",
-      "run",
-      "stratum",
-      "--config",
-      configPath,
-    ]
-    : [
-      "run",
-      "--no-prompt",
-      `--inspect=127.0.0.1:${inspectorPort}`,
-      ...await launcherFlags(configPath),
-      "stratum/main.ts",
-      "--config",
-      configPath,
-    ];
+  const denoArgs = inspectorPort === null ? launchStratumArgs(configPath) : [
+    "run",
+    "--no-prompt",
+    `--inspect=127.0.0.1:${inspectorPort}`,
+    ...await launcherFlags(configPath),
+    "stratum/main.ts",
+    "--config",
+    configPath,
+  ];
   const spawned = spawnBenchProcess({
     denoArgs,
     cpus: options.cpus,

@@ -10,7 +10,7 @@
 import { connect } from "nats";
 import { jetstreamManager } from "nats/jetstream";
 import { miningEventsStreamConfig } from "@tbg/shared/nats";
-import { benchConfig } from "../../tests/bench/bench_pool.ts";
+import { benchConfig, launchStratumArgs } from "../../tests/bench/bench_pool.ts";
 import { type BenchProcess, spawnBenchProcess } from "../../tests/bench/bench_process.ts";
 import { DIFFICULTY_1_BITS } from "../../tests/bench/bench_setup.ts";
 import { childPids } from "../../tests/bench/proc_stats.ts";
@@ -139,20 +139,7 @@ export async function startPoolFleet(processes: number): Promise<PoolFleet> {
       started.push({
         instance,
         process: spawnBenchProcess({
-          denoArgs: [
-            "run",
-            "--allow-read",
-            "--allow-run",
-            "--allow-env=INIT_CWD",
-            "tools/launch.ts",
-            "run",
-            "stratum",
-            "--config",
-            instanceConfig,
-            "--",
-            "--instance",
-            String(instance),
-          ],
+          denoArgs: launchStratumArgs(instanceConfig, ["--instance", String(instance)]),
           tempDir,
           killAfterMs: POOL_KILL_AFTER_MS,
         }),
