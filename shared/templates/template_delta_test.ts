@@ -22,18 +22,9 @@ import {
   templateDigest,
   templateWireKind,
 } from "./template_delta.ts";
+import { REFRESH_META } from "./_test_template_meta.ts";
 
-const META: TemplateMessageMeta = {
-  epoch: 1_716_364_800_000,
-  sequence: 8,
-  sentAtMs: 1_716_364_812_345.678,
-  templateAtMs: 1_716_364_812_340.5,
-  reason: "refresh",
-  source: "timer",
-  cleanJobs: false,
-  originRegion: "eu",
-  network: "regtest",
-};
+const META: TemplateMessageMeta = REFRESH_META;
 
 /** 400 distinct transactions (half with witness) to draw templates from. */
 const POOL: readonly TemplateTransaction[] = templateFromGbt(testGbt({ txCount: 400 }), 0)

@@ -32,18 +32,9 @@ import {
 } from "../../../shared/templates/template_delta.ts";
 import type { Rng } from "../rng.ts";
 import { check, type FuzzTarget, isRejection } from "../target.ts";
+import { REFRESH_META } from "../../../shared/templates/_test_template_meta.ts";
 
-const META: TemplateMessageMeta = {
-  epoch: 1_716_364_800_000,
-  sequence: 8,
-  sentAtMs: 1_716_364_812_345.678,
-  templateAtMs: 1_716_364_812_340.5,
-  reason: "refresh",
-  source: "timer",
-  cleanJobs: false,
-  originRegion: "eu",
-  network: "regtest",
-};
+const META: TemplateMessageMeta = REFRESH_META;
 
 /** 80 real transactions (half with witness) to draw templates from. */
 const POOL: readonly TemplateTransaction[] =
