@@ -107,6 +107,7 @@ export async function startRelayRuntime(deps: RelayRuntimeDeps): Promise<RelayRu
       instance: deps.instance,
       instanceIndex: deps.instanceIndex,
       nofileLimit: deps.nofileLimit ?? null,
+      nodePool: deps.localPool,
       bitcoindConnected: () => deps.localPool.connected,
     });
   } catch (error) {

@@ -30,6 +30,7 @@ const runtime = await startRuntimeOrExit("stratum", service, () =>
     instance: `stratum-${config.region}-${instanceIndex}`,
     instanceIndex,
     nofileLimit,
+    nodePool: pool,
     bitcoindConnected: () => pool.connected,
   }));
 

@@ -35,12 +35,14 @@ import { BurstCollection, POOL_BURST_COLLECTION } from "./burst_collection.ts";
 // The NATS-free parts of the templates module: the NATS client loads only when configured.
 import { blockTemplateOf, isPrimaryTemplateUpdate } from "@tbg/shared/template-update";
 import {
+  type BitcoinNodeWatchOptions,
   metricsObserver,
   type MetricsServer,
   PoolMetrics,
   registerTlsMetrics,
   startMetricsServer,
   stratumHealth,
+  watchBitcoinNode,
 } from "@tbg/shared/metrics";
 
 /** Longest line accepted from a miner. */
@@ -80,6 +82,11 @@ export interface PoolRuntimeDeps {
    * `open_files_reserve`; null or omitted: `maxclients` as configured.
    */
   readonly nofileLimit?: number | null;
+  /**
+   * The `btcd[]` pool behind `source`: its calls are timed and its active node polled for the
+   * `bitcoin_*` node metrics (`node_stats_poll_ms`). Omitted: no node metrics.
+   */
+  readonly nodePool?: BitcoinNodeWatchOptions["pool"];
   /** Reports whether bitcoind is reachable (for metrics and /health). */
   readonly bitcoindConnected: () => boolean;
   /** Extra handler for each template (the primary publishes templates for relays here). */
@@ -376,6 +383,12 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   const burst = reduceMemory === undefined || !config.gc_after_connection_burst
     ? null
     : new BurstCollection(POOL_BURST_COLLECTION);
+  const nodeWatch = deps.nodePool === undefined ? null : watchBitcoinNode({
+    pool: deps.nodePool,
+    registry: metrics.registry,
+    pollIntervalMs: config.node_stats_poll_ms,
+    log: log.getChild("node"),
+  });
   const ticker = setInterval(() => {
     engine.tick();
     metrics.bitcoinConnected.setBoolean(deps.bitcoindConnected());
@@ -408,6 +421,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       server.stopAccepting();
       await server.closeAll(timeoutMs);
       clearInterval(ticker);
+      await nodeWatch?.stop();
       // A block still being retried stays .pending on disk for the next start.
       keeper.stop();
       // Relays' block submissions in flight are answered before the source (and its nodes) stop.

@@ -80,3 +80,12 @@ export {
   readFoundBlock,
   saveFoundBlock,
 } from "./found_block_file.ts";
+export { ObservedBitcoindRpc, type RpcCallObserver, type RpcCallRecord } from "./observed_rpc.ts";
+export {
+  type MempoolInfo,
+  type NodeStats,
+  NodeStatsPoller,
+  type NodeStatsPollerOptions,
+  type NodeStatsSource,
+  parseMempoolInfo,
+} from "./node_stats_poller.ts";

@@ -28,6 +28,7 @@ import {
   TransportFailure,
   type ValidateAddressResult,
 } from "./rpc_client.ts";
+import { ObservedBitcoindRpc, type RpcCallObserver } from "./observed_rpc.ts";
 
 /** One `btcd[]` config entry. */
 export interface BtcdNodeConfig {
@@ -151,6 +152,7 @@ export class BitcoindPool {
   readonly #probeTimeoutMs: number;
   readonly #submitTimeoutMs: number;
   readonly #listeners = new Set<(event: NodeSwitchEvent) => void>();
+  readonly #callObservers = new Set<RpcCallObserver>();
   #active = -1;
   #connected = false;
   #lock: Promise<void> = Promise.resolve();
@@ -171,12 +173,12 @@ export class BitcoindPool {
     const rpcTimeoutMs = options.rpcTimeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
     this.#nodes = options.nodes.map((node, index) => ({
       index,
-      rpc: new BitcoindRpc({
+      rpc: new ObservedBitcoindRpc({
         url: node.url,
         auth: node.auth,
         pass: node.pass,
         timeoutMs: rpcTimeoutMs,
-      }),
+      }, (record) => this.#observeCall(record)),
       eligible: false,
       initialBlockDownload: undefined,
       chain: undefined,
@@ -394,6 +396,27 @@ export class BitcoindPool {
         };
       }
     }));
+  }
+
+  /**
+   * Registers an observer of every RPC call to every node (probes, templates, submissions), for
+   * latency metrics. It runs on the caller's path: it must be cheap and must not throw.
+   *
+   * @returns a function that removes the observer
+   */
+  onRpcCall(observer: RpcCallObserver): () => void {
+    this.#callObservers.add(observer);
+    return () => this.#callObservers.delete(observer);
+  }
+
+  #observeCall(record: Parameters<RpcCallObserver>[0]): void {
+    for (const observer of this.#callObservers) {
+      try {
+        observer(record);
+      } catch (error) {
+        this.#log.error("rpc call observer threw", { error: String(error) });
+      }
+    }
   }
 
   #emit(event: NodeSwitchEvent): void {

@@ -138,6 +138,8 @@ export interface EngineConfig {
   btcsig: string;
   /** Milliseconds between tip polls. */
   blockpoll: number;
+  /** Milliseconds between bitcoind mempool/peer polls for the node metrics; 0: off. */
+  node_stats_poll_ms: number;
   /** Operator fee in percent (0–100). */
   donation: number;
   /** Seconds between template refreshes. */

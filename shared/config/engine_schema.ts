@@ -202,6 +202,11 @@ export const engineShape = {
     100,
     "Milliseconds between getbestblockhash polls for a new tip (a fallback that runs even with ZMQ).",
   ),
+  node_stats_poll_ms: withDefault(
+    intInRange(0, 3_600_000),
+    15_000,
+    "Milliseconds between getmempoolinfo and getnetworkinfo polls of the active bitcoind (bitcoin_mempool_size, bitcoin_peer_count metrics); 0 turns them off.",
+  ),
   donation: withDefault(
     numberInRange(0, 100),
     0,

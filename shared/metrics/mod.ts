@@ -81,4 +81,15 @@ export {
   startMetricsServer,
 } from "./http_server.ts";
 export { metricsObserver } from "./engine_observer.ts";
+export {
+  BITCOIN_RPC_METHODS,
+  BitcoinNodeMetrics,
+  OTHER_RPC_METHOD,
+  RPC_LATENCY_MS_BUCKETS,
+} from "./bitcoin_node_metrics.ts";
+export {
+  type BitcoinNodeWatch,
+  type BitcoinNodeWatchOptions,
+  watchBitcoinNode,
+} from "./bitcoin_node_watch.ts";
 export { registerTlsMetrics, TlsHandshakeResult } from "./tls_metrics.ts";
