@@ -18,7 +18,7 @@
  */
 import { getLogger, type StructuredLogger } from "../log/logger.ts";
 import {
-  BitcoindRpc,
+  type BitcoindRpc,
   type BlockchainInfo,
   type BlockHeaderInfo,
   DEFAULT_RPC_TIMEOUT_MS,
