@@ -34,6 +34,7 @@ import {
 } from "nats/jetstream";
 import type { CollectorConfig } from "@tbg/shared/config";
 import { type MiningEvent, parseEvent } from "@tbg/shared/events";
+import { NatsMonitorExporter } from "@tbg/shared/nats";
 import type { StructuredLogger } from "@tbg/shared/log";
 import { type HealthReport, type MetricsServer, startMetricsServer } from "@tbg/shared/metrics";
 import { Backoff, LogThrottle } from "./backoff.ts";
@@ -168,6 +169,8 @@ class CollectorRuntime implements Collector {
     recreate: new LogThrottle(LOG_INTERVAL_MS),
     maintenance: new LogThrottle(LOG_INTERVAL_MS),
   };
+  /** Polls the hub nats-server's monitoring port into this registry; null unless configured. */
+  readonly #natsMonitor: NatsMonitorExporter | null;
   #nc: NatsConnection | undefined;
   #jsm: JetStreamManager | undefined;
   /** The stream incarnation and filter the settled record belongs to; set at JetStream setup. */
@@ -192,6 +195,17 @@ class CollectorRuntime implements Collector {
     this.#drainTimeoutMs = options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS;
     this.metrics = options.metrics ?? new CollectorMetrics();
     this.#filter = consumerFilter(this.#config.region_filter);
+    const monitor = this.#config.nats_monitor;
+    this.#natsMonitor = monitor === undefined ? null : new NatsMonitorExporter({
+      // `host:port` is accepted in the config, as for btcd urls.
+      url: monitor.url.startsWith("http://") ? monitor.url : `http://${monitor.url}`,
+      pollMs: monitor.poll_ms,
+      timeoutMs: monitor.timeout_ms,
+      registry: this.metrics.registry,
+      onFailure: (error) =>
+        this.#log.warn("nats monitoring poll failed", { error: errorText(error) }),
+      onRecovery: () => this.#log.info("nats monitoring poll answers again"),
+    });
     this.stopped = new Promise((resolve) => this.#resolveStopped = resolve);
     this.#pg = new PostgresStore(this.#config.postgres.url, {
       onNotice: (notice) => this.#log.debug("postgres notice", { message: notice.message }),
@@ -229,6 +243,7 @@ class CollectorRuntime implements Collector {
     }
     this.#timers.push(setInterval(() => void this.#probeBackends(), SAMPLE_INTERVAL_MS));
     void this.#probeBackends();
+    this.#natsMonitor?.start();
 
     this.#nc = await connect({
       servers: config.nats_url.split(",").map((url) => url.trim()),
@@ -731,6 +746,7 @@ class CollectorRuntime implements Collector {
     this.#stopping = true;
     this.#log.info("collector stopping");
     for (const timer of this.#timers) clearInterval(timer);
+    await this.#natsMonitor?.stop();
     const giveUp = setTimeout(() => {
       this.#abandoned = true;
       for (const wait of this.#waits) wait.cancel();

@@ -3,6 +3,7 @@ import type { CollectorConfig, Equals } from "./config_types.ts";
 import {
   boolean,
   defaultedSection,
+  intInRange,
   nonEmptyString,
   optional,
   positiveInt,
@@ -12,7 +13,7 @@ import {
   withDefault,
 } from "./_fields.ts";
 import { isRegionSlug, metricsSection, natsUrlField, redisUrlField } from "./engine_schema.ts";
-import { parseServiceUrl } from "./endpoint.ts";
+import { parseBtcdUrl, parseServiceUrl } from "./endpoint.ts";
 
 /** True for a JetStream stream or consumer name (one NATS token, no wildcards or separators). */
 export function isJetStreamName(name: string): boolean {
@@ -66,6 +67,26 @@ function buildSchema() {
       "Durable consumer name; collectors with the same name share the load.",
     ),
     metrics: metricsSection(9101),
+    nats_monitor: optional(
+      section({
+        url: required(
+          stringMatching((value) => parseBtcdUrl(value) !== undefined, `"http://host:port"`),
+          "Monitoring address of the hub's nats-server (its `http` port, 8222 by convention).",
+        ),
+        poll_ms: withDefault(
+          intInRange(1_000, 3_600_000),
+          15_000,
+          "Milliseconds between polls of /varz and /jsz (one at a time).",
+        ),
+        timeout_ms: withDefault(
+          intInRange(100, 60_000),
+          2_000,
+          "Milliseconds each monitoring request may take before the poll counts as failed.",
+        ),
+      }),
+      "Poll the hub nats-server's monitoring port and export it as nats_server_* and jetstream_* metrics (streams, consumers) on this collector's /metrics.",
+      "none (no NATS server metrics)",
+    ),
     migrate_on_start: withDefault(
       boolean(),
       false,

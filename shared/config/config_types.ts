@@ -256,6 +256,16 @@ export interface BatchConfig {
   max_wait_ms: number;
 }
 
+/** `nats_monitor`: the hub nats-server's monitoring port, exported by the collector. */
+export interface NatsMonitorConfig {
+  /** `http://host:port` (or `host:port`) of the server's monitoring listener. */
+  url: string;
+  /** Milliseconds between polls. */
+  poll_ms: number;
+  /** Milliseconds each request may take. */
+  timeout_ms: number;
+}
+
 /** A validated `tbg-collector` config, defaults filled in. */
 export interface CollectorConfig {
   /** NATS server(s) of the hub. */
@@ -274,6 +284,8 @@ export interface CollectorConfig {
   durable: string;
   /** Prometheus endpoint (also /health). */
   metrics: MetricsConfig;
+  /** NATS server monitoring exported as metrics; off when unset. */
+  nats_monitor?: NatsMonitorConfig | undefined;
   /** Apply migrations at start. */
   migrate_on_start: boolean;
   /** Log directory; stderr only when unset. */

@@ -74,3 +74,18 @@ export {
   type PrimaryPingResult,
   servePrimaryPing,
 } from "./primary_ping.ts";
+export {
+  MAX_MONITOR_BODY_BYTES,
+  NatsMonitorExporter,
+  type NatsMonitorExporterOptions,
+} from "./monitor_exporter.ts";
+export {
+  type ConsumerSnapshot,
+  type JszSnapshot,
+  MAX_CONSUMERS,
+  MAX_STREAMS,
+  parseJsz,
+  parseVarz,
+  type StreamSnapshot,
+  type VarzSnapshot,
+} from "./monitor_snapshot.ts";

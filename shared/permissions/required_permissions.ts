@@ -102,6 +102,9 @@ function collectorNet(config: CollectorConfig): Endpoint[] {
       parseServiceUrl(config.postgres.url, { postgres: 5432, postgresql: 5432 }),
     ),
     endpoint("redis.url", parseServiceUrl(config.redis.url, { redis: 6379, rediss: 6379 })),
+    ...(config.nats_monitor === undefined
+      ? []
+      : [endpoint(config.nats_monitor.url, parseBtcdUrl(config.nats_monitor.url))]),
   ];
 }
 
@@ -110,7 +113,7 @@ function collectorNet(config: CollectorConfig): Endpoint[] {
  * - net: Stratum listen addresses (plain and TLS, plus the TLS relay's loopback host), the
  *   metrics/health listeners, every bitcoind, the ZMQ
  *   publisher, NATS servers (listed even with events disabled: NATS also carries templates and
- *   block submissions), Redis and PostgreSQL, and for a relay the NATS server linking it to the
+ *   block submissions), Redis and PostgreSQL, the collector's `nats_monitor.url`, and for a relay the NATS server linking it to the
  *   primary (`primary.host:primary.port`); a listen on 0.0.0.0:3333 needs exactly `0.0.0.0:3333`;
  * - read: the config file, the TLS certificate and key, logdir, events spool, found blocks, and the zeromq addon when zmqblock is set;
  * - write: logdir, events spool and found blocks;
