@@ -322,9 +322,17 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     });
     deps.onTemplate?.(update);
   };
+  // Before the source starts, so its first getblocktemplate is timed too.
+  const nodeWatch = deps.nodePool === undefined ? null : watchBitcoinNode({
+    pool: deps.nodePool,
+    registry: metrics.registry,
+    pollIntervalMs: config.node_stats_poll_ms,
+    log: log.getChild("node"),
+  });
   try {
     await deps.source.start(onTemplate);
   } catch (error) {
+    await nodeWatch?.stop();
     await distribution?.stop();
     tls?.close();
     throw error;
@@ -383,12 +391,6 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   const burst = reduceMemory === undefined || !config.gc_after_connection_burst
     ? null
     : new BurstCollection(POOL_BURST_COLLECTION);
-  const nodeWatch = deps.nodePool === undefined ? null : watchBitcoinNode({
-    pool: deps.nodePool,
-    registry: metrics.registry,
-    pollIntervalMs: config.node_stats_poll_ms,
-    log: log.getChild("node"),
-  });
   const ticker = setInterval(() => {
     engine.tick();
     metrics.bitcoinConnected.setBoolean(deps.bitcoindConnected());

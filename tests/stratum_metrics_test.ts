@@ -44,6 +44,17 @@ Deno.test({
       assert.ok(sample(text, "ckpool_shares_total", 'valid="true"') >= 3, text);
       assert.ok(sample(text, "ckpool_connected_miners") >= 1);
       assert.equal(sample(text, "ckpool_bitcoin_height"), devnet.chain.tipHeight());
+      // Node metrics (dashboard "Bitcoin Core"): polled at start from the devnet's mempool of
+      // about 20 transactions, and every RPC call timed.
+      assert.ok(sample(text, "bitcoin_mempool_size") > 0, "mempool polled");
+      assert.ok(sample(text, "bitcoin_mempool_bytes") > 0);
+      assert.equal(sample(text, "bitcoin_peer_count"), 0, "the devnet reports no peers");
+      for (const method of ["getblocktemplate", "getmempoolinfo", "getnetworkinfo"]) {
+        assert.ok(
+          sample(text, "bitcoin_rpc_latency_ms_count", `method="${method}"`) >= 1,
+          `${method} timed`,
+        );
+      }
       for (
         const name of [
           "ckpool_blocks_found_total",

@@ -48,6 +48,7 @@ export async function startInProcessPool(
     log,
     events,
     instance: "test",
+    nodePool: pool,
     bitcoindConnected: () => pool.connected,
   });
   return {
