@@ -1,9 +1,10 @@
 /**
  * The metric names our services really export, for checking alert rules and dashboards: a
  * scrape of the stratum pool (primary, publishing templates) and of a relay fed by it, both run
- * as processes the way operators start them, plus the collector's registry. Starting the
- * collector needs PostgreSQL and Redis; its metrics are all registered, at zero, when
- * `CollectorMetrics` is built, so its registry is scraped instead.
+ * as processes the way operators start them, plus the collector's registry with its NATS
+ * monitoring exporter polling the real hub server. Starting the collector needs PostgreSQL and
+ * Redis; its metrics are all registered, at zero, when `CollectorMetrics` is built, so its
+ * registry is served instead.
  *
  * Needs nats-server (Debian package "nats-server").
  *
@@ -12,11 +13,16 @@
 import { connect } from "nats";
 import { jetstreamManager } from "nats/jetstream";
 import { CollectorMetrics } from "@tbg/collector";
-import { miningEventsStreamConfig } from "@tbg/shared/nats";
+import { startMetricsServer } from "@tbg/shared/metrics";
+import {
+  miningEventsConsumers,
+  miningEventsStreamConfig,
+  NatsMonitorExporter,
+} from "@tbg/shared/nats";
 import { startDevnet } from "./devnet/mod.ts";
 import { startPoolProcess } from "./pool_process.ts";
 import { startRelayProcess } from "./relay_process.ts";
-import { startNatsServer } from "./servers/nats_server.ts";
+import { pickFreePort, startNatsServer } from "./servers/nats_server.ts";
 
 /** Series Prometheus writes itself for every target. */
 export const PROMETHEUS_SERIES: readonly string[] = Object.freeze(["up"]);
@@ -78,18 +84,48 @@ async function scrapeUrl(url: string): Promise<string> {
   return await response.text();
 }
 
+/** The services {@link startServices} runs, with the loopback address of each metrics endpoint. */
+export interface RunningServices {
+  /** `127.0.0.1:port` of the primary pool's /metrics (region `eu`, instance `stratum-eu-0`). */
+  readonly primary: string;
+  /** `127.0.0.1:port` of the relay's /metrics (region `us-east`, instance `relay-us-east-0`). */
+  readonly relay: string;
+  /**
+   * `127.0.0.1:port` of the collector's /metrics: its registry, with the NATS monitoring
+   * exporter polling the hub server as a collector configured with `nats_monitor` does.
+   */
+  readonly collector: string;
+  /** Stops everything, in reverse order of start. */
+  stop(): Promise<void>;
+}
+
 /**
- * Starts NATS, a devnet node, the pool as primary in region `eu` and a relay in `us-east`;
- * scrapes both once the relay is ready, then stops everything.
+ * Starts NATS (JetStream, monitoring port, the MINING_EVENTS stream and its durable consumers),
+ * a devnet node, the pool as primary in region `eu` and a relay in `us-east` as processes, and
+ * the collector's metrics registry served in this process with its NATS monitoring exporter.
+ * Starting the collector itself needs PostgreSQL and Redis; its metrics are all registered, at
+ * zero, when `CollectorMetrics` is built, so its registry is served instead.
  */
-export async function scrapeServices(): Promise<ExportedMetrics> {
+export async function startServices(): Promise<RunningServices> {
   const cleanups: (() => Promise<unknown>)[] = [];
+  const stop = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+  };
   try {
-    const nats = await startNatsServer({ jetstream: true, extraConfig: "max_payload: 8MB" });
+    const monitorPort = pickFreePort();
+    const nats = await startNatsServer({
+      jetstream: true,
+      serverName: "hub-eu",
+      extraConfig: `max_payload: 8MB\nhttp: "127.0.0.1:${monitorPort}"`,
+    });
     cleanups.push(() => nats.stop());
     const nc = await connect({ servers: nats.url });
     try {
-      await (await jetstreamManager(nc)).streams.add(miningEventsStreamConfig());
+      const jsm = await jetstreamManager(nc);
+      const stream = await jsm.streams.add(miningEventsStreamConfig());
+      for (const consumer of miningEventsConsumers()) {
+        await jsm.consumers.add(stream.config.name, consumer);
+      }
     } finally {
       await nc.close();
     }
@@ -106,19 +142,56 @@ export async function scrapeServices(): Promise<ExportedMetrics> {
       eventsNatsUrl: nats.url,
     }, { region: "us-east", region_index: 1 });
     cleanups.push(() => relay.stop());
-    const primaryScrape = readScrape(
-      await scrapeUrl(`http://127.0.0.1:${primary.metricsPort}/metrics`),
+    const collectorMetrics = new CollectorMetrics();
+    const exporter = new NatsMonitorExporter({
+      url: `http://127.0.0.1:${monitorPort}`,
+      pollMs: 1_000,
+      timeoutMs: 2_000,
+      registry: collectorMetrics.registry,
+    });
+    if (!await exporter.pollOnce()) {
+      throw new Error(`Cannot poll the NATS monitoring port 127.0.0.1:${monitorPort}`);
+    }
+    exporter.start();
+    cleanups.push(() => exporter.stop());
+    const collector = startMetricsServer({
+      hostname: "127.0.0.1",
+      port: 0,
+      path: "/metrics",
+      registry: collectorMetrics.registry,
+      health: () => ({ ok: true, checks: {} }),
+    });
+    cleanups.push(() => collector.shutdown());
+    return {
+      primary: `127.0.0.1:${primary.metricsPort}`,
+      relay: `127.0.0.1:${relay.metricsPort}`,
+      collector: `127.0.0.1:${collector.port}`,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/**
+ * Starts the services ({@link startServices}), scrapes each once the relay is ready, then
+ * stops everything.
+ */
+export async function scrapeServices(): Promise<ExportedMetrics> {
+  const services = await startServices();
+  try {
+    const [primary, relay, collector] = await Promise.all(
+      [services.primary, services.relay, services.collector].map(async (address) =>
+        readScrape(await scrapeUrl(`http://${address}/metrics`))
+      ),
     );
-    const relayScrape = readScrape(
-      await scrapeUrl(`http://127.0.0.1:${relay.metricsPort}/metrics`),
-    );
-    const collectorScrape = readScrape(await new CollectorMetrics().registry.metrics());
     const all = new Set<string>(PROMETHEUS_SERIES);
-    for (const scrape of [primaryScrape, relayScrape, collectorScrape]) {
+    for (const scrape of [primary!, relay!, collector!]) {
       for (const name of scrape.series) all.add(name);
     }
-    return { primary: primaryScrape, relay: relayScrape, collector: collectorScrape, all };
+    return { primary: primary!, relay: relay!, collector: collector!, all };
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+    await services.stop();
   }
 }

@@ -16,8 +16,10 @@ import { z } from "zod";
 export const ROOT: string = fileURLToPath(new URL("../../", import.meta.url)).replace(/\/$/, "");
 /** `infra/prometheus` in this repository. */
 export const PROMETHEUS_DIR: string = `${ROOT}/infra/prometheus`;
+/** The Grafana dashboards' folder. */
+export const DASHBOARDS_DIR: string = `${ROOT}/infra/grafana/dashboards`;
 /** The multi-region Grafana dashboard. */
-export const DASHBOARD_FILE: string = `${ROOT}/infra/grafana/dashboards/multi-region.json`;
+export const DASHBOARD_FILE: string = `${DASHBOARDS_DIR}/multi-region.json`;
 /** The alert expressions kept beside the metrics they read. */
 export const RECOMMENDED_FILE: string =
   `${ROOT}/shared/metrics/testdata/recommended_alert_expressions.txt`;
