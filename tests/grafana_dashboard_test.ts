@@ -195,7 +195,11 @@ Deno.test("the per-region dashboards' stratum and node queries follow the $regio
   for (const file of ["multi-region.json", "per-region.json", "bitcoin-core.json"]) {
     const panelQueries = dashboardQueries(await readDashboard(file))
       .filter((query) => !query.where.startsWith("variable"));
-    for (const { where, expr } of panelQueries.filter((q) => /ckpool|bitcoin_|up\{job="ckpool"/.test(q.expr))) {
+    for (
+      const { where, expr } of panelQueries.filter((q) =>
+        /ckpool|bitcoin_|up\{job="ckpool"/.test(q.expr)
+      )
+    ) {
       assert.match(expr, /region=~"\$region"/, `${file} ${where}`);
     }
   }
