@@ -124,6 +124,36 @@ Deno.test("requiredPermissions() lists the collector's NATS, PostgreSQL and Redi
   );
 });
 
+Deno.test("requiredPermissions() adds the collector's nats_monitor address, defaults filled in", () => {
+  const config = validateConfig("collector", {
+    nats_url: "nats://hub:4222",
+    postgres: { url: "postgres://u:p@db:5432/tbg" },
+    redis: { url: "redis://cache:6379" },
+    nats_monitor: { url: "http://hub:8222" },
+  }, "c.json");
+  assert.deepEqual(config.nats_monitor, {
+    url: "http://hub:8222",
+    poll_ms: 15_000,
+    timeout_ms: 2_000,
+  });
+  assert.deepEqual(
+    requiredPermissions("collector", config, { configPath: "/etc/c.json" }).net,
+    ["127.0.0.1:9101", "hub:4222", "db:5432", "cache:6379", "hub:8222"],
+  );
+  for (const url of ["nats://hub:8222", "http://hub", "http://hub:8222/varz", ""]) {
+    assert.throws(
+      () =>
+        validateConfig("collector", {
+          postgres: { url: "postgres://u:p@db:5432/tbg" },
+          redis: { url: "redis://cache:6379" },
+          nats_monitor: { url },
+        }, "c.json"),
+      /nats_monitor\.url/,
+      url,
+    );
+  }
+});
+
 Deno.test("requiredPermissions() grants no event spool when events are off", () => {
   const config = validateConfig("stratum", { ...BASE, events: { enabled: false } }, "s.json");
   const perms = requiredPermissions("stratum", config, { configPath: "s.json", zeromqDir: ZMQ });
