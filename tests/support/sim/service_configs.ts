@@ -136,14 +136,18 @@ export function relayConfig(
  * @param postgresUrl PostgreSQL URL.
  * @param redisUrl Redis URL.
  * @param metricsPort Its metrics port.
+ * @param natsMonitorUrl The hub's monitoring URL, exported as `nats_server_*` and `jetstream_*`;
+ *   none when omitted.
  */
 export function collectorConfig(
   hubUrl: string,
   postgresUrl: string,
   redisUrl: string,
   metricsPort: number,
+  natsMonitorUrl?: string,
 ): Record<string, unknown> {
   return {
+    ...(natsMonitorUrl === undefined ? {} : { nats_monitor: { url: natsMonitorUrl } }),
     nats_url: hubUrl,
     postgres: { url: postgresUrl },
     redis: { url: redisUrl },

@@ -59,9 +59,11 @@ Deno.test("the collector's config passes the collector loader", () => {
       "postgres://postgres@127.0.0.1:5432/tbg",
       "redis://127.0.0.1:6379",
       9101,
+      "http://127.0.0.1:8222",
     ),
     "collector.json",
   );
   assert.equal(config.stream, "MINING_EVENTS");
+  assert.equal(config.nats_monitor?.url, "http://127.0.0.1:8222");
   assert.equal(config.migrate_on_start, true);
 });

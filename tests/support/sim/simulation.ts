@@ -216,9 +216,16 @@ export async function startSimulation(options: StartSimulationOptions = {}): Pro
     progress(`postgresql    ${pg.url}`);
 
     const collectorPath = `${dir}/collector.json`;
+    const collectorMetricsPort = pickFreePort();
     await writeJson(
       collectorPath,
-      collectorConfig(topology.hub.url, pg.url, redis.url, pickFreePort()),
+      collectorConfig(
+        topology.hub.url,
+        pg.url,
+        redis.url,
+        collectorMetricsPort,
+        topology.hub.monitorUrl,
+      ),
     );
     const collector = await startServiceProcess({
       kind: "collector",
@@ -226,7 +233,9 @@ export async function startSimulation(options: StartSimulationOptions = {}): Pro
       configPath: collectorPath,
     });
     stops.push(() => collector.running ? collector.stop() : Promise.resolve());
-    progress(`collector     on the hub, migrations applied`);
+    progress(
+      `collector     on the hub, migrations applied  http://127.0.0.1:${collectorMetricsPort}/metrics`,
+    );
 
     const primaryNode = mesh.node(PRIMARY_REGION);
     const primary = await startRegionService(
