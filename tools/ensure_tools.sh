@@ -17,6 +17,7 @@ jq              jq
 initdb          postgresql
 setpriv         util-linux
 promtool        prometheus
+prometheus      prometheus
 systemd-analyze systemd
 openssl         openssl
 nmap            nmap
