@@ -28,7 +28,7 @@ import {
   TransportFailure,
   type ValidateAddressResult,
 } from "./rpc_client.ts";
-import { ObservedBitcoindRpc, type RpcCallObserver } from "./observed_rpc.ts";
+import { ObservedBitcoindRpc, type RpcCallObserver, type RpcCallRecord } from "./observed_rpc.ts";
 
 /** One `btcd[]` config entry. */
 export interface BtcdNodeConfig {
@@ -409,7 +409,7 @@ export class BitcoindPool {
     return () => this.#callObservers.delete(observer);
   }
 
-  #observeCall(record: Parameters<RpcCallObserver>[0]): void {
+  #observeCall(record: RpcCallRecord): void {
     for (const observer of this.#callObservers) {
       try {
         observer(record);

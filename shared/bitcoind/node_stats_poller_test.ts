@@ -117,6 +117,8 @@ Deno.test("NodeStatsPoller.stop() aborts a poll stuck on a hanging node", async 
     healthCheckIntervalMs: QUIET_HEALTH_MS,
   });
   const failures: unknown[] = [];
+  const calls: RpcCallRecord[] = [];
+  pool.onRpcCall((record) => calls.push(record));
   const poller = new NodeStatsPoller({
     pool,
     intervalMs: 60_000,
@@ -134,6 +136,11 @@ Deno.test("NodeStatsPoller.stop() aborts a poll stuck on a hanging node", async 
     assert.ok(canned.requests.some((r) => r.method === "getmempoolinfo"));
     await poller.stop();
     assert.deepEqual(failures, [], "an abort on stop is not a failure");
+    assert.deepEqual(
+      calls.filter((c) => c.method === "getmempoolinfo"),
+      [],
+      "nor a timed call of the node",
+    );
   } finally {
     await pool.stop();
     await canned.close();

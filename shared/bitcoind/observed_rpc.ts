@@ -17,7 +17,10 @@ export interface RpcCallRecord {
   readonly ok: boolean;
 }
 
-/** Receives every finished call; runs on the caller's path, so it must be cheap and not throw. */
+/**
+ * Receives every finished call (except those its caller aborted); runs on the caller's path, so
+ * it must be cheap and not throw.
+ */
 export type RpcCallObserver = (record: RpcCallRecord) => void;
 
 /** A {@link BitcoindRpc} whose every call is reported to an observer. */
@@ -47,7 +50,10 @@ export class ObservedBitcoindRpc extends BitcoindRpc {
       ok = true;
       return result;
     } finally {
-      this.#observe({ method, durationMs: performance.now() - startedAt, ok });
+      // A call its caller aborted (shutdown) says nothing about the node: not reported.
+      if (options.signal?.aborted !== true) {
+        this.#observe({ method, durationMs: performance.now() - startedAt, ok });
+      }
     }
   }
 }
