@@ -9,6 +9,11 @@
  *
  *   deno task dr:drill [--miners-per-region 2] [--hashrate 8000] [--after-backup-s 15]
  *                      [--outage-s 10] [--archive-timeout-s 5] [--independent-after-ms 5000]
+ *                      [--wal-tail-ms MS]
+ *
+ * `--wal-tail-ms` forces a WAL switch, waits until it is archived, and lets that many ms of
+ * commits follow before the loss, so the WAL-level gap JetStream fills is known rather than left
+ * to where `archive_timeout` happened to fall.
  *
  * Exit codes: 0 every verdict passed and every event ended exactly once, 1 otherwise (or a step
  * failed), 2 usage.
@@ -20,7 +25,7 @@ import { runDrill } from "./dr/drill.ts";
 import { drillPassed, formatDrillReport } from "./dr/drill_report.ts";
 
 const USAGE = "usage: deno task dr:drill [--miners-per-region 2] [--hashrate 8000] " +
-  "[--after-backup-s 15] [--outage-s 10] [--archive-timeout-s 5] [--independent-after-ms 5000]";
+  "[--after-backup-s 15] [--outage-s 10] [--archive-timeout-s 5] [--independent-after-ms 5000] [--wal-tail-ms MS]";
 
 const encoder = new TextEncoder();
 const say = (text: string) => Deno.stdout.writeSync(encoder.encode(`${text}\n`));
@@ -55,6 +60,7 @@ async function main(): Promise<number> {
         "outage-s": { type: "string" },
         "archive-timeout-s": { type: "string" },
         "independent-after-ms": { type: "string" },
+        "wal-tail-ms": { type: "string" },
         help: { type: "boolean" },
       },
       strict: true,
@@ -70,6 +76,9 @@ async function main(): Promise<number> {
       outageS: numberOption(values, "outage-s", 10, false),
       archiveTimeoutS: Math.max(1, numberOption(values, "archive-timeout-s", 5, true)),
       independentAfterMs: Math.max(1, numberOption(values, "independent-after-ms", 5_000, true)),
+      ...(values["wal-tail-ms"] === undefined
+        ? {}
+        : { walTailMs: numberOption(values, "wal-tail-ms", 0, true) }),
     };
   } catch (error) {
     say(`${error instanceof Error ? error.message : String(error)}\n${USAGE}`);

@@ -36,6 +36,8 @@ export interface BackupDirs {
 /** Makes the backup directories under `root`. */
 export async function makeBackupDirs(root: string): Promise<BackupDirs> {
   const dirs = { root, wal: `${root}/wal`, base: `${root}/base`, redis: `${root}/redis` };
+  // The server's OS user (postgres, when we are root) must reach the WAL archive inside.
+  await Deno.chmod(root, 0o711);
   for (const dir of [dirs.wal, dirs.base, dirs.redis]) await Deno.mkdir(dir, { mode: 0o700 });
   return dirs;
 }

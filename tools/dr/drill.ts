@@ -69,6 +69,12 @@ export interface DrillOptions {
   readonly outageS?: number;
   /** PostgreSQL `archive_timeout`, seconds (default 5; production runs 60). */
   readonly archiveTimeoutS?: number;
+  /**
+   * Force a WAL switch (what `archive_timeout` does periodically), wait until that segment is
+   * archived, and let this many ms of commits follow before the loss: a known WAL gap for
+   * JetStream to fill. Default: none (the gap is whatever `archive_timeout` left).
+   */
+  readonly walTailMs?: number;
   /** Relays go independent after this long without the primary (default 5,000 ms). */
   readonly independentAfterMs?: number;
   /** Progress lines. */
@@ -164,6 +170,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
       return total >= warmup && live.plan.regions.every((r) => rows.some((x) => x.region === r));
     }, 2 * WAIT_MS);
 
+    const eventsAtBase = (await eventIds(live.sql)).length;
     const baseAt = Date.now();
     const base = await takeBaseBackup(live.postgres, dirs);
     log(`base backup ${base} (${formatDuration(Date.now() - baseAt)})`);
@@ -171,6 +178,17 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
     const snapshot = await takeRedisSnapshot(live.redisUrl, dirs);
     log(`Redis snapshot ${snapshot}`);
     await delay((options.afterBackupS ?? 15) * 1_000);
+    if (options.walTailMs !== undefined) {
+      const [switched] = await live.sql<{ segment: string }[]>`
+        SELECT pg_walfile_name(pg_switch_wal()) AS segment`;
+      const segment = switched?.segment ?? "";
+      await waitUntil(`WAL segment ${segment} archived`, async () => {
+        const { lastArchivedWal } = await archiverStatus(live.sql);
+        return lastArchivedWal !== null && lastArchivedWal >= segment;
+      }, WAIT_MS);
+      log(`WAL switched and ${segment} archived; ${options.walTailMs} ms of commits follow`);
+      await delay(options.walTailMs);
+    }
 
     const archiver = await archiverStatus(live.sql);
     const idsAtLoss = await eventIds(live.sql);
@@ -218,6 +236,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
     await delay(Math.max(0, (options.outageS ?? 10) * 1_000 - (Date.now() - t0)));
 
     // Recovery.
+    const restoreStartMs = Date.now() - t0;
     log("RESTORE: PostgreSQL from the base backup + archived WAL");
     restoredPg = await restorePostgres(
       base,
@@ -308,11 +327,13 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
       },
       rto_pipeline: {
         ms: pipelineMs,
-        detail: `PostgreSQL + Redis restored, ${plan.toReplay} messages replayed from JetStream`,
+        detail: `restore began ${formatDuration(restoreStartMs)} after the loss; ` +
+          `${plan.toReplay} messages replayed from JetStream`,
       },
       rto_primary: {
         ms: primaryMs,
-        detail: "data and services; Bitcoin Core's sync (the seed's 24–48 h) not drilled",
+        detail: `restore began ${formatDuration(restoreStartMs)} after the loss; ` +
+          "Bitcoin Core's sync (the seed's 24–48 h) not drilled",
       },
       rto_bitcoin: { ms: null, detail: "not drilled: the simulation's node is not lost" },
       rpo_postgres: {
@@ -336,7 +357,9 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
         measured,
         exactness,
         replay: plan,
+        eventsAtBase,
         eventsAtLoss: idsAtLoss.length,
+        restoredEvents: restored.size,
         walLostEvents,
         survivors: survivorTally,
         lostPool: lostTally,

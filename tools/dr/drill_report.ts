@@ -24,6 +24,10 @@ export interface DrillReport {
   readonly exactness: ExactnessReport;
   /** The consumer re-creation. */
   readonly replay: ReplayPlan;
+  /** Events PostgreSQL held when the base backup began. */
+  readonly eventsAtBase: number;
+  /** Events the recovered PostgreSQL held (base backup plus WAL), before the replay. */
+  readonly restoredEvents: number;
   /** Events PostgreSQL held just before the loss. */
   readonly eventsAtLoss: number;
   /** Of those, events the base backup plus WAL did not bring back (JetStream replayed them). */
@@ -58,9 +62,9 @@ export function formatDrillReport(report: DrillReport, exactLines: readonly stri
     "",
     "== exactly once ==",
     ...exactLines,
-    `PostgreSQL at the loss: ${report.eventsAtLoss} events; base backup + WAL brought back ` +
-    `${report.eventsAtLoss - report.walLostEvents}, JetStream replayed the other ` +
-    `${report.walLostEvents} and the outage's events`,
+    `PostgreSQL: ${report.eventsAtBase} events at the base backup, ${report.eventsAtLoss} at the ` +
+    `loss; base backup + WAL brought back ${report.restoredEvents}; JetStream replayed the ` +
+    `other ${report.walLostEvents} and the outage's events`,
     `replay: consumer restarted at stream sequence ${report.replay.start} ` +
     `(restored database held up to ${report.replay.maxHeld ?? "none"})`,
     `miners of the relays and the restored primary: ${survivorsOk} of ${report.survivors.length} ` +
