@@ -21,7 +21,7 @@ import {
 import { POSTGRES_CLIENT_ENV, sandboxProcessEnv } from "@tbg/shared/service";
 import { connectOnce } from "./nats_provision.ts";
 import { redactUrl } from "./migrate.ts";
-import { applyReplay, describeReplay, planReplay } from "./dr/replay.ts";
+import { applyReplay, describeReplay, planReplay, waitingMessage } from "./dr/replay.ts";
 
 const USAGE = "usage: dr_replay.ts --nats-url URL --postgres-url URL [--stream MINING_EVENTS] " +
   "[--durable event-pipeline] [--region-filter REGION] [--dry-run]";
@@ -98,6 +98,7 @@ export async function main(args: readonly string[]): Promise<number> {
     });
     say(Deno.stdout, describeReplay(plan));
     if (values["dry-run"]) {
+      if (plan.waiting > 0) say(Deno.stdout, `warning: ${waitingMessage(plan)}`);
       say(Deno.stdout, "dry run: nothing changed");
     } else {
       await applyReplay(jsm, plan);

@@ -47,6 +47,8 @@ export interface ReplayPlan extends ReplayTarget {
   readonly toReplay: number;
   /** The existing consumer's acknowledged floor, or null when it does not exist. */
   readonly ackFloor: number | null;
+  /** Pull requests waiting on the existing consumer (a collector still running). */
+  readonly waiting: number;
 }
 
 function isApiError(error: unknown, code: number): boolean {
@@ -61,8 +63,7 @@ function isApiError(error: unknown, code: number): boolean {
  * @param jsm The hub's JetStream manager.
  * @param target Stream, durable, filter, region.
  * @returns The plan; nothing is changed.
- * @throws {Error} If the stream does not exist, or the consumer exists and a client is pulling
- *   from it (stop the collectors first).
+ * @throws {Error} If the stream does not exist.
  */
 export async function planReplay(
   sql: postgres.Sql,
@@ -94,15 +95,11 @@ export async function planReplay(
     throw error;
   }
   let ackFloor: number | null = null;
+  let waiting = 0;
   try {
     const info = await jsm.consumers.info(target.stream, target.durable);
-    if (info.num_waiting > 0) {
-      throw new Error(
-        `Cannot re-create consumer "${target.durable}": ${info.num_waiting} pull request(s) ` +
-          "are waiting on it; stop every collector using it first",
-      );
-    }
     ackFloor = info.ack_floor.stream_seq;
+    waiting = info.num_waiting;
   } catch (error) {
     if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
   }
@@ -114,6 +111,7 @@ export async function planReplay(
     streamLastSeq,
     toReplay: Math.max(0, streamLastSeq - start + 1),
     ackFloor,
+    waiting,
   };
 }
 
@@ -123,14 +121,22 @@ export async function planReplay(
  *
  * @param jsm The hub's JetStream manager.
  * @param plan From {@link planReplay}.
+ * @throws {Error} If a client was pulling from the consumer (stop the collectors first).
  */
 export async function applyReplay(jsm: JetStreamManager, plan: ReplayPlan): Promise<void> {
+  if (plan.waiting > 0) throw new Error(waitingMessage(plan));
   if (plan.ackFloor !== null) await jsm.consumers.delete(plan.stream, plan.durable);
   await jsm.consumers.add(plan.stream, {
     ...consumerConfig(plan.durable, plan.filter),
     deliver_policy: DeliverPolicy.StartSequence,
     opt_start_seq: plan.start,
   });
+}
+
+/** Why a plan with pull requests waiting cannot be applied. */
+export function waitingMessage(plan: ReplayPlan): string {
+  return `Cannot re-create consumer "${plan.durable}": ${plan.waiting} pull request(s) are ` +
+    "waiting on it; stop every collector using it first";
 }
 
 /** One line saying what the plan does. */
