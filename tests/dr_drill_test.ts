@@ -6,7 +6,7 @@
  * database holds more than the base backup (archived WAL was replayed) and less than at the loss
  * (the WAL gap JetStream filled); the consumer restarts no later than right after the restored
  * database's last sequence and below what it had acknowledged; every RTO/RPO row the drill
- * exercises is measured and printed with a verdict; relay miners were never dropped; the miners of
+ * exercises is measured and printed with a verdict; relay miners were never dropped and their events went to the edge streams; the miners of
  * the relays and of the restored primary have one share event per answer.
  *
  * The verdicts' targets are the seed's minutes and hours; the figures of a full-size run are the
@@ -83,6 +83,9 @@ Deno.test({
       assert.match(row ?? "", /(PASS|FAIL) {2,}\S/, `${objective.id} printed with a verdict`);
     }
     assert.equal(drill.relayMinersDropped, 0);
+    for (const [region, stored] of Object.entries(drill.edgeEventsDuringOutage)) {
+      assert.ok(stored > 0, `${region}: events stored at the edge while the primary was lost`);
+    }
     for (const miner of drill.survivors) {
       assert.equal(miner.persisted, miner.answered, `${miner.worker}: share events vs answers`);
     }

@@ -364,6 +364,9 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
         survivors: survivorTally,
         lostPool: lostTally,
         relayMinersDropped,
+        edgeEventsDuringOutage: Object.fromEntries(
+          relays.map((region, i) => [region, edgeNow[i]! - edgeBefore[i]!]),
+        ),
         exitCodes: stopReport.exitCodes,
       },
       exactLines: describeExactness(exactness),

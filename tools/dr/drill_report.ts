@@ -38,6 +38,8 @@ export interface DrillReport {
   readonly lostPool: readonly MinerTally[];
   /** Relay miners the pools dropped during the drill (0: served throughout). */
   readonly relayMinersDropped: number;
+  /** Events each relay stored in its leaf's edge stream between the loss and the restore. */
+  readonly edgeEventsDuringOutage: Readonly<Record<string, number>>;
   /** Exit codes of the services at the end. */
   readonly exitCodes: Readonly<Record<string, number | null>>;
 }
@@ -73,7 +75,10 @@ export function formatDrillReport(report: DrillReport, exactLines: readonly stri
       report.lostPool.reduce((s, m) => s + m.answered, 0)
     } answers, ${lostByPool} ` +
     "never published (in the pool's memory or spool when it died)",
-    `relay miners dropped during the drill: ${report.relayMinersDropped}`,
+    `relay miners dropped during the drill: ${report.relayMinersDropped}; events at the edge ` +
+    `during the outage: ${
+      Object.entries(report.edgeEventsDuringOutage).map(([r, n]) => `${r} +${n}`).join(", ")
+    }`,
     `service exit codes: ${
       Object.entries(report.exitCodes).map(([name, code]) => `${name} ${code ?? "-"}`).join(", ")
     }`,
