@@ -88,6 +88,8 @@ export interface DrillOutcome {
 }
 
 const WAIT_MS = 60_000;
+/** Time without a new hub message before the audit (longer than the slowest leaf link). */
+const QUIET_MS = 1_500;
 
 async function eventIds(sql: postgres.Sql): Promise<string[]> {
   const rows = await sql<{ id: string }[]>`SELECT event_id::text AS id FROM mining_events`;
@@ -304,13 +306,23 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
     // Everyone stops; the pipeline drains; the audit.
     const survivors: { miner: MinerProcess; counts: { answered: number } }[] = [];
     for (const region of live.plan.regions) survivors.push(...await live.stopMiners(region));
-    await waitUntil("the collector to drain the stream", async () => {
-      const [info, stream] = await Promise.all([
+    // Quiet: every edge event sourced into the hub (the leaves' links add 80–180 ms), the
+    // collector has acknowledged all of it, and nothing new came for a while.
+    let lastSeq = -1;
+    let quietSince = Date.now();
+    await waitUntil("the pipeline to drain and stay quiet", async () => {
+      const [info, stream, edges, hubs] = await Promise.all([
         jsm.consumers.info(MINING_EVENTS_STREAM_NAME, EVENT_PIPELINE_DURABLE),
         jsm.streams.info(MINING_EVENTS_STREAM_NAME),
+        Promise.all(relays.map((region) => live.edgeStreamCount(region))),
+        Promise.all(relays.map((region) => live.hubStreamCount(region))),
       ]);
-      return info.num_pending === 0 && info.num_ack_pending === 0 &&
-        info.ack_floor.stream_seq >= stream.state.last_seq;
+      const last = stream.state.last_seq;
+      if (last !== lastSeq) quietSince = Date.now();
+      lastSeq = last;
+      return edges.every((n, i) => n === hubs[i]) && info.num_pending === 0 &&
+        info.num_ack_pending === 0 && info.ack_floor.stream_seq >= last &&
+        Date.now() - quietSince >= QUIET_MS;
     }, WAIT_MS);
     await waitRedisCaughtUp(sql, restoredRedis.server.url).catch((error: unknown) => {
       log(`warning: ${(error as Error).message}`); // the audit below reports the difference
