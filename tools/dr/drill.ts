@@ -36,7 +36,7 @@ import {
   waitMoreShares,
   waitUntil,
 } from "../../tests/support/sim/sim_checks.ts";
-import { PRIMARY_REGION } from "../../tests/support/sim/sim_options.ts";
+import { PRIMARY_REGION, type RelayRegionSpec } from "../../tests/support/sim/sim_options.ts";
 import { type Simulation, startSimulation } from "../../tests/support/sim/simulation.ts";
 import {
   archiverStatus,
@@ -57,6 +57,8 @@ import { applyReplay, describeReplay, planReplay } from "./replay.ts";
 
 /** Options of {@link runDrill}; every field has a default. */
 export interface DrillOptions {
+  /** Relay regions (default the simulation's: US-East and Asia). */
+  readonly relays?: readonly RelayRegionSpec[];
   /** CPU miners per region (default 2). */
   readonly minersPerRegion?: number;
   /** Hash rate cap of each miner, H/s (default 8,000). */
@@ -152,6 +154,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
   try {
     const dirs = await makeBackupDirs(work);
     sim = await startSimulation({
+      ...(options.relays === undefined ? {} : { relays: options.relays }),
       minersPerRegion: options.minersPerRegion ?? 2,
       minerHashrate: options.minerHashrate ?? 8_000,
       independentAfterMs: options.independentAfterMs ?? 5_000,
@@ -239,23 +242,25 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
 
     // Recovery.
     const restoreStartMs = Date.now() - t0;
-    log("RESTORE: PostgreSQL from the base backup + archived WAL");
-    restoredPg = await restorePostgres(
-      base,
-      dirs,
-      live.postgres.port,
-      live.postgres.database,
-      archiveTimeoutS,
-    );
-    sql = postgres(restoredPg.server.url, { max: 2, onnotice: () => {} });
+    log("RESTORE: PostgreSQL from the base backup + archived WAL, Redis from its snapshot");
+    // Both at once (separate servers); each handle is kept as soon as it exists, for the cleanup.
+    const [pgOutcome, redisOutcome] = await Promise.allSettled([
+      restorePostgres(base, dirs, live.postgres.port, live.postgres.database, archiveTimeoutS)
+        .then((done) => (restoredPg = done)),
+      restoreRedis(snapshot, dirs, live.redis.port).then((done) => (restoredRedis = done)),
+    ]);
+    if (pgOutcome.status === "rejected") throw pgOutcome.reason;
+    if (redisOutcome.status === "rejected") throw redisOutcome.reason;
+    const pgRestored = pgOutcome.value;
+    const redisRestored = redisOutcome.value;
+    sql = postgres(pgRestored.server.url, { max: 2, onnotice: () => {} });
     const restored = new Set(await eventIds(sql));
     const walLostEvents = idsAtLoss.filter((id) => !restored.has(id)).length;
-    const replayedTo = restoredPg.lastReplayedAt?.getTime() ?? baseAt;
+    const replayedTo = pgRestored.lastReplayedAt?.getTime() ?? baseAt;
     log(
       `PostgreSQL recovered to ${new Date(replayedTo).toISOString()}: ${restored.size} events ` +
         `(${walLostEvents} of those stored at the loss are missing)`,
     );
-    restoredRedis = await restoreRedis(snapshot, dirs, live.redis.port);
     log(`Redis loaded from ${snapshot}`);
     const jsm = await jetstreamManager(live.hub);
     const plan = await planReplay(sql, jsm, {
@@ -266,16 +271,15 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
     await applyReplay(jsm, plan);
     log(`replay: ${describeReplay(plan)}`);
     const gapEnd = (await jsm.streams.info(MINING_EVENTS_STREAM_NAME)).state.last_seq;
-    await live.collector.start();
-    log("collector started");
+    const received = await Promise.all(relays.map((region) => templatesReceived(live, region)));
+    // Both start at once, as their units do on the new host.
+    await Promise.all([live.collector.start(), primary.service.start()]);
+    log("collector and primary pool started");
     const pipelineCaughtUp = waitUntil("the collector to replay the gap", async () => {
       const info = await jsm.consumers.info(MINING_EVENTS_STREAM_NAME, EVENT_PIPELINE_DURABLE);
       return info.ack_floor.stream_seq >= gapEnd;
     }, 2 * WAIT_MS).then(() => Date.now() - t0);
-
-    const received = await Promise.all(relays.map((region) => templatesReceived(live, region)));
-    await primary.service.start();
-    log("primary pool started");
+    pipelineCaughtUp.catch(() => {}); // awaited below; a failure must not go unhandled meanwhile
     const backMs = await Promise.all(relays.map(async (region, i) => {
       await waitUntil(
         `${region} back on the primary's templates`,
@@ -304,8 +308,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
     );
 
     // Everyone stops; the pipeline drains; the audit.
-    const survivors: { miner: MinerProcess; counts: { answered: number } }[] = [];
-    for (const region of live.plan.regions) survivors.push(...await live.stopMiners(region));
+    const survivors = (await Promise.all(live.plan.regions.map((r) => live.stopMiners(r)))).flat();
     // Quiet: every edge event sourced into the hub (the leaves' links add 80–180 ms), the
     // collector has acknowledged all of it, and nothing new came for a while.
     let lastSeq = -1;
@@ -324,10 +327,10 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
         info.num_ack_pending === 0 && info.ack_floor.stream_seq >= last &&
         Date.now() - quietSince >= QUIET_MS;
     }, WAIT_MS);
-    await waitRedisCaughtUp(sql, restoredRedis.server.url).catch((error: unknown) => {
+    await waitRedisCaughtUp(sql, redisRestored.server.url).catch((error: unknown) => {
       log(`warning: ${(error as Error).message}`); // the audit below reports the difference
     });
-    const exactness = await auditExactlyOnce(live.hub, sql, restoredRedis.server.url);
+    const exactness = await auditExactlyOnce(live.hub, sql, redisRestored.server.url);
     const survivorTally = await tally(sql, survivors);
     const lostTally = await tally(sql, lostPoolMiners);
     const relayMinersDropped = relayMiners.filter((m) => m.disconnected).length;
@@ -362,7 +365,16 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
         detail: `${exactness.missing.length} published events missing after the replay`,
       },
     };
-    const stopReport = await live.stop();
+    // Services stop together (each drains on SIGTERM); their exit codes say whether they were well.
+    const exitCodes: Record<string, number | null> = {};
+    const stopService = async (service: typeof live.collector) => {
+      exitCodes[service.name] = service.running ? await service.stop() : null;
+    };
+    await Promise.all([
+      ...live.services.map((s) => stopService(s.service)),
+      stopService(live.collector),
+    ]);
+    await live.stop();
     sim = undefined;
     return {
       report: {
@@ -379,7 +391,7 @@ export async function runDrill(options: DrillOptions = {}): Promise<DrillOutcome
         edgeEventsDuringOutage: Object.fromEntries(
           relays.map((region, i) => [region, edgeNow[i]! - edgeBefore[i]!]),
         ),
-        exitCodes: stopReport.exitCodes,
+        exitCodes,
       },
       exactLines: describeExactness(exactness),
     };
