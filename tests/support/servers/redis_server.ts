@@ -10,6 +10,14 @@ export interface RedisServerOptions {
    * write, as an outage test needs. Default off: nothing is persisted.
    */
   readonly persistent?: boolean;
+  /** Fixed port (e.g. a server restored in place of a lost one); default a free loopback port. */
+  readonly port?: number;
+  /**
+   * An existing directory to run in (e.g. one holding a restored `dump.rdb`, which the server
+   * loads at start); the caller owns it and {@link RedisServerHandle.stop} leaves it. Default a
+   * fresh temporary directory, deleted at stop.
+   */
+  readonly dir?: string;
 }
 
 /** A running redis-server. */
@@ -18,6 +26,8 @@ export interface RedisServerHandle {
   readonly port: number;
   /** Process id of the current server process (benchmarks read its CPU time). */
   readonly pid: number;
+  /** The server's data directory (`--dir`): where its RDB and append-only files go. */
+  readonly dir: string;
   /** Sends a signal to the server (default SIGKILL); no-op once it has exited. */
   kill(signal?: Deno.Signal): void;
   /** Stops the server if still running and starts it again on the same port and directory. */
@@ -130,19 +140,24 @@ export async function startRedisServer(
   options: RedisServerOptions = {},
 ): Promise<RedisServerHandle> {
   const persistent = options.persistent ?? false;
-  const port = pickFreePort();
-  const dir = await Deno.makeTempDir({ prefix: "tbg-redis-" });
+  const port = options.port ?? pickFreePort();
+  const ownsDir = options.dir === undefined;
+  const dir = options.dir ?? await Deno.makeTempDir({ prefix: "tbg-redis-" });
+  const removeDir = async () => {
+    if (ownsDir) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
   let current: RunningRedis;
   try {
     current = spawn(port, dir, persistent);
     await waitReady(current, port);
   } catch (error) {
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await removeDir();
     throw error;
   }
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    dir,
     get pid() {
       return current.child.pid;
     },
@@ -161,7 +176,7 @@ export async function startRedisServer(
     },
     async stop() {
       await terminate(current, "SIGTERM");
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      await removeDir();
     },
   };
 }

@@ -61,6 +61,10 @@ export interface RegionService {
   readonly healthUrl: string;
   /** The region's devnet node. */
   readonly node: NodeEndpoint;
+  /** The service's event spool directory. */
+  readonly spoolDir: string;
+  /** Where the service keeps the blocks it finds. */
+  readonly blocksDir: string;
 }
 
 /** A running simulation. */
@@ -70,6 +74,10 @@ export interface Simulation {
   readonly mesh: DevnetMeshProcess;
   readonly postgresUrl: string;
   readonly redisUrl: string;
+  /** The pipeline's PostgreSQL server (disaster drills kill it and restore in its place). */
+  readonly postgres: PostgresServerHandle;
+  /** The pipeline's Redis server. */
+  readonly redis: RedisServerHandle;
   /** Queries on the pipeline's PostgreSQL. */
   readonly sql: postgres.Sql;
   /** A connection to the hub (reconnects after a hub restart). */
@@ -113,6 +121,8 @@ export interface StopReport {
 export interface StartSimulationOptions extends SimOptions {
   /** Called with a line as each part comes up. */
   readonly onProgress?: (line: string) => void;
+  /** Extra PostgreSQL server settings, e.g. WAL archiving for a disaster-recovery drill. */
+  readonly postgresSettings?: Readonly<Record<string, string>>;
 }
 
 const ADDRESS_SEEDS_PER_REGION = 100;
@@ -151,6 +161,8 @@ async function startRegionService(
     metricsUrl: `${base}/metrics`,
     healthUrl: `${base}/health`,
     node,
+    spoolDir: placement.spoolDir,
+    blocksDir: placement.blocksDir,
   };
 }
 
@@ -197,7 +209,10 @@ export async function startSimulation(options: StartSimulationOptions = {}): Pro
         links: [...relayLinks, ...crossLinks],
       }).then((m) => (stops.push(() => m.stop()), m)),
       startRedisServer().then((r: RedisServerHandle) => (stops.push(() => r.stop()), r)),
-      startPostgres({ database: "tbg_sim" }).then((
+      startPostgres({
+        database: "tbg_sim",
+        ...(options.postgresSettings === undefined ? {} : { settings: options.postgresSettings }),
+      }).then((
         p: PostgresServerHandle,
       ) => (stops.push(() => p.stop()), p)),
     ]);
@@ -348,6 +363,8 @@ export async function startSimulation(options: StartSimulationOptions = {}): Pro
       mesh,
       postgresUrl: pg.url,
       redisUrl: redis.url,
+      postgres: pg,
+      redis,
       sql,
       hub,
       collector,
