@@ -3,6 +3,7 @@ import type { CollectorConfig, Equals } from "./config_types.ts";
 import {
   boolean,
   defaultedSection,
+  intInRange,
   nonEmptyString,
   optional,
   positiveInt,
@@ -70,6 +71,13 @@ function buildSchema() {
       boolean(),
       false,
       "Apply pending SQL migrations before consuming.",
+    ),
+    retention_days: withDefault(
+      intInRange(2, 36_500),
+      7,
+      "Days of raw events (mining_events) kept; older daily partitions are dropped every 6 h. " +
+        "worker_hourly, miners and blocks are kept. At least 2: an event can arrive 48 h after " +
+        "its timestamp (24 h in an edge stream, 24 h in the hub's) and must find its stored row.",
     ),
     logdir: optional(
       nonEmptyString("a directory path"),
