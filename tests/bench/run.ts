@@ -13,7 +13,9 @@
  *                                                    are the defaults: 10 minutes)
  *   STORAGE_GROWTH_EVENTS=1000000 deno task bench --only storage_growth
  *                                                    bytes per event in PostgreSQL and JetStream
- *                                                    over that many events (default 300,000)
+ *                                                    over that many events (default 300,000);
+ *                                                    STORAGE_GROWTH_WAL_COMPRESSION=lz4 sets
+ *                                                    PostgreSQL's wal_compression for the run
  *   deno task bench --only submit_throughput --profile
  *                                                    run the pool under --inspect, CPU-profile it
  *                                                    over each measured window (profile files go

@@ -12,6 +12,8 @@
  * - JetStream: the stream's `state.bytes / state.messages` (what `max_bytes` counts) and the
  *   file store's size on disk (sum of the files under the store directory) per message.
  *
+ * STORAGE_GROWTH_WAL_COMPRESSION=lz4 (or pglz, zstd) measures the WAL with that `wal_compression`.
+ *
  * The extrapolations: a day at 10,000 events/s is 864 million events; the hub stream's 10 GiB
  * `max_bytes` holds `max_bytes / (bytes per message × 10,000)` seconds of events.
  *
@@ -45,6 +47,21 @@ function eventCount(): number {
     );
   }
   return n;
+}
+
+/** Values of PostgreSQL's `wal_compression` (15) that STORAGE_GROWTH_WAL_COMPRESSION accepts. */
+const WAL_COMPRESSION = ["off", "pglz", "lz4", "zstd"] as const;
+
+/** `wal_compression` to run with (STORAGE_GROWTH_WAL_COMPRESSION; the server default, off). */
+function walCompression(): (typeof WAL_COMPRESSION)[number] {
+  const raw = Deno.env.get("STORAGE_GROWTH_WAL_COMPRESSION") ?? "off";
+  const found = WAL_COMPRESSION.find((v) => v === raw);
+  if (found === undefined) {
+    throw new RangeError(
+      `STORAGE_GROWTH_WAL_COMPRESSION expects one of ${WAL_COMPRESSION.join(", ")}, got "${raw}"`,
+    );
+  }
+  return found;
 }
 
 /** Bytes of the regular files under `dir`, recursively (bounded depth; the store is shallow). */
@@ -124,9 +141,13 @@ export const storageGrowth: Scenario = {
   async run(context: BenchContext): Promise<RunResult> {
     const loadAvg = await loadAverage1m();
     const events = eventCount();
+    const compression = walCompression();
     return await withPipelineServers(async (servers) => {
       const sql = postgres(servers.postgres.url, { max: 1, onnotice: () => {} });
       try {
+        // Set before the collector connects; a reload reaches every backend.
+        await sql.unsafe(`ALTER SYSTEM SET wal_compression = '${compression}'`);
+        await sql`SELECT pg_reload_conf()`;
         const lsn0 = await walLsn(sql);
         const drain = await drainBacklog(context, servers, { events, instances: 1, seed: 1 });
         const [wal] = await sql<{ bytes: string }[]>`
@@ -171,6 +192,8 @@ export const storageGrowth: Scenario = {
             `published ${events} events, ${per(drain.prefill.bytes).toFixed(0)} B of JSON each ` +
             `on average; collector drained ${drain.sustained.perS.toFixed(0)}/s`,
             `mining_events indexes: ${indexNotes.join(", ")}`,
+            `WAL (wal_compression ${compression}, summary upserts included): ` +
+            `${((per(Number(wal?.bytes)) * EVENTS_PER_DAY) / GB).toFixed(0)} GB/day at 10k/s`,
             `worker_hourly: ${pg.hourlyRows} rows, ${hourlyRow.toFixed(0)} B/row; at ` +
             `${SEED_WORKERS.toLocaleString("en-US")} workers that is ` +
             `${((hourlyRow * SEED_WORKERS * 24) / GB).toFixed(2)} GB/day`,
