@@ -180,6 +180,7 @@ class CollectorRuntime implements Collector {
   #abandoned = false;
   #waits = new Set<Delay>();
   #timers: ReturnType<typeof setInterval>[] = [];
+  #upkeepRunning = false;
   #loop: Promise<void> = Promise.resolve();
   #stopped: Promise<void> | undefined;
   #resolveStopped: () => void = () => {};
@@ -706,6 +707,18 @@ class CollectorRuntime implements Collector {
    * background until both worked.
    */
   async #maintainPartitions(): Promise<void> {
+    // A run still retrying (e.g. the lock held by a long query) when the timer fires again is
+    // left to finish: two would only contend for the same lock.
+    if (this.#upkeepRunning) return;
+    this.#upkeepRunning = true;
+    try {
+      await this.#maintainPartitionsOnce();
+    } finally {
+      this.#upkeepRunning = false;
+    }
+  }
+
+  async #maintainPartitionsOnce(): Promise<void> {
     const backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000 });
     let ensured = false;
     while (!this.#stopping) {
