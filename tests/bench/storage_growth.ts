@@ -114,9 +114,22 @@ async function postgresSizes(sql: postgres.Sql): Promise<PostgresSizes> {
   };
 }
 
-async function walLsn(sql: postgres.Sql): Promise<string> {
-  const [row] = await sql<{ lsn: string }[]>`SELECT pg_current_wal_lsn()::text AS lsn`;
-  return String(row?.lsn);
+/** The WAL position and the server's WAL counters (pg_stat_wal, all backends). */
+interface WalReading {
+  readonly lsn: string;
+  readonly records: number;
+  readonly fullPageImages: number;
+}
+
+async function walReading(sql: postgres.Sql): Promise<WalReading> {
+  const [row] = await sql<{ lsn: string; records: string; fpi: string }[]>`
+    SELECT pg_current_wal_lsn()::text AS lsn, wal_records::text AS records, wal_fpi::text AS fpi
+    FROM pg_stat_wal`;
+  return {
+    lsn: String(row?.lsn),
+    records: Number(row?.records),
+    fullPageImages: Number(row?.fpi),
+  };
 }
 
 /** The storage_growth scenario. */
@@ -148,10 +161,17 @@ export const storageGrowth: Scenario = {
         // Set before the collector connects; a reload reaches every backend.
         await sql.unsafe(`ALTER SYSTEM SET wal_compression = '${compression}'`);
         await sql`SELECT pg_reload_conf()`;
-        const lsn0 = await walLsn(sql);
+        const [applied] = await sql<
+          { v: string }[]
+        >`SELECT current_setting('wal_compression') AS v`;
+        if (applied?.v !== compression) {
+          throw new Error(`Cannot set wal_compression: it is ${applied?.v}, not ${compression}`);
+        }
+        const wal0 = await walReading(sql);
         const drain = await drainBacklog(context, servers, { events, instances: 1, seed: 1 });
         const [wal] = await sql<{ bytes: string }[]>`
-          SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), ${lsn0}::pg_lsn)::text AS bytes`;
+          SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), ${wal0.lsn}::pg_lsn)::text AS bytes`;
+        const wal1 = await walReading(sql);
         const pg = await postgresSizes(sql);
         if (pg.rows !== events) {
           throw new Error(`Cannot size storage: ${pg.rows} rows stored, ${events} published`);
@@ -193,7 +213,10 @@ export const storageGrowth: Scenario = {
             `on average; collector drained ${drain.sustained.perS.toFixed(0)}/s`,
             `mining_events indexes: ${indexNotes.join(", ")}`,
             `WAL (wal_compression ${compression}, summary upserts included): ` +
-            `${((per(Number(wal?.bytes)) * EVENTS_PER_DAY) / GB).toFixed(0)} GB/day at 10k/s`,
+            `${((per(Number(wal?.bytes)) * EVENTS_PER_DAY) / GB).toFixed(0)} GB/day at 10k/s; ` +
+            `${per(wal1.records - wal0.records).toFixed(2)} records and ` +
+            `${per(wal1.fullPageImages - wal0.fullPageImages).toFixed(3)} full-page images ` +
+            "per event",
             `worker_hourly: ${pg.hourlyRows} rows, ${hourlyRow.toFixed(0)} B/row; at ` +
             `${SEED_WORKERS.toLocaleString("en-US")} workers that is ` +
             `${((hourlyRow * SEED_WORKERS * 24) / GB).toFixed(2)} GB/day`,
