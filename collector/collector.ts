@@ -183,6 +183,7 @@ class CollectorRuntime implements Collector {
   #abandoned = false;
   #waits = new Set<Delay>();
   #timers: ReturnType<typeof setInterval>[] = [];
+  #upkeepRunning = false;
   #loop: Promise<void> = Promise.resolve();
   #stopped: Promise<void> | undefined;
   #resolveStopped: () => void = () => {};
@@ -715,14 +716,40 @@ class CollectorRuntime implements Collector {
     ]);
   }
 
-  /** Creates the coming days' partitions; on failure retries in the background until it works. */
+  /**
+   * Partition upkeep: creates the coming days' partitions, then drops the days older than
+   * `retention_days`; on failure (including the retention job's lock timeout) retries in the
+   * background until both worked.
+   */
   async #maintainPartitions(): Promise<void> {
+    // A run still retrying (e.g. the lock held by a long query) when the timer fires again is
+    // left to finish: two would only contend for the same lock.
+    if (this.#upkeepRunning) return;
+    this.#upkeepRunning = true;
+    try {
+      await this.#maintainPartitionsOnce();
+    } finally {
+      this.#upkeepRunning = false;
+    }
+  }
+
+  async #maintainPartitionsOnce(): Promise<void> {
     const backoff = new Backoff({ initialMs: 1_000, maxMs: 60_000 });
+    let ensured = false;
     while (!this.#stopping) {
       try {
-        const exists = await this.#pg.ensurePartitions(PARTITION_DAYS_AHEAD);
-        if (!exists) {
-          this.#log.info("tbg_ensure_partitions() not defined; partition upkeep skipped");
+        if (!ensured) {
+          if (!await this.#pg.ensurePartitions(PARTITION_DAYS_AHEAD)) {
+            this.#log.info("tbg_ensure_partitions() not defined; partition upkeep skipped");
+          }
+          ensured = true;
+        }
+        const days = this.#config.retention_days;
+        const dropped = await this.#pg.dropPartitionsOlderThan(days);
+        if (dropped === null) {
+          this.#log.info("tbg_drop_partitions_older_than() not defined; retention skipped");
+        } else if (dropped > 0) {
+          this.#log.info("retention dropped old event partitions", { dropped, days });
         }
         return;
       } catch (error: unknown) {

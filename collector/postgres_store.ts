@@ -65,6 +65,14 @@ const SQLSTATE_DATA_EXCEPTION_CLASS = "22";
 const SQLSTATE_PROGRAM_LIMIT_CLASS = "54";
 const SQLSTATE_UNDEFINED_FUNCTION = "42883";
 
+/**
+ * Longest wait of the retention job for its locks. Dropping a partition takes an ACCESS EXCLUSIVE
+ * lock on `mining_events`, and while the DROP waits for it (behind a long dashboard query, say)
+ * every insert queues behind the DROP; past this the job gives up (SQLSTATE 55P03) and the
+ * collector tries again later, so event writes stall for at most this long.
+ */
+export const RETENTION_LOCK_TIMEOUT_MS = 1_000;
+
 function sqlState(error: unknown): string | undefined {
   if (!(error instanceof Error) || error.name !== "PostgresError") return undefined;
   const code = (error as { code?: unknown }).code;
@@ -266,6 +274,31 @@ export class PostgresStore {
       return true;
     } catch (error: unknown) {
       if (sqlState(error) === SQLSTATE_UNDEFINED_FUNCTION) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Retention: calls `tbg_drop_partitions_older_than(days)` (migration 001), which drops the
+   * daily partitions of `mining_events` that ended more than `days` days ago (under TimescaleDB,
+   * the chunks) and deletes such rows from the DEFAULT partition, with a lock timeout of
+   * {@link RETENTION_LOCK_TIMEOUT_MS}.
+   *
+   * @param days Days of raw events to keep (at least 1).
+   * @returns Partitions (or chunks) dropped, or `null` when the function does not exist.
+   * @throws Any other database error, including a lock timeout (SQLSTATE 55P03); nothing was
+   *   dropped then.
+   */
+  async dropPartitionsOlderThan(days: number): Promise<number | null> {
+    try {
+      return await transaction(this.sql, async (tx) => {
+        await tx.unsafe(`SET LOCAL lock_timeout = ${RETENTION_LOCK_TIMEOUT_MS}`);
+        const [row] = await tx<{ n: number }[]>`
+          SELECT tbg_drop_partitions_older_than(${days}::int) AS n`;
+        return row?.n ?? 0;
+      });
+    } catch (error: unknown) {
+      if (sqlState(error) === SQLSTATE_UNDEFINED_FUNCTION) return null;
       throw error;
     }
   }

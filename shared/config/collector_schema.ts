@@ -92,6 +92,13 @@ function buildSchema() {
       false,
       "Apply pending SQL migrations before consuming.",
     ),
+    retention_days: withDefault(
+      intInRange(2, 36_500),
+      7,
+      "Days of raw events (mining_events) kept; older daily partitions are dropped every 6 h. " +
+        "worker_hourly, miners and blocks are kept. At least 2: an event can arrive 48 h after " +
+        "its timestamp (24 h in an edge stream, 24 h in the hub's) and must find its stored row.",
+    ),
     logdir: optional(
       nonEmptyString("a directory path"),
       "Directory for log files; stderr only when absent.",

@@ -288,6 +288,8 @@ export interface CollectorConfig {
   nats_monitor?: NatsMonitorConfig | undefined;
   /** Apply migrations at start. */
   migrate_on_start: boolean;
+  /** Days of raw events kept in PostgreSQL (older daily partitions are dropped). */
+  retention_days: number;
   /** Log directory; stderr only when unset. */
   logdir?: string | undefined;
 }

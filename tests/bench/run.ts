@@ -11,6 +11,11 @@
  *   REDIS_MEMORY_RATE=10000 REDIS_MEMORY_DURATION_S=600 deno task bench --only redis_memory
  *                                                    Redis memory at a fixed event rate (these
  *                                                    are the defaults: 10 minutes)
+ *   STORAGE_GROWTH_EVENTS=1000000 deno task bench --only storage_growth
+ *                                                    bytes per event in PostgreSQL and JetStream
+ *                                                    over that many events (default 300,000);
+ *                                                    STORAGE_GROWTH_WAL_COMPRESSION=lz4 sets
+ *                                                    PostgreSQL's wal_compression for the run
  *   deno task bench --only submit_throughput --profile
  *                                                    run the pool under --inspect, CPU-profile it
  *                                                    over each measured window (profile files go
@@ -44,6 +49,7 @@ import { readProcFile } from "./proc_stats.ts";
 import { redisMemory } from "./redis_memory.ts";
 import type { BenchContext, Scenario } from "./scenario.ts";
 import { shareValidation } from "./share_validation.ts";
+import { storageGrowth } from "./storage_growth.ts";
 import { submitThroughput } from "./submit_throughput.ts";
 
 /** Every scenario, in the order `deno task bench` runs them. */
@@ -61,6 +67,7 @@ export const SCENARIOS: readonly Scenario[] = [
   collectorThroughput,
   backlogDrainMemory,
   redisMemory,
+  storageGrowth,
   multiRegionLatency,
 ];
 
