@@ -39,7 +39,7 @@ const MINER_TYPES: readonly TestAddressType[] = ["p2wpkh", "p2tr", "p2pkh", "p2w
 /** Each miner answers about 23 shares a second at the host's share difficulty. */
 const HASHES_PER_SECOND = 20_000;
 /** Reconnects spread over this; short, so the test stays short. */
-const DRAIN_WINDOW_MS = 800;
+const DRAIN_WINDOW_MS = 500;
 
 /** Runs `deno task upgrade …` as an operator does; resolves with its exit code and output. */
 async function upgrade(host: UpgradeHost, extra: readonly string[]): Promise<[number, string]> {
@@ -59,7 +59,7 @@ async function upgrade(host: UpgradeHost, extra: readonly string[]): Promise<[nu
       "--stop",
       host.hooks.stop,
       "--soak-s",
-      "1.5",
+      "1",
       "--poll-ms",
       "250",
       "--health-timeout-s",
@@ -67,9 +67,13 @@ async function upgrade(host: UpgradeHost, extra: readonly string[]): Promise<[nu
       "--stop-timeout-s",
       "30",
       // The devnet finds a block about every 150 shares, so stale shares are a large part of
-      // the rejects here; the thresholds themselves are tools/upgrade_gates_test.ts's.
+      // the rejects here, and now and then a block found on a job its own block had just made
+      // stale is refused (a block submit failure, an "error"); the thresholds themselves are
+      // tools/upgrade_gates_test.ts's.
       "--max-reject-ratio",
       "0.5",
+      "--max-error-ratio",
+      "0.2",
       ...extra,
     ],
     cwd: ROOT,
@@ -190,6 +194,13 @@ Deno.test({
       })
     );
     const outputs: string[] = [];
+    const phases: string[] = [];
+    let phaseAt = startedAt;
+    const phase = (name: string) => {
+      phases.push(`${name} ${((Date.now() - phaseAt) / 1000).toFixed(1)} s`);
+      phaseAt = Date.now();
+    };
+    phase("servers");
     try {
       await host.ctl("start", OLD);
       await waitFor(
@@ -198,22 +209,25 @@ Deno.test({
         30_000,
       );
       for (const rig of rigs) await rig.start();
-      await mineShares(rigs, 40, "shares on the old instance");
+      await mineShares(rigs, 20, "shares on the old instance");
+      phase("old instance and miners");
 
       // 1. Upgrade: instance 1 started on the same port, instance 0 drained.
       const [upCode, upOut] = await upgrade(host, ["--min-shares", "5"]);
       outputs.push(upOut);
       assert.equal(upCode, 0, `upgrade exit code\n${upOut}`);
       assert.match(upOut, /gate shares: pass/);
+      phase("upgrade");
       await assertMoved(rigs, 1, NEW);
-      await mineShares(rigs, 40, "shares on the new instance");
+      await mineShares(rigs, 20, "shares on the new instance");
 
       // 2. Rollback on request: instance 0 again, instance 1 drained.
       const [backCode, backOut] = await upgrade(host, ["--rollback", "--min-shares", "5"]);
       outputs.push(backOut);
       assert.equal(backCode, 0, `rollback exit code\n${backOut}`);
+      phase("rollback");
       await assertMoved(rigs, 2, OLD);
-      await mineShares(rigs, 40, "shares after the rollback");
+      await mineShares(rigs, 20, "shares after the rollback");
 
       // 3. A gate that cannot pass (more shares than the soak can bring): automatic rollback.
       const [autoCode, autoOut] = await upgrade(host, ["--min-shares", "1000000"]);
@@ -221,8 +235,9 @@ Deno.test({
       assert.equal(autoCode, 3, `a failed gate exits 3 after rolling back\n${autoOut}`);
       assert.match(autoOut, /gate shares: FAIL/);
       assert.match(autoOut, /rolled back: instances 0 serve the port/);
+      phase("failed upgrade, rolled back");
       await assertMoved(rigs, 4, OLD);
-      await mineShares(rigs, 40, "shares after the automatic rollback");
+      await mineShares(rigs, 20, "shares after the automatic rollback");
 
       for (const rig of rigs) {
         assert.deepEqual(
@@ -241,6 +256,7 @@ Deno.test({
       // Instance 0 drains like any stop: its last events reach NATS before it exits.
       await host.ctl("stop", OLD);
       const events = await assertEventsOnce(host, rigs);
+      phase("checks");
       const gaps = rigs.flatMap((r) =>
         r.reconnects.map((m) => Math.round(m.workAtMs! - m.toldAtMs))
       )
@@ -250,7 +266,7 @@ Deno.test({
           `${answered(rigs)} shares answered once each, ${events} events once each; ` +
           `client.reconnect → work on the new process: median ${gaps[gaps.length >> 1]} ms, ` +
           `max ${gaps.at(-1)} ms (window ${DRAIN_WINDOW_MS} ms); ` +
-          `${Math.round((Date.now() - startedAt) / 1000)} s`,
+          `${Math.round((Date.now() - startedAt) / 1000)} s: ${phases.join(", ")}`,
       );
     } catch (error) {
       const logs = [OLD, NEW].map(async (n) => `--- instance ${n} ---\n${await host.logTail(n)}`);

@@ -248,8 +248,12 @@ export function checkCompatible(instances: readonly Instance[]): void {
 
 const encoder = new TextEncoder();
 
+const startedAt = Date.now();
+
+/** One line of progress, with the seconds since the tool started. */
 function say(line: string): void {
-  Deno.stdout.writeSync(encoder.encode(`upgrade: ${line}\n`));
+  const elapsed = ((Date.now() - startedAt) / 1000).toFixed(1);
+  Deno.stdout.writeSync(encoder.encode(`upgrade: [${elapsed} s] ${line}\n`));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
