@@ -16,6 +16,7 @@
  * instances are started again and the new ones drained, the same steps the other way round.
  *
  * `--rollback` runs those reverse steps on request (old started, new drained, gates on the old).
+ * `--check` only reads the configs, reports which instances answer, and prints the plan.
  *
  * Exit codes: 0 done; 2 usage or config error (nothing changed); 3 the upgrade failed and was
  * rolled back (or a requested rollback's gates failed); 4 the rollback itself failed (an
@@ -42,7 +43,7 @@ import {
 } from "./upgrade_gates.ts";
 
 const USAGE = [
-  "usage: deno task upgrade --old <n,…> --new <n,…> [--rollback] [--config-dir /etc/tbg]",
+  "usage: deno task upgrade --old <n,…> --new <n,…> [--rollback] [--check] [--config-dir /etc/tbg]",
   "         [--start 'systemctl start tbg-stratum@{n}'] [--stop 'systemctl stop tbg-stratum@{n}']",
   "         [--soak-s 300] [--health-timeout-s 120] [--stop-timeout-s 90] [--poll-ms 1000]",
   "         [--min-shares 1] [--max-reject-ratio 0.05] [--max-error-ratio 0.01]",
@@ -61,6 +62,8 @@ export interface UpgradeOptions {
   readonly old: readonly number[];
   readonly new: readonly number[];
   readonly rollback: boolean;
+  /** Only check the configs and print the plan; start and stop nothing. */
+  readonly check: boolean;
   readonly configDir: string;
   /** Shell command starting instance `{n}`; returns once it was started. */
   readonly start: string;
@@ -123,6 +126,7 @@ export function parseUpgradeArgs(args: readonly string[]): UpgradeOptions {
         old: { type: "string" },
         new: { type: "string" },
         rollback: { type: "boolean", default: false },
+        check: { type: "boolean", default: false },
         "config-dir": { type: "string", default: "/etc/tbg" },
         start: { type: "string" },
         stop: { type: "string" },
@@ -152,6 +156,7 @@ export function parseUpgradeArgs(args: readonly string[]): UpgradeOptions {
     old,
     new: fresh,
     rollback: values.rollback,
+    check: values.check,
     configDir: values["config-dir"].replace(/\/$/, ""),
     start: commandTemplate("--start", values.start, "systemctl start tbg-stratum@{n}"),
     stop: commandTemplate("--stop", values.stop, "systemctl stop tbg-stratum@{n}"),
@@ -448,6 +453,25 @@ export async function runUpgrade(options: UpgradeOptions): Promise<number> {
         `instance ${instance.n} is already running (${instance.healthUrl} answers)`,
       );
     }
+  }
+  if (options.check) {
+    for (const instance of from) {
+      const report = await health(instance);
+      say(
+        `instance ${instance.n} (${instance.configPath}): ${
+          report === null ? "not running" : report.ok ? "healthy" : `unhealthy ${report.failing}`
+        }`,
+      );
+    }
+    say(
+      `plan: start instances ${to.map((i) => i.n).join(", ")} on ${to[0]?.stratumPort}, ` +
+        `drain instances ${from.map((i) => i.n).join(", ")}, soak ${options.soakMs / 1000} s, ` +
+        `gates: at least ${options.limits.minShares} shares, rejects at most ${
+          options.limits.maxRejectRatio * 100
+        } %, errors at most ${options.limits.maxErrorRatio * 100} %, no event dropped` +
+        (options.rollback ? "" : "; rollback when a gate fails"),
+    );
+    return UpgradeExit.Done;
   }
   try {
     await move(from, to, options);
