@@ -4,11 +4,13 @@
  *   deno task upgrade --old 0,1 --new 2,3 [--config-dir /etc/tbg] [--soak-s 300] …
  *   deno task upgrade --old 0,1 --new 2,3 --rollback
  *
- * Upgrade: checks that every instance's config (`<config-dir>/stratum-<n>.json`) shares one
+ * `--kind relay` moves relay processes (`relay-<n>.json`, `tbg-relay@<n>`) the same way.
+ *
+ * Upgrade: checks that every instance's config (`<config-dir>/<kind>-<n>.json`) shares one
  * Stratum port with `reuse_port` on and has a spool directory of its own; starts the new
- * version's instances (`--start`, by default `systemctl start tbg-stratum@{n}`) on that same
+ * version's instances (`--start`, by default `systemctl start tbg-<kind>@{n}`) on that same
  * port and waits for each one's /health; then stops the old ones (`--stop`, by default
- * `systemctl stop tbg-stratum@{n}`: SIGTERM, so each closes its listener, sends its miners
+ * `systemctl stop tbg-<kind>@{n}`: SIGTERM, so each closes its listener, sends its miners
  * `client.reconnect` spread over its `drain_reconnect_window_ms`, hands its events to NATS or
  * its spool and exits 0) and waits until they are gone; then soaks for `--soak-s` and checks the
  * gates on the new instances (/health every poll, shares answered, reject ratio, error ratio,
@@ -31,6 +33,7 @@ import {
   httpListeners,
   HttpRoute,
   loadConfig,
+  type RelayConfig,
   type StratumConfig,
   withInstancePorts,
 } from "@tbg/shared/config";
@@ -44,7 +47,8 @@ import {
 
 const USAGE = [
   "usage: deno task upgrade --old <n,…> --new <n,…> [--rollback] [--check] [--config-dir /etc/tbg]",
-  "         [--start 'systemctl start tbg-stratum@{n}'] [--stop 'systemctl stop tbg-stratum@{n}']",
+  "         [--kind stratum|relay] [--start 'systemctl start tbg-<kind>@{n}']",
+  "         [--stop 'systemctl stop tbg-<kind>@{n}']",
   "         [--soak-s 300] [--health-timeout-s 120] [--stop-timeout-s 90] [--poll-ms 1000]",
   "         [--min-shares 1] [--max-reject-ratio 0.05] [--max-error-ratio 0.01]",
 ].join("\n");
@@ -65,6 +69,8 @@ export interface UpgradeOptions {
   /** Only check the configs and print the plan; start and stop nothing. */
   readonly check: boolean;
   readonly configDir: string;
+  /** Which service's processes move: `<kind>-<n>.json`, `tbg-<kind>@<n>`. */
+  readonly kind: "stratum" | "relay";
   /** Shell command starting instance `{n}`; returns once it was started. */
   readonly start: string;
   /** Shell command stopping (draining) instance `{n}`. */
@@ -128,6 +134,7 @@ export function parseUpgradeArgs(args: readonly string[]): UpgradeOptions {
         rollback: { type: "boolean", default: false },
         check: { type: "boolean", default: false },
         "config-dir": { type: "string", default: "/etc/tbg" },
+        kind: { type: "string", default: "stratum" },
         start: { type: "string" },
         stop: { type: "string" },
         "soak-s": { type: "string" },
@@ -152,14 +159,19 @@ export function parseUpgradeArgs(args: readonly string[]): UpgradeOptions {
   if (both.length > 0) {
     throw new UpgradeUsageError(`instance ${both[0]} is in both --old and --new`);
   }
+  const kind = values.kind;
+  if (kind !== "stratum" && kind !== "relay") {
+    throw new UpgradeUsageError(`--kind: "${kind}" is not stratum or relay`);
+  }
   return {
     old,
     new: fresh,
+    kind,
     rollback: values.rollback,
     check: values.check,
     configDir: values["config-dir"].replace(/\/$/, ""),
-    start: commandTemplate("--start", values.start, "systemctl start tbg-stratum@{n}"),
-    stop: commandTemplate("--stop", values.stop, "systemctl stop tbg-stratum@{n}"),
+    start: commandTemplate("--start", values.start, `systemctl start tbg-${kind}@{n}`),
+    stop: commandTemplate("--stop", values.stop, `systemctl stop tbg-${kind}@{n}`),
     soakMs: number("--soak-s", values["soak-s"], 300, 86_400) * 1000,
     healthTimeoutMs: number("--health-timeout-s", values["health-timeout-s"], 120, 3_600) * 1000,
     stopTimeoutMs: number("--stop-timeout-s", values["stop-timeout-s"], 90, 3_600) * 1000,
@@ -193,9 +205,13 @@ function reachable(host: string): string {
  *
  * @throws {ConfigError} when the config is unreadable or invalid
  */
-export function loadInstance(configDir: string, n: number): Instance {
-  const configPath = `${configDir}/stratum-${n}.json`;
-  const config = withInstancePorts(loadConfig("stratum", configPath) as StratumConfig, n);
+export function loadInstance(
+  configDir: string,
+  n: number,
+  kind: "stratum" | "relay" = "stratum",
+): Instance {
+  const configPath = `${configDir}/${kind}-${n}.json`;
+  const config = withInstancePorts(loadConfig(kind, configPath) as StratumConfig | RelayConfig, n);
   const listeners = httpListeners(config);
   const metrics = listeners.find((l) => l.routes.includes(HttpRoute.Metrics));
   const health = listeners.find((l) => l.routes.includes(HttpRoute.Health))!;
@@ -442,8 +458,8 @@ async function warnIfSpooled(instance: Instance): Promise<void> {
  * @returns an {@link UpgradeExit} code
  */
 export async function runUpgrade(options: UpgradeOptions): Promise<number> {
-  const old = options.old.map((n) => loadInstance(options.configDir, n));
-  const fresh = options.new.map((n) => loadInstance(options.configDir, n));
+  const old = options.old.map((n) => loadInstance(options.configDir, n, options.kind));
+  const fresh = options.new.map((n) => loadInstance(options.configDir, n, options.kind));
   checkCompatible([...old, ...fresh]);
   const [from, to] = options.rollback ? [fresh, old] : [old, fresh];
   const what = options.rollback ? "rollback" : "upgrade";

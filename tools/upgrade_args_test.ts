@@ -11,6 +11,8 @@ Deno.test("parseUpgradeArgs() takes instance lists and defaults to the systemd u
   assert.deepEqual(options.limits, { minShares: 1, maxRejectRatio: 0.05, maxErrorRatio: 0.01 });
   assert.equal(options.rollback, false);
   assert.equal(parseUpgradeArgs(["--old", "0", "--new", "1", "--rollback"]).rollback, true);
+  const relay = parseUpgradeArgs(["--old", "0", "--new", "1", "--kind", "relay"]);
+  assert.equal(relay.stop, "systemctl stop tbg-relay@{n}");
 });
 
 Deno.test("parseUpgradeArgs() names the flag of each bad value", () => {
@@ -27,6 +29,7 @@ Deno.test("parseUpgradeArgs() names the flag of each bad value", () => {
       /--start must contain \{n\}/,
     ],
     [["--old", "0", "--new", "1", "--bogus"], /Unknown option '--bogus'/],
+    [["--old", "0", "--new", "1", "--kind", "collector"], /--kind: "collector" is not stratum/],
   ];
   for (const [args, message] of cases) {
     assert.throws(() => parseUpgradeArgs(args), message, args.join(" "));
