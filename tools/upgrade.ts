@@ -188,7 +188,7 @@ export function parseUpgradeArgs(args: readonly string[]): UpgradeOptions {
 export interface Instance {
   readonly n: number;
   readonly configPath: string;
-  readonly metricsUrl: string | null;
+  readonly metricsUrl: string;
   readonly healthUrl: string;
   readonly stratumPort: string;
   readonly spoolDir: string | undefined;
@@ -215,6 +215,11 @@ export function loadInstance(
   const listeners = httpListeners(config);
   const metrics = listeners.find((l) => l.routes.includes(HttpRoute.Metrics));
   const health = listeners.find((l) => l.routes.includes(HttpRoute.Health))!;
+  if (metrics === undefined) {
+    throw new UpgradeUsageError(
+      `${configPath}: metrics.enabled is false; the gates read each process's /metrics`,
+    );
+  }
   if (!config.reuse_port) {
     throw new UpgradeUsageError(
       `${configPath}: reuse_port is false; old and new processes cannot share the port`,
@@ -223,9 +228,7 @@ export function loadInstance(
   return {
     n,
     configPath,
-    metricsUrl: metrics === undefined
-      ? null
-      : `http://${reachable(metrics.host)}:${metrics.port}${config.metrics.path}`,
+    metricsUrl: `http://${reachable(metrics.host)}:${metrics.port}${config.metrics.path}`,
     healthUrl: `http://${reachable(health.host)}:${health.port}/health`,
     stratumPort: [...config.serverurl].sort().join(","),
     spoolDir: config.events.enabled
@@ -291,10 +294,10 @@ async function health(instance: Instance): Promise<{ ok: boolean; failing: strin
 }
 
 async function counters(instance: Instance): Promise<PoolCounters> {
-  if (instance.metricsUrl === null) {
-    throw new UpgradeUsageError(`instance ${instance.n} has metrics disabled: no gate can read it`);
-  }
-  const response = await fetch(instance.metricsUrl, { signal: AbortSignal.timeout(5_000) });
+  const response = await fetch(instance.metricsUrl, { signal: AbortSignal.timeout(5_000) })
+    .catch((error: unknown) => {
+      throw new Error(`Cannot scrape instance ${instance.n}: ${error}`, { cause: error });
+    });
   if (!response.ok) {
     await response.body?.cancel();
     throw new Error(`Cannot scrape instance ${instance.n}: HTTP ${response.status}`);
@@ -356,7 +359,13 @@ async function soakAndGate(
   options: UpgradeOptions,
 ): Promise<string[]> {
   say(`soak ${options.soakMs / 1000} s on instances ${instances.map((i) => i.n).join(", ")}`);
-  const before = await Promise.all(instances.map(counters));
+  let before: PoolCounters[];
+  try {
+    before = await Promise.all(instances.map(counters));
+  } catch (error) {
+    say(`gate metrics: FAIL (${error instanceof Error ? error.message : error})`);
+    return ["metrics"];
+  }
   const unhealthy: string[] = [];
   const deadline = Date.now() + options.soakMs;
   do {
@@ -370,7 +379,14 @@ async function soakAndGate(
       }
     }
   } while (Date.now() < deadline);
-  const after = await Promise.all(instances.map(counters));
+  let after: PoolCounters[];
+  try {
+    after = await Promise.all(instances.map(counters));
+  } catch (error) {
+    // A process that cannot be scraped cannot pass a gate: the same as a failed one.
+    say(`gate metrics: FAIL (${error instanceof Error ? error.message : error})`);
+    return ["metrics"];
+  }
   const results = evaluateGates(before, after, unhealthy, options.limits);
   for (const result of results) {
     say(`gate ${result.gate}: ${result.ok ? "pass" : "FAIL"} (${result.detail})`);
