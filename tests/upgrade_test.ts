@@ -213,7 +213,7 @@ Deno.test({
       phase("old instance and miners");
 
       // 1. Upgrade: instance 1 started on the same port, instance 0 drained.
-      const [upCode, upOut] = await upgrade(host, ["--min-shares", "5"]);
+      const [upCode, upOut] = await upgrade(host, []);
       outputs.push(upOut);
       assert.equal(upCode, 0, `upgrade exit code\n${upOut}`);
       assert.match(upOut, /gate shares: pass/);
@@ -222,7 +222,7 @@ Deno.test({
       await mineShares(rigs, 20, "shares on the new instance");
 
       // 2. Rollback on request: instance 0 again, instance 1 drained.
-      const [backCode, backOut] = await upgrade(host, ["--rollback", "--min-shares", "5"]);
+      const [backCode, backOut] = await upgrade(host, ["--rollback"]);
       outputs.push(backOut);
       assert.equal(backCode, 0, `rollback exit code\n${backOut}`);
       phase("rollback");
