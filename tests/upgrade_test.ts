@@ -269,7 +269,9 @@ Deno.test({
           `${Math.round((Date.now() - startedAt) / 1000)} s: ${phases.join(", ")}`,
       );
     } catch (error) {
-      const logs = [OLD, NEW].map(async (n) => `--- instance ${n} ---\n${await host.logTail(n, 40)}`);
+      const logs = [OLD, NEW].map(async (n) =>
+        `--- instance ${n} ---\n${await host.logTail(n, 40)}`
+      );
       await Deno.stderr.write(
         new TextEncoder().encode(
           `${outputs.join("\n")}\n${(await Promise.all(logs)).join("\n")}\n`,
