@@ -24,6 +24,8 @@ import {
   type EngineOptions,
   type EventSink,
   InMemoryDifficultyMemory,
+  type Session,
+  spreadReconnects,
   StratumServer,
   systemClock,
   TlsTerminator,
@@ -418,10 +420,22 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     tls,
     reloadTls: () => tls === null ? Promise.resolve(null) : tls.reload(),
     async drainAndStop(timeoutMs: number): Promise<void> {
-      log.info("draining", { miners: engine.sessions.size });
-      engine.drain();
+      const windowMs = config.drain_reconnect_window_ms;
+      log.info("draining", { miners: engine.sessions.size, reconnect_window_ms: windowMs });
+      // The listener closes before any miner is told: a reconnect must find only the other
+      // processes on the port (reuse_port), never this one again.
       server.stopAccepting();
-      await server.closeAll(timeoutMs);
+      engine.stopAdmitting();
+      const spreading = new AbortController();
+      const told = spreadReconnects(engine.sessions, {
+        windowMs,
+        isConnected: (session) => engine.sessions.has(session as Session),
+        signal: spreading.signal,
+      });
+      // Miners told last get the full timeout to leave, as with a drain that tells all at once.
+      await server.closeAll(windowMs + timeoutMs);
+      spreading.abort();
+      log.info("miners drained", { told: await told });
       clearInterval(ticker);
       await nodeWatch?.stop();
       // A block still being retried stays .pending on disk for the next start.

@@ -455,6 +455,11 @@ Deno.test("stop, restart and descriptor limits fit the services", () => {
       if (unitCase.kind === "collector") continue;
       const config = loadExample(unitCase.kind, instance) as EngineConfig;
       assert.ok(nofile >= config.maxclients + 1024, `${unitCase.file}: LimitNOFILE < maxclients`);
+      // The drain first spreads client.reconnect over the window, then waits as above.
+      assert.ok(
+        stopS * 1000 > config.drain_reconnect_window_ms + drainMs,
+        `${unitCase.file}: TimeoutStopSec ${stopS}s ≤ drain_reconnect_window_ms + drain`,
+      );
     }
   }
 });

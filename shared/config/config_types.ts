@@ -174,6 +174,8 @@ export interface EngineConfig {
   gc_after_connection_burst: boolean;
   /** Bind serverurl with SO_REUSEPORT (several processes on one port, Linux). */
   reuse_port: boolean;
+  /** Milliseconds a drain spreads client.reconnect over; 0: every miner at once. */
+  drain_reconnect_window_ms: number;
   /** Log directory; stderr only when unset. */
   logdir?: string | undefined;
   /** Where found blocks are kept; `<logdir>/blocks` (or `./.tbg/blocks`) when unset. */

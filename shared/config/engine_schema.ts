@@ -58,6 +58,9 @@ export const DEFAULT_BLOCK_RETRY_SECONDS = 600;
 /** Largest `block_retry_s`: a day, long after any rival block has won. */
 const MAX_BLOCK_RETRY_SECONDS = 86_400;
 
+/** Largest `drain_reconnect_window_ms`: five minutes. */
+export const MAX_DRAIN_RECONNECT_WINDOW_MS = 300_000;
+
 /** Largest `dropidle`: a week. */
 export const MAX_DROPIDLE_SECONDS = 7 * 86_400;
 
@@ -312,6 +315,11 @@ export const engineShape = {
     boolean(),
     false,
     "Bind serverurl with SO_REUSEPORT so several processes share a port (Linux).",
+  ),
+  drain_reconnect_window_ms: withDefault(
+    intInRange(0, MAX_DRAIN_RECONNECT_WINDOW_MS),
+    0,
+    "Milliseconds over which a draining process (SIGTERM: a stop, a rolling restart, tools/upgrade.ts) spreads client.reconnect across its miners, so the processes still on the port take them over as a ramp instead of one burst; 0 tells every miner at once. The drain then waits up to 10 s more for miners to leave: keep the unit's TimeoutStopSec above this plus 20 s.",
   ),
   logdir: optional(
     nonEmptyString("a directory path"),

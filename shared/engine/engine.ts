@@ -308,8 +308,16 @@ export class Engine implements SessionHost {
 
   /** Starts a drain: refuse new work and ask every miner to reconnect (elsewhere or later). */
   drain(): void {
-    this.#draining = true;
+    this.stopAdmitting();
     for (const session of this.sessions) session.sendReconnect();
+  }
+
+  /**
+   * Starts a drain without telling anyone yet: new connections and subscriptions are refused;
+   * the caller sends client.reconnect itself (spread over a window: `spreadReconnects`).
+   */
+  stopAdmitting(): void {
+    this.#draining = true;
   }
 
   // ---- SessionHost ---------------------------------------------------------------------------

@@ -13,6 +13,7 @@ export * from "./hashrate.ts";
 export * from "./jobs.ts";
 export * from "./open_file_cap.ts";
 export * from "./rate_limit.ts";
+export * from "./reconnect_spread.ts";
 export * from "./session.ts";
 export * from "./share.ts";
 export * from "./stratum_server.ts";

@@ -30,7 +30,7 @@ export interface StoredMessage {
 }
 
 /** Every message of the stream, in stream order, read with an ordered consumer. */
-export async function readStream(stack: Stack): Promise<StoredMessage[]> {
+export async function readStream(stack: Pick<Stack, "js" | "jsm">): Promise<StoredMessage[]> {
   const lastSeq = (await stack.jsm.streams.info(STREAM)).state.last_seq;
   const out: StoredMessage[] = [];
   if (lastSeq === 0) return out;

@@ -31,6 +31,8 @@ export class StratumConnection {
   readonly #pending = new Map<number, (r: ClientResponse) => void>();
   readonly #handlers: NotificationHandler[] = [];
   #nextId = 1;
+  /** Responses whose id matched no request in flight (a request answered twice, or unasked). */
+  unmatchedResponses = 0;
   #writeChain: Promise<void> = Promise.resolve();
   #closed = false;
   /** Resolves when the socket is closed by either side. */
@@ -166,6 +168,8 @@ export class StratumConnection {
       if (resolve) {
         this.#pending.delete(message.id);
         resolve({ id: message.id, result: message.result ?? null, error: message.error ?? null });
+      } else {
+        this.unmatchedResponses++;
       }
     }
   }
