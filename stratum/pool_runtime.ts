@@ -226,6 +226,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     dir: foundBlocksDir(config.blocks_dir, config.logdir),
     retryWindowMs: config.block_retry_s * 1000,
     log: log.getChild("blocks"),
+    onKeepFailure: () => metrics.blockKeepFailures.inc(),
   });
   const submitter: BlockSubmitter = {
     submitBlock: async (blockHex, hashHex, height) => {

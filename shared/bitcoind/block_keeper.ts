@@ -36,6 +36,8 @@ export interface BlockKeeperOptions {
   readonly log: StructuredLogger;
   /** Told of each repeated attempt (a metric). */
   readonly onRetry?: () => void;
+  /** Told when a block could not be written to {@link dir} (a metric; it is submitted anyway). */
+  readonly onKeepFailure?: () => void;
 }
 
 /** Some node gave a verdict (accepted or refused), as opposed to no node answering. */
@@ -88,6 +90,7 @@ export class BlockKeeper {
         return path;
       },
       (error: unknown) => {
+        this.#options.onKeepFailure?.();
         this.#log.error("cannot keep block on disk; submitting anyway", {
           hash: hashHex,
           height,

@@ -442,6 +442,8 @@ export class EventEmitter implements EventSink {
   async #spoolLoop(): Promise<void> {
     const writer = this.#writer!;
     const deadline = this.#deadline.signal;
+    /** Appends failed in a row (0 while the spool takes them). */
+    let failedAppends = 0;
     while (this.#mode === EmitterMode.Spool) {
       if (this.#spoolerPaused && !deadline.aborted) {
         await this.#wakeup.wait();
@@ -473,10 +475,14 @@ export class EventEmitter implements EventSink {
         await writer.append(batch);
       } catch (error) {
         this.#spill.unshift(...batch);
-        this.#log.error("cannot append events to the spool; retrying", {
-          spoolDir: this.#spoolDir,
-          error: String(error),
-        });
+        this.#metrics.spoolWriteFailures.inc();
+        // Once per outage: a full disk fails every attempt, and the log may sit on that disk.
+        if (failedAppends++ === 0) {
+          this.#log.error("cannot append events to the spool; events wait in memory, retrying", {
+            spoolDir: this.#spoolDir,
+            error: String(error),
+          });
+        }
         if (deadline.aborted) {
           this.#metrics.eventsDropped.inc(this.#spill.length + this.#buffer.length);
           this.#log.error("events lost at shutdown: the spool cannot be written", {
@@ -486,8 +492,22 @@ export class EventEmitter implements EventSink {
           this.#buffer.take(Number.MAX_SAFE_INTEGER);
           return;
         }
-        await sleep(this.#tuning.retryMaxMs, deadline);
+        await sleep(
+          backoffDelayMs(failedAppends - 1, {
+            initialMs: this.#tuning.retryInitialMs,
+            maxMs: this.#tuning.spoolRetryMaxMs,
+          }),
+          deadline,
+        );
         continue;
+      }
+      if (failedAppends > 0) {
+        this.#log.info("spool writable again", {
+          spoolDir: this.#spoolDir,
+          failedAppends,
+          events: batch.length,
+        });
+        failedAppends = 0;
       }
       this.#metrics.eventsSpooled.inc(batch.length);
       this.#metrics.eventSpoolBytes.set(writer.bytes);

@@ -184,6 +184,29 @@ export async function writePoolConfig(
   return { dir, configPath, stratumPort, metricsPort };
 }
 
+/**
+ * `tail -F` of `path` from its first line (the file may not exist yet), polled every 0.1 s; its
+ * output ends when `stop` is called.
+ */
+function followFile(path: string): { stdout: ReadableStream<Uint8Array>; stop(): void } {
+  const tail = new Deno.Command("tail", {
+    args: ["-F", "-n", "+1", "-s", "0.1", path],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  return {
+    stdout: tail.stdout,
+    stop() {
+      try {
+        tail.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+}
+
 /** Writes a config for `devnet` (plus overrides) and starts the pool. */
 export async function startPoolProcess(
   devnet: DevnetEndpoint | readonly DevnetEndpoint[],
@@ -204,9 +227,18 @@ export async function startPoolProcess(
       ...(options.faketime === undefined ? {} : { faketime: options.faketime }),
     },
   ).spawn();
-  const collector = new JsonLogCollector([child.stdout, child.stderr]);
+  // With a logdir the service logs to <logdir>/stratum.log instead of stderr: follow the file.
+  const follower = typeof overrides.logdir === "string"
+    ? followFile(`${overrides.logdir}/stratum.log`)
+    : null;
+  const collector = new JsonLogCollector([
+    child.stdout,
+    child.stderr,
+    ...(follower === null ? [] : [follower.stdout]),
+  ]);
   const logs = collector.logs;
   const exited = child.status.then(async (s) => {
+    follower?.stop();
     await collector.done;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     return s.code;

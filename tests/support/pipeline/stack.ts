@@ -225,6 +225,11 @@ export interface StackOptions {
    * remembering miners' difficulties in the stack's Redis (`redis.url` in its config).
    */
   readonly supervised?: boolean;
+  /**
+   * Put the pool's log file (`logdir`), spool and found blocks in this directory (e.g. a small
+   * file system a test can fill), instead of stderr and a temporary spool directory.
+   */
+  readonly poolDiskDir?: string;
 }
 
 /**
@@ -302,9 +307,13 @@ async function buildStack(
   }
   const poolNatsUrl = natsBridge === undefined ? nats.url : `nats://127.0.0.1:${natsBridge.port}`;
 
-  const spoolDir = await Deno.makeTempDir({ prefix: "tbg-pipeline-spool-" });
-  cleanups.push(() => Deno.remove(spoolDir, { recursive: true }));
+  const diskDir = options.poolDiskDir;
+  const spoolDir = diskDir === undefined
+    ? await Deno.makeTempDir({ prefix: "tbg-pipeline-spool-" })
+    : `${diskDir}/spool`;
+  if (diskDir === undefined) cleanups.push(() => Deno.remove(spoolDir, { recursive: true }));
   const poolConfig = {
+    ...(diskDir === undefined ? {} : { logdir: diskDir }),
     mindiff: SHARE_DIFFICULTY,
     startdiff: SHARE_DIFFICULTY,
     // Aim at the capped miners' own rate, so vardiff leaves the difficulty where it is.
