@@ -230,6 +230,8 @@ export interface StackOptions {
    * file system a test can fill), instead of stderr and a temporary spool directory.
    */
   readonly poolDiskDir?: string;
+  /** Pool config keys set on top of the stack's own (e.g. `update_interval`). */
+  readonly poolOverrides?: Readonly<Record<string, unknown>>;
 }
 
 /**
@@ -321,6 +323,7 @@ async function buildStack(
     rate_limits: { max_shares_per_minute: 10_000 },
     events: { enabled: true, nats_url: poolNatsUrl, spool_dir: spoolDir },
     blocks_dir: `${spoolDir}/blocks`,
+    ...options.poolOverrides,
   };
   const supervisedPool = options.supervised === true
     ? await startSupervisedPool(devnet, { ...poolConfig, redis: { url: redis.url } })
