@@ -301,6 +301,8 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       template,
       isPrimaryTemplateUpdate(update) ? "primary" : update.source === "zmq" ? "zmq" : "poll",
     );
+    // A node answered: a found block waiting for one goes out now.
+    keeper.wake();
     metrics.noteTemplate(update.receivedAtMs);
     metrics.noteNodeClock(template.curtime, update.receivedAtMs);
     metrics.bitcoinHeight.set(template.height - 1);

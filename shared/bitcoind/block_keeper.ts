@@ -66,6 +66,8 @@ export class BlockKeeper {
   readonly #options: BlockKeeperOptions;
   readonly #log: StructuredLogger;
   readonly #stop = new AbortController();
+  /** Ends the pauses between attempts early ({@link BlockKeeper.wake}). */
+  readonly #sleepers = new Set<() => void>();
 
   /**
    * @param sink submits a block by every path (the template source's `submitBlock`)
@@ -142,6 +144,15 @@ export class BlockKeeper {
     return count;
   }
 
+  /**
+   * A node answers again (the pool just got a template): blocks waiting between attempts are
+   * submitted now rather than after their backoff (up to 30 s, long enough for a competing block
+   * to win the height).
+   */
+  wake(): void {
+    for (const sleeper of [...this.#sleepers]) sleeper();
+  }
+
   /** Ends retries: pending attempts resolve with their last result. */
   stop(): void {
     this.#stop.abort();
@@ -211,10 +222,12 @@ export class BlockKeeper {
       const done = () => {
         clearTimeout(timer);
         signal.removeEventListener("abort", done);
+        this.#sleepers.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
       signal.addEventListener("abort", done);
+      this.#sleepers.add(done);
     });
   }
 }
