@@ -190,6 +190,8 @@ export interface Stack {
   readonly pg: PostgresServerHandle;
   readonly redis: RedisServerHandle;
   readonly devnet: Devnet;
+  /** The pool's second node, with `standbyNode`. */
+  readonly standby: Devnet | undefined;
   /** The devnet's tip height before mining started. */
   readonly startHeight: number;
   readonly pool: PoolProcess;
@@ -232,6 +234,12 @@ export interface StackOptions {
   readonly poolDiskDir?: string;
   /** Pool config keys set on top of the stack's own (e.g. `update_interval`). */
   readonly poolOverrides?: Readonly<Record<string, unknown>>;
+  /**
+   * Start a second devnet node holding the same chain and mempool (both made from the same
+   * seeds at the same instant, as two synced Core nodes), configured as the pool's second
+   * `btcd` entry (see {@link Stack.standby}).
+   */
+  readonly standbyNode?: boolean;
 }
 
 /**
@@ -261,13 +269,25 @@ async function buildStack(
   cleanups: (() => Promise<unknown>)[],
   close: () => Promise<void>,
 ): Promise<Stack> {
-  const [nats, pg, redis, devnet] = await Promise.all([
+  // Two nodes hold the same chain only if they mine their initial chains at the same instant:
+  // their clocks stand still until both are made, then run.
+  const madeAtMs = Date.now();
+  let made = options.standbyNode !== true;
+  const clock = () => made ? Date.now() : madeAtMs;
+  const bits = targetToBits(difficultyToTarget(NETWORK_DIFFICULTY));
+  const [nats, pg, redis, devnet, standby] = await Promise.all([
     startNatsServer({ jetstream: true }),
     startPostgres(),
     startRedisServer({ persistent: true }),
-    startDevnet({ bits: targetToBits(difficultyToTarget(NETWORK_DIFFICULTY)) }),
+    startDevnet({ bits, clock }),
+    options.standbyNode === true ? startDevnet({ bits, clock }) : Promise.resolve(undefined),
   ]);
+  made = true;
   cleanups.push(() => nats.stop(), () => pg.stop(), () => redis.stop(), () => devnet.stop());
+  if (standby !== undefined) {
+    cleanups.push(() => standby.stop());
+    assert.equal(standby.chain.tipHash(), devnet.chain.tipHash(), "both nodes hold one chain");
+  }
 
   const nc = await connect({
     servers: nats.url,
@@ -329,7 +349,7 @@ async function buildStack(
     ? await startSupervisedPool(devnet, { ...poolConfig, redis: { url: redis.url } })
     : undefined;
   const pool = supervisedPool ?? await startPoolProcess(
-    devnet,
+    standby === undefined ? devnet : [devnet, standby],
     poolConfig,
     options.poolFaketime === undefined ? {} : { faketime: options.poolFaketime },
   );
@@ -351,6 +371,7 @@ async function buildStack(
     pg,
     redis,
     devnet,
+    standby,
     startHeight: devnet.chain.tipHeight(),
     pool,
     supervisedPool,
