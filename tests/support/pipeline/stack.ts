@@ -240,6 +240,8 @@ export interface StackOptions {
    * `btcd` entry (see {@link Stack.standby}).
    */
   readonly standbyNode?: boolean;
+  /** V8 flags for the pool's process (`DENO_V8_FLAGS`), e.g. a heap limit; with `supervised`. */
+  readonly poolV8Flags?: string;
 }
 
 /**
@@ -346,7 +348,11 @@ async function buildStack(
     ...options.poolOverrides,
   };
   const supervisedPool = options.supervised === true
-    ? await startSupervisedPool(devnet, { ...poolConfig, redis: { url: redis.url } })
+    ? await startSupervisedPool(
+      devnet,
+      { ...poolConfig, redis: { url: redis.url } },
+      options.poolV8Flags === undefined ? {} : { v8Flags: options.poolV8Flags },
+    )
     : undefined;
   const pool = supervisedPool ?? await startPoolProcess(
     standby === undefined ? devnet : [devnet, standby],
