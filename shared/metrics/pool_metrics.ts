@@ -141,7 +141,7 @@ export class PoolMetrics {
   readonly eventsSpooled: CounterCell;
   /** `ckpool_events_dropped_total`: events lost because buffer and spool were both full. */
   readonly eventsDropped: CounterCell;
-  /** `ckpool_disk_write_failures_total{kind="spool"}`: spool appends or fsyncs that failed. */
+  /** `ckpool_disk_write_failures_total{kind="spool"}`: spool appends that failed. */
   readonly spoolWriteFailures: CounterCell;
   /** `ckpool_disk_write_failures_total{kind="blocks"}`: found blocks that could not be kept. */
   readonly blockKeepFailures: CounterCell;

@@ -70,8 +70,9 @@ export async function startService<K extends ServiceKind>(
   await configureLogging({
     service: kind,
     level: "info",
-    // Not the file's own `writable`, which refuses every line after one failed write (a full
-    // disk): this one drops and counts a line it cannot write and goes on.
+    // Not the file's own `writable`, which holds lines until it is closed (so the file stayed
+    // empty) and refuses every line after one failed write (a full disk): this one writes each
+    // line at once, drops and counts a line it cannot write, and goes on.
     ...(logFile ? { sink: logFileStream(logFile, { path: logPath, service: kind }) } : {}),
   });
   return { config, configPath, instanceIndex, nofileLimit, log: getLogger([kind]) };
