@@ -32,6 +32,7 @@ import {
   answered,
   mine,
   poolMetric,
+  SHARE_DIFFICULTY,
   type Stack,
   startMining,
   startStack,
@@ -101,7 +102,11 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
-    const stack = await startStack({ standbyNode: true });
+    // A block about every 50 shares: phase 2 waits for one found while no node answers.
+    const stack = await startStack({
+      standbyNode: true,
+      networkDifficulty: SHARE_DIFFICULTY * 50,
+    });
     const [first, standby] = [stack.devnet, stack.standby!];
     try {
       const notifies = countNotifies(stack);

@@ -240,6 +240,11 @@ export interface StackOptions {
    * `btcd` entry (see {@link Stack.standby}).
    */
   readonly standbyNode?: boolean;
+  /**
+   * Network difficulty of the devnet (default {@link NETWORK_DIFFICULTY}: a block about every 150
+   * shares); lower it for a test that waits for blocks.
+   */
+  readonly networkDifficulty?: number;
   /** V8 flags for the pool's process (`DENO_V8_FLAGS`), e.g. a heap limit; with `supervised`. */
   readonly poolV8Flags?: string;
 }
@@ -276,7 +281,7 @@ async function buildStack(
   const madeAtMs = Date.now();
   let made = options.standbyNode !== true;
   const clock = () => made ? Date.now() : madeAtMs;
-  const bits = targetToBits(difficultyToTarget(NETWORK_DIFFICULTY));
+  const bits = targetToBits(difficultyToTarget(options.networkDifficulty ?? NETWORK_DIFFICULTY));
   const [nats, pg, redis, devnet, standby] = await Promise.all([
     startNatsServer({ jetstream: true }),
     startPostgres(),
