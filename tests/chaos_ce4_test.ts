@@ -10,6 +10,8 @@
  *   counts the failed log lines (`kind="log"`) and spool appends (`kind="spool"`), the appends
  *   back off (at most a few per second, counted), nothing is spooled, nothing dropped: the events
  *   wait in memory;
+ * - NATS back while the disk is still full: the events held in memory go to JetStream directly
+ *   (published, none spooled), instead of waiting for the disk;
  * - both recover when space returns: the spool takes the events ("spool writable again"), the
  *   log file gets lines again ("log file writable again" on stderr), and it holds only whole
  *   JSON lines (a line the disk cut short was cut off);
@@ -154,6 +156,26 @@ Deno.test({
       }
       const exitedEarly = await Promise.race([stack.pool.exited, Promise.resolve(null)]);
       assert.equal(exitedEarly, null, "the pool is still running");
+
+      // NATS back while the disk is still full: the events held in memory go to JetStream
+      // directly, behind nothing (the spool is empty), instead of waiting for the disk.
+      const publishedBefore = await poolMetric(stack, "ckpool_events_published_total");
+      bridge.heal();
+      // (The log line saying so may not fit on the disk: the metrics tell.)
+      await waitFor("the events held in memory to reach JetStream", async (note) => {
+        const published = await poolMetric(stack!, "ckpool_events_published_total");
+        note(`published ${published - publishedBefore} since NATS came back`);
+        return published > publishedBefore;
+      });
+      await mine(stack, "shares with NATS back and the disk still full", 30);
+      assert.equal(await poolMetric(stack, "ckpool_events_spooled_total"), 0, "none spooled");
+      const directFailures = await diskFailures(stack, "spool");
+      bridge.partition({ mode: "reset" });
+      await waitFor(
+        "the spool to fail again with NATS cut again",
+        async () => await diskFailures(stack!, "spool") > directFailures,
+      );
+      await mine(stack, "shares with NATS cut again, disk full", 30);
 
       await Deno.remove(filler);
       const freedAt = Date.now();
