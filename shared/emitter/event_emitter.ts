@@ -240,7 +240,7 @@ export class EventEmitter implements EventSink {
       }
       this.#wakeup.notify();
     }
-    this.#metrics.eventBufferDepth.set(this.#buffer.length);
+    this.#metrics.eventBufferDepth.set(this.#buffer.length + this.#spill.length);
     this.#metrics.eventEmitLatencyUs.observe((performance.now() - startMs) * 1000);
   }
 
@@ -422,7 +422,7 @@ export class EventEmitter implements EventSink {
           if (event === undefined) break;
           window.send(event);
         }
-        this.#metrics.eventBufferDepth.set(this.#buffer.length);
+        this.#metrics.eventBufferDepth.set(this.#buffer.length + this.#spill.length);
         // Let sockets and timers run between bursts: a backlog must not stall the share path.
         if (window.inFlight > 0) await this.#wakeup.wait();
         continue;
@@ -483,12 +483,13 @@ export class EventEmitter implements EventSink {
         await this.#wakeup.wait();
         continue;
       }
-      this.#metrics.eventBufferDepth.set(this.#buffer.length);
+      this.#metrics.eventBufferDepth.set(this.#buffer.length + this.#spill.length);
       try {
         await writer.append(batch);
       } catch (error) {
         this.#spill.unshift(...batch);
         this.#spoolFailing = true;
+        this.#metrics.eventBufferDepth.set(this.#buffer.length + this.#spill.length);
         this.#metrics.spoolWriteFailures.inc();
         // Once per outage: a full disk fails every attempt, and the log may sit on that disk.
         if (failedAppends++ === 0) {
