@@ -230,6 +230,9 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   });
   const submitter: BlockSubmitter = {
     submitBlock: async (blockHex, hashHex, height) => {
+      // Blocks kept from an outage go out with this one, not after their backoff: this one is
+      // submitted to every node at once, including one the health check has not seen back yet.
+      keeper.wake();
       const result = await keeper.submit(blockHex, hashHex, height);
       if (!result.tipMoved && result.accepted) {
         log.warn("block accepted but no node reports it as tip", { hash: result.blockHash });

@@ -7,17 +7,18 @@
  *
  * 1. The first node dies: the pool switches to the standby node (the switch itself, the
  *    health-check failback and IBD rules are `tests/bitcoind_failover_test.ts`'s; here it is the
- *    whole pool): no clean_jobs beyond the blocks the miners find there, shares answered, blocks
- *    accepted by the standby.
+ *    whole pool): clean_jobs only on a new tip (the failover template builds on the same one),
+ *    shares answered, blocks accepted by the standby.
  * 2. The standby dies too, no node left: miners keep their last job (not one mining.notify, so no
  *    clean_jobs storm) and every submit is answered, accepted against that job; `/health` answers
  *    503 and says why (`bitcoind_connected: unreachable`, `template_source: cannot deliver new
  *    templates`), `ckpool_bitcoin_connected` is 0. Share events keep flowing (real shares on
  *    valid work); the node-driven events pause: a block found meanwhile is kept and retried, and
  *    its `block_found` comes only with a node's verdict.
- * 3. The standby returns: the pool takes it again, the kept block is submitted at once (the first
- *    template wakes the block keeper) and accepted, and new work flows: every miner gets a
- *    clean_jobs notify on that block and its shares on the new job are accepted; `/health` is 200.
+ * 3. The standby returns: the pool takes it again, the kept blocks are submitted at once (the
+ *    first template wakes the block keeper); found on one job, they share a height: one is
+ *    accepted, the others refused. New work flows: every miner gets a clean_jobs notify on the
+ *    accepted block and its shares on the new job are accepted; `/health` is 200.
  * 4. Nothing lost or counted twice: the full check of `tests/support/pipeline/exact_check.ts`,
  *    against the standby's chain (the first node missed the blocks found while it was down).
  *
@@ -46,23 +47,27 @@ const report = reporter("ce2");
 /** mining.notify messages each miner received, and the clean_jobs ones. */
 interface NotifyCount {
   all: number;
-  clean: number;
   /** prevhash (as sent, Stratum word order) of every clean_jobs notify. */
   readonly cleanPrevHashes: Set<string>;
+  /** clean_jobs notifies whose prevhash an earlier notify already carried (not a new tip). */
+  cleanRepeats: number;
 }
 
 function countNotifies(stack: Stack): Map<string, NotifyCount> {
   const counts = new Map<string, NotifyCount>();
   for (const rig of stack.rigs) {
-    const count: NotifyCount = { all: 0, clean: 0, cleanPrevHashes: new Set() };
+    const count: NotifyCount = { all: 0, cleanPrevHashes: new Set(), cleanRepeats: 0 };
     counts.set(rig.worker, count);
+    const seen = new Set<string>();
     rig.client.onNotification((method, params) => {
       if (method !== "mining.notify") return;
       count.all++;
+      const prevHash = String(params[1]);
       if (params[8] === true) {
-        count.clean++;
-        count.cleanPrevHashes.add(String(params[1]));
+        if (seen.has(prevHash)) count.cleanRepeats++;
+        count.cleanPrevHashes.add(prevHash);
       }
+      seen.add(prevHash);
     });
   }
   return counts;
@@ -116,18 +121,14 @@ Deno.test({
       // 1. The first node dies: the standby takes over.
       await first.setUnreachable(true);
       const standbyFrom = standby.chain.tipHeight();
-      const beforeFailover = snapshot(notifies);
       await stack.pool.waitForLog((l) =>
         l.msg === "bitcoind node switch" && String(l.toUrl).endsWith(`:${standby.rpcPort}`)
       );
       await mine(stack, "shares on the standby node", 60);
       await waitFor("a block found on the standby", () => standby.chain.tipHeight() > standbyFrom);
       for (const [worker, count] of notifies) {
-        const clean = count.clean - beforeFailover.get(worker)!.clean;
-        assert.ok(
-          clean <= standby.chain.tipHeight() - standbyFrom,
-          `${worker}: ${clean} clean_jobs after the failover, one per block at most`,
-        );
+        // The failover template builds on the same tip: a clean_jobs there would repeat it.
+        assert.equal(count.cleanRepeats, 0, `${worker}: clean_jobs only on a new tip`);
       }
       assert.equal((await health(stack)).status, 200, "healthy on the standby");
 
@@ -147,29 +148,36 @@ Deno.test({
       const atOutage = snapshot(notifies);
       const acceptedAtOutage = accepted(stack);
       const answeredAtOutage = answered(stack.rigs);
-      const candidate = await stack.pool.waitForLog(
-        (l) => l.msg === "block candidate found, submitting" && Date.parse(String(l.ts)) >= downAt,
-        30_000,
-      );
+      const isOutageCandidate = (l: Record<string, unknown>) =>
+        l.msg === "block candidate found, submitting" && Date.parse(String(l.ts)) >= downAt;
+      const candidate = await stack.pool.waitForLog(isOutageCandidate, 30_000);
       await stack.pool.waitForLog((l) =>
         l.msg === "no node could take the block; retrying" && l.hash === candidate.hash
       );
       await mine(stack, "shares with no node at all", 40);
+      // Stopped before the node returns: a block found in the second before the pool sees it
+      // again would go straight to it and take the kept blocks' height (a race between two
+      // valid blocks that this test leaves out; it only decides which miner's block wins).
+      await stopMining(stack.rigs);
       for (const [worker, count] of notifies) {
         assert.equal(count.all, atOutage.get(worker)!.all, `${worker}: no new job without a node`);
       }
       assert.ok(accepted(stack) > acceptedAtOutage, "shares on the last job are still accepted");
       const outageMs = Date.now() - downAt;
 
-      // 3. The standby returns: the kept block goes out, new work flows.
+      // 3. The standby returns: the kept blocks go out (all at one height: one wins), new work
+      // flows.
       const backAt = Date.now();
+      const kept = stack.pool.logs.filter(isOutageCandidate).map((l) => String(l.hash));
       await standby.setUnreachable(false);
-      await waitFor(
-        "the kept block on the standby's chain",
-        () => standby.chain.block(String(candidate.hash))?.onActiveChain === true,
-      );
+      let winner = "";
+      await waitFor("a kept block on the standby's chain", (note) => {
+        note(`kept ${kept.join(", ")}`);
+        winner = kept.find((hash) => standby.chain.block(hash)?.onActiveChain === true) ?? "";
+        return winner !== "";
+      });
       const keptBlockMs = Date.now() - backAt;
-      const onBlock = stratumPrevHash(String(candidate.hash));
+      const onBlock = stratumPrevHash(winner);
       for (const rig of stack.rigs) {
         await waitFor(
           `${rig.worker} to get new work on the kept block`,
@@ -177,6 +185,7 @@ Deno.test({
         );
       }
       const acceptedAtReturn = accepted(stack);
+      startMining(stack);
       await mine(stack, "shares after the node returned", 40);
       assert.ok(accepted(stack) > acceptedAtReturn, "shares on the new work are accepted");
       const back = await health(stack);
@@ -184,20 +193,22 @@ Deno.test({
 
       await stopMining(stack.rigs);
       const events = await assertPipelineExact(stack, undefined, standby);
-      const found = [...events.values()].find((e): e is Extract<MiningEvent, {
-        event: "block_found";
-      }> => e.event === "block_found" && e.data.hash === candidate.hash);
-      assert.ok(found !== undefined, "the kept block's block_found event");
-      assert.equal(found.data.accepted, true, "the kept block was accepted");
-      assert.ok(
-        found.timestamp / 1000 >= backAt,
-        `block_found waited for the node: emitted at ${found.timestamp / 1000} ms, node back ` +
-          `at ${backAt} ms`,
-      );
+      for (const hash of kept) {
+        const found = [...events.values()].find((e): e is Extract<MiningEvent, {
+          event: "block_found";
+        }> => e.event === "block_found" && e.data.hash === hash);
+        assert.ok(found !== undefined, `the kept block ${hash}'s block_found event`);
+        assert.equal(found.data.accepted, hash === winner, `${hash}: accepted only if it won`);
+        assert.ok(
+          found.timestamp / 1000 >= backAt,
+          `block_found waited for the node: emitted at ${found.timestamp / 1000} ms, node back ` +
+            `at ${backAt} ms`,
+        );
+      }
       report(
         `failover to the standby; no node for ${outageMs} ms: ` +
           `${answered(stack.rigs) - answeredAtOutage}+ shares answered on the last job, no ` +
-          `mining.notify; kept block ${candidate.hash} on the chain ${keptBlockMs} ms after ` +
+          `mining.notify; ${kept.length} kept blocks, ${winner} on the chain ${keptBlockMs} ms after ` +
           `the node returned; ${events.size} events once each`,
       );
     } catch (error) {
