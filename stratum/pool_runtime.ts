@@ -235,9 +235,13 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     dir: foundBlocksDir(config.blocks_dir, config.logdir),
     retryWindowMs: config.block_retry_s * 1000,
     log: log.getChild("blocks"),
+    onKeepFailure: () => metrics.blockKeepFailures.inc(),
   });
   const submitter: BlockSubmitter = {
     submitBlock: async (blockHex, hashHex, height) => {
+      // Blocks kept from an outage go out with this one, not after their backoff: this one is
+      // submitted to every node at once, including one the health check has not seen back yet.
+      keeper.wake();
       const result = await keeper.submit(blockHex, hashHex, height);
       if (!result.tipMoved && result.accepted) {
         log.warn("block accepted but no node reports it as tip", { hash: result.blockHash });
@@ -309,6 +313,8 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       template,
       isPrimaryTemplateUpdate(update) ? "primary" : update.source === "zmq" ? "zmq" : "poll",
     );
+    // A node answered: a found block waiting for one goes out now.
+    keeper.wake();
     metrics.noteTemplate(update.receivedAtMs);
     metrics.noteNodeClock(template.curtime, update.receivedAtMs);
     metrics.bitcoinHeight.set(template.height - 1);

@@ -119,6 +119,37 @@ Deno.test("a block found while the node is down is kept on disk and delivered wh
     ]);
   }));
 
+Deno.test("wake() submits a waiting block at once instead of after its backoff", () =>
+  withHarness(async (h) => {
+    const block = solve(h);
+    await h.devnet.setUnreachable(true);
+    let attempts = 0;
+    const waiting = Promise.withResolvers<void>();
+    // The next attempt is a minute away: only wake() can bring it within the test.
+    const keeper = new BlockKeeper((hex) => {
+      attempts++;
+      return h.source.submitBlock(hex);
+    }, {
+      dir: h.dir,
+      retryWindowMs: 600_000,
+      initialRetryMs: 60_000,
+      log: getLogger(["test", "blocks"]),
+      onRetry: () => waiting.resolve(),
+    });
+    const pending = keeper.submit(block.hex, block.hash, block.height);
+    await waiting.promise;
+    assert.equal(attempts, 1, "the first attempt found no node");
+    await h.devnet.setUnreachable(false);
+    keeper.wake();
+    const timeout = new Promise<null>((r) => setTimeout(() => r(null), 10_000));
+    const result = await Promise.race([pending, timeout]);
+    keeper.stop();
+    assert.ok(result !== null, "delivered without waiting for the backoff");
+    assert.equal(result.accepted, true);
+    assert.equal(attempts, 2);
+    assert.equal(h.devnet.chain.tipHash(), block.hash);
+  }));
+
 Deno.test("a verdict ends the submission at once: a refused block is not retried", () =>
   withHarness(async (h) => {
     const block = solve(h);

@@ -31,6 +31,9 @@ ps              procps
 faketime        faketime
 stress-ng       stress-ng
 taskset         util-linux
+mount           mount
+umount          mount
+tail            coreutils
 "
 
 # Debian installs some of these outside a non-login PATH (nats-server and initdb).

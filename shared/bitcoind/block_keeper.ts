@@ -36,6 +36,8 @@ export interface BlockKeeperOptions {
   readonly log: StructuredLogger;
   /** Told of each repeated attempt (a metric). */
   readonly onRetry?: () => void;
+  /** Told when a block could not be written to {@link dir} (a metric; it is submitted anyway). */
+  readonly onKeepFailure?: () => void;
 }
 
 /** Some node gave a verdict (accepted or refused), as opposed to no node answering. */
@@ -64,6 +66,8 @@ export class BlockKeeper {
   readonly #options: BlockKeeperOptions;
   readonly #log: StructuredLogger;
   readonly #stop = new AbortController();
+  /** Ends the pauses between attempts early ({@link BlockKeeper.wake}). */
+  readonly #sleepers = new Set<() => void>();
 
   /**
    * @param sink submits a block by every path (the template source's `submitBlock`)
@@ -88,6 +92,7 @@ export class BlockKeeper {
         return path;
       },
       (error: unknown) => {
+        this.#options.onKeepFailure?.();
         this.#log.error("cannot keep block on disk; submitting anyway", {
           hash: hashHex,
           height,
@@ -137,6 +142,15 @@ export class BlockKeeper {
       void this.#deliver(hex, block.hashHex, block.height).then((r) => this.#mark(block.path, r));
     }
     return count;
+  }
+
+  /**
+   * A node answers again (the pool just got a template): blocks waiting between attempts are
+   * submitted now rather than after their backoff (up to 30 s, long enough for a competing block
+   * to win the height).
+   */
+  wake(): void {
+    for (const sleeper of [...this.#sleepers]) sleeper();
   }
 
   /** Ends retries: pending attempts resolve with their last result. */
@@ -208,10 +222,12 @@ export class BlockKeeper {
       const done = () => {
         clearTimeout(timer);
         signal.removeEventListener("abort", done);
+        this.#sleepers.delete(done);
         resolve();
       };
       const timer = setTimeout(done, ms);
       signal.addEventListener("abort", done);
+      this.#sleepers.add(done);
     });
   }
 }

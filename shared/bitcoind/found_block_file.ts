@@ -83,9 +83,14 @@ export async function saveFoundBlock(
     let written = 0;
     while (written < bytes.length) written += await file.write(bytes.subarray(written));
     await file.syncData();
-  } finally {
+  } catch (error) {
     file.close();
+    // A disk that filled mid-write must not keep the partial copy: it holds space the next
+    // attempt needs and is never renamed into a kept block.
+    await Deno.remove(tmp).catch(() => {});
+    throw error;
   }
+  file.close();
   await Deno.rename(tmp, path);
   return path;
 }

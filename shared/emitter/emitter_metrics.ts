@@ -25,4 +25,9 @@ export interface EmitterMetrics {
   readonly eventsSpooled: Pick<CounterCell, "inc">;
   /** `ckpool_events_dropped_total`: events lost because memory and spool were both full. */
   readonly eventsDropped: Pick<CounterCell, "inc">;
+  /**
+   * `ckpool_disk_write_failures_total{kind="spool"}`: spool appends that failed (disk full or
+   * broken); the events wait in memory and the append is retried.
+   */
+  readonly spoolWriteFailures: Pick<CounterCell, "inc">;
 }

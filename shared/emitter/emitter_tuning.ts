@@ -24,6 +24,12 @@ export interface EmitterTuning {
   readonly retryInitialMs: number;
   /** Longest delay between NATS retries. */
   readonly retryMaxMs: number;
+  /**
+   * Longest delay between attempts to append to a spool that cannot be written (disk full): the
+   * attempts back off from `retryInitialMs` to this, so the spooler resumes soon after space
+   * returns without spinning while it is missing.
+   */
+  readonly spoolRetryMaxMs: number;
   /** Events moved from memory to the spool per write. */
   readonly spoolBatch: number;
   /** Spool left at or below which replay pauses spooling to hand over to direct publishing. */
@@ -41,6 +47,7 @@ export const DEFAULT_EMITTER_TUNING: EmitterTuning = Object.freeze({
   fsyncIntervalMs: 100,
   retryInitialMs: 100,
   retryMaxMs: 5_000,
+  spoolRetryMaxMs: 1_000,
   spoolBatch: 512,
   handoffBytes: 512 * 1024,
 });

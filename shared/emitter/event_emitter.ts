@@ -18,6 +18,9 @@
  *   only after every record in it is acknowledged. When little is left it pauses the spooling,
  *   replays the rest and switches back to direct mode; events that arrived meanwhile wait in the
  *   buffer, behind everything spooled, so order per subject holds.
+ * - A spool that cannot be written (disk full) leaves its events in memory; once JetStream
+ *   answers they follow what the spool holds straight from memory, and direct mode keeps the
+ *   overflow in memory too, until an append succeeds again.
  * - A spool left by an earlier process is replayed first at `start()`.
  *
  * Bounds: the ring holds `bufferSize` events; the spool grows to `maxSpoolBytes`; after that
@@ -142,6 +145,11 @@ export class EventEmitter implements EventSink {
   /** Unacknowledged events of a failed direct window: spooled before anything in the buffer. */
   #spill: OutboundEvent[] = [];
   #spoolerPaused = false;
+  /**
+   * The last spool append failed (disk full): events that wait in memory for the spool may then
+   * go to JetStream directly once it answers, behind what the spool holds.
+   */
+  #spoolFailing = false;
   #refusing = false;
   #spoolFullLogged = false;
   #outage = false;
@@ -232,7 +240,7 @@ export class EventEmitter implements EventSink {
       }
       this.#wakeup.notify();
     }
-    this.#metrics.eventBufferDepth.set(this.#buffer.length);
+    this.#metrics.eventBufferDepth.set(this.#buffer.length + this.#spill.length);
     this.#metrics.eventEmitLatencyUs.observe((performance.now() - startMs) * 1000);
   }
 
@@ -352,7 +360,8 @@ export class EventEmitter implements EventSink {
   }
 
   #enterSpool(reason: string, error: unknown, unacked: readonly OutboundEvent[]): void {
-    this.#spill.push(...unacked);
+    // Sent before what is left of the spill, so they go first.
+    this.#spill.unshift(...unacked);
     this.#mode = EmitterMode.Spool;
     if (!this.#outage) {
       this.#outage = true;
@@ -370,13 +379,14 @@ export class EventEmitter implements EventSink {
   }
 
   /**
-   * Publishes the buffer until a publish fails, the ring overflows or (when draining) the buffer
-   * is empty or the deadline passes.
+   * Publishes the spill (events the failing spool could not take), then the buffer, until a
+   * publish fails, the ring overflows (unless the spool is failing: memory is then the only way
+   * to JetStream) or, when draining, everything is sent or the deadline passes.
    *
    * @returns true when draining finished with everything acknowledged.
    */
   async #runDirect(): Promise<boolean> {
-    if (this.#draining && this.#buffer.length === 0) return true;
+    if (this.#draining && this.#buffer.length === 0 && this.#spill.length === 0) return true;
     let nc: AckedPublisher;
     try {
       nc = await this.#link.connection();
@@ -398,7 +408,7 @@ export class EventEmitter implements EventSink {
         reason = "publish failed";
         break;
       }
-      if (this.#buffer.overflowLength > 0) {
+      if (this.#buffer.overflowLength > 0 && !this.#spoolFailing) {
         reason = "buffer ring full";
         break;
       }
@@ -406,18 +416,21 @@ export class EventEmitter implements EventSink {
         reason = "drain deadline passed";
         break;
       }
-      if (window.hasRoom && this.#buffer.length > 0) {
+      if (window.hasRoom && (this.#spill.length > 0 || this.#buffer.length > 0)) {
         for (let sent = 0; sent < SEND_BURST && window.hasRoom; sent++) {
-          const event = this.#buffer.shift();
+          const event = this.#spill.shift() ?? this.#buffer.shift();
           if (event === undefined) break;
           window.send(event);
         }
-        this.#metrics.eventBufferDepth.set(this.#buffer.length);
+        this.#metrics.eventBufferDepth.set(this.#buffer.length + this.#spill.length);
         // Let sockets and timers run between bursts: a backlog must not stall the share path.
         if (window.inFlight > 0) await this.#wakeup.wait();
         continue;
       }
-      if (this.#draining && this.#buffer.length === 0 && window.inFlight === 0) break;
+      if (
+        this.#draining && this.#buffer.length === 0 && this.#spill.length === 0 &&
+        window.inFlight === 0
+      ) break;
       await this.#wakeup.wait();
     }
     const settled = await window.close();
@@ -425,7 +438,7 @@ export class EventEmitter implements EventSink {
     if (reason === "") return true;
     if (
       reason === "drain deadline passed" && settled.unacked.length === 0 &&
-      this.#buffer.length === 0
+      this.#buffer.length === 0 && this.#spill.length === 0
     ) {
       return true;
     }
@@ -442,6 +455,8 @@ export class EventEmitter implements EventSink {
   async #spoolLoop(): Promise<void> {
     const writer = this.#writer!;
     const deadline = this.#deadline.signal;
+    /** Appends failed in a row (0 while the spool takes them). */
+    let failedAppends = 0;
     while (this.#mode === EmitterMode.Spool) {
       if (this.#spoolerPaused && !deadline.aborted) {
         await this.#wakeup.wait();
@@ -468,15 +483,21 @@ export class EventEmitter implements EventSink {
         await this.#wakeup.wait();
         continue;
       }
-      this.#metrics.eventBufferDepth.set(this.#buffer.length);
+      this.#metrics.eventBufferDepth.set(this.#buffer.length + this.#spill.length);
       try {
         await writer.append(batch);
       } catch (error) {
         this.#spill.unshift(...batch);
-        this.#log.error("cannot append events to the spool; retrying", {
-          spoolDir: this.#spoolDir,
-          error: String(error),
-        });
+        this.#spoolFailing = true;
+        this.#metrics.eventBufferDepth.set(this.#buffer.length + this.#spill.length);
+        this.#metrics.spoolWriteFailures.inc();
+        // Once per outage: a full disk fails every attempt, and the log may sit on that disk.
+        if (failedAppends++ === 0) {
+          this.#log.error("cannot append events to the spool; events wait in memory, retrying", {
+            spoolDir: this.#spoolDir,
+            error: String(error),
+          });
+        }
         if (deadline.aborted) {
           this.#metrics.eventsDropped.inc(this.#spill.length + this.#buffer.length);
           this.#log.error("events lost at shutdown: the spool cannot be written", {
@@ -486,8 +507,23 @@ export class EventEmitter implements EventSink {
           this.#buffer.take(Number.MAX_SAFE_INTEGER);
           return;
         }
-        await sleep(this.#tuning.retryMaxMs, deadline);
+        await sleep(
+          backoffDelayMs(failedAppends - 1, {
+            initialMs: this.#tuning.retryInitialMs,
+            maxMs: this.#tuning.spoolRetryMaxMs,
+          }),
+          deadline,
+        );
         continue;
+      }
+      this.#spoolFailing = false;
+      if (failedAppends > 0) {
+        this.#log.info("spool writable again", {
+          spoolDir: this.#spoolDir,
+          failedAppends,
+          events: batch.length,
+        });
+        failedAppends = 0;
       }
       this.#metrics.eventsSpooled.inc(batch.length);
       this.#metrics.eventSpoolBytes.set(writer.bytes);
@@ -575,7 +611,10 @@ export class EventEmitter implements EventSink {
       this.#log.debug("NATS still unreachable", { error: String(error) });
       return PassResult.Failed;
     }
-    const handoff = writer.sealed().length === 0 && this.#spill.length === 0 &&
+    // The spill is newer than everything spooled: while the spool cannot take it, it follows the
+    // spool to JetStream from memory instead of waiting for the disk.
+    const spillReady = this.#spill.length === 0 || this.#spoolFailing;
+    const handoff = writer.sealed().length === 0 && spillReady &&
       writer.activeBytes <= this.#tuning.handoffBytes;
     if (handoff) this.#spoolerPaused = true;
     else this.#resumeSpooler();
@@ -598,7 +637,9 @@ export class EventEmitter implements EventSink {
       this.#metrics.eventSpoolBytes.set(writer.bytes);
       this.#wakeup.notify();
     }
-    if (this.#spoolerPaused && this.#spill.length === 0 && writer.isEmpty()) {
+    if (
+      this.#spoolerPaused && (this.#spill.length === 0 || this.#spoolFailing) && writer.isEmpty()
+    ) {
       this.#outage = false;
       this.#log.info("spool replayed; publishing directly again", { spoolDir: this.#spoolDir });
       this.#switchToDirect();

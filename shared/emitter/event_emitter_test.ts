@@ -27,6 +27,7 @@ function emitterObserving(observed: number[]): EventEmitter {
     eventsPublished: ignore,
     eventsSpooled: ignore,
     eventsDropped: ignore,
+    spoolWriteFailures: ignore,
   };
   return new EventEmitter({
     region: "eu",

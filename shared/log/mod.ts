@@ -19,6 +19,11 @@ export {
   type LogSinkTarget,
   shutdownLogging,
 } from "./configure.ts";
+export {
+  logFileStream,
+  type LogFileStreamOptions,
+  logFileWriteFailures,
+} from "./log_file_stream.ts";
 export { getLogger, type LogProperties, type StructuredLogger } from "./logger.ts";
 export {
   formatLogLine,

@@ -21,6 +21,7 @@ import { type Clock, systemClock } from "../engine/clock.ts";
 import { RejectReason } from "../engine/share.ts";
 import { CellCounter, type CounterCell } from "./counter.ts";
 import { CellGauge, type GaugeCell } from "./gauge.ts";
+import { logFileWriteFailures } from "../log/log_file_stream.ts";
 import {
   CellHistogram,
   FINE_MICROSECOND_BUCKETS,
@@ -140,6 +141,10 @@ export class PoolMetrics {
   readonly eventsSpooled: CounterCell;
   /** `ckpool_events_dropped_total`: events lost because buffer and spool were both full. */
   readonly eventsDropped: CounterCell;
+  /** `ckpool_disk_write_failures_total{kind="spool"}`: spool appends that failed. */
+  readonly spoolWriteFailures: CounterCell;
+  /** `ckpool_disk_write_failures_total{kind="blocks"}`: found blocks that could not be kept. */
+  readonly blockKeepFailures: CounterCell;
   /** `ckpool_submit_latency_us`: submit line received → response written, inside the engine. */
   readonly submitLatencyUs: HistogramCell;
   /** `ckpool_notify_broadcast_ms`: new template → mining.notify sent to every miner. */
@@ -266,6 +271,18 @@ export class PoolMetrics {
       name: "ckpool_events_dropped_total",
       help: "Events lost because the memory buffer and the spool were both full.",
     }).child();
+    // One series per kind from the start (at 0), so increase() sees the first failure. The log
+    // kind is the process-wide count of the log file's stream (shared/log/log_file_stream.ts).
+    const diskWriteFailures = new CellCounter<"kind">({
+      registry,
+      name: "ckpool_disk_write_failures_total",
+      help: "Writes to local disk that failed (full or broken file system), by what was " +
+        "written: spool (events), log (log lines, dropped), blocks (found blocks kept on disk).",
+      labelNames: ["kind"],
+    });
+    this.spoolWriteFailures = diskWriteFailures.child({ kind: "spool" });
+    diskWriteFailures.child({ kind: "log" }, logFileWriteFailures);
+    this.blockKeepFailures = diskWriteFailures.child({ kind: "blocks" });
     this.submitLatencyUs = new CellHistogram({
       registry,
       name: "ckpool_submit_latency_us",

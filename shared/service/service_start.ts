@@ -16,7 +16,13 @@ import {
 } from "../emitter/spool_locked_config_error.ts";
 import { parseNofileLimitArg } from "../engine/open_file_cap.ts";
 import { TlsCertificateError } from "../engine/tls_terminator.ts";
-import { configureLogging, getLogger, shutdownLogging, type StructuredLogger } from "../log/mod.ts";
+import {
+  configureLogging,
+  getLogger,
+  logFileStream,
+  shutdownLogging,
+  type StructuredLogger,
+} from "../log/mod.ts";
 import { bootstrap, parseServiceArgs } from "./bootstrap.ts";
 import { SERVICE_RUNTIME_NEEDS } from "./runtime_needs.ts";
 import { writeStderrLine } from "./_stderr.ts";
@@ -57,13 +63,17 @@ export async function startService<K extends ServiceKind>(
   const instanceIndex = kind === "collector" ? 0 : parseInstanceArg(rest);
   const nofileLimit = kind === "collector" ? null : parseNofileLimitArg(rest);
   // Left open for the life of the process: the logging sink writes to it until exit.
+  const logPath = `${config.logdir}/${kind}.log`;
   const logFile = config.logdir === undefined
     ? null
-    : await Deno.open(`${config.logdir}/${kind}.log`, { create: true, append: true, write: true });
+    : await Deno.open(logPath, { create: true, append: true, write: true });
   await configureLogging({
     service: kind,
     level: "info",
-    ...(logFile ? { sink: logFile.writable } : {}),
+    // Not the file's own `writable`, which holds lines until it is closed (so the file stayed
+    // empty) and refuses every line after one failed write (a full disk): this one writes each
+    // line at once, drops and counts a line it cannot write, and goes on.
+    ...(logFile ? { sink: logFileStream(logFile, { path: logPath, service: kind }) } : {}),
   });
   return { config, configPath, instanceIndex, nofileLimit, log: getLogger([kind]) };
 }

@@ -16,12 +16,14 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
  * starts see the wall clock shifted by it, as on a host whose NTP is broken (Debian `faketime`;
  * its LD_PRELOAD shifts `clock_gettime`, which V8's `Date.now()` reads). The library is preloaded
  * through the environment, not the `faketime` program, which forks and would not pass SIGTERM on.
+ * With `options.v8Flags` (e.g. `--max-old-space-size=40`) the launcher and the service run with
+ * those V8 flags in `DENO_V8_FLAGS`.
  */
 export function launcherCommand(
   configPath: string,
   serviceArgs: readonly string[] = [],
   kind: "stratum" | "relay" = "stratum",
-  options: { readonly nofile?: number; readonly faketime?: string } = {},
+  options: { readonly nofile?: number; readonly faketime?: string; readonly v8Flags?: string } = {},
 ): Deno.Command {
   const denoArgs = [
     "run",
@@ -46,12 +48,15 @@ export function launcherCommand(
   const clock = options.faketime === undefined
     ? {}
     : { LD_PRELOAD: libfaketimePath(), FAKETIME: options.faketime, FAKETIME_NO_CACHE: "1" };
+  // DENO_V8_FLAGS adds to the launcher's own --v8-flags (both apply), as
+  // `Environment=DENO_V8_FLAGS=…` in a unit would.
+  const v8 = options.v8Flags === undefined ? {} : { DENO_V8_FLAGS: options.v8Flags };
   return new Deno.Command(program, {
     args,
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", ...clock },
+    env: { NO_COLOR: "1", ...clock, ...v8 },
   });
 }
 
@@ -184,6 +189,29 @@ export async function writePoolConfig(
   return { dir, configPath, stratumPort, metricsPort };
 }
 
+/**
+ * `tail -F` of `path` from its first line (the file may not exist yet), polled every 0.1 s; its
+ * output ends when `stop` is called.
+ */
+function followFile(path: string): { stdout: ReadableStream<Uint8Array>; stop(): void } {
+  const tail = new Deno.Command("tail", {
+    args: ["-F", "-n", "+1", "-s", "0.1", path],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  return {
+    stdout: tail.stdout,
+    stop() {
+      try {
+        tail.kill("SIGTERM");
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+}
+
 /** Writes a config for `devnet` (plus overrides) and starts the pool. */
 export async function startPoolProcess(
   devnet: DevnetEndpoint | readonly DevnetEndpoint[],
@@ -204,9 +232,18 @@ export async function startPoolProcess(
       ...(options.faketime === undefined ? {} : { faketime: options.faketime }),
     },
   ).spawn();
-  const collector = new JsonLogCollector([child.stdout, child.stderr]);
+  // With a logdir the service logs to <logdir>/stratum.log instead of stderr: follow the file.
+  const follower = typeof overrides.logdir === "string"
+    ? followFile(`${overrides.logdir}/stratum.log`)
+    : null;
+  const collector = new JsonLogCollector([
+    child.stdout,
+    child.stderr,
+    ...(follower === null ? [] : [follower.stdout]),
+  ]);
   const logs = collector.logs;
   const exited = child.status.then(async (s) => {
+    follower?.stop();
     await collector.done;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     return s.code;

@@ -57,6 +57,7 @@ export interface SupervisedPool extends PoolProcess {
 export async function startSupervisedPool(
   devnet: DevnetEndpoint,
   overrides: Record<string, unknown> = {},
+  options: { readonly v8Flags?: string } = {},
 ): Promise<SupervisedPool> {
   const policy = parseRestartPolicy(await Deno.readTextFile(UNIT));
   const { dir, configPath, stratumPort, metricsPort } = await writePoolConfig(devnet, overrides);
@@ -68,7 +69,7 @@ export async function startSupervisedPool(
 
   const current = () => runs[runs.length - 1]!;
   const spawn = () => {
-    const child = launcherCommand(configPath).spawn();
+    const child = launcherCommand(configPath, [], "stratum", options).spawn();
     const collector = new JsonLogCollector([child.stdout, child.stderr]);
     const run = {
       spawnedAtMs: Date.now(),

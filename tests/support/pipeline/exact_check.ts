@@ -15,6 +15,7 @@ import { EVENT_PIPELINE_DURABLE, MINING_EVENTS_STREAM_NAME } from "@tbg/shared/n
 import { workerKey } from "@tbg/collector";
 import { poolMetric, type Stack, waitFor } from "./stack.ts";
 import { keysMatching } from "../redis_keys.ts";
+import type { Devnet } from "../devnet/mod.ts";
 
 const STREAM = MINING_EVENTS_STREAM_NAME;
 
@@ -132,11 +133,14 @@ export interface PoolCounterBaseline {
  *
  * @param baseline the miners' counts and the tip when the pool process started, if it was
  *   restarted (its metrics count from there); the test's start by default.
+ * @param node the node whose chain holds every block the pool found (the standby node when the
+ *   first was down while blocks were found); the stack's devnet by default.
  * @returns The distinct events in the stream.
  */
 export async function assertPipelineExact(
   stack: Stack,
   baseline: PoolCounterBaseline = { accepted: 0, rejected: 0, height: stack.startHeight },
+  node: Devnet = stack.devnet,
 ): Promise<Map<string, MiningEvent>> {
   const { jsm, sql, rc, rigs } = stack;
   await waitFor("the pool's emitter to have published everything", async (note) => {
@@ -204,12 +208,12 @@ export async function assertPipelineExact(
   );
 
   // Blocks: the devnet's chain ↔ the pool ↔ JetStream.
-  const chainBlocks = stack.devnet.chain.tipHeight() - stack.startHeight;
+  const chainBlocks = node.chain.tipHeight() - stack.startHeight;
   const acceptedBlocks = blockEvents.filter((e) => e.event === "block_found" && e.data.accepted);
   assert.equal(acceptedBlocks.length, chainBlocks, "accepted block_found events vs devnet blocks");
   assert.equal(
     await poolMetric(stack, "ckpool_blocks_found_total"),
-    stack.devnet.chain.tipHeight() - baseline.height,
+    node.chain.tipHeight() - baseline.height,
     "blocks the current pool process found",
   );
 

@@ -190,6 +190,8 @@ export interface Stack {
   readonly pg: PostgresServerHandle;
   readonly redis: RedisServerHandle;
   readonly devnet: Devnet;
+  /** The pool's second node, with `standbyNode`. */
+  readonly standby: Devnet | undefined;
   /** The devnet's tip height before mining started. */
   readonly startHeight: number;
   readonly pool: PoolProcess;
@@ -225,6 +227,26 @@ export interface StackOptions {
    * remembering miners' difficulties in the stack's Redis (`redis.url` in its config).
    */
   readonly supervised?: boolean;
+  /**
+   * Put the pool's log file (`logdir`), spool and found blocks in this directory (e.g. a small
+   * file system a test can fill), instead of stderr and a temporary spool directory.
+   */
+  readonly poolDiskDir?: string;
+  /** Pool config keys set on top of the stack's own (e.g. `update_interval`). */
+  readonly poolOverrides?: Readonly<Record<string, unknown>>;
+  /**
+   * Start a second devnet node holding the same chain and mempool (both made from the same
+   * seeds at the same instant, as two synced Core nodes), configured as the pool's second
+   * `btcd` entry (see {@link Stack.standby}).
+   */
+  readonly standbyNode?: boolean;
+  /**
+   * Network difficulty of the devnet (default {@link NETWORK_DIFFICULTY}: a block about every 150
+   * shares); lower it for a test that waits for blocks.
+   */
+  readonly networkDifficulty?: number;
+  /** V8 flags for the pool's process (`DENO_V8_FLAGS`), e.g. a heap limit; with `supervised`. */
+  readonly poolV8Flags?: string;
 }
 
 /**
@@ -254,13 +276,25 @@ async function buildStack(
   cleanups: (() => Promise<unknown>)[],
   close: () => Promise<void>,
 ): Promise<Stack> {
-  const [nats, pg, redis, devnet] = await Promise.all([
+  // Two nodes hold the same chain only if they mine their initial chains at the same instant:
+  // their clocks stand still until both are made, then run.
+  const madeAtMs = Date.now();
+  let made = options.standbyNode !== true;
+  const clock = () => made ? Date.now() : madeAtMs;
+  const bits = targetToBits(difficultyToTarget(options.networkDifficulty ?? NETWORK_DIFFICULTY));
+  const [nats, pg, redis, devnet, standby] = await Promise.all([
     startNatsServer({ jetstream: true }),
     startPostgres(),
     startRedisServer({ persistent: true }),
-    startDevnet({ bits: targetToBits(difficultyToTarget(NETWORK_DIFFICULTY)) }),
+    startDevnet({ bits, clock }),
+    options.standbyNode === true ? startDevnet({ bits, clock }) : Promise.resolve(undefined),
   ]);
+  made = true;
   cleanups.push(() => nats.stop(), () => pg.stop(), () => redis.stop(), () => devnet.stop());
+  if (standby !== undefined) {
+    cleanups.push(() => standby.stop());
+    assert.equal(standby.chain.tipHash(), devnet.chain.tipHash(), "both nodes hold one chain");
+  }
 
   const nc = await connect({
     servers: nats.url,
@@ -302,9 +336,13 @@ async function buildStack(
   }
   const poolNatsUrl = natsBridge === undefined ? nats.url : `nats://127.0.0.1:${natsBridge.port}`;
 
-  const spoolDir = await Deno.makeTempDir({ prefix: "tbg-pipeline-spool-" });
-  cleanups.push(() => Deno.remove(spoolDir, { recursive: true }));
+  const diskDir = options.poolDiskDir;
+  const spoolDir = diskDir === undefined
+    ? await Deno.makeTempDir({ prefix: "tbg-pipeline-spool-" })
+    : `${diskDir}/spool`;
+  if (diskDir === undefined) cleanups.push(() => Deno.remove(spoolDir, { recursive: true }));
   const poolConfig = {
+    ...(diskDir === undefined ? {} : { logdir: diskDir }),
     mindiff: SHARE_DIFFICULTY,
     startdiff: SHARE_DIFFICULTY,
     // Aim at the capped miners' own rate, so vardiff leaves the difficulty where it is.
@@ -312,12 +350,17 @@ async function buildStack(
     rate_limits: { max_shares_per_minute: 10_000 },
     events: { enabled: true, nats_url: poolNatsUrl, spool_dir: spoolDir },
     blocks_dir: `${spoolDir}/blocks`,
+    ...options.poolOverrides,
   };
   const supervisedPool = options.supervised === true
-    ? await startSupervisedPool(devnet, { ...poolConfig, redis: { url: redis.url } })
+    ? await startSupervisedPool(
+      devnet,
+      { ...poolConfig, redis: { url: redis.url } },
+      options.poolV8Flags === undefined ? {} : { v8Flags: options.poolV8Flags },
+    )
     : undefined;
   const pool = supervisedPool ?? await startPoolProcess(
-    devnet,
+    standby === undefined ? devnet : [devnet, standby],
     poolConfig,
     options.poolFaketime === undefined ? {} : { faketime: options.poolFaketime },
   );
@@ -339,6 +382,7 @@ async function buildStack(
     pg,
     redis,
     devnet,
+    standby,
     startHeight: devnet.chain.tipHeight(),
     pool,
     supervisedPool,
