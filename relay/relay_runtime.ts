@@ -108,6 +108,7 @@ export async function startRelayRuntime(deps: RelayRuntimeDeps): Promise<RelayRu
       instanceIndex: deps.instanceIndex,
       nofileLimit: deps.nofileLimit ?? null,
       bitcoindConnected: () => deps.localPool.connected,
+      bitcoindDetail: () => deps.localPool.eligibilityDetail(),
     });
   } catch (error) {
     await source.stop();

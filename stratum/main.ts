@@ -31,6 +31,7 @@ const runtime = await startRuntimeOrExit("stratum", service, () =>
     instanceIndex,
     nofileLimit,
     bitcoindConnected: () => pool.connected,
+    bitcoindDetail: () => pool.eligibilityDetail(),
   }));
 
 reloadOnSighup({ log, reload: () => runtime.reloadTls() });

@@ -82,6 +82,8 @@ export interface PoolRuntimeDeps {
   readonly nofileLimit?: number | null;
   /** Reports whether bitcoind is reachable (for metrics and /health). */
   readonly bitcoindConnected: () => boolean;
+  /** Why bitcoind is not usable (e.g. a node refusing templates), for /health; optional. */
+  readonly bitcoindDetail?: () => string;
   /** Extra handler for each template (the primary publishes templates for relays here). */
   readonly onTemplate?: (update: TemplateUpdate) => void;
 }
@@ -352,6 +354,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     templateAgeMs: () => metrics.templateAgeMs(),
     maxTemplateAgeMs,
     bitcoindConnected: deps.bitcoindConnected,
+    ...(deps.bitcoindDetail === undefined ? {} : { bitcoindDetail: deps.bitcoindDetail }),
     templateSourceHealthy: () => deps.source.healthy,
   });
   // One server per listener: /health may have its own address for GeoDNS checks.
