@@ -340,6 +340,28 @@ export class BitcoindPool {
     return this.call("getblocktemplate", (rpc, o) => rpc.getBlockTemplate(o), options);
   }
 
+  /**
+   * A BIP22 long poll on the active node only. No failover and no change of the node's health
+   * when it fails: a long poll that ends without a template (timeout, restart) is normal, and
+   * the regular getblocktemplate path decides eligibility.
+   *
+   * @throws {RpcTransportError} when no node is active, else the node's error
+   */
+  longPollBlockTemplate(longPollId: string, options: PoolCallOptions = {}): Promise<unknown> {
+    const node = this.#active < 0 || !this.#connected ? undefined : this.#nodes[this.#active];
+    if (node === undefined) {
+      return Promise.reject(
+        new RpcTransportError(
+          this.#nodes.map((n) => n.rpc.url).join(", "),
+          "getblocktemplate",
+          TransportFailure.unreachable,
+          "no active bitcoind node to long poll",
+        ),
+      );
+    }
+    return node.rpc.longPollBlockTemplate(longPollId, options);
+  }
+
   /** getbestblockhash on the active node. */
   getBestBlockHash(options: PoolCallOptions = {}): Promise<string> {
     return this.call("getbestblockhash", (rpc, o) => rpc.getBestBlockHash(o), options);
