@@ -131,6 +131,8 @@ export interface BitcoindRpcOptions {
   readonly pass: string;
   /** Default per-call timeout, ms (default 10,000). */
   readonly timeoutMs?: number;
+  /** Clock for deriving initial block download from the tip's age, ms (default Date.now). */
+  readonly now?: () => number;
 }
 
 /** Per-call options. */
@@ -214,6 +216,7 @@ export class BitcoindRpc {
   readonly url: string;
   readonly #authorization: string;
   readonly #timeoutMs: number;
+  readonly #now: () => number;
   #nextId = 1;
 
   /**
@@ -224,6 +227,7 @@ export class BitcoindRpc {
     this.url = normaliseBtcdUrl(options.url);
     this.#authorization = `Basic ${base64Utf8(`${options.auth}:${options.pass}`)}`;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    this.#now = options.now ?? Date.now;
     if (!(this.#timeoutMs > 0)) {
       throw new RangeError(`Cannot create bitcoind client: timeoutMs must be positive`);
     }
@@ -379,7 +383,7 @@ export class BitcoindRpc {
           headers,
           verificationprogress,
           tipTimeS,
-          nowS: Math.floor(Date.now() / 1000),
+          nowS: Math.floor(this.#now() / 1000),
         })
         : undefined;
       const initialblockdownload = own ?? derived!.syncing;
