@@ -341,9 +341,9 @@ export class BitcoindPool {
   }
 
   /**
-   * A BIP22 long poll on the active node only. No failover and no change of the node's health
-   * when it fails: a long poll that ends without a template (timeout, restart) is normal, and
-   * the regular getblocktemplate path decides eligibility.
+   * A BIP22 long poll on the active node only. No failover, and a transport failure does not
+   * change the node's health (a long poll that ends without a template is normal; the regular
+   * getblocktemplate path decides). A -10/-9 refusal does: it is the node saying it cannot mine.
    *
    * @throws {RpcTransportError} when no node is active, else the node's error
    */
@@ -359,7 +359,10 @@ export class BitcoindPool {
         ),
       );
     }
-    return node.rpc.longPollBlockTemplate(longPollId, options);
+    return node.rpc.longPollBlockTemplate(longPollId, options).catch((error: unknown) => {
+      if (isTemplateRefusal(error)) this.#markRefused(node, error.code, error.rpcMessage);
+      throw error;
+    });
   }
 
   /** getbestblockhash on the active node. */

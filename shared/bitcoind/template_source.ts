@@ -12,7 +12,8 @@
  * - with `longpoll` (default on) and a node that sends `longpollid` (Core, Knots, btcd), a BIP22
  *   long poll kept open on the active node: its answer is delivered as the next template
  *   (`new_block` when it builds on a new tip, else `refresh`), so new work arrives as soon as
- *   the node has it even without ZMQ. One long poll at a time; a timeout re-polls, a failure
+ *   the node has it even without ZMQ (its trigger is `poll`: the relay wire format knows no
+ *   other, and a long poll is a poll the node answers late). One long poll at a time; a timeout re-polls, a failure
  *   waits the retry delay, and a node that answers at once with the same id (it does not hold
  *   long polls) is long-polled again only after `update_interval`.
  * A template whose previous block differs from the last one delivered is always `new_block`,
@@ -56,7 +57,6 @@ export const TemplateTrigger = {
   timer: "timer",
   startup: "startup",
   switch: "switch",
-  longpoll: "longpoll",
 } as const;
 
 /** One of {@link TemplateTrigger}. */
@@ -540,7 +540,7 @@ export class BitcoindTemplateSource implements TemplateSource {
   #deliverLongPoll(gbt: unknown): void {
     const request: FetchRequest = {
       reason: TemplateReason.refresh,
-      source: TemplateTrigger.longpoll,
+      source: TemplateTrigger.poll,
       tipHash: previousBlockHash(gbt),
     };
     if (this.#inFlight === undefined && this.#pending === undefined) {
@@ -550,9 +550,9 @@ export class BitcoindTemplateSource implements TemplateSource {
     }
     const prevHash = request.tipHash;
     if (prevHash !== undefined && prevHash !== this.#deliveredPrevHash) {
-      this.#onTip(prevHash, TemplateTrigger.longpoll);
+      this.#onTip(prevHash, TemplateTrigger.poll);
     } else {
-      this.#request(TemplateReason.refresh, TemplateTrigger.longpoll, undefined);
+      this.#request(TemplateReason.refresh, TemplateTrigger.poll, undefined);
     }
   }
 

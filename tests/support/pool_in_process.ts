@@ -13,6 +13,10 @@ import type { Devnet } from "./devnet/mod.ts";
 export interface InProcessPool {
   readonly runtime: PoolRuntime;
   readonly port: number;
+  /** The template source (long polls, templates delivered). */
+  readonly source: BitcoindTemplateSource;
+  /** The node pool (eligibility, statuses). */
+  readonly pool: BitcoindPool;
   stop(): Promise<void>;
 }
 
@@ -49,9 +53,12 @@ export async function startInProcessPool(
     events,
     instance: "test",
     bitcoindConnected: () => pool.connected,
+    bitcoindDetail: () => pool.eligibilityDetail(),
   });
   return {
     runtime,
+    source,
+    pool,
     port: runtime.server.addresses[0]!.port,
     async stop() {
       await runtime.drainAndStop(2_000);
