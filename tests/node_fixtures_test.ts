@@ -143,7 +143,9 @@ for (const dialect of DIALECTS) {
     const duplicate = await fixture(dialect, "submitblock_duplicate");
     assert.equal(
       await withFixtureNode(duplicate, (rpc) => rpc.submitBlock("00")),
-      dialect === "btcd" ? "rejected: duplicate" : "duplicate",
+      dialect === "btcd"
+        ? `rejected: already have block ${(tip.body as { result: string }).result}`
+        : "duplicate",
     );
   });
 }

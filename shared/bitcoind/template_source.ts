@@ -88,7 +88,8 @@ export interface NodeBlockSubmitResult {
 export interface BlockSubmitResult {
   /**
    * Some node accepted the block: submitblock answered null, or `duplicate` (Core's answer when
-   * it already holds the block fully validated, e.g. relayed by another of our nodes).
+   * it already holds the block fully validated, e.g. relayed by another of our nodes; btcd's is
+   * "rejected: already have block <hash>").
    */
   readonly accepted: boolean;
   /** Per node, in `btcd[]` order. */
@@ -156,6 +157,12 @@ export interface BitcoindTemplateSourceOptions {
 export const DEFAULT_UPDATE_INTERVAL_S = 30;
 
 const SUBMIT_ACCEPTED = new Set<string | null>([null, "duplicate"]);
+/** btcd's answer for a block it already has (ErrDuplicateBlock), Core's "duplicate". */
+const BTCD_DUPLICATE = /^rejected: already have block [0-9a-f]{64}$/;
+
+function isAcceptedAnswer(result: string | null): boolean {
+  return SUBMIT_ACCEPTED.has(result) || (result !== null && BTCD_DUPLICATE.test(result));
+}
 
 const PRIORITY: Readonly<Record<TemplateReason, number>> = {
   new_block: 3,
@@ -368,7 +375,7 @@ export class BitcoindTemplateSource implements TemplateSource {
       ...r,
       tipMoved: tips[i]?.hash === blockHash,
     }));
-    const accepted = results.some((r) => r.error === undefined && SUBMIT_ACCEPTED.has(r.result));
+    const accepted = results.some((r) => r.error === undefined && isAcceptedAnswer(r.result));
     const tipMoved = results.some((r) => r.tipMoved);
     (accepted ? this.#log.info : this.#log.error).call(this.#log, "block submitted", {
       blockHash,

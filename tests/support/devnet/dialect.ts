@@ -27,6 +27,8 @@
  * @module
  */
 
+import { fromHex, hashToDisplayHex, sha256d } from "./bytes.ts";
+
 /** The dialects `--dialect` accepts. */
 export const Dialect = {
   core: "core",
@@ -56,6 +58,8 @@ export const DIALECT_SOURCES: Readonly<Record<Dialect, string>> = {
 export interface ShapeState {
   readonly initialBlockDownload: boolean;
   readonly nowS: number;
+  /** The call's positional parameters. */
+  readonly params: readonly unknown[];
 }
 
 /** A JSON-RPC error a dialect answers. */
@@ -214,6 +218,10 @@ const btcd: DialectProfile = {
   },
   shape(method, result, state) {
     if (method === "submitblock") {
+      // btcd: "rejected: " + the rule error; a known block is ErrDuplicateBlock's text.
+      if (result === "duplicate") {
+        return `rejected: already have block ${blockHashOf(state.params[0])}`;
+      }
       return typeof result === "string" ? `rejected: ${result}` : result;
     }
     if (!isJson(result)) return result;
@@ -271,6 +279,11 @@ const btcd: DialectProfile = {
     }
   },
 };
+
+function blockHashOf(hex: unknown): string {
+  if (typeof hex !== "string" || hex.length < 160) return "(unknown)";
+  return hashToDisplayHex(sha256d(fromHex(hex.slice(0, 160))));
+}
 
 const PROFILES: Readonly<Record<Dialect, DialectProfile>> = {
   core,

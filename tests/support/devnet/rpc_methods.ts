@@ -327,10 +327,12 @@ export async function callMethod(
   if (!spec) throw new RpcError(RpcCode.METHOD_NOT_FOUND, "Method not found");
   const unimplemented = context.dialect.unimplemented.get(method);
   if (unimplemented !== undefined) throw new RpcError(unimplemented.code, unimplemented.message);
-  const result = await spec.run(positional(params, spec.params), context);
+  const args = positional(params, spec.params);
+  const result = await spec.run(args, context);
   const shaped = context.dialect.shape(method, result === undefined ? null : result, {
     initialBlockDownload: context.node.initialBlockDownload,
     nowS: context.node.nowSeconds(),
+    params: args,
   });
   return shaped === undefined ? null : shaped;
 }
