@@ -528,10 +528,6 @@ function describeCause(error: unknown): string {
   return os === null ? `connection failed: ${clip(text)}` : `connection failed: ${os[1]!.trim()}`;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function clip(text: string): string {
   const oneLine = text.replace(/\s+/g, " ").trim();
   return oneLine.length > 200 ? `${oneLine.slice(0, 200)}…` : oneLine === "" ? "(empty)" : oneLine;
