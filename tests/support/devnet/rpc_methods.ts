@@ -75,7 +75,10 @@ async function waitForLongPoll(context: RpcContext, longpollid: string): Promise
     ]);
     unsubscribe();
     clearTimeout(timer);
-    if (wake === Wake.INTERRUPT) return;
+    // Core answers a long poll cut short by shutdown with -9 "Shutting down", not a template.
+    if (wake === Wake.INTERRUPT) {
+      throw new RpcError(RpcCode.CLIENT_NOT_CONNECTED, "Shutting down");
+    }
     if (wake === Wake.TIMER && node.mempool.transactionsUpdated !== updates) return;
   }
 }
