@@ -12,10 +12,11 @@
  * - with `longpoll` (default on) and a node that sends `longpollid` (Core, Knots, btcd), a BIP22
  *   long poll kept open on the active node: its answer is delivered as the next template
  *   (`new_block` when it builds on a new tip, else `refresh`), so new work arrives as soon as
- *   the node has it even without ZMQ (its trigger is `poll`: the relay wire format knows no
- *   other, and a long poll is a poll the node answers late). One long poll at a time; a timeout re-polls, a failure
- *   waits the retry delay, and a node that answers at once with the same id (it does not hold
- *   long polls) is long-polled again only after `update_interval`.
+ *   the node has it even without ZMQ. Its trigger is `poll` (the relay wire format knows no
+ *   other, and a long poll is a poll the node answers late). One long poll at a time; a timeout
+ *   re-polls, a failure waits the retry delay, a node that answers at once with the same id (it
+ *   does not hold long polls) is long-polled again only after `update_interval`, and long polls
+ *   start at least 100 ms apart.
  * A template whose previous block differs from the last one delivered is always `new_block`,
  * whatever asked for it, so the engine can rely on the reason to send clean_jobs.
  *
@@ -152,6 +153,9 @@ export interface BitcoindTemplateSourceOptions {
   /** Timeout of one long poll, ms (default 120,000; Core answers within about a minute when transactions arrive). */
   readonly longPollTimeoutMs?: number;
 }
+
+/** Least time between two long polls' starts, ms: a node answering at once cannot spin us. */
+const MIN_LONG_POLL_SPACING_MS = 100;
 
 /** Default `update_interval`, s. */
 export const DEFAULT_UPDATE_INTERVAL_S = 30;
@@ -511,6 +515,7 @@ export class BitcoindTemplateSource implements TemplateSource {
         continue;
       }
       let gbt: unknown;
+      const sentAtMs = performance.now();
       try {
         gbt = await this.#pool.longPollBlockTemplate(id, {
           signal,
@@ -535,8 +540,16 @@ export class BitcoindTemplateSource implements TemplateSource {
       this.#longPolls++;
       const answeredId = longPollIdOf(gbt);
       this.#deliverLongPoll(gbt);
+      // Watch the answer's id next, even when its template was folded into a fetch still in
+      // flight: the old id would be answered at once again.
+      if (answeredId !== undefined && answeredId !== id) this.#longPollId = answeredId;
       // A node that does not hold long polls answers at once with the same id: do not spin.
       if (answeredId === id) await this.#sleep(this.#updateIntervalMs);
+      // Nor more than ten a second, whatever the node answers.
+      const elapsedMs = performance.now() - sentAtMs;
+      if (elapsedMs < MIN_LONG_POLL_SPACING_MS) {
+        await this.#sleep(MIN_LONG_POLL_SPACING_MS - elapsedMs);
+      }
     }
   }
 
