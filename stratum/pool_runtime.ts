@@ -287,6 +287,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   distribution?.start();
 
   let nextHeight = 0;
+  let commitmentDerivedLogged = false;
   const onTemplate = (update: TemplateUpdate) => {
     let template;
     try {
@@ -294,6 +295,14 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     } catch (e) {
       log.error("template refused", { error: String(e), reason: update.reason });
       return;
+    }
+    // Once per process: the operator learns the node omits it and the pool computes it (BIP141).
+    if (template.witnessCommitmentDerived === true && !commitmentDerivedLogged) {
+      commitmentDerivedLogged = true;
+      log.warn("node sent no default_witness_commitment; the pool computes it", {
+        height: template.height,
+        txs: template.transactions.length,
+      });
     }
     // Before the broadcast to this pool's miners, which takes longer the more there are: relays
     // then wait only for the encode (about 1 ms for 2,000 transactions), not for the broadcast.
