@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import * as bitcoin from "bitcoinjs-lib";
 import { BitcoindPool } from "@tbg/shared/bitcoind";
 import { difficultyToTarget, targetToBits } from "@tbg/shared/bitcoin";
+import { chainToNetwork } from "@tbg/shared/config";
 import { getLogger } from "@tbg/shared/log";
 import { regtestAddress } from "./support/addresses.ts";
 import { type Dialect, DIALECTS } from "./support/devnet/dialect.ts";
@@ -132,6 +133,11 @@ Deno.test({
       devnet.setInitialBlockDownload(false);
       await until("the synced btcd to become eligible", () => pool.connected, 3_000);
       assert.equal(pool.activeUrl, `http://127.0.0.1:${devnet.rpcPort}`);
+      // What the services do at start without a configured network (learnNetwork).
+      assert.equal(chainToNetwork(await pool.chain()), "regtest");
+      // btcd has no getnetworkinfo: an RPC error, not an outage that would fail the node over.
+      await assert.rejects(pool.getNetworkInfo(), /Command unimplemented/);
+      assert.equal(pool.connected, true);
     } finally {
       await pool.stop();
       await devnet.stop();
