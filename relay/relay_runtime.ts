@@ -109,6 +109,7 @@ export async function startRelayRuntime(deps: RelayRuntimeDeps): Promise<RelayRu
       nofileLimit: deps.nofileLimit ?? null,
       nodePool: deps.localPool,
       bitcoindConnected: () => deps.localPool.connected,
+      bitcoindDetail: () => deps.localPool.eligibilityDetail(),
     });
   } catch (error) {
     await source.stop();

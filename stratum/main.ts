@@ -32,6 +32,7 @@ const runtime = await startRuntimeOrExit("stratum", service, () =>
     nofileLimit,
     nodePool: pool,
     bitcoindConnected: () => pool.connected,
+    bitcoindDetail: () => pool.eligibilityDetail(),
   }));
 
 reloadOnSighup({ log, reload: () => runtime.reloadTls() });

@@ -91,6 +91,8 @@ export interface PoolRuntimeDeps {
   readonly nodePool?: BitcoinNodeWatchOptions["pool"];
   /** Reports whether bitcoind is reachable (for metrics and /health). */
   readonly bitcoindConnected: () => boolean;
+  /** Why bitcoind is not usable (e.g. a node refusing templates), for /health; optional. */
+  readonly bitcoindDetail?: () => string;
   /** Extra handler for each template (the primary publishes templates for relays here). */
   readonly onTemplate?: (update: TemplateUpdate) => void;
 }
@@ -298,6 +300,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
   distribution?.start();
 
   let nextHeight = 0;
+  let commitmentDerivedLogged = false;
   const onTemplate = (update: TemplateUpdate) => {
     let template;
     try {
@@ -305,6 +308,14 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     } catch (e) {
       log.error("template refused", { error: String(e), reason: update.reason });
       return;
+    }
+    // Once per process: the operator learns the node omits it and the pool computes it (BIP141).
+    if (template.witnessCommitmentDerived === true && !commitmentDerivedLogged) {
+      commitmentDerivedLogged = true;
+      log.warn("node sent no default_witness_commitment; the pool computes it", {
+        height: template.height,
+        txs: template.transactions.length,
+      });
     }
     // Before the broadcast to this pool's miners, which takes longer the more there are: relays
     // then wait only for the encode (about 1 ms for 2,000 transactions), not for the broadcast.
@@ -375,6 +386,7 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
     templateAgeMs: () => metrics.templateAgeMs(),
     maxTemplateAgeMs,
     bitcoindConnected: deps.bitcoindConnected,
+    ...(deps.bitcoindDetail === undefined ? {} : { bitcoindDetail: deps.bitcoindDetail }),
     templateSourceHealthy: () => deps.source.healthy,
   });
   // One server per listener: /health may have its own address for GeoDNS checks.

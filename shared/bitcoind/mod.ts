@@ -22,6 +22,7 @@ export {
   type BlockHeaderInfo,
   DEFAULT_RPC_TIMEOUT_MS,
   isNodeUnavailable,
+  isTemplateRefusal,
   type NetworkInfo,
   normaliseBtcdUrl,
   type RpcCallOptions,
@@ -31,6 +32,15 @@ export {
   TransportFailure,
   type ValidateAddressResult,
 } from "./rpc_client.ts";
+export { RpcFieldError, RpcFields } from "./rpc_fields.ts";
+export {
+  deriveInitialBlockDownload,
+  MAX_HEADERS_AHEAD,
+  MAX_TIP_AGE_S,
+  MIN_VERIFICATION_PROGRESS,
+  normaliseChainName,
+  type SyncFacts,
+} from "./chain_state.ts";
 export {
   BitcoindPool,
   type BitcoindPoolOptions,

@@ -5,8 +5,13 @@
  * - Every call goes to the one active node. When it fails below the RPC layer (refused, timeout,
  *   401, garbage) or answers "warming up" (-28) or "in initial download" (-10), the pool switches
  *   at once to the most preferred other node that passes a probe, and retries the call there.
- * - A node is eligible only when getblockchaininfo answers and says initialblockdownload=false:
- *   a syncing node's templates would build on a stale tip.
+ * - A node is eligible only when getblockchaininfo answers and says initialblockdownload=false
+ *   (or, for nodes that do not report it, the pool derives it: chain_state.ts): a syncing
+ *   node's templates would build on a stale tip.
+ * - A node whose getblocktemplate was refused with -10 (downloading blocks) or -9 (not
+ *   connected) stays ineligible until a probe's getblocktemplate succeeds: its getblockchaininfo
+ *   may look fine (Core's -9, btcd's sync state), and switching back to it at every health
+ *   check would flap. Until another node serves, the engine keeps its last work.
  * - A background health check probes every node and fails back to the first eligible one, so the
  *   preferred node (index 0) is used whenever it is healthy.
  * - Block submission ignores all of this and goes to every node in parallel: a found block must
@@ -23,6 +28,7 @@ import {
   type BlockHeaderInfo,
   DEFAULT_RPC_TIMEOUT_MS,
   isNodeUnavailable,
+  isTemplateRefusal,
   type NetworkInfo,
   RpcTransportError,
   TransportFailure,
@@ -142,6 +148,8 @@ interface NodeState {
   chain: string | undefined;
   lastError: string | undefined;
   probes: number;
+  /** Set by a -10/-9 getblocktemplate refusal; cleared when a probe's template succeeds. */
+  templateRefusal: string | undefined;
 }
 
 /** An ordered failover group of bitcoind nodes. */
@@ -184,6 +192,7 @@ export class BitcoindPool {
       chain: undefined,
       lastError: "not probed yet",
       probes: 0,
+      templateRefusal: undefined,
     }));
     const blockpollMs = options.blockpollMs ?? DEFAULT_BLOCKPOLL_MS;
     this.#healthIntervalMs = options.healthCheckIntervalMs ?? Math.max(blockpollMs * 10, 1_000);
@@ -235,6 +244,18 @@ export class BitcoindPool {
       lastError: node.lastError,
       probes: node.probes,
     }));
+  }
+
+  /**
+   * One line for `/health` and logs: the active node, or why no node is eligible (each node's
+   * last error, e.g. its getblocktemplate refusal).
+   */
+  eligibilityDetail(): string {
+    if (this.#connected && this.#active >= 0) {
+      return `connected to ${this.#nodes[this.#active]!.rpc.url}`;
+    }
+    const states = this.#nodes.map((n) => `${n.rpc.url}: ${n.lastError ?? "eligible"}`);
+    return `no eligible node (${states.join("; ")})`;
   }
 
   /**
@@ -300,7 +321,8 @@ export class BitcoindPool {
       } catch (error) {
         if (options.signal?.aborted === true || !isNodeUnavailable(error)) throw error;
         lastError = error;
-        this.#markFailed(node, error);
+        if (isTemplateRefusal(error)) this.#markRefused(node, error.code, error.rpcMessage);
+        else this.#markFailed(node, error);
       }
     }
   }
@@ -318,6 +340,31 @@ export class BitcoindPool {
   /** getblocktemplate with the segwit rule, on the active node: the raw result. */
   getBlockTemplate(options: PoolCallOptions = {}): Promise<unknown> {
     return this.call("getblocktemplate", (rpc, o) => rpc.getBlockTemplate(o), options);
+  }
+
+  /**
+   * A BIP22 long poll on the active node only. No failover, and a transport failure does not
+   * change the node's health (a long poll that ends without a template is normal; the regular
+   * getblocktemplate path decides). A -10/-9 refusal does: it is the node saying it cannot mine.
+   *
+   * @throws {RpcTransportError} when no node is active, else the node's error
+   */
+  longPollBlockTemplate(longPollId: string, options: PoolCallOptions = {}): Promise<unknown> {
+    const node = this.#active < 0 || !this.#connected ? undefined : this.#nodes[this.#active];
+    if (node === undefined) {
+      return Promise.reject(
+        new RpcTransportError(
+          this.#nodes.map((n) => n.rpc.url).join(", "),
+          "getblocktemplate",
+          TransportFailure.unreachable,
+          "no active bitcoind node to long poll",
+        ),
+      );
+    }
+    return node.rpc.longPollBlockTemplate(longPollId, options).catch((error: unknown) => {
+      if (isTemplateRefusal(error)) this.#markRefused(node, error.code, error.rpcMessage);
+      throw error;
+    });
   }
 
   /** getbestblockhash on the active node. */
@@ -455,7 +502,8 @@ export class BitcoindPool {
 
   #markAnswered(node: NodeState): void {
     if (node.index !== this.#active || this.#connected) return;
-    if (node.initialBlockDownload === true) return;
+    // Other calls (getbestblockhash polling) succeed on a node that refuses templates.
+    if (node.initialBlockDownload === true || node.templateRefusal !== undefined) return;
     node.eligible = true;
     node.lastError = undefined;
     this.#setActive(node.index, SwitchReason.reconnect);
@@ -468,6 +516,24 @@ export class BitcoindPool {
     }
     node.eligible = false;
     node.lastError = message;
+    if (node.index === this.#active) this.#connected = false;
+  }
+
+  /** A -10/-9 refusal: the node is up but cannot mine; log once per change of reason. */
+  #markRefused(node: NodeState, code: number, message: string): void {
+    const reason = `getblocktemplate refused (${code}: ${message})`;
+    if (node.templateRefusal !== reason) {
+      this.#log.warn("bitcoind node not eligible", {
+        url: node.rpc.url,
+        reason,
+        code,
+        // Not fatal: the pool fails over, or keeps its last work until the node can mine.
+        action: "failover or keep last work",
+      });
+    }
+    node.templateRefusal = reason;
+    node.eligible = false;
+    node.lastError = reason;
     if (node.index === this.#active) this.#connected = false;
   }
 
@@ -516,11 +582,18 @@ export class BitcoindPool {
             url: node.rpc.url,
             blocks: info.blocks,
             headers: info.headers,
+            reason: info.syncReason ?? null,
+            derived: info.initialBlockDownloadDerived,
           });
         }
         node.eligible = false;
-        node.lastError = `${IBD_STATE} (${info.blocks}/${info.headers} blocks)`;
+        node.lastError = `${IBD_STATE} (${info.blocks}/${info.headers} blocks${
+          info.initialBlockDownloadDerived ? `; derived: ${info.syncReason}` : ""
+        })`;
         if (node.index === this.#active) this.#connected = false;
+        return false;
+      }
+      if (node.templateRefusal !== undefined && !(await this.#templateServed(node, signal))) {
         return false;
       }
       if (!node.eligible) this.#log.info("bitcoind node eligible", { url: node.rpc.url });
@@ -532,6 +605,27 @@ export class BitcoindPool {
       this.#markFailed(node, error);
       return false;
     }
+  }
+
+  /** After a refusal: whether getblocktemplate now succeeds (clears the refusal when it does). */
+  async #templateServed(node: NodeState, signal: AbortSignal | undefined): Promise<boolean> {
+    try {
+      await node.rpc.getBlockTemplate({
+        timeoutMs: this.#probeTimeoutMs,
+        ...(signal === undefined ? {} : { signal }),
+      });
+    } catch (error) {
+      if (signal?.aborted === true) return false;
+      if (isTemplateRefusal(error)) this.#markRefused(node, error.code, error.rpcMessage);
+      else this.#markFailed(node, error);
+      return false;
+    }
+    this.#log.info("bitcoind node serves templates again", {
+      url: node.rpc.url,
+      was: node.templateRefusal,
+    });
+    node.templateRefusal = undefined;
+    return true;
   }
 
   /** Probes every node in parallel, then makes the first eligible one active. */

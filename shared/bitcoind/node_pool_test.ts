@@ -10,11 +10,18 @@ const TIP_B = "bb".repeat(32);
 /** A canned node whose answers follow a mutable state, the way Core's would. */
 interface CoreLike {
   node: CannedNode;
-  state: { warmup: boolean; ibd: boolean; tip: string; submit: string | null };
+  state: {
+    warmup: boolean;
+    ibd: boolean;
+    tip: string;
+    submit: string | null;
+    /** getblocktemplate answers this error while set (-9, -10). */
+    refuse?: { code: number; message: string } | undefined;
+  };
 }
 
 function coreLike(tip: string): CoreLike {
-  const state = { warmup: false, ibd: false, tip, submit: null as string | null };
+  const state: CoreLike["state"] = { warmup: false, ibd: false, tip, submit: null };
   const node = startCannedNode((method): CannedReply => {
     if (state.warmup) return { error: { code: -28, message: "Verifying blocks…" } };
     switch (method) {
@@ -32,6 +39,10 @@ function coreLike(tip: string): CoreLike {
         return { result: state.tip };
       case "submitblock":
         return { result: state.submit };
+      case "getblocktemplate":
+        return state.refuse === undefined
+          ? { result: { previousblockhash: state.tip } }
+          : { error: state.refuse };
       case "validateaddress":
         return { error: { code: -8, message: "Invalid parameter" } };
       default:
@@ -277,5 +288,63 @@ Deno.test("BitcoindPool names every node's state when none can serve a call", as
   } finally {
     await pool.stop();
     await syncing.node.close();
+  }
+});
+
+Deno.test("a -9 template refusal fails over and keeps the node out until it serves templates", async () => {
+  const first = coreLike(TIP_A);
+  const second = coreLike(TIP_B);
+  first.state.refuse = { code: -9, message: "Bitcoin Core is not connected!" };
+  const pool = new BitcoindPool({
+    nodes: [{ url: first.node.url, ...auth }, { url: second.node.url, ...auth }],
+    healthCheckIntervalMs: 20,
+  });
+  try {
+    await pool.start();
+    // Its getblockchaininfo looks fine, so it starts active; the template call reveals it.
+    assert.equal(pool.activeIndex, 0);
+    const template = await pool.getBlockTemplate();
+    assert.deepEqual(template, { previousblockhash: TIP_B });
+    assert.equal(pool.activeIndex, 1);
+    assert.match(
+      pool.nodeStatuses()[0]!.lastError ?? "",
+      /^getblocktemplate refused \(-9: Bitcoin Core is not connected!\)$/,
+    );
+    // Health checks keep probing it (with a template call) but do not fail back.
+    const probes = pool.nodeStatuses()[0]!.probes;
+    await waitFor("three more probes", () => pool.nodeStatuses()[0]!.probes >= probes + 3);
+    assert.equal(pool.activeIndex, 1);
+    first.state.refuse = undefined;
+    await waitFor("failback once it serves templates", () => pool.activeIndex === 0);
+    assert.equal(pool.nodeStatuses()[0]!.eligible, true);
+  } finally {
+    await pool.stop();
+    await first.node.close();
+    await second.node.close();
+  }
+});
+
+Deno.test("with one node refusing (-10), no node is eligible and eligibilityDetail() says why", async () => {
+  const only = coreLike(TIP_A);
+  only.state.refuse = { code: -10, message: "Bitcoin is downloading blocks..." };
+  const pool = new BitcoindPool({
+    nodes: [{ url: only.node.url, ...auth }],
+    healthCheckIntervalMs: QUIET_HEALTH_MS,
+  });
+  try {
+    await pool.start();
+    const error = await pool.getBlockTemplate().then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof RpcError && error.code === -10, String(error));
+    assert.equal(pool.connected, false);
+    assert.match(
+      pool.eligibilityDetail(),
+      /no eligible node \(.*refused \(-10: Bitcoin is downloading/,
+    );
+    // Other calls still answer, and do not make the node eligible again.
+    assert.equal(await pool.getBestBlockHash(), TIP_A);
+    assert.equal(pool.connected, false);
+  } finally {
+    await pool.stop();
+    await only.node.close();
   }
 });

@@ -15,6 +15,8 @@
  * @module
  */
 import { parseBtcdUrl } from "../config/endpoint.ts";
+import { deriveInitialBlockDownload, normaliseChainName } from "./chain_state.ts";
+import { RpcFieldError, RpcFields } from "./rpc_fields.ts";
 
 /** Bitcoin Core RPC error codes the pool reacts to (src/rpc/protocol.h). */
 export const RpcErrorCode = {
@@ -24,6 +26,8 @@ export const RpcErrorCode = {
   inInitialDownload: -10,
   /** `RPC_CLIENT_NOT_CONNECTED`: getblocktemplate refused because the node has no peers. */
   notConnected: -9,
+  /** btcd's `ErrRPCUnimplemented` ("Command unimplemented"), also Core's `RPC_MISC_ERROR`. */
+  miscError: -1,
   /** `RPC_METHOD_NOT_FOUND`. */
   methodNotFound: -32601,
   /** `RPC_INVALID_PARAMETER`. */
@@ -127,6 +131,8 @@ export interface BitcoindRpcOptions {
   readonly pass: string;
   /** Default per-call timeout, ms (default 10,000). */
   readonly timeoutMs?: number;
+  /** Clock for deriving initial block download from the tip's age, ms (default Date.now). */
+  readonly now?: () => number;
 }
 
 /** Per-call options. */
@@ -137,15 +143,24 @@ export interface RpcCallOptions {
   readonly signal?: AbortSignal;
 }
 
-/** The fields of getblockchaininfo the pool reads. */
+/**
+ * The fields of getblockchaininfo the pool reads, the same whichever node answered (Core 0.21 on,
+ * Knots, btcd): see chain_state.ts for what is normalised and derived.
+ */
 export interface BlockchainInfo {
-  /** `main`, `test`, `testnet4`, `signet` or `regtest`. */
+  /** `main`, `test`, `testnet4`, `signet` or `regtest` (btcd's `mainnet`/`testnet3` mapped). */
   readonly chain: string;
   readonly blocks: number;
+  /** Equal to `blocks` when the node does not report headers. */
   readonly headers: number;
   readonly bestblockhash: string;
+  /** The node's own flag, or derived (see `initialBlockDownloadDerived`). */
   readonly initialblockdownload: boolean;
   readonly verificationprogress: number | undefined;
+  /** The node sent no `initialblockdownload`; the flag was derived from the other fields. */
+  readonly initialBlockDownloadDerived: boolean;
+  /** Why the node counts as syncing (its own flag, or the derivation's rule); undefined if not. */
+  readonly syncReason: string | undefined;
 }
 
 /** The fields of getblockheader (verbose) the pool reads. */
@@ -178,7 +193,7 @@ export interface NetworkInfo {
 /** Default per-call timeout: getblocktemplate of a full mempool can take a few seconds. */
 export const DEFAULT_RPC_TIMEOUT_MS = 10_000;
 
-const HASH_HEX = /^[0-9a-f]{64}$/;
+const HASH_HEX = /^[0-9a-fA-F]{64}$/;
 
 /**
  * Normalises a `btcd[].url` to `http://host:port`.
@@ -201,6 +216,7 @@ export class BitcoindRpc {
   readonly url: string;
   readonly #authorization: string;
   readonly #timeoutMs: number;
+  readonly #now: () => number;
   #nextId = 1;
 
   /**
@@ -211,6 +227,7 @@ export class BitcoindRpc {
     this.url = normaliseBtcdUrl(options.url);
     this.#authorization = `Basic ${base64Utf8(`${options.auth}:${options.pass}`)}`;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_RPC_TIMEOUT_MS;
+    this.#now = options.now ?? Date.now;
     if (!(this.#timeoutMs > 0)) {
       throw new RangeError(`Cannot create bitcoind client: timeoutMs must be positive`);
     }
@@ -313,116 +330,141 @@ export class BitcoindRpc {
   }
 
   /**
+   * getblocktemplate as a BIP22 long poll: the node answers when the template `longPollId`
+   * (from a previous template's `longpollid`) is outdated, by a new tip or (Core: after a
+   * minute) new transactions. Give a timeout longer than the node's wait.
+   */
+  longPollBlockTemplate(longPollId: string, options: RpcCallOptions = {}): Promise<unknown> {
+    return this.call(
+      "getblocktemplate",
+      [{ rules: ["segwit"], longpollid: longPollId }],
+      options,
+    );
+  }
+
+  /**
    * submitblock: `null` when the node accepted the block, else its reject reason
    * (`duplicate`, `inconclusive`, `high-hash`, `bad-txnmrklroot`, …).
    */
   async submitBlock(blockHex: string, options: RpcCallOptions = {}): Promise<string | null> {
     const result = await this.call("submitblock", [blockHex], options);
     if (result === null || typeof result === "string") return result;
-    throw this.#malformed("submitblock", "expected null or a reject string");
+    throw this.#malformed(
+      "submitblock",
+      new RpcFieldError("submitblock", "null or a reject string", result).message,
+    );
   }
 
   /** getbestblockhash: the tip's hash in display hex. */
   async getBestBlockHash(options: RpcCallOptions = {}): Promise<string> {
     const result = await this.call("getbestblockhash", [], options);
-    if (typeof result === "string" && HASH_HEX.test(result)) return result;
-    throw this.#malformed("getbestblockhash", "expected a 64-digit hex hash");
+    if (typeof result === "string" && HASH_HEX.test(result)) return result.toLowerCase();
+    throw this.#malformed(
+      "getbestblockhash",
+      new RpcFieldError("getbestblockhash", "a 64-digit hex hash", result).message,
+    );
   }
 
-  /** getblockchaininfo. */
+  /**
+   * getblockchaininfo, normalised across nodes: types are checked field by field, a missing
+   * `initialblockdownload` is derived (headers ahead of blocks, verification progress, tip age).
+   */
   async getBlockchainInfo(options: RpcCallOptions = {}): Promise<BlockchainInfo> {
     const r = await this.call("getblockchaininfo", [], options);
-    if (
-      isRecord(r) && typeof r.chain === "string" && typeof r.blocks === "number" &&
-      typeof r.headers === "number" && typeof r.bestblockhash === "string" &&
-      typeof r.initialblockdownload === "boolean"
-    ) {
+    return this.#read("getblockchaininfo", r, (f) => {
+      const blocks = f.integer("blocks");
+      const headers = f.optionalInteger("headers") ?? blocks;
+      const verificationprogress = f.optionalNumber("verificationprogress", 0, 1.5);
+      const own = f.optionalBoolean("initialblockdownload");
+      const tipTimeS = f.optionalInteger("time") ?? f.optionalInteger("mediantime");
+      const derived = own === undefined
+        ? deriveInitialBlockDownload({
+          blocks,
+          headers,
+          verificationprogress,
+          tipTimeS,
+          nowS: Math.floor(this.#now() / 1000),
+        })
+        : undefined;
+      const initialblockdownload = own ?? derived!.syncing;
       return {
-        chain: r.chain,
-        blocks: r.blocks,
-        headers: r.headers,
-        bestblockhash: r.bestblockhash,
-        initialblockdownload: r.initialblockdownload,
-        verificationprogress: typeof r.verificationprogress === "number"
-          ? r.verificationprogress
-          : undefined,
+        chain: normaliseChainName(f.string("chain")),
+        blocks,
+        headers,
+        bestblockhash: f.hash("bestblockhash"),
+        initialblockdownload,
+        verificationprogress,
+        initialBlockDownloadDerived: own === undefined,
+        syncReason: own === true ? "initialblockdownload is true" : derived?.why,
       };
-    }
-    throw this.#malformed(
-      "getblockchaininfo",
-      "expected chain, blocks, headers, bestblockhash and initialblockdownload",
-    );
+    });
   }
 
   /** getblockcount: the tip's height. */
   async getBlockCount(options: RpcCallOptions = {}): Promise<number> {
     const result = await this.call("getblockcount", [], options);
     if (typeof result === "number" && Number.isSafeInteger(result) && result >= 0) return result;
-    throw this.#malformed("getblockcount", "expected a non-negative integer");
+    throw this.#malformed(
+      "getblockcount",
+      new RpcFieldError("getblockcount", "a non-negative integer", result).message,
+    );
   }
 
   /** getblockheader (verbose) of a block hash in display hex. */
   async getBlockHeader(hashHex: string, options: RpcCallOptions = {}): Promise<BlockHeaderInfo> {
     const r = await this.call("getblockheader", [hashHex, true], options);
-    if (
-      isRecord(r) && typeof r.hash === "string" && typeof r.height === "number" &&
-      typeof r.confirmations === "number" && typeof r.time === "number" &&
-      typeof r.bits === "string"
-    ) {
-      return {
-        hash: r.hash,
-        height: r.height,
-        confirmations: r.confirmations,
-        previousblockhash: typeof r.previousblockhash === "string"
-          ? r.previousblockhash
-          : undefined,
-        time: r.time,
-        bits: r.bits,
-      };
-    }
-    throw this.#malformed("getblockheader", "expected hash, height, confirmations, time and bits");
+    return this.#read("getblockheader", r, (f) => ({
+      hash: f.hash("hash"),
+      height: f.integer("height"),
+      confirmations: f.integer("confirmations", -1),
+      previousblockhash: f.optionalHash("previousblockhash"),
+      time: f.integer("time"),
+      bits: f.string("bits"),
+    }));
   }
 
-  /** validateaddress. */
+  /** validateaddress (btcd answers without `scriptPubKey`). */
   async validateAddress(
     address: string,
     options: RpcCallOptions = {},
   ): Promise<ValidateAddressResult> {
     const r = await this.call("validateaddress", [address], options);
-    if (isRecord(r) && typeof r.isvalid === "boolean") {
-      return {
-        isvalid: r.isvalid,
-        address: typeof r.address === "string" ? r.address : undefined,
-        scriptPubKey: typeof r.scriptPubKey === "string" ? r.scriptPubKey : undefined,
-        error: typeof r.error === "string" ? r.error : undefined,
-      };
-    }
-    throw this.#malformed("validateaddress", "expected isvalid");
+    return this.#read("validateaddress", r, (f) => ({
+      isvalid: f.boolean("isvalid"),
+      address: f.optionalString("address"),
+      scriptPubKey: f.optionalString("scriptPubKey"),
+      error: f.optionalString("error"),
+    }));
   }
 
-  /** getnetworkinfo. */
+  /** getnetworkinfo (btcd answers -1 "Command unimplemented": an {@link RpcError}). */
   async getNetworkInfo(options: RpcCallOptions = {}): Promise<NetworkInfo> {
     const r = await this.call("getnetworkinfo", [], options);
-    if (
-      isRecord(r) && typeof r.version === "number" && typeof r.subversion === "string" &&
-      typeof r.connections === "number"
-    ) {
-      return {
-        version: r.version,
-        subversion: r.subversion,
-        connections: r.connections,
-        networkactive: typeof r.networkactive === "boolean" ? r.networkactive : undefined,
-      };
-    }
-    throw this.#malformed("getnetworkinfo", "expected version, subversion and connections");
+    return this.#read("getnetworkinfo", r, (f) => ({
+      version: f.integer("version"),
+      subversion: f.string("subversion"),
+      connections: f.integer("connections"),
+      networkactive: f.optionalBoolean("networkactive"),
+    }));
   }
 
-  #malformed(method: string, expected: string): RpcTransportError {
+  /** Runs a typed read of one result; a bad field becomes a `malformed` transport error. */
+  #read<T>(method: string, result: unknown, read: (fields: RpcFields) => T): T {
+    try {
+      return read(new RpcFields(method, result));
+    } catch (error) {
+      if (error instanceof RpcFieldError) throw this.#malformed(method, error.message, error);
+      throw error;
+    }
+  }
+
+  #malformed(method: string, expected: string, cause?: unknown): RpcTransportError {
     return new RpcTransportError(
       this.url,
       method,
       TransportFailure.malformed,
       `unexpected result shape (${expected})`,
+      cause === undefined ? {} : { cause },
     );
   }
 
@@ -456,13 +498,24 @@ export class BitcoindRpc {
 
 /**
  * Whether an error means the node cannot serve calls right now, so another node should: any
- * transport failure except a caller's abort, warming up (-28), or initial block download (-10,
- * which getblocktemplate answers on mainnet while the node syncs).
+ * transport failure except a caller's abort, warming up (-28), or a template refusal (-10, -9:
+ * see {@link isTemplateRefusal}).
  */
 export function isNodeUnavailable(error: unknown): boolean {
   if (error instanceof RpcTransportError) return error.failure !== TransportFailure.aborted;
   return error instanceof RpcError &&
-    (error.code === RpcErrorCode.inWarmup || error.code === RpcErrorCode.inInitialDownload);
+    (error.code === RpcErrorCode.inWarmup || isTemplateRefusal(error));
+}
+
+/**
+ * Whether getblocktemplate was refused because the node cannot mine on the current tip: -10
+ * (Core "… is in initial sync and waiting for blocks...", btcd "Bitcoin is downloading
+ * blocks...") or -9 (Core "… is not connected!", btcd "Bitcoin is not connected"). The node
+ * answers every other call normally, so getblockchaininfo alone does not reveal it.
+ */
+export function isTemplateRefusal(error: unknown): error is RpcError {
+  return error instanceof RpcError &&
+    (error.code === RpcErrorCode.inInitialDownload || error.code === RpcErrorCode.notConnected);
 }
 
 function describeCause(error: unknown): string {
@@ -473,10 +526,6 @@ function describeCause(error: unknown): string {
     /(Connection refused|Connection reset[^(]*|No route to host|Network is unreachable|failed to lookup address[^(]*|timed out)/i
       .exec(text);
   return os === null ? `connection failed: ${clip(text)}` : `connection failed: ${os[1]!.trim()}`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function clip(text: string): string {

@@ -8,7 +8,15 @@
  *   the last template does not build on, a new template at once (`new_block`); ZMQ and polling
  *   for the same hash give one template;
  * - every `update_interval` s without a template, a fresh one (`refresh`, new transactions);
- * - when the pool switches node, a template from the new node (`failover`).
+ * - when the pool switches node, a template from the new node (`failover`);
+ * - with `longpoll` (default on) and a node that sends `longpollid` (Core, Knots, btcd), a BIP22
+ *   long poll kept open on the active node: its answer is delivered as the next template
+ *   (`new_block` when it builds on a new tip, else `refresh`), so new work arrives as soon as
+ *   the node has it even without ZMQ. Its trigger is `poll` (the relay wire format knows no
+ *   other, and a long poll is a poll the node answers late). One long poll at a time; a timeout
+ *   re-polls, a failure waits the retry delay, a node that answers at once with the same id (it
+ *   does not hold long polls) is long-polled again only after `update_interval`, and long polls
+ *   start at least 100 ms apart.
  * A template whose previous block differs from the last one delivered is always `new_block`,
  * whatever asked for it, so the engine can rely on the reason to send clean_jobs.
  *
@@ -29,6 +37,7 @@ import {
   DEFAULT_BLOCKPOLL_MS,
   type NodeSwitchEvent,
 } from "./node_pool.ts";
+import { RpcTransportError, TransportFailure } from "./rpc_client.ts";
 import { ZmqBlockListener } from "./zmq_listener.ts";
 
 /** Why a template was produced. */
@@ -80,7 +89,8 @@ export interface NodeBlockSubmitResult {
 export interface BlockSubmitResult {
   /**
    * Some node accepted the block: submitblock answered null, or `duplicate` (Core's answer when
-   * it already holds the block fully validated, e.g. relayed by another of our nodes).
+   * it already holds the block fully validated, e.g. relayed by another of our nodes; btcd's is
+   * "rejected: already have block <hash>").
    */
   readonly accepted: boolean;
   /** Per node, in `btcd[]` order. */
@@ -118,6 +128,8 @@ export interface BitcoindSourceConfig {
   readonly update_interval?: number;
   /** ZMQ hashblock endpoint `tcp://host:port`; polling only when absent. */
   readonly zmqblock?: string | undefined;
+  /** BIP22 long polling when the node's template has a `longpollid` (default true). */
+  readonly longpoll?: boolean;
 }
 
 /** Dependencies and tuning of {@link BitcoindTemplateSource}. */
@@ -138,12 +150,23 @@ export interface BitcoindTemplateSourceOptions {
   readonly healthCheckIntervalMs?: number;
   /** ZMTP heartbeat interval for the ZMQ listener, ms. */
   readonly zmqHeartbeatIntervalMs?: number;
+  /** Timeout of one long poll, ms (default 120,000; Core answers within about a minute when transactions arrive). */
+  readonly longPollTimeoutMs?: number;
 }
+
+/** Least time between two long polls' starts, ms: a node answering at once cannot spin us. */
+const MIN_LONG_POLL_SPACING_MS = 100;
 
 /** Default `update_interval`, s. */
 export const DEFAULT_UPDATE_INTERVAL_S = 30;
 
 const SUBMIT_ACCEPTED = new Set<string | null>([null, "duplicate"]);
+/** btcd's answer for a block it already has (ErrDuplicateBlock), Core's "duplicate". */
+const BTCD_DUPLICATE = /^rejected: already have block [0-9a-f]{64}$/;
+
+function isAcceptedAnswer(result: string | null): boolean {
+  return SUBMIT_ACCEPTED.has(result) || (result !== null && BTCD_DUPLICATE.test(result));
+}
 
 const PRIORITY: Readonly<Record<TemplateReason, number>> = {
   new_block: 3,
@@ -176,6 +199,8 @@ export class BitcoindTemplateSource implements TemplateSource {
   readonly #pollTimeoutMs: number;
   readonly #retryDelayMs: number;
   readonly #zmq: ZmqBlockListener | undefined;
+  readonly #longPollEnabled: boolean;
+  readonly #longPollTimeoutMs: number;
 
   #state: "idle" | "running" | "stopped" = "idle";
   #onTemplate: (update: TemplateUpdate) => void = () => {};
@@ -196,6 +221,12 @@ export class BitcoindTemplateSource implements TemplateSource {
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** The last delivered template's `longpollid`; the long poll loop watches it. */
+  #longPollId: string | undefined;
+  #longPollIdChanged = Promise.withResolvers<void>();
+  #longPollRun: Promise<void> | undefined;
+  #longPolls = 0;
+
   /**
    * @param config btcd, blockpoll, update_interval and zmqblock from the service config
    * @param options dependencies and tuning
@@ -206,12 +237,15 @@ export class BitcoindTemplateSource implements TemplateSource {
     this.#updateIntervalMs = (config.update_interval ?? DEFAULT_UPDATE_INTERVAL_S) * 1_000;
     this.#pollTimeoutMs = options.pollTimeoutMs ?? 2_000;
     this.#retryDelayMs = options.retryDelayMs ?? Math.max(this.#blockpollMs * 10, 1_000);
+    this.#longPollEnabled = config.longpoll ?? true;
+    this.#longPollTimeoutMs = options.longPollTimeoutMs ?? 120_000;
     for (
       const [name, value] of [
         ["blockpoll", this.#blockpollMs],
         ["update_interval", this.#updateIntervalMs],
         ["pollTimeoutMs", this.#pollTimeoutMs],
         ["retryDelayMs", this.#retryDelayMs],
+        ["longPollTimeoutMs", this.#longPollTimeoutMs],
       ] as const
     ) {
       if (!(value > 0)) {
@@ -262,6 +296,11 @@ export class BitcoindTemplateSource implements TemplateSource {
     return this.#lastTemplateAtMs;
   }
 
+  /** Long polls the node answered with a template so far. */
+  get longPollsAnswered(): number {
+    return this.#longPolls;
+  }
+
   /** Templates delivered so far. */
   get templatesDelivered(): number {
     return this.#templates;
@@ -291,10 +330,12 @@ export class BitcoindTemplateSource implements TemplateSource {
     this.#unsubscribeSwitch = this.#pool.onSwitch((event) => this.#onSwitch(event));
     this.#request(TemplateReason.startup, TemplateTrigger.startup, undefined);
     this.#schedulePoll();
+    if (this.#longPollEnabled) this.#longPollRun = this.#longPollLoop();
     await this.#first.promise;
     this.#log.info("template source started", {
       node: this.#pool.activeUrl,
       zmq: this.#zmq?.endpoint ?? null,
+      longpoll: this.#longPollEnabled && this.#longPollId !== undefined,
       blockpollMs: this.#blockpollMs,
       updateIntervalMs: this.#updateIntervalMs,
     });
@@ -316,7 +357,8 @@ export class BitcoindTemplateSource implements TemplateSource {
     this.#pollTimer = this.#refreshTimer = this.#retryTimer = undefined;
     this.#pending = undefined;
     this.#controller.abort();
-    await Promise.all([this.#inFlight, this.#pollRun, this.#zmq?.close()]);
+    this.#longPollIdChanged.resolve();
+    await Promise.all([this.#inFlight, this.#pollRun, this.#longPollRun, this.#zmq?.close()]);
     if (this.#ownsPool) await this.#pool.stop();
   }
 
@@ -337,7 +379,7 @@ export class BitcoindTemplateSource implements TemplateSource {
       ...r,
       tipMoved: tips[i]?.hash === blockHash,
     }));
-    const accepted = results.some((r) => r.error === undefined && SUBMIT_ACCEPTED.has(r.result));
+    const accepted = results.some((r) => r.error === undefined && isAcceptedAnswer(r.result));
     const tipMoved = results.some((r) => r.tipMoved);
     (accepted ? this.#log.info : this.#log.error).call(this.#log, "block submitted", {
       blockHash,
@@ -413,6 +455,11 @@ export class BitcoindTemplateSource implements TemplateSource {
       this.#scheduleRetry(request);
       return;
     }
+    this.#accept(gbt, request);
+  }
+
+  /** Delivers one template (from a fetch or a long poll); runs synchronously. */
+  #accept(gbt: unknown, request: FetchRequest): void {
     if (this.#state !== "running") return;
     const receivedAtMs = this.#now();
     const prevHash = previousBlockHash(gbt);
@@ -433,6 +480,11 @@ export class BitcoindTemplateSource implements TemplateSource {
     this.#retryTimer = undefined;
     this.#templates++;
     this.#scheduleRefresh();
+    const longPollId = longPollIdOf(gbt);
+    if (longPollId !== this.#longPollId) {
+      this.#longPollId = longPollId;
+      this.#longPollIdChanged.resolve();
+    }
     this.#log.debug("template", {
       reason,
       source: request.source,
@@ -445,6 +497,98 @@ export class BitcoindTemplateSource implements TemplateSource {
       this.#log.error("template consumer threw", { error: String(error) });
     }
     this.#first.resolve();
+  }
+
+  /**
+   * Keeps one long poll open while running. Bounded: every call has a timeout, failures wait the
+   * retry delay, and the loop ends on stop.
+   */
+  async #longPollLoop(): Promise<void> {
+    const signal = this.#controller.signal;
+    let loggedFailure = false;
+    while (this.#state === "running") {
+      const id = this.#longPollId;
+      if (id === undefined) {
+        // No template yet, or the node sends no longpollid: wait for the next template.
+        this.#longPollIdChanged = Promise.withResolvers<void>();
+        await this.#longPollIdChanged.promise;
+        continue;
+      }
+      let gbt: unknown;
+      const sentAtMs = performance.now();
+      try {
+        gbt = await this.#pool.longPollBlockTemplate(id, {
+          signal,
+          timeoutMs: this.#longPollTimeoutMs,
+        });
+      } catch (error) {
+        if (signal.aborted) return;
+        const timedOut = error instanceof RpcTransportError &&
+          error.failure === TransportFailure.timeout;
+        if (!timedOut && !loggedFailure) {
+          this.#log.warn("long poll failed; retrying", {
+            error: error instanceof Error ? error.message : String(error),
+            retryInMs: this.#retryDelayMs,
+          });
+          loggedFailure = true;
+        }
+        if (!timedOut) await this.#sleep(this.#retryDelayMs);
+        continue;
+      }
+      loggedFailure = false;
+      if (this.#state !== "running") return;
+      this.#longPolls++;
+      const answeredId = longPollIdOf(gbt);
+      this.#deliverLongPoll(gbt);
+      // Watch the answer's id next, even when its template was folded into a fetch still in
+      // flight: the old id would be answered at once again.
+      if (answeredId !== undefined && answeredId !== id) this.#longPollId = answeredId;
+      // A node that does not hold long polls answers at once with the same id: do not spin.
+      if (answeredId === id) await this.#sleep(this.#updateIntervalMs);
+      // Nor more than ten a second, whatever the node answers.
+      const elapsedMs = performance.now() - sentAtMs;
+      if (elapsedMs < MIN_LONG_POLL_SPACING_MS) {
+        await this.#sleep(MIN_LONG_POLL_SPACING_MS - elapsedMs);
+      }
+    }
+  }
+
+  /**
+   * A long poll's template: delivered directly when no fetch is running (nothing newer can be
+   * on its way), else folded into the pending fetch so templates stay in order.
+   */
+  #deliverLongPoll(gbt: unknown): void {
+    const request: FetchRequest = {
+      reason: TemplateReason.refresh,
+      source: TemplateTrigger.poll,
+      tipHash: previousBlockHash(gbt),
+    };
+    if (this.#inFlight === undefined && this.#pending === undefined) {
+      this.#log.debug("long poll answered", { prevHash: request.tipHash });
+      this.#accept(gbt, request);
+      return;
+    }
+    const prevHash = request.tipHash;
+    if (prevHash !== undefined && prevHash !== this.#deliveredPrevHash) {
+      this.#onTip(prevHash, TemplateTrigger.poll);
+    } else {
+      this.#request(TemplateReason.refresh, TemplateTrigger.poll, undefined);
+    }
+  }
+
+  /** Waits `ms` or until stop. */
+  #sleep(ms: number): Promise<void> {
+    const signal = this.#controller.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done);
+    });
   }
 
   #scheduleRetry(request: FetchRequest): void {
@@ -490,6 +634,13 @@ export class BitcoindTemplateSource implements TemplateSource {
     }
     this.#onTip(hash, TemplateTrigger.poll);
   }
+}
+
+function longPollIdOf(gbt: unknown): string | undefined {
+  if (typeof gbt !== "object" || gbt === null) return undefined;
+  const value = (gbt as { longpollid?: unknown }).longpollid;
+  // Bounded: the id is echoed back to the node on every long poll.
+  return typeof value === "string" && value.length > 0 && value.length <= 256 ? value : undefined;
 }
 
 function previousBlockHash(gbt: unknown): string | undefined {

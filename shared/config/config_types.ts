@@ -164,6 +164,8 @@ export interface EngineConfig {
   nonce2length: number;
   /** bitcoind ZMQ hashblock endpoint "tcp://host:port". */
   zmqblock?: string | undefined;
+  /** BIP22 long polling when the node offers it. */
+  longpoll: boolean;
   /** Most concurrent connections. */
   maxclients: number;
   /** Descriptors kept free under RLIMIT_NOFILE for everything but miner connections. */

@@ -295,6 +295,11 @@ export const engineShape = {
     ),
     "bitcoind ZMQ hashblock publisher for instant new-block notice (polling still runs as a fallback).",
   ),
+  longpoll: withDefault(
+    boolean(),
+    true,
+    "Use BIP22 long polling (getblocktemplate with the template's longpollid) when the node offers it, alongside ZMQ and polling: new work as soon as the node has it, also without ZMQ.",
+  ),
   maxclients: withDefault(positiveInt(), 100000, "Most concurrent miner connections."),
   open_files_reserve: withDefault(
     intInRange(16, 1_000_000),

@@ -1,9 +1,22 @@
 /**
- * A block template normalised from Bitcoin Core's getblocktemplate (BIP22/23, rules ["segwit"]).
- * Everything the job manager needs per template is computed here once: decoded transactions, the
- * shared merkle branch, the network target from `bits` (never clamped), the witness commitment.
+ * A block template normalised from getblocktemplate (BIP22/23/145, rules ["segwit"]) as Bitcoin
+ * Core, Knots and btcd answer it. Everything the job manager needs per template is computed here
+ * once: decoded transactions, the shared merkle branch, the network target from `bits` (never
+ * clamped), the witness commitment.
+ *
+ * Leniency for other nodes: btcd writes `bits` without zero padding and sends no `rules`; a
+ * transaction without `hash` (wtxid) gets it computed from its data. When the node sends no
+ * `default_witness_commitment` but some transaction has a witness, the commitment is computed
+ * (BIP141): a block with witness data and no commitment is invalid.
  */
-import { bitsToTarget, hexToBytes, merkleBranchForCoinbase, reverseBytes } from "../bitcoin/mod.ts";
+import {
+  bitsToTarget,
+  hexToBytes,
+  merkleBranchForCoinbase,
+  reverseBytes,
+  sha256d,
+  witnessCommitmentScript,
+} from "../bitcoin/mod.ts";
 
 /** A transaction of the template, in the byte orders the block needs. */
 export interface TemplateTransaction {
@@ -36,6 +49,8 @@ export interface BlockTemplate {
   readonly merkleBranch: readonly Uint8Array[];
   /** The witness commitment output script, or null when the template has none. */
   readonly witnessCommitment: Uint8Array | null;
+  /** The pool computed the commitment (the node sent none but the template has witness data). */
+  readonly witnessCommitmentDerived?: boolean;
   readonly rules: readonly string[];
   readonly longPollId: string | null;
   /** Local time the template was received, ms (for freshness and latency). */
@@ -55,7 +70,8 @@ export function templateFromGbt(gbt: unknown, receivedAtMs: number): BlockTempla
   const version = integer(g, "version", -0x80000000, 0xffffffff) >>> 0;
   const curtime = integer(g, "curtime", 0, 0xffffffff);
   const mintime = g.mintime === undefined ? 0 : integer(g, "mintime", 0, 0xffffffff);
-  const bitsHex = hexField(g, "bits", 8);
+  // btcd formats bits with %x (no zero padding); Core with %08x.
+  const bitsHex = shortHexField(g, "bits", 8);
   const bits = parseInt(bitsHex, 16) >>> 0;
   const prevHashHex = hexField(g, "previousblockhash", 64).toLowerCase();
   const coinbaseValue = g.coinbasevalue;
@@ -87,6 +103,11 @@ export function templateFromGbt(gbt: unknown, receivedAtMs: number): BlockTempla
     }
     witnessCommitment = hexToBytes(dwc);
   }
+  const witnessCommitmentDerived = witnessCommitment === null &&
+    transactions.some((t) => !sameBytes(t.txid, t.wtxid));
+  if (witnessCommitmentDerived) {
+    witnessCommitment = witnessCommitmentScript(transactions.map((t) => t.wtxid));
+  }
   return {
     height,
     prevHash: reverseBytes(hexToBytes(prevHashHex)),
@@ -100,6 +121,8 @@ export function templateFromGbt(gbt: unknown, receivedAtMs: number): BlockTempla
     transactions,
     merkleBranch: merkleBranchForCoinbase(transactions.map((t) => t.txid)),
     witnessCommitment,
+    // Only when set, so templates decoded from the relay wire compare equal to parsed ones.
+    ...(witnessCommitmentDerived ? { witnessCommitmentDerived: true } : {}),
     rules,
     longPollId: typeof g.longpollid === "string" ? g.longpollid : null,
     receivedAtMs,
@@ -117,16 +140,38 @@ function transaction(raw: unknown, index: number): TemplateTransaction {
     throw new TypeError(`Cannot read template: ${where}.data must be hex`);
   }
   const txid = hexField(t, "txid", 64, where);
-  const hash = t.hash === undefined ? txid : hexField(t, "hash", 64, where);
+  const bytes = hexToBytes(data);
   const fee = t.fee === undefined ? 0 : integer(t, "fee", 0, Number.MAX_SAFE_INTEGER, where);
   const weight = t.weight === undefined ? 0 : integer(t, "weight", 0, 4_000_000, where);
+  // BIP145 `hash` is the wtxid; a node that omits it still sends the witness serialization,
+  // whose double SHA-256 is the wtxid (equal to the txid when there is no witness).
+  const wtxid = t.hash === undefined
+    ? hasWitnessMarker(bytes) ? sha256d(bytes) : reverseBytes(hexToBytes(txid))
+    : reverseBytes(hexToBytes(hexField(t, "hash", 64, where)));
   return {
-    data: hexToBytes(data),
+    data: bytes,
     txid: reverseBytes(hexToBytes(txid)),
-    wtxid: reverseBytes(hexToBytes(hash)),
+    wtxid,
     feeSats: BigInt(fee),
     weight,
   };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((byte, i) => byte === b[i]);
+}
+
+/** BIP144 serialization: version (4 bytes), then marker 0x00 and flag 0x01. */
+function hasWitnessMarker(tx: Uint8Array): boolean {
+  return tx.length > 6 && tx[4] === 0x00 && tx[5] === 0x01;
+}
+
+function shortHexField(o: Record<string, unknown>, key: string, maxChars: number): string {
+  const v = o[key];
+  if (typeof v !== "string" || v.length === 0 || v.length > maxChars || !/^[0-9a-fA-F]+$/.test(v)) {
+    throw new TypeError(`Cannot read template: ${key} must be 1 to ${maxChars} hex chars`);
+  }
+  return v.padStart(maxChars, "0");
 }
 
 function integer(

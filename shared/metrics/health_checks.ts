@@ -34,6 +34,8 @@ export interface StratumHealthOptions {
   readonly maxTemplateAgeMs: number;
   /** Whether bitcoind (or, on a relay, the template feed) answers. */
   readonly bitcoindConnected: () => boolean;
+  /** Detail of the bitcoind check when not connected (e.g. which node refuses templates and why). */
+  readonly bitcoindDetail?: () => string;
   /**
    * Whether the template source can still produce new templates (the pool's bitcoind; on a
    * relay the primary's feed, or its local node in independent mode). Decides `ok` when given:
@@ -90,7 +92,7 @@ export function stratumHealth(options: StratumHealthOptions): HealthSource {
         },
         [StratumCheck.bitcoind]: {
           ok: connected,
-          detail: connected ? "connected" : "unreachable",
+          detail: connected ? "connected" : options.bitcoindDetail?.() ?? "unreachable",
         },
         ...(sourceHealthy === undefined ? {} : {
           [StratumCheck.source]: {

@@ -13,17 +13,23 @@ import type { Devnet } from "./devnet/mod.ts";
 export interface InProcessPool {
   readonly runtime: PoolRuntime;
   readonly port: number;
+  /** The template source (long polls, templates delivered). */
+  readonly source: BitcoindTemplateSource;
+  /** The node pool (eligibility, statuses). */
+  readonly pool: BitcoindPool;
   stop(): Promise<void>;
 }
 
 /**
  * Starts a pool on a free loopback port; `overrides` are merged over a regtest config. Events go
- * to `events` when given (a recording sink), nowhere otherwise.
+ * to `events` when given (a recording sink), nowhere otherwise; `poolOptions` tune the node pool
+ * (e.g. a faster health check).
  */
 export async function startInProcessPool(
   devnet: Devnet,
   overrides: Record<string, unknown> = {},
   events: EventSink | null = null,
+  poolOptions: { readonly healthCheckIntervalMs?: number } = {},
 ): Promise<InProcessPool> {
   // Found blocks go to a directory of this pool's own, not the working directory's ./.tbg/blocks.
   const blocksDir = await Deno.makeTempDir({ prefix: "tbg-in-process-blocks-" });
@@ -38,7 +44,12 @@ export async function startInProcessPool(
     ...overrides,
   }, "in-process");
   const log = getLogger(["test-pool"]);
-  const pool = new BitcoindPool({ nodes: config.btcd, blockpollMs: config.blockpoll, logger: log });
+  const pool = new BitcoindPool({
+    nodes: config.btcd,
+    blockpollMs: config.blockpoll,
+    logger: log,
+    ...poolOptions,
+  });
   await pool.start();
   const source = new BitcoindTemplateSource(config, { pool, logger: log });
   const runtime = await startPoolRuntime({
@@ -50,9 +61,12 @@ export async function startInProcessPool(
     instance: "test",
     nodePool: pool,
     bitcoindConnected: () => pool.connected,
+    bitcoindDetail: () => pool.eligibilityDetail(),
   });
   return {
     runtime,
+    source,
+    pool,
     port: runtime.server.addresses[0]!.port,
     async stop() {
       await runtime.drainAndStop(2_000);

@@ -11,6 +11,7 @@ export interface ControlTarget {
   mineExternalBlock(): Promise<string>;
   setUnreachable(unreachable: boolean): Promise<void>;
   setInitialBlockDownload(value: boolean): void;
+  setNotConnected(value: boolean): void;
   status(): Record<string, unknown>;
   /** Stops the devnet (the control listener answers first). */
   requestStop(): void;
@@ -21,6 +22,7 @@ export const ControlMethod = {
   MINE_EXTERNAL_BLOCK: "mineExternalBlock",
   SET_UNREACHABLE: "setUnreachable",
   SET_INITIAL_BLOCK_DOWNLOAD: "setInitialBlockDownload",
+  SET_NOT_CONNECTED: "setNotConnected",
   STATUS: "status",
   STOP: "stop",
 } as const;
@@ -51,6 +53,12 @@ async function dispatch(
     case ControlMethod.SET_INITIAL_BLOCK_DOWNLOAD:
       if (typeof params[0] !== "boolean") throw new TypeError("Cannot set IBD: need a boolean");
       target.setInitialBlockDownload(params[0]);
+      return params[0];
+    case ControlMethod.SET_NOT_CONNECTED:
+      if (typeof params[0] !== "boolean") {
+        throw new TypeError("Cannot set not connected: need a boolean");
+      }
+      target.setNotConnected(params[0]);
       return params[0];
     case ControlMethod.STATUS:
       return target.status();

@@ -45,6 +45,8 @@ export class DevnetNode {
   readonly wallet: Wallet;
   /** Reported by getblockchaininfo; while true, getblocktemplate fails and ZMQ stays quiet, as in Core. */
   initialBlockDownload = false;
+  /** No peers: getblocktemplate fails with -9 (Core checks this only off test chains). */
+  notConnected = false;
   /** Weight and tx count of the last template (getmininginfo's currentblockweight/currentblocktx). */
   lastTemplate: { weight: number; txCount: number } | null = null;
   readonly #options: DevnetNodeOptions;

@@ -5,8 +5,11 @@
  * deno run --allow-net=127.0.0.1 --allow-ffi=node_modules \
  *   --allow-read=node_modules,/etc/alpine-release tests/support/devnet/main.ts \
  *   --rpc-port 18443 --zmq-port 28332 --control-port 18500 --user u --pass p \
- *   --bits 207fffff --mempool-txs 20
+ *   --bits 207fffff --mempool-txs 20 --dialect btcd
  * ```
+ *
+ * `--dialect core|core-0.21|knots|btcd` picks the node implementation it answers as (default
+ * core); `--no-witness-commitment` leaves `default_witness_commitment` out of templates.
  *
  * Prints one JSON line `{"ready":true,"rpcUrl":...,"zmqUrl":...,"controlUrl":...}` when ready
  * and exits 0 on SIGTERM, SIGINT or the control method "stop". Ports default to 0 (free port).
@@ -14,6 +17,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { dialectProfile } from "./dialect.ts";
 import { startDevnet } from "./mod.ts";
 
 function parsePort(value: string | undefined, name: string): number {
@@ -46,6 +50,8 @@ async function main(): Promise<void> {
       bits: { type: "string" },
       "mempool-txs": { type: "string" },
       "initial-blocks": { type: "string" },
+      dialect: { type: "string" },
+      "no-witness-commitment": { type: "boolean" },
     },
     strict: true,
   });
@@ -53,7 +59,10 @@ async function main(): Promise<void> {
   if (!Number.isInteger(bits) || bits <= 0 || bits > 0xffffffff) {
     throw new RangeError(`Cannot start devnet: --bits must be 8 hex digits, got ${values.bits}`);
   }
+  const dialect = dialectProfile(values.dialect ?? "core").name;
   const devnet = await startDevnet({
+    dialect,
+    omitWitnessCommitment: values["no-witness-commitment"] === true,
     rpcHost: values.host ?? "127.0.0.1",
     rpcPort: parsePort(values["rpc-port"], "rpc-port"),
     zmqPort: parsePort(values["zmq-port"], "zmq-port"),
@@ -73,6 +82,7 @@ async function main(): Promise<void> {
     zmqUrl: devnet.zmqUrl,
     controlUrl: devnet.controlUrl,
     user: devnet.user,
+    dialect: devnet.dialect,
     height: devnet.chain.tipHeight(),
   };
   await Deno.stdout.write(new TextEncoder().encode(`${JSON.stringify(ready)}\n`));

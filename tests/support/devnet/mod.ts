@@ -18,7 +18,9 @@
  * - A coinbase with a witness commitment but no witness gets the zero reserved value filled in
  *   (Core's UpdateUncommittedBlockStructures), as Stratum pools rely on.
  * - While initial block download is set, getblocktemplate fails with -10 and no hashblock is
- *   published (Core skips ZMQ block notifications during IBD).
+ *   published (Core skips ZMQ block notifications during IBD); while "not connected" is set it
+ *   fails with -9.
+ * - `dialect` makes it answer as Core (default), Core 0.21, Knots or btcd (dialect.ts).
  *
  * @example
  * ```ts
@@ -36,6 +38,7 @@ import type { BlockEntry } from "./chain.ts";
 import { REGTEST_POW_LIMIT_BITS, satsToBtc } from "./consensus.ts";
 import { type ControlTarget, serveControl } from "./control_server.ts";
 import { DevnetNode } from "./devnet_node.ts";
+import { type Dialect, type DialectProfile, dialectProfile } from "./dialect.ts";
 import { RpcServer } from "./rpc_server.ts";
 import { scriptPubKeyJson } from "./tx_json.ts";
 import { HashBlockPublisher } from "./zmq_publisher.ts";
@@ -66,6 +69,13 @@ export interface DevnetOptions {
   readonly walletSeed?: string;
   /** Seed of fee rates and splits (default 1). */
   readonly randomSeed?: number;
+  /** The node implementation to answer as (default "core"). */
+  readonly dialect?: Dialect;
+  /**
+   * Leave `default_witness_commitment` out of templates, as a node that does not compute it
+   * would: the pool must then compute it itself (default false).
+   */
+  readonly omitWitnessCommitment?: boolean;
 }
 
 /** A stored block as tests see it. */
@@ -126,6 +136,10 @@ export interface Devnet {
   setUnreachable(unreachable: boolean): Promise<void>;
   /** What getblockchaininfo reports; while true getblocktemplate fails with -10 and ZMQ is quiet. */
   setInitialBlockDownload(value: boolean): void;
+  /** While true getblocktemplate fails with -9 ("not connected"); everything else answers. */
+  setNotConnected(value: boolean): void;
+  /** The dialect the devnet answers as. */
+  readonly dialect: Dialect;
   /** Mines blocks to an address (default: the devnet wallet); returns their hashes. */
   generate(count: number, address?: string): Promise<string[]>;
   /** Stops all listeners. Idempotent. */
@@ -202,12 +216,29 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   node.onTipChanged((tip) => {
     if (!node.initialBlockDownload) void publisher.publish(tip.hashHex);
   });
+  const profile = dialectProfile(options.dialect ?? "core");
+  const dialect: DialectProfile = options.omitWitnessCommitment === true
+    ? {
+      ...profile,
+      shape(method, result, state) {
+        const shaped = profile.shape(method, result, state);
+        if (method !== "getblocktemplate" || typeof shaped !== "object" || shaped === null) {
+          return shaped;
+        }
+        const { default_witness_commitment: _omitted, ...rest } = shaped as Record<
+          string,
+          unknown
+        >;
+        return rest;
+      },
+    }
+    : profile;
   const rpcServer: RpcServer = new RpcServer({
     hostname: host,
     port: options.rpcPort ?? 0,
     user,
     password,
-    context: { node, startedAtMs: Date.now(), interrupted: () => rpcServer.closing() },
+    context: { node, startedAtMs: Date.now(), interrupted: () => rpcServer.closing(), dialect },
   });
   try {
     await rpcServer.open();
@@ -231,7 +262,10 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       mineExternalBlock: () => self().mineExternalBlock(),
       setUnreachable: (value) => self().setUnreachable(value),
       setInitialBlockDownload: (value) => self().setInitialBlockDownload(value),
+      setNotConnected: (value) => self().setNotConnected(value),
       status: () => ({
+        dialect: profile.name,
+        notConnected: node.notConnected,
         height: node.chain.height,
         bestblockhash: node.chain.tip.hashHex,
         mempool: node.mempool.size,
@@ -280,6 +314,10 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     setInitialBlockDownload(value) {
       node.initialBlockDownload = value;
     },
+    setNotConnected(value) {
+      node.notConnected = value;
+    },
+    dialect: profile.name,
     async generate(count, address) {
       if (address === undefined) {
         return await node.mineBlocks(count, node.wallet.p2wpkhScript, Number.MAX_SAFE_INTEGER);

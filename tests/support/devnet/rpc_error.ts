@@ -15,6 +15,7 @@ export const RpcCode = {
   TYPE_ERROR: -3,
   INVALID_ADDRESS_OR_KEY: -5,
   INVALID_PARAMETER: -8,
+  CLIENT_NOT_CONNECTED: -9,
   CLIENT_IN_INITIAL_DOWNLOAD: -10,
   DESERIALIZATION_ERROR: -22,
   VERIFY_ERROR: -25,
@@ -26,8 +27,8 @@ export type RpcCode = typeof RpcCode[keyof typeof RpcCode];
 export class RpcError extends Error {
   override readonly name = "RpcError";
 
-  /** Creates an error with Core's code and message. */
-  constructor(readonly code: RpcCode, message: string) {
+  /** Creates an error with Core's code (or a dialect's) and message. */
+  constructor(readonly code: RpcCode | number, message: string) {
     super(message);
   }
 }

@@ -9,6 +9,7 @@ import { blockHeaderHex, blockHeaderJson, blockJson } from "./block_json.ts";
 import { toHex } from "./bytes.ts";
 import { bitsToDifficulty, bitsToHex, bitsToTarget, satsToBtc, targetToHex } from "./consensus.ts";
 import type { DevnetNode } from "./devnet_node.ts";
+import type { DialectProfile } from "./dialect.ts";
 import { DEFAULT_MAX_TRIES } from "./devnet_node.ts";
 import { RpcCode, RpcError } from "./rpc_error.ts";
 import {
@@ -32,6 +33,8 @@ export interface RpcContext {
   readonly startedAtMs: number;
   /** Resolves when the RPC listener closes (ends long polls so shutdown does not hang). */
   readonly interrupted: () => Promise<void>;
+  /** Which node implementation the devnet answers as. */
+  readonly dialect: DialectProfile;
 }
 
 interface MethodSpec {
@@ -50,8 +53,10 @@ function findBlock(context: RpcContext, hash: string) {
 }
 
 async function waitForLongPoll(context: RpcContext, longpollid: string): Promise<void> {
-  const watched = longpollid.slice(0, 64);
-  const updates = Number(longpollid.slice(64));
+  // Core: an id that does not name a block answers at once.
+  const parsed = context.dialect.parseLongPollId(longpollid);
+  if (parsed === undefined) return;
+  const { tipHash: watched, updates } = parsed;
   const { node } = context;
   const Wake = { TIP: "tip", TIMER: "timer", INTERRUPT: "interrupt" } as const;
   // Core re-checks the mempool every minute while waiting for a new tip.
@@ -70,7 +75,10 @@ async function waitForLongPoll(context: RpcContext, longpollid: string): Promise
     ]);
     unsubscribe();
     clearTimeout(timer);
-    if (wake === Wake.INTERRUPT) return;
+    // Core answers a long poll cut short by shutdown with -9 "Shutting down", not a template.
+    if (wake === Wake.INTERRUPT) {
+      throw new RpcError(RpcCode.CLIENT_NOT_CONNECTED, "Shutting down");
+    }
     if (wake === Wake.TIMER && node.mempool.transactionsUpdated !== updates) return;
   }
 }
@@ -83,11 +91,13 @@ const methods: Record<string, MethodSpec> = {
       const mode = isAbsent(req.mode) ? "template" : req.mode;
       if (mode === "proposal") return proposal(req, context);
       if (mode !== "template") throw new RpcError(RpcCode.INVALID_PARAMETER, "Invalid mode");
+      const { dialect } = context;
+      // Core checks peers before initial download; btcd the same order.
+      if (context.node.notConnected) {
+        throw new RpcError(dialect.notConnected.code, dialect.notConnected.message);
+      }
       if (context.node.initialBlockDownload) {
-        throw new RpcError(
-          RpcCode.CLIENT_IN_INITIAL_DOWNLOAD,
-          "Bitcoin Core is in initial sync and waiting for blocks...",
-        );
+        throw new RpcError(dialect.initialDownload.code, dialect.initialDownload.message);
       }
       if (typeof req.longpollid === "string") await waitForLongPoll(context, req.longpollid);
       const rules = Array.isArray(req.rules) ? req.rules : [];
@@ -97,7 +107,14 @@ const methods: Record<string, MethodSpec> = {
           'getblocktemplate must be called with the segwit rule set (call with {"rules": ["segwit"]})',
         );
       }
-      return context.node.template();
+      const template = context.node.template();
+      return {
+        ...template,
+        longpollid: dialect.longPollId(
+          context.node.chain.tip.hashHex,
+          context.node.mempool.transactionsUpdated,
+        ),
+      };
     },
   },
   submitblock: {
@@ -311,6 +328,14 @@ export async function callMethod(
 ): Promise<unknown> {
   const spec = Object.hasOwn(methods, method) ? methods[method] : undefined;
   if (!spec) throw new RpcError(RpcCode.METHOD_NOT_FOUND, "Method not found");
-  const result = await spec.run(positional(params, spec.params), context);
-  return result === undefined ? null : result;
+  const unimplemented = context.dialect.unimplemented.get(method);
+  if (unimplemented !== undefined) throw new RpcError(unimplemented.code, unimplemented.message);
+  const args = positional(params, spec.params);
+  const result = await spec.run(args, context);
+  const shaped = context.dialect.shape(method, result === undefined ? null : result, {
+    initialBlockDownload: context.node.initialBlockDownload,
+    nowS: context.node.nowSeconds(),
+    params: args,
+  });
+  return shaped === undefined ? null : shaped;
 }

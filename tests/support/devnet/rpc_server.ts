@@ -103,12 +103,6 @@ function jsonResponse(status: number, body: unknown): Response {
   });
 }
 
-function legacyErrorStatus(code: number): number {
-  if (code === RpcCode.INVALID_REQUEST) return 400;
-  if (code === RpcCode.METHOD_NOT_FOUND) return 404;
-  return 500;
-}
-
 /** The RPC listener. */
 export class RpcServer {
   #server: Deno.HttpServer<Deno.NetAddr> | null = null;
@@ -217,7 +211,10 @@ export class RpcServer {
         if (isNotification(request)) return new Response(null, { status: 204 });
         return jsonResponse(200, replyObject(null, object, request));
       }
-      return jsonResponse(legacyErrorStatus(object.code), replyObject(null, object, request));
+      return jsonResponse(
+        this.#options.context.dialect.legacyErrorStatus(object.code),
+        replyObject(null, object, request),
+      );
     }
   }
 
