@@ -156,3 +156,29 @@ Deno.test("NodeStatsPoller refuses a zero or non-finite interval", () => {
     );
   }
 });
+
+Deno.test("a long poll is not timed as getblocktemplate; a template fetch is", async () => {
+  const canned = node(() => ({ result: { size: 0, bytes: 0 } }));
+  const pool = new BitcoindPool({
+    nodes: [{ url: canned.url, ...auth }],
+    healthCheckIntervalMs: QUIET_HEALTH_MS,
+  });
+  const calls: RpcCallRecord[] = [];
+  pool.onRpcCall((record) => calls.push(record));
+  try {
+    await pool.start();
+    calls.length = 0;
+    // The canned node refuses getblocktemplate (-32601): both calls fail, only one is timed.
+    await assert.rejects(pool.longPollBlockTemplate("ab".repeat(32) + "1"));
+    assert.equal(calls.length, 0, "the long poll is not reported");
+    await assert.rejects(pool.getBlockTemplate());
+    assert.deepEqual(calls.map((c) => [c.method, c.ok]), [["getblocktemplate", false]]);
+    assert.deepEqual(
+      canned.requests.filter((r) => r.method === "getblocktemplate").map((r) => r.params),
+      [[{ rules: ["segwit"], longpollid: "ab".repeat(32) + "1" }], [{ rules: ["segwit"] }]],
+    );
+  } finally {
+    await pool.stop();
+    await canned.close();
+  }
+});

@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { BitcoindRpc, type BitcoindRpcOptions, type RpcCallOptions } from "./rpc_client.ts";
+import {
+  BitcoindRpc,
+  type BitcoindRpcOptions,
+  longPollParams,
+  type RpcCallOptions,
+} from "./rpc_client.ts";
 
 /** One finished RPC call. */
 export interface RpcCallRecord {
@@ -35,6 +40,18 @@ export class ObservedBitcoindRpc extends BitcoindRpc {
   constructor(options: BitcoindRpcOptions, observe: RpcCallObserver) {
     super(options);
     this.#observe = observe;
+  }
+
+  /**
+   * {@link BitcoindRpc.longPollBlockTemplate}, not reported: a long poll lasts as long as the node
+   * waits for a new template (up to minutes), so timing it as getblocktemplate would bury the
+   * latency of the real template fetches.
+   */
+  override longPollBlockTemplate(
+    longPollId: string,
+    options: RpcCallOptions = {},
+  ): Promise<unknown> {
+    return super.call("getblocktemplate", longPollParams(longPollId), options);
   }
 
   /** {@link BitcoindRpc.call}, timed and reported. */

@@ -210,6 +210,11 @@ export function normaliseBtcdUrl(url: string): string {
   return `http://${endpoint.host}:${endpoint.port}`;
 }
 
+/** The getblocktemplate params of a BIP22 long poll on the template `longPollId`. */
+export function longPollParams(longPollId: string): unknown[] {
+  return [{ rules: ["segwit"], longpollid: longPollId }];
+}
+
 /** A JSON-RPC client for one Bitcoin Core node; calls are independent and may overlap. */
 export class BitcoindRpc {
   /** The node URL, `http://host:port`, without credentials (safe to log). */
@@ -335,11 +340,7 @@ export class BitcoindRpc {
    * minute) new transactions. Give a timeout longer than the node's wait.
    */
   longPollBlockTemplate(longPollId: string, options: RpcCallOptions = {}): Promise<unknown> {
-    return this.call(
-      "getblocktemplate",
-      [{ rules: ["segwit"], longpollid: longPollId }],
-      options,
-    );
+    return this.call("getblocktemplate", longPollParams(longPollId), options);
   }
 
   /**
