@@ -1,8 +1,10 @@
 /**
  * Writes batches of events to PostgreSQL: the raw events, and from only the newly inserted ones
- * the `blocks`, `miners` and `worker_hourly` rows, all in one transaction. The insert is
- * idempotent on `(event_id, ts)`, and the summaries come from its `RETURNING` list, so writing
- * the same batch twice (a redelivery, a retry after a lost commit reply) changes nothing.
+ * the `blocks`, `miners` and `worker_hourly` rows, all in one transaction. A batch goes in by
+ * `COPY`, which stores all of it or nothing: when any event is stored already (a redelivery, a
+ * retry after a lost commit reply) it fails and the batch goes in by an insert that is idempotent
+ * on `(event_id, ts)`, with the summaries from its `RETURNING` list, so writing the same batch
+ * twice changes nothing.
  *
  * Each row also records the hub stream sequence it was stored from (`stream_seq`); for the events
  * that were already stored, the write reads back that sequence (by primary key, in the same
@@ -15,7 +17,7 @@ import postgres from "postgres";
 import type { MiningEvent } from "@tbg/shared/events";
 import { isConnectionLoss, transaction } from "@tbg/shared/postgres";
 import { aggregateBatch, type BatchAggregates } from "./aggregates.ts";
-import { eventRowsJson, microsToIso } from "./event_rows.ts";
+import { eventRowsCopy, eventRowsJson, microsToIso } from "./event_rows.ts";
 
 /** The postgres.js client type used throughout the collector. */
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -64,6 +66,7 @@ export const RECONNECT_DELAY_S = 0.05;
 const SQLSTATE_DATA_EXCEPTION_CLASS = "22";
 const SQLSTATE_PROGRAM_LIMIT_CLASS = "54";
 const SQLSTATE_UNDEFINED_FUNCTION = "42883";
+const SQLSTATE_IN_FAILED_TRANSACTION = "25P02";
 
 function sqlState(error: unknown): string | undefined {
   if (!(error instanceof Error) || error.name !== "PostgresError") return undefined;
@@ -120,6 +123,37 @@ async function storedSeqs(
     FROM json_to_recordset(${keys}::text::json) AS x(i uuid, ts timestamptz)
     JOIN mining_events AS m ON m.event_id = x.i AND m.ts = x.ts`;
   return new Map(rows.map((row) => [row.id, row.q === null ? null : Number(row.q)]));
+}
+
+/** The Writable postgres.js hands out for `COPY … FROM STDIN`. */
+interface CopyStream {
+  _final(callback: (error?: Error | null) => void): void;
+  once(event: "error", listener: (error: Error) => void): unknown;
+  end(chunk: string): unknown;
+}
+
+/**
+ * Sends `text` as the whole input of a `COPY … FROM STDIN` and waits for its outcome.
+ *
+ * postgres.js reports a COPY that the server refuses only to the stream, and only while the
+ * stream is open: once the input is complete (CopyDone sent) the refusal is dropped and the
+ * stream never finishes (postgres.js 3.4.9). So this does not wait for the stream; as soon as
+ * postgres.js has sent the end of the input, it sends `SELECT 1` on the same connection, which
+ * runs after the COPY: it succeeds when the COPY did, and fails with SQLSTATE 25P02 (transaction
+ * aborted) when the COPY failed.
+ */
+async function copyIn(tx: Sql, stream: CopyStream, text: string): Promise<void> {
+  const sent = new Promise<void>((resolve, reject) => {
+    const final = stream._final.bind(stream);
+    stream._final = (callback) => {
+      final(callback);
+      resolve();
+    };
+    stream.once("error", reject);
+  });
+  stream.end(text);
+  await sent;
+  await tx`SELECT 1`;
 }
 
 function compareText(a: string, b: string): number {
@@ -203,22 +237,57 @@ export class PostgresStore {
     events: readonly MiningEvent[],
     streamSeqs: ReadonlyMap<string, number>,
   ): Promise<TransactionResult> {
+    try {
+      return await this.#retryingConnectionLoss(() => this.#copyOnce(events, streamSeqs));
+    } catch (error: unknown) {
+      // Some event of the batch is stored already (a redelivery, a copy published again, a
+      // collector racing this one), or PostgreSQL refused a value: COPY stored nothing, and the
+      // insert that skips stored events and reports their sequences decides (and reports a
+      // refused value itself, for the split).
+      if (sqlState(error) !== SQLSTATE_IN_FAILED_TRANSACTION) throw error;
+    }
     // One text parameter holding the whole batch as JSON: the cheapest encoding for the client
     // (one JSON.stringify, no array escaping) and a single parse on the server.
     const rows = eventRowsJson(events, streamSeqs);
+    return await this.#retryingConnectionLoss(() => this.#insertOnce(events, rows));
+  }
+
+  async #retryingConnectionLoss(
+    attempt: () => Promise<TransactionResult>,
+  ): Promise<TransactionResult> {
     try {
-      return await this.#transactionOnce(events, rows);
+      return await attempt();
     } catch (error: unknown) {
       if (!isServerConnectionLoss(error)) throw error;
       // postgres.js keeps the error a server sent on a connection that then closed, and fails
       // the first query of that connection's next socket with it (porsager/postgres#1223): after
       // a restart each connection terminated mid-query fails one write the server never saw.
       // One retry at once; when the server really is going away it fails fast as well.
-      return await this.#transactionOnce(events, rows);
+      return await attempt();
     }
   }
 
-  async #transactionOnce(
+  /**
+   * The batch of fresh events, the common case: `COPY` (parsed field by field into the columns,
+   * no statement to plan, no `RETURNING` list) and the summaries of every event. A stored event
+   * makes the COPY fail with a unique violation and the transaction roll back whole.
+   */
+  async #copyOnce(
+    events: readonly MiningEvent[],
+    streamSeqs: ReadonlyMap<string, number>,
+  ): Promise<TransactionResult> {
+    const text = eventRowsCopy(events, streamSeqs);
+    return await transaction(this.sql, async (tx) => {
+      const stream = await tx`
+        COPY mining_events (event_id, event_type, region, source, ts, payload, stream_seq)
+        FROM STDIN`.writable();
+      await copyIn(tx as unknown as Sql, stream as unknown as CopyStream, text);
+      await Promise.all(writeAggregates(tx as unknown as Sql, aggregateBatch(events)));
+      return { inserted: events.map((e) => e.event_id), stored: new Map() };
+    }) as TransactionResult;
+  }
+
+  async #insertOnce(
     events: readonly MiningEvent[],
     rows: string,
   ): Promise<TransactionResult> {
