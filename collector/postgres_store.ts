@@ -317,6 +317,19 @@ export class PostgresStore {
     }) as TransactionResult;
   }
 
+  /**
+   * Adds every committed `summary_deltas` row to `miners` and `worker_hourly` and deletes it, in
+   * one transaction (`tbg_fold_summaries`, migration 006): each delta counts once.
+   *
+   * @param wait Wait for a fold running elsewhere to finish, then fold; when false, return -1 at
+   *   once instead (that fold, or the next, takes the deltas).
+   * @returns Deltas folded, or -1 when skipped.
+   */
+  async foldSummaries(wait = true): Promise<number> {
+    const [row] = await this.sql<{ n: number }[]>`SELECT tbg_fold_summaries(${wait}) AS n`;
+    return row?.n ?? 0;
+  }
+
   /** Runs `SELECT 1`. @throws when PostgreSQL cannot be reached. */
   async ping(): Promise<void> {
     await this.sql`SELECT 1`;
@@ -346,16 +359,16 @@ export class PostgresStore {
 }
 
 /**
- * The summary upserts of one batch, started at once (postgres.js pipelines them on the
- * transaction's connection). Like the events, each table's rows travel as one JSON text
- * parameter, read with `json_to_recordset` (no jsonb is built: every field becomes a column):
- * one array parameter per column made postgres.js escape every element, which cost the client
- * about 4 µs per event, while the server spends about 1 µs more on the JSON. The rows keep
- * their sorted order through the function scan, so row locks are still taken in key order.
+ * The summary writes of one batch, started at once (postgres.js pipelines them on the
+ * transaction's connection): the `blocks` rows, and one `summary_deltas` row with what the batch
+ * adds to `miners` and `worker_hourly`, which {@link PostgresStore.foldSummaries} adds to those
+ * tables later (migration 006). Like the events, the rows travel as JSON text, read with
+ * `json_to_recordset` (no jsonb is built: every field becomes a column); one array parameter per
+ * column made postgres.js escape every element, which cost the client about 4 µs per event.
  *
- * `miners.user_agent` takes the agent of the latest connect in the batch. The table has no time
- * for it, so when batches with connects of the same worker commit out of order (two batches in
- * flight, several collectors) an earlier agent can win; Redis (`connected_at`) is exact.
+ * Times are integer microseconds since the epoch (cheaper to read than ISO text). `ut` is the
+ * time of the connect that set a miner's user agent, so the fold takes the agent of the latest
+ * connect across batches, whatever order they committed in.
  */
 function writeAggregates(tx: Sql, a: BatchAggregates): Promise<unknown>[] {
   const queries: Promise<unknown>[] = [];
@@ -380,57 +393,31 @@ function writeAggregates(tx: Sql, a: BatchAggregates): Promise<unknown>[] {
         g text, a bool, j text, f timestamptz, e uuid)
       ON CONFLICT DO NOTHING`.execute());
   }
-  if (a.miners.length > 0) {
-    const rows = JSON.stringify(a.miners.map((r) => ({
+  if (a.miners.length > 0 || a.workerHours.length > 0) {
+    const miners = JSON.stringify(a.miners.map((r) => ({
       u: r.user,
       w: r.worker,
-      f: microsToIso(r.firstSeenUs),
-      l: microsToIso(r.lastSeenUs),
-      s: r.lastShareUs === null ? null : microsToIso(r.lastShareUs),
+      f: r.firstSeenUs,
+      l: r.lastSeenUs,
+      s: r.lastShareUs,
       a: r.sharesAccepted,
       r: r.sharesRejected,
       b: r.bestDiff ?? 0,
       g: r.userAgent,
+      ut: r.userAgent === null ? null : r.userAgentUs,
       n: r.region,
     })));
-    queries.push(tx`
-      INSERT INTO miners AS m ("user", worker, first_seen, last_seen, last_share_at,
-        shares_accepted, shares_rejected, best_diff, user_agent, region)
-      SELECT u, w, f, l, s, a, r, b, g, n
-      FROM json_to_recordset(${rows}::text::json) AS x(u text, w text, f timestamptz,
-        l timestamptz, s timestamptz, a int8, r int8, b float8, g text, n text)
-      ON CONFLICT ("user", worker) DO UPDATE SET
-        first_seen = LEAST(m.first_seen, EXCLUDED.first_seen),
-        last_seen = GREATEST(m.last_seen, EXCLUDED.last_seen),
-        last_share_at = GREATEST(m.last_share_at, EXCLUDED.last_share_at),
-        shares_accepted = COALESCE(m.shares_accepted, 0) + EXCLUDED.shares_accepted,
-        shares_rejected = COALESCE(m.shares_rejected, 0) + EXCLUDED.shares_rejected,
-        best_diff = GREATEST(m.best_diff, EXCLUDED.best_diff),
-        user_agent = COALESCE(EXCLUDED.user_agent, m.user_agent),
-        region = CASE WHEN m.last_seen IS NULL OR EXCLUDED.last_seen >= m.last_seen
-          THEN EXCLUDED.region ELSE m.region END`.execute());
-  }
-  if (a.workerHours.length > 0) {
-    const rows = JSON.stringify(a.workerHours.map((r) => ({
+    const hours = JSON.stringify(a.workerHours.map((r) => ({
       u: r.user,
       w: r.worker,
-      h: microsToIso(r.hourUs),
+      h: r.hourUs,
       a: r.sharesAccepted,
       r: r.sharesRejected,
       d: r.diffAccepted,
       b: r.bestDiff ?? 0,
     })));
-    queries.push(tx`
-      INSERT INTO worker_hourly AS w ("user", worker, hour, shares_accepted, shares_rejected,
-        diff_accepted, best_diff)
-      SELECT u, w, h, a, r, d, b
-      FROM json_to_recordset(${rows}::text::json) AS x(u text, w text, h timestamptz, a int8,
-        r int8, d float8, b float8)
-      ON CONFLICT ("user", worker, hour) DO UPDATE SET
-        shares_accepted = COALESCE(w.shares_accepted, 0) + EXCLUDED.shares_accepted,
-        shares_rejected = COALESCE(w.shares_rejected, 0) + EXCLUDED.shares_rejected,
-        diff_accepted = COALESCE(w.diff_accepted, 0) + EXCLUDED.diff_accepted,
-        best_diff = GREATEST(w.best_diff, EXCLUDED.best_diff)`.execute());
+    queries.push(tx`INSERT INTO summary_deltas (miners, hours) VALUES (${miners}, ${hours})`
+      .execute());
   }
   return queries;
 }

@@ -1420,6 +1420,8 @@ Deno.test({
       assert.deepEqual(result.rejected.map((r) => r.event.event_id), [bad.event_id]);
       const again = await store.write(batch);
       assert.equal(again.insertedIds.size, 0);
+      assert.ok(await store.foldSummaries() > 0, "the writes of new events left summary deltas");
+      assert.equal(await store.foldSummaries(), 0, "a fold takes every delta");
       const [row] = await store.sql`SELECT sum(shares_accepted + shares_rejected)::int AS n
         FROM miners`;
       assert.equal(row?.n, 9, "summaries counted once across both writes");
@@ -1477,6 +1479,7 @@ Deno.test({
         const row = rows.find((r) => r.id === event.event_id);
         assert.equal(row?.agent, event.data.user_agent, `payload of ${event.data.worker}`);
       }
+      assert.equal(await store.foldSummaries(), 2);
       const [miners] = await store.sql`SELECT count(*)::int AS n FROM miners`;
       assert.equal(miners?.n, agents.length, "one miners row per worker, from both paths");
     } finally {

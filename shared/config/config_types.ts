@@ -252,6 +252,8 @@ export interface BatchConfig {
   max_events: number;
   /** Milliseconds a partial batch waits. */
   max_wait_ms: number;
+  /** Most milliseconds between summary folds while batches queue. */
+  summary_fold_ms: number;
 }
 
 /** A validated `tbg-collector` config, defaults filled in. */
