@@ -60,7 +60,7 @@ function buildSchema() {
       ),
       summary_fold_ms: withDefault(
         positiveInt(),
-        2000,
+        10000,
         "Most milliseconds between folds of the batches' summary deltas into miners and " +
           "worker_hourly while batches queue (the last batch of a queue always folds).",
       ),
