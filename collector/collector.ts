@@ -41,7 +41,7 @@ import { Backoff, LogThrottle } from "./backoff.ts";
 import { Backend, CollectorMetrics, ErrorStage } from "./collector_metrics.ts";
 import { consumerFilter, ensureConsumer, ensureStream } from "./jetstream_setup.ts";
 import { type Delay, MessageBatcher, realDelay } from "./message_batcher.ts";
-import { PostgresStore, type Sql } from "./postgres_store.ts";
+import { PostgresStore, type PostgresWriteResult, type Sql } from "./postgres_store.ts";
 import type { RedisEntry } from "./redis_batch_script.ts";
 import { batchEntries } from "./redis_entries.ts";
 import { MissingFloorError, type RedisApplyResult, RedisStore } from "./redis_store.ts";
@@ -178,6 +178,10 @@ class CollectorRuntime implements Collector {
   #settledCheck: SettledCheck | undefined;
   #messages: ConsumerMessages | undefined;
   #batcher: MessageBatcher<JsMsg> | undefined;
+  /** Batches whose PostgreSQL write has not returned yet. */
+  #pgWrites = 0;
+  /** When the last summary fold started (`performance.now()`). */
+  #lastFoldMs = 0;
   #natsConnected = false;
   #stopping = false;
   #abandoned = false;
@@ -523,12 +527,19 @@ class CollectorRuntime implements Collector {
       seqs.set(event.event_id, item.seq);
       events.push(event);
     }
-    const written = await this.#untilDone(
-      Backend.postgres,
-      items.length,
-      keepAlive,
-      () => this.#pg.write(events, seqs),
-    );
+    this.#pgWrites++;
+    let written: PostgresWriteResult;
+    try {
+      written = await this.#untilDone(
+        Backend.postgres,
+        items.length,
+        keepAlive,
+        () => this.#pg.write(events, seqs),
+      );
+    } finally {
+      this.#pgWrites--;
+    }
+    await this.#foldIfDue(items.length, keepAlive);
     let stored = events;
     if (written.rejected.length > 0) {
       const refused = new Set(written.rejected.map((r) => r.event));
@@ -570,6 +581,22 @@ class CollectorRuntime implements Collector {
       }
     }
     for (const event of stored) metrics.events[event.event].inc();
+  }
+
+  /**
+   * Folds the summary deltas into `miners` and `worker_hourly` (migration 006) when this batch is
+   * the last of a queue (no other write in flight, nothing buffered, or stopping), waiting for a
+   * fold running elsewhere, so that once a backlog is acknowledged the tables are complete; and
+   * otherwise at most every `batch.summary_fold_ms`, skipped when another fold is running. Called
+   * before the batch is acknowledged, after its own write committed.
+   */
+  async #foldIfDue(batch: number, keepAlive: () => void): Promise<void> {
+    const last = this.#pgWrites === 0 &&
+      ((this.#batcher?.buffered ?? 0) === 0 || this.#stopping);
+    const nowMs = performance.now();
+    if (!last && nowMs - this.#lastFoldMs < this.#config.batch.summary_fold_ms) return;
+    this.#lastFoldMs = nowMs;
+    await this.#untilDone(Backend.postgres, batch, keepAlive, () => this.#pg.foldSummaries(last));
   }
 
   /** Applies entries; a Redis without a settled record gets one first (see `#startRecord`). */

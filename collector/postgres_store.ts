@@ -1,8 +1,10 @@
 /**
  * Writes batches of events to PostgreSQL: the raw events, and from only the newly inserted ones
- * the `blocks`, `miners` and `worker_hourly` rows, all in one transaction. The insert is
- * idempotent on `(event_id, ts)`, and the summaries come from its `RETURNING` list, so writing
- * the same batch twice (a redelivery, a retry after a lost commit reply) changes nothing.
+ * the `blocks`, `miners` and `worker_hourly` rows, all in one transaction. A batch goes in by
+ * `COPY`, which stores all of it or nothing: when any event is stored already (a redelivery, a
+ * retry after a lost commit reply) it fails and the batch goes in by an insert that is idempotent
+ * on `(event_id, ts)`, with the summaries from its `RETURNING` list, so writing the same batch
+ * twice changes nothing.
  *
  * Each row also records the hub stream sequence it was stored from (`stream_seq`); for the events
  * that were already stored, the write reads back that sequence (by primary key, in the same
@@ -15,7 +17,7 @@ import postgres from "postgres";
 import type { MiningEvent } from "@tbg/shared/events";
 import { isConnectionLoss, transaction } from "@tbg/shared/postgres";
 import { aggregateBatch, type BatchAggregates } from "./aggregates.ts";
-import { eventRowsJson, microsToIso } from "./event_rows.ts";
+import { eventRowsCopy, eventRowsJson, microsToIso } from "./event_rows.ts";
 
 /** The postgres.js client type used throughout the collector. */
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -64,6 +66,7 @@ export const RECONNECT_DELAY_S = 0.05;
 const SQLSTATE_DATA_EXCEPTION_CLASS = "22";
 const SQLSTATE_PROGRAM_LIMIT_CLASS = "54";
 const SQLSTATE_UNDEFINED_FUNCTION = "42883";
+const SQLSTATE_IN_FAILED_TRANSACTION = "25P02";
 
 /**
  * Longest wait of the retention job for its locks. Dropping a partition takes an ACCESS EXCLUSIVE
@@ -128,6 +131,37 @@ async function storedSeqs(
     FROM json_to_recordset(${keys}::text::json) AS x(i uuid, ts timestamptz)
     JOIN mining_events AS m ON m.event_id = x.i AND m.ts = x.ts`;
   return new Map(rows.map((row) => [row.id, row.q === null ? null : Number(row.q)]));
+}
+
+/** The Writable postgres.js hands out for `COPY … FROM STDIN`. */
+interface CopyStream {
+  _final(callback: (error?: Error | null) => void): void;
+  once(event: "error", listener: (error: Error) => void): unknown;
+  end(chunk: string): unknown;
+}
+
+/**
+ * Sends `text` as the whole input of a `COPY … FROM STDIN` and waits for its outcome.
+ *
+ * postgres.js reports a COPY that the server refuses only to the stream, and only while the
+ * stream is open: once the input is complete (CopyDone sent) the refusal is dropped and the
+ * stream never finishes (postgres.js 3.4.9). So this does not wait for the stream; as soon as
+ * postgres.js has sent the end of the input, it sends `SELECT 1` on the same connection, which
+ * runs after the COPY: it succeeds when the COPY did, and fails with SQLSTATE 25P02 (transaction
+ * aborted) when the COPY failed.
+ */
+async function copyIn(tx: Sql, stream: CopyStream, text: string): Promise<void> {
+  const sent = new Promise<void>((resolve, reject) => {
+    const final = stream._final.bind(stream);
+    stream._final = (callback) => {
+      final(callback);
+      resolve();
+    };
+    stream.once("error", reject);
+  });
+  stream.end(text);
+  await sent;
+  await tx`SELECT 1`;
 }
 
 function compareText(a: string, b: string): number {
@@ -211,22 +245,57 @@ export class PostgresStore {
     events: readonly MiningEvent[],
     streamSeqs: ReadonlyMap<string, number>,
   ): Promise<TransactionResult> {
+    try {
+      return await this.#retryingConnectionLoss(() => this.#copyOnce(events, streamSeqs));
+    } catch (error: unknown) {
+      // Some event of the batch is stored already (a redelivery, a copy published again, a
+      // collector racing this one), or PostgreSQL refused a value: COPY stored nothing, and the
+      // insert that skips stored events and reports their sequences decides (and reports a
+      // refused value itself, for the split).
+      if (sqlState(error) !== SQLSTATE_IN_FAILED_TRANSACTION) throw error;
+    }
     // One text parameter holding the whole batch as JSON: the cheapest encoding for the client
     // (one JSON.stringify, no array escaping) and a single parse on the server.
     const rows = eventRowsJson(events, streamSeqs);
+    return await this.#retryingConnectionLoss(() => this.#insertOnce(events, rows));
+  }
+
+  async #retryingConnectionLoss(
+    attempt: () => Promise<TransactionResult>,
+  ): Promise<TransactionResult> {
     try {
-      return await this.#transactionOnce(events, rows);
+      return await attempt();
     } catch (error: unknown) {
       if (!isServerConnectionLoss(error)) throw error;
       // postgres.js keeps the error a server sent on a connection that then closed, and fails
       // the first query of that connection's next socket with it (porsager/postgres#1223): after
       // a restart each connection terminated mid-query fails one write the server never saw.
       // One retry at once; when the server really is going away it fails fast as well.
-      return await this.#transactionOnce(events, rows);
+      return await attempt();
     }
   }
 
-  async #transactionOnce(
+  /**
+   * The batch of fresh events, the common case: `COPY` (parsed field by field into the columns,
+   * no statement to plan, no `RETURNING` list) and the summaries of every event. A stored event
+   * makes the COPY fail with a unique violation and the transaction roll back whole.
+   */
+  async #copyOnce(
+    events: readonly MiningEvent[],
+    streamSeqs: ReadonlyMap<string, number>,
+  ): Promise<TransactionResult> {
+    const text = eventRowsCopy(events, streamSeqs);
+    return await transaction(this.sql, async (tx) => {
+      const stream = await tx`
+        COPY mining_events (event_id, event_type, region, source, ts, payload, stream_seq)
+        FROM STDIN`.writable();
+      await copyIn(tx as unknown as Sql, stream as unknown as CopyStream, text);
+      await Promise.all(writeAggregates(tx as unknown as Sql, aggregateBatch(events)));
+      return { inserted: events.map((e) => e.event_id), stored: new Map() };
+    }) as TransactionResult;
+  }
+
+  async #insertOnce(
     events: readonly MiningEvent[],
     rows: string,
   ): Promise<TransactionResult> {
@@ -254,6 +323,19 @@ export class PostgresStore {
       const [seqs] = await Promise.all([stored, ...queries]);
       return { inserted: ids, stored: seqs };
     }) as TransactionResult;
+  }
+
+  /**
+   * Adds every committed `summary_deltas` row to `miners` and `worker_hourly` and deletes it, in
+   * one transaction (`tbg_fold_summaries`, migration 006): each delta counts once.
+   *
+   * @param wait Wait for a fold running elsewhere to finish, then fold; when false, return -1 at
+   *   once instead (that fold, or the next, takes the deltas).
+   * @returns Deltas folded, or -1 when skipped.
+   */
+  async foldSummaries(wait = true): Promise<number> {
+    const [row] = await this.sql<{ n: number }[]>`SELECT tbg_fold_summaries(${wait}) AS n`;
+    return row?.n ?? 0;
   }
 
   /** Runs `SELECT 1`. @throws when PostgreSQL cannot be reached. */
@@ -310,16 +392,16 @@ export class PostgresStore {
 }
 
 /**
- * The summary upserts of one batch, started at once (postgres.js pipelines them on the
- * transaction's connection). Like the events, each table's rows travel as one JSON text
- * parameter, read with `json_to_recordset` (no jsonb is built: every field becomes a column):
- * one array parameter per column made postgres.js escape every element, which cost the client
- * about 4 µs per event, while the server spends about 1 µs more on the JSON. The rows keep
- * their sorted order through the function scan, so row locks are still taken in key order.
+ * The summary writes of one batch, started at once (postgres.js pipelines them on the
+ * transaction's connection): the `blocks` rows, and one `summary_deltas` row with what the batch
+ * adds to `miners` and `worker_hourly`, which {@link PostgresStore.foldSummaries} adds to those
+ * tables later (migration 006). Like the events, the rows travel as JSON text, read with
+ * `json_to_recordset` (no jsonb is built: every field becomes a column); one array parameter per
+ * column made postgres.js escape every element, which cost the client about 4 µs per event.
  *
- * `miners.user_agent` takes the agent of the latest connect in the batch. The table has no time
- * for it, so when batches with connects of the same worker commit out of order (two batches in
- * flight, several collectors) an earlier agent can win; Redis (`connected_at`) is exact.
+ * Times are integer microseconds since the epoch (cheaper to read than ISO text). `ut` is the
+ * time of the connect that set a miner's user agent, so the fold takes the agent of the latest
+ * connect across batches, whatever order they committed in.
  */
 function writeAggregates(tx: Sql, a: BatchAggregates): Promise<unknown>[] {
   const queries: Promise<unknown>[] = [];
@@ -344,57 +426,31 @@ function writeAggregates(tx: Sql, a: BatchAggregates): Promise<unknown>[] {
         g text, a bool, j text, f timestamptz, e uuid)
       ON CONFLICT DO NOTHING`.execute());
   }
-  if (a.miners.length > 0) {
-    const rows = JSON.stringify(a.miners.map((r) => ({
+  if (a.miners.length > 0 || a.workerHours.length > 0) {
+    const miners = JSON.stringify(a.miners.map((r) => ({
       u: r.user,
       w: r.worker,
-      f: microsToIso(r.firstSeenUs),
-      l: microsToIso(r.lastSeenUs),
-      s: r.lastShareUs === null ? null : microsToIso(r.lastShareUs),
+      f: r.firstSeenUs,
+      l: r.lastSeenUs,
+      s: r.lastShareUs,
       a: r.sharesAccepted,
       r: r.sharesRejected,
       b: r.bestDiff ?? 0,
       g: r.userAgent,
+      ut: r.userAgent === null ? null : r.userAgentUs,
       n: r.region,
     })));
-    queries.push(tx`
-      INSERT INTO miners AS m ("user", worker, first_seen, last_seen, last_share_at,
-        shares_accepted, shares_rejected, best_diff, user_agent, region)
-      SELECT u, w, f, l, s, a, r, b, g, n
-      FROM json_to_recordset(${rows}::text::json) AS x(u text, w text, f timestamptz,
-        l timestamptz, s timestamptz, a int8, r int8, b float8, g text, n text)
-      ON CONFLICT ("user", worker) DO UPDATE SET
-        first_seen = LEAST(m.first_seen, EXCLUDED.first_seen),
-        last_seen = GREATEST(m.last_seen, EXCLUDED.last_seen),
-        last_share_at = GREATEST(m.last_share_at, EXCLUDED.last_share_at),
-        shares_accepted = COALESCE(m.shares_accepted, 0) + EXCLUDED.shares_accepted,
-        shares_rejected = COALESCE(m.shares_rejected, 0) + EXCLUDED.shares_rejected,
-        best_diff = GREATEST(m.best_diff, EXCLUDED.best_diff),
-        user_agent = COALESCE(EXCLUDED.user_agent, m.user_agent),
-        region = CASE WHEN m.last_seen IS NULL OR EXCLUDED.last_seen >= m.last_seen
-          THEN EXCLUDED.region ELSE m.region END`.execute());
-  }
-  if (a.workerHours.length > 0) {
-    const rows = JSON.stringify(a.workerHours.map((r) => ({
+    const hours = JSON.stringify(a.workerHours.map((r) => ({
       u: r.user,
       w: r.worker,
-      h: microsToIso(r.hourUs),
+      h: r.hourUs,
       a: r.sharesAccepted,
       r: r.sharesRejected,
       d: r.diffAccepted,
       b: r.bestDiff ?? 0,
     })));
-    queries.push(tx`
-      INSERT INTO worker_hourly AS w ("user", worker, hour, shares_accepted, shares_rejected,
-        diff_accepted, best_diff)
-      SELECT u, w, h, a, r, d, b
-      FROM json_to_recordset(${rows}::text::json) AS x(u text, w text, h timestamptz, a int8,
-        r int8, d float8, b float8)
-      ON CONFLICT ("user", worker, hour) DO UPDATE SET
-        shares_accepted = COALESCE(w.shares_accepted, 0) + EXCLUDED.shares_accepted,
-        shares_rejected = COALESCE(w.shares_rejected, 0) + EXCLUDED.shares_rejected,
-        diff_accepted = COALESCE(w.diff_accepted, 0) + EXCLUDED.diff_accepted,
-        best_diff = GREATEST(w.best_diff, EXCLUDED.best_diff)`.execute());
+    queries.push(tx`INSERT INTO summary_deltas (miners, hours) VALUES (${miners}, ${hours})`
+      .execute());
   }
   return queries;
 }

@@ -1420,10 +1420,68 @@ Deno.test({
       assert.deepEqual(result.rejected.map((r) => r.event.event_id), [bad.event_id]);
       const again = await store.write(batch);
       assert.equal(again.insertedIds.size, 0);
+      assert.ok(await store.foldSummaries() > 0, "the writes of new events left summary deltas");
+      assert.equal(await store.foldSummaries(), 0, "a fold takes every delta");
       const [row] = await store.sql`SELECT sum(shares_accepted + shares_rejected)::int AS n
         FROM miners`;
       assert.equal(row?.n, 9, "summaries counted once across both writes");
       assert.equal(await store.ensurePartitions(3), true);
+    } finally {
+      await store.close();
+      await pg.stop();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "PostgresStore.write() copies text COPY treats specially byte for byte, and mixed batches once",
+  ...SLOW,
+  fn: async () => {
+    const pg = await startPostgres();
+    const store = new PostgresStore(pg.url);
+    try {
+      const { migrate } = await import("../tools/migrate.ts");
+      await migrate(store.sql, { info: () => {}, warn: () => {} });
+      const agents = [
+        "back\\slash \\N",
+        "tab\there",
+        "line\nfeed\r\n",
+        "ünï €",
+        "\\.",
+        "quote\" '",
+      ];
+      const connects = agents.map((agent, i) =>
+        makeEvent(EventType.MinerConnected, REGION, SOURCE, {
+          user: USERS[0]!,
+          worker: `w${i}`,
+          session_id: `0${i}`,
+          ip: "10.0.0.1",
+          user_agent: agent,
+          resumed: false,
+        })
+      );
+      const first = await store.write(connects.slice(0, 3), new Map([[connects[0]!.event_id, 7]]));
+      assert.equal(first.insertedIds.size, 3, "a fresh batch goes in whole (COPY)");
+      // Half stored, half new: COPY refuses it, the idempotent insert stores the new half.
+      const second = await store.write(connects);
+      assert.equal(second.insertedIds.size, 3, "only the new events are inserted");
+      assert.deepEqual(
+        [...second.storedSeqs].sort(),
+        [[connects[0]!.event_id, 7], [connects[1]!.event_id, null], [connects[2]!.event_id, null]]
+          .sort(),
+        "stored sequences of the events stored before",
+      );
+      const rows = await store.sql<{ id: string; agent: string }[]>`
+        SELECT event_id::text AS id, payload->>'user_agent' AS agent
+        FROM mining_events`;
+      for (const event of connects) {
+        const row = rows.find((r) => r.id === event.event_id);
+        assert.equal(row?.agent, event.data.user_agent, `payload of ${event.data.worker}`);
+      }
+      assert.equal(await store.foldSummaries(), 2);
+      const [miners] = await store.sql`SELECT count(*)::int AS n FROM miners`;
+      assert.equal(miners?.n, agents.length, "one miners row per worker, from both paths");
     } finally {
       await store.close();
       await pg.stop();

@@ -59,6 +59,12 @@ function buildSchema() {
         50,
         "Milliseconds a partial batch waits before it is written.",
       ),
+      summary_fold_ms: withDefault(
+        positiveInt(),
+        10000,
+        "Most milliseconds between folds of the batches' summary deltas into miners and " +
+          "worker_hourly while batches queue (the last batch of a queue always folds).",
+      ),
     }, "Batching of database writes."),
     stream: withDefault(jetStreamName(), "MINING_EVENTS", "JetStream stream holding the events."),
     durable: withDefault(

@@ -258,6 +258,8 @@ export interface BatchConfig {
   max_events: number;
   /** Milliseconds a partial batch waits. */
   max_wait_ms: number;
+  /** Most milliseconds between summary folds while batches queue. */
+  summary_fold_ms: number;
 }
 
 /** `nats_monitor`: the hub nats-server's monitoring port, exported by the collector. */

@@ -366,7 +366,7 @@ Deno.test("validateConfig() rejects relay keys in a stratum config", () => {
 Deno.test("validateConfig() fills in the collector's defaults", () => {
   const config = validateConfig("collector", COLLECTOR, PATH);
   assert.equal(config.nats_url, "nats://127.0.0.1:4222");
-  assert.deepEqual(config.batch, { max_events: 1000, max_wait_ms: 50 });
+  assert.deepEqual(config.batch, { max_events: 1000, max_wait_ms: 50, summary_fold_ms: 10000 });
   assert.equal(config.stream, "MINING_EVENTS");
   assert.equal(config.durable, "event-pipeline");
   assert.equal(config.migrate_on_start, false);

@@ -96,7 +96,7 @@ async function streamLastSeq(natsUrl: string): Promise<number> {
 export async function resetStores(servers: PipelineServers): Promise<void> {
   const sql = postgres(servers.postgres.url, { max: 1, onnotice: () => {} });
   try {
-    await sql`TRUNCATE mining_events, blocks, miners, worker_hourly`;
+    await sql`TRUNCATE mining_events, blocks, miners, worker_hourly, summary_deltas`;
     await sql`VACUUM ANALYZE`;
   } finally {
     await sql.end({ timeout: 5 });
@@ -113,9 +113,16 @@ export async function resetStores(servers: PipelineServers): Promise<void> {
 async function verifyStores(servers: PipelineServers, prefill: PrefillResult): Promise<void> {
   const sql = postgres(servers.postgres.url, { max: 1, onnotice: () => {} });
   let rows: number;
+  let minerShares: number;
+  let deltas: number;
   try {
     const [row] = await sql<{ n: string }[]>`SELECT count(*)::text AS n FROM mining_events`;
     rows = Number(row?.n);
+    const [sums] = await sql<{ s: string | null; d: string }[]>`
+      SELECT (SELECT sum(shares_accepted + shares_rejected) FROM miners)::text AS s,
+        (SELECT count(*) FROM summary_deltas)::text AS d`;
+    minerShares = Number(sums?.s ?? 0);
+    deltas = Number(sums?.d);
   } finally {
     await sql.end({ timeout: 5 });
   }
@@ -143,6 +150,13 @@ async function verifyStores(servers: PipelineServers, prefill: PrefillResult): P
     redis.disconnect();
   }
   const sent = prefill.byType[EventType.ShareSubmitted] ?? 0;
+  // The last batch of the drain folds every summary delta before it is acknowledged.
+  if (deltas !== 0 || minerShares !== sent) {
+    throw new Error(
+      `Cannot verify the drain: miners counts ${minerShares} shares, ${sent} sent; ` +
+        `${deltas} summary deltas not folded`,
+    );
+  }
   if (shares !== sent) {
     throw new Error(`Cannot verify the drain: Redis counts ${shares} shares, ${sent} sent`);
   }
