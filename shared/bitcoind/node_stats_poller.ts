@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { PollLoop } from "../service/poll_loop.ts";
 import type { BitcoindPool, PoolCallOptions } from "./node_pool.ts";
 import { RpcTransportError, TransportFailure } from "./rpc_client.ts";
 
@@ -84,10 +85,7 @@ export class NodeStatsPoller {
   readonly #timeoutMs: number;
   readonly #onStats: (stats: NodeStats) => void;
   readonly #onFailure: (error: unknown) => void;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #running: Promise<boolean> | undefined;
-  #stop = new AbortController();
-  #started = false;
+  readonly #loop: PollLoop;
 
   /**
    * @param options the pool, pace and receivers
@@ -106,23 +104,17 @@ export class NodeStatsPoller {
     }
     this.#onStats = options.onStats;
     this.#onFailure = options.onFailure ?? (() => {});
+    this.#loop = new PollLoop(this.#intervalMs, () => this.pollOnce());
   }
 
   /** Polls at once, then every `intervalMs` after the previous poll ends, until {@link stop}. */
   start(): void {
-    if (this.#started) return;
-    this.#started = true;
-    this.#stop = new AbortController();
-    this.#run();
+    this.#loop.start();
   }
 
   /** Stops the timer and aborts a poll in flight; resolves once it has ended. */
   async stop(): Promise<void> {
-    this.#started = false;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#stop.abort();
-    await this.#running;
+    await this.#loop.stop();
   }
 
   /**
@@ -131,7 +123,7 @@ export class NodeStatsPoller {
    * @returns true when both answered (and `onStats` was called), false otherwise
    */
   async pollOnce(): Promise<boolean> {
-    const options: PoolCallOptions = { timeoutMs: this.#timeoutMs, signal: this.#stop.signal };
+    const options: PoolCallOptions = { timeoutMs: this.#timeoutMs, signal: this.#loop.signal };
     try {
       // Parsed outside the pool's call: an answer of an unexpected shape is this poller's
       // problem, not the node being down, so it must not make the pool fail over.
@@ -151,18 +143,8 @@ export class NodeStatsPoller {
       });
       return true;
     } catch (error) {
-      if (!this.#stop.signal.aborted) this.#onFailure(error);
+      if (!this.#loop.signal.aborted) this.#onFailure(error);
       return false;
     }
-  }
-
-  #run(): void {
-    this.#running = this.pollOnce().finally(() => {
-      if (!this.#started) return;
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#run();
-      }, this.#intervalMs);
-    });
   }
 }

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { PollLoop } from "../service/poll_loop.ts";
 import type { ExportedMetric, ExportedSample, MetricRegistry } from "../metrics/registry.ts";
 import { type JszSnapshot, parseJsz, parseVarz, type VarzSnapshot } from "./monitor_snapshot.ts";
 
@@ -181,16 +182,12 @@ export interface NatsMonitorExporterOptions {
 /** Polls a nats-server's monitoring port and exports what it read. */
 export class NatsMonitorExporter {
   readonly #base: string;
-  readonly #pollMs: number;
   readonly #timeoutMs: number;
   readonly #onFailure: (error: unknown) => void;
   readonly #onRecovery: () => void;
   #snapshot: Snapshot | null = null;
   #failing = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #running: Promise<boolean> | undefined;
-  #stop = new AbortController();
-  #started = false;
+  readonly #loop: PollLoop;
 
   /**
    * Registers the metrics (`nats_server_up` at 0 until the first good poll).
@@ -212,10 +209,10 @@ export class NatsMonitorExporter {
       );
     }
     this.#base = url.origin;
-    this.#pollMs = options.pollMs;
     this.#timeoutMs = options.timeoutMs;
     this.#onFailure = options.onFailure ?? (() => {});
     this.#onRecovery = options.onRecovery ?? (() => {});
+    this.#loop = new PollLoop(options.pollMs, () => this.pollOnce());
     this.#register(options.registry);
   }
 
@@ -226,19 +223,12 @@ export class NatsMonitorExporter {
 
   /** Polls at once, then every `pollMs` after the previous poll ends, until {@link stop}. */
   start(): void {
-    if (this.#started) return;
-    this.#started = true;
-    this.#stop = new AbortController();
-    this.#run();
+    this.#loop.start();
   }
 
   /** Stops the timer and aborts a poll in flight; resolves once it has ended. */
   async stop(): Promise<void> {
-    this.#started = false;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#stop.abort();
-    await this.#running;
+    await this.#loop.stop();
   }
 
   /**
@@ -258,7 +248,7 @@ export class NatsMonitorExporter {
       return true;
     } catch (error) {
       this.#snapshot = null;
-      if (this.#stop.signal.aborted) return false;
+      if (this.#loop.signal.aborted) return false;
       // Only the first failure of a run is reported: a server down for hours logs once.
       if (!this.#failing) this.#onFailure(error);
       this.#failing = true;
@@ -266,19 +256,9 @@ export class NatsMonitorExporter {
     }
   }
 
-  #run(): void {
-    this.#running = this.pollOnce().finally(() => {
-      if (!this.#started) return;
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        this.#run();
-      }, this.#pollMs);
-    });
-  }
-
   async #fetchJson(path: string): Promise<unknown> {
     const url = `${this.#base}${path}`;
-    const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(this.#timeoutMs)]);
+    const signal = AbortSignal.any([this.#loop.signal, AbortSignal.timeout(this.#timeoutMs)]);
     let response: Response;
     try {
       response = await fetch(url, { signal });
