@@ -312,20 +312,10 @@ async function buildStack(
   );
   for (const plan of plans) await applyPlan(jsm, plan);
 
-  const collectorLog = new RingLog();
-  const collector = await startCollector({
-    config: validateConfig("collector", {
-      nats_url: nats.url,
-      postgres: { url: pg.url },
-      redis: { url: redis.url },
-      batch: { max_events: 200, max_wait_ms: 20 },
-      metrics: { enabled: false },
-      migrate_on_start: true,
-    }, "pipeline-e2e"),
-    log: collectorLog,
-    migrate: (sql, log) => migrate(sql, log),
-    drainTimeoutMs: 2_000,
-  });
+  const { collector, collectorLog } = await startTestCollector(
+    { nats: nats.url, postgres: pg.url, redis: redis.url },
+    "pipeline-e2e",
+  );
   cleanups.push(() => collector.stop());
 
   let natsBridge: LatencyBridge | undefined;
@@ -480,4 +470,31 @@ export async function canConnect(port: number): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * The collector in this process on the given servers, as the pipeline tests run it: batches of 200
+ * or 20 ms, no metrics listener, migrations at start, a 2 s drain.
+ *
+ * @param name the config's name in errors
+ */
+export async function startTestCollector(
+  urls: { readonly nats: string; readonly postgres: string; readonly redis: string },
+  name: string,
+): Promise<{ collector: Collector; collectorLog: RingLog }> {
+  const collectorLog = new RingLog();
+  const collector = await startCollector({
+    config: validateConfig("collector", {
+      nats_url: urls.nats,
+      postgres: { url: urls.postgres },
+      redis: { url: urls.redis },
+      batch: { max_events: 200, max_wait_ms: 20 },
+      metrics: { enabled: false },
+      migrate_on_start: true,
+    }, name),
+    log: collectorLog,
+    migrate: (sql, log) => migrate(sql, log),
+    drainTimeoutMs: 2_000,
+  });
+  return { collector, collectorLog };
 }

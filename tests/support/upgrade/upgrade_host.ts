@@ -21,17 +21,16 @@ import {
 } from "nats/jetstream";
 import postgres from "postgres";
 import { difficultyToTarget, targetToBits } from "@tbg/shared/bitcoin";
-import { validateConfig } from "@tbg/shared/config";
 import { applyPlan } from "@tbg/shared/nats";
-import { type Collector, startCollector } from "@tbg/collector";
-import { migrate } from "../../../tools/migrate.ts";
+import type { Collector } from "@tbg/collector";
 import { planAll } from "../../../tools/nats_provision.ts";
 import { type Devnet, startDevnet } from "../devnet/mod.ts";
 import { writePoolConfig } from "../pool_process.ts";
 import { type NatsServerHandle, pickFreePort, startNatsServer } from "../servers/nats_server.ts";
 import { type PostgresServerHandle, startPostgres } from "../servers/postgres_server.ts";
 import { type RedisServerHandle, startRedisServer } from "../servers/redis_server.ts";
-import { RingLog } from "../pipeline/ring_log.ts";
+import type { RingLog } from "../pipeline/ring_log.ts";
+import { startTestCollector } from "../pipeline/stack.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 /** The stand-in for systemctl, relative to the repository root. */
@@ -110,20 +109,10 @@ async function build(
   const jsm = await jetstreamManager(nc);
   for (const plan of await planAll(nc)) await applyPlan(jsm, plan);
 
-  const collectorLog = new RingLog();
-  const collector = await startCollector({
-    config: validateConfig("collector", {
-      nats_url: nats.url,
-      postgres: { url: pg.url },
-      redis: { url: redis.url },
-      batch: { max_events: 200, max_wait_ms: 20 },
-      metrics: { enabled: false },
-      migrate_on_start: true,
-    }, "upgrade-test"),
-    log: collectorLog,
-    migrate: (sql, log) => migrate(sql, log),
-    drainTimeoutMs: 2_000,
-  });
+  const { collector, collectorLog } = await startTestCollector(
+    { nats: nats.url, postgres: pg.url, redis: redis.url },
+    "upgrade-test",
+  );
   cleanups.push(() => collector.stop());
   const sql = postgres(pg.url, { max: 2, onnotice: () => {} });
   cleanups.push(() => sql.end({ timeout: 1 }));
