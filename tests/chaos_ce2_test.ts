@@ -11,8 +11,8 @@
  *    shares answered, blocks accepted by the standby.
  * 2. The standby dies too, no node left: miners keep their last job (not one mining.notify, so no
  *    clean_jobs storm) and every submit is answered, accepted against that job; `/health` answers
- *    503 and says why (`bitcoind_connected: unreachable`, `template_source: cannot deliver new
- *    templates`), `ckpool_bitcoin_connected` is 0. Share events keep flowing (real shares on
+ *    503 and says why (`bitcoind_connected: no eligible node (<url>: … connection failed …)`,
+ *    `template_source: cannot deliver new templates`), `ckpool_bitcoin_connected` is 0. Share events keep flowing (real shares on
  *    valid work); the node-driven events pause: a block found meanwhile is kept and retried, and
  *    its `block_found` comes only with a node's verdict.
  * 3. The standby returns: the pool takes it again, the kept blocks are submitted at once (the
@@ -138,7 +138,9 @@ Deno.test({
       await waitFor("/health to say the node is unreachable", async (note) => {
         const { status, body } = await health(stack);
         note(`${status} ${JSON.stringify(body.checks)}`);
-        return status === 503 && body.checks.bitcoind_connected?.detail === "unreachable" &&
+        // The detail names each node and why it is not usable (here: connection refused).
+        const detail = body.checks.bitcoind_connected?.detail ?? "";
+        return status === 503 && /^no eligible node \(.*connection failed/.test(detail) &&
           body.checks.template_source?.detail === "cannot deliver new templates";
       });
       await waitFor(
