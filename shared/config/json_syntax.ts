@@ -178,7 +178,12 @@ class Scanner {
           continue;
         }
         if (next === undefined || !ESCAPES.has(next)) {
-          this.fail(`invalid escape "\\${next ?? ""}" in a string`);
+          // A printable character is shown as typed; anything else by name, since the reason
+          // ends up in a one-line error and a raw line break would split it.
+          const shown = next !== undefined && next >= " " && next <= "~"
+            ? `"\\${next}"`
+            : `"\\" followed by ${show(next)}`;
+          this.fail(`invalid escape ${shown} in a string`);
         }
         this.pos += 2;
         continue;

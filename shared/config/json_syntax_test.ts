@@ -77,6 +77,20 @@ Deno.test("findJsonProblem() reports end of file, trailing text, bad escapes and
   assert.equal(findJsonProblem('{"a": "x')?.reason, "unterminated string");
   assert.equal(findJsonProblem("{} x")?.reason, 'unexpected "x" after the end of the document');
   assert.equal(findJsonProblem('"\\q"')?.reason, 'invalid escape "\\q" in a string');
+  // Found by the config-json fuzz target: the raw line break after the backslash was copied into
+  // the reason, so the one-line ConfigError a service prints became two lines.
+  assert.equal(
+    findJsonProblem('"\\\n"')?.reason,
+    'invalid escape "\\" followed by line break in a string',
+  );
+  assert.equal(
+    findJsonProblem('"\\\r"')?.reason,
+    'invalid escape "\\" followed by "\\r" in a string',
+  );
+  assert.equal(
+    findJsonProblem('"\\')?.reason,
+    'invalid escape "\\" followed by end of file in a string',
+  );
   assert.equal(
     findJsonProblem('"a\nb"')?.reason,
     "line break inside a string (escape control characters)",
