@@ -39,6 +39,9 @@ function hint(ch: string | undefined, expected: string): string {
   return "";
 }
 
+/** A JSON number, matched where the scan stands. */
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+
 /** Deeper nesting than any config needs; stops a stack overflow on hostile input. */
 const MAX_DEPTH = 512;
 
@@ -193,9 +196,10 @@ class Scanner {
   }
 
   number(): void {
-    const match = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(
-      this.text.slice(this.pos, this.pos + 400),
-    );
+    // Matched in place (sticky) rather than on a slice: a slice of 400 characters refused a
+    // longer number that JSON.parse accepts ("invalid number" at column 401).
+    NUMBER.lastIndex = this.pos;
+    const match = NUMBER.exec(this.text);
     if (match === null) this.fail("invalid number");
     this.pos += match[0].length;
     const next = this.text[this.pos];

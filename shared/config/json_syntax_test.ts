@@ -8,6 +8,9 @@ Deno.test("findJsonProblem() accepts what JSON.parse accepts", () => {
       '{"a": [1, -2.5e3, true, false, null, "x\\u00e9\\n"], "b": {"c": {}}}',
       " \n[ ]\n",
       '"just a string"',
+      // Longer than the 400-character window the number scan once had.
+      "1".repeat(401),
+      `{"mindiff": 0.${"5".repeat(500)}e-3}`,
     ]
   ) {
     JSON.parse(text);
