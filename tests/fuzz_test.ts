@@ -21,7 +21,8 @@ const SHORT_RUN_EXECS: Readonly<Record<string, number>> = {
   template: 5_000,
   "block-submit": 5_000,
   events: 2_000,
-  config: 400,
+  "config-json": 3_000,
+  "config-schema": 600,
 };
 
 interface Summary {

@@ -14,10 +14,12 @@ export interface JsonProblem {
   reason: string;
 }
 
-class Stop extends Error {
-  constructor(readonly offset: number, readonly reason: string) {
-    super(reason);
-  }
+/**
+ * Thrown from deep inside the scan to the top with the first problem. Not an Error: capturing a
+ * stack trace for every rejected document cost more than the scan of a short one.
+ */
+class Stop {
+  constructor(readonly offset: number, readonly reason: string) {}
 }
 
 const WHITESPACE = new Set([" ", "\t", "\n", "\r"]);
@@ -36,6 +38,9 @@ function hint(ch: string | undefined, expected: string): string {
   if (ch === '"' && expected.startsWith('","')) return "; a comma is probably missing";
   return "";
 }
+
+/** A JSON number, matched where the scan stands. */
+const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 
 /** Deeper nesting than any config needs; stops a stack overflow on hostile input. */
 const MAX_DEPTH = 512;
@@ -176,7 +181,12 @@ class Scanner {
           continue;
         }
         if (next === undefined || !ESCAPES.has(next)) {
-          this.fail(`invalid escape "\\${next ?? ""}" in a string`);
+          // A printable character is shown as typed; anything else by name, since the reason
+          // ends up in a one-line error and a raw line break would split it.
+          const shown = next !== undefined && next >= " " && next <= "~"
+            ? `"\\${next}"`
+            : `"\\" followed by ${show(next)}`;
+          this.fail(`invalid escape ${shown} in a string`);
         }
         this.pos += 2;
         continue;
@@ -186,9 +196,10 @@ class Scanner {
   }
 
   number(): void {
-    const match = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/.exec(
-      this.text.slice(this.pos, this.pos + 400),
-    );
+    // Matched in place (sticky) rather than on a slice: a slice of 400 characters refused a
+    // longer number that JSON.parse accepts ("invalid number" at column 401).
+    NUMBER.lastIndex = this.pos;
+    const match = NUMBER.exec(this.text);
     if (match === null) this.fail("invalid number");
     this.pos += match[0].length;
     const next = this.text[this.pos];

@@ -8,6 +8,9 @@ Deno.test("findJsonProblem() accepts what JSON.parse accepts", () => {
       '{"a": [1, -2.5e3, true, false, null, "x\\u00e9\\n"], "b": {"c": {}}}',
       " \n[ ]\n",
       '"just a string"',
+      // Longer than the 400-character window the number scan once had.
+      "1".repeat(401),
+      `{"mindiff": 0.${"5".repeat(500)}e-3}`,
     ]
   ) {
     JSON.parse(text);
@@ -77,6 +80,20 @@ Deno.test("findJsonProblem() reports end of file, trailing text, bad escapes and
   assert.equal(findJsonProblem('{"a": "x')?.reason, "unterminated string");
   assert.equal(findJsonProblem("{} x")?.reason, 'unexpected "x" after the end of the document');
   assert.equal(findJsonProblem('"\\q"')?.reason, 'invalid escape "\\q" in a string');
+  // Found by the config-json fuzz target: the raw line break after the backslash was copied into
+  // the reason, so the one-line ConfigError a service prints became two lines.
+  assert.equal(
+    findJsonProblem('"\\\n"')?.reason,
+    'invalid escape "\\" followed by line break in a string',
+  );
+  assert.equal(
+    findJsonProblem('"\\\r"')?.reason,
+    'invalid escape "\\" followed by "\\r" in a string',
+  );
+  assert.equal(
+    findJsonProblem('"\\')?.reason,
+    'invalid escape "\\" followed by end of file in a string',
+  );
   assert.equal(
     findJsonProblem('"a\nb"')?.reason,
     "line break inside a string (escape control characters)",

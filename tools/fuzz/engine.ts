@@ -29,12 +29,13 @@ self.onmessage = (event) => {
 
 async function run(start: StartMessage): Promise<void> {
   // Counting starts before the target modules are compiled, so all their functions get counters.
+  // Only this target's modules are loaded: every coverage read serialises every loaded script.
   const coverage = new BlockCoverage();
   await coverage.start();
   const { TARGETS } = await import("./targets/mod.ts");
   const make = TARGETS[start.target];
   if (make === undefined) throw new Error(`unknown target ${start.target}`);
-  const target = make();
+  const target = await make();
   coverage.fragments = target.modules;
   const shared = new Int32Array(start.shared, 0, SHARED_HEADER_BYTES / 4);
   const sharedInput = new Uint8Array(start.shared, SHARED_HEADER_BYTES, SHARED_INPUT_BYTES);
@@ -138,7 +139,7 @@ async function run(start: StartMessage): Promise<void> {
     const parent = rng.chance(0.33)
       ? corpus[corpus.length - 1 - rng.below(Math.min(16, corpus.length))]!
       : pickParent();
-    if (target.mutate !== undefined && rng.chance(0.4)) {
+    if (target.mutate !== undefined && rng.chance(target.structuredShare ?? 0.4)) {
       const structured = target.mutate(parent, rng);
       if (structured !== null) {
         const out = rng.chance(0.5) ? structured : mutateBytes(structured, context, 3);

@@ -26,6 +26,8 @@ export interface FuzzTarget {
   seeds(): Uint8Array[];
   /** A structure-aware mutation of a corpus entry, or null when it does not apply. */
   mutate?(input: Uint8Array, rng: Rng): Uint8Array | null;
+  /** Share of new inputs made by {@link mutate} rather than byte mutations; default 0.4. */
+  readonly structuredShare?: number;
   /**
    * Feeds one input to the API. Returns when the API answered as documented (a value, or one of
    * its documented typed rejections); throws anything else, which is a crash.

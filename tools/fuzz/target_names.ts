@@ -5,5 +5,6 @@ export const TARGET_NAMES: readonly string[] = [
   "template",
   "block-submit",
   "events",
-  "config",
+  "config-json",
+  "config-schema",
 ];

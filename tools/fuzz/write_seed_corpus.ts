@@ -8,7 +8,7 @@
 import { TARGETS } from "./targets/mod.ts";
 
 for (const [name, make] of Object.entries(TARGETS)) {
-  const seeds = make().seeds();
+  const seeds = (await make()).seeds();
   if (seeds.length === 0) continue;
   const dir = new URL(`../../tests/fuzz/corpus/${name}/`, import.meta.url);
   Deno.mkdirSync(dir, { recursive: true });
