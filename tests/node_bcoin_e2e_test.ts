@@ -45,6 +45,19 @@ Deno.test({
         { blockpoll: 5_000, startdiff: 0.000001 },
         events,
       );
+      // The node metrics poller reads bcoin's getmempoolinfo and getnetworkinfo (whose `version`
+      // is a string there): the witness transaction waiting, no peers.
+      const server = pool.runtime.metricsServer!;
+      const metric = async (name: string) => {
+        const text = await (await fetch(`http://${server.hostname}:${server.port}/metrics`)).text();
+        return text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m"))?.[1];
+      };
+      await until(
+        "bitcoin_mempool_size 1",
+        async () => (await metric("bitcoin_mempool_size")) === "1",
+        5_000,
+      );
+      assert.equal(await metric("bitcoin_peer_count"), "0");
       const { address, scriptHex } = regtestAddress("p2wpkh", 11);
       const client = await StratumClient.start({
         host: "127.0.0.1",
