@@ -8,11 +8,18 @@
  */
 import assert from "node:assert/strict";
 import * as bitcoin from "bitcoinjs-lib";
+import { BitcoindPool } from "@tbg/shared/bitcoind";
 import { bytesToHex } from "@tbg/shared/bitcoin";
+import { getLogger } from "@tbg/shared/log";
 import type { EventSink } from "@tbg/shared/engine";
 import type { BlockFound } from "@tbg/shared/events";
 import { regtestAddress } from "./support/addresses.ts";
-import { BCOIN_SEGWIT_HEIGHT, mineToSegwitWithWitnessTx, startBcoin } from "./support/bcoin/mod.ts";
+import {
+  BCOIN_OP_TRUE_ADDRESS,
+  BCOIN_SEGWIT_HEIGHT,
+  mineToSegwitWithWitnessTx,
+  startBcoin,
+} from "./support/bcoin/mod.ts";
 import { startInProcessPool } from "./support/pool_in_process.ts";
 import { CpuMiner, StratumClient } from "./support/stratum_client/mod.ts";
 
@@ -32,7 +39,27 @@ Deno.test({
   async fn() {
     const node = await startBcoin();
     try {
-      const txid = await mineToSegwitWithWitnessTx(node);
+      // bcoin sends no initialblockdownload: at genesis (2011) the pool derives that it is
+      // syncing and refuses it; once bcoin has mined to now, it is taken.
+      const watcher = new BitcoindPool({
+        nodes: [{ url: `127.0.0.1:${node.rpcPort}`, auth: node.user, pass: node.password }],
+        healthCheckIntervalMs: 100,
+        logger: getLogger(["test-bcoin"]),
+      });
+      let txid: string;
+      try {
+        await watcher.start();
+        assert.equal(watcher.connected, false);
+        assert.match(watcher.eligibilityDetail(), /initial block download/);
+        txid = await mineToSegwitWithWitnessTx(node);
+        await until(
+          "the synced bcoin to become eligible",
+          () => Promise.resolve(watcher.connected),
+          3_000,
+        );
+      } finally {
+        await watcher.stop();
+      }
       // No ZMQ (bcoin has none) and a slow tip poll: new work comes by long poll.
       const found: BlockFound[] = [];
       const events: EventSink = {
@@ -42,7 +69,7 @@ Deno.test({
       };
       const pool = await startInProcessPool(
         node,
-        { blockpoll: 5_000, startdiff: 0.000001 },
+        { blockpoll: 60_000, startdiff: 0.000001 },
         events,
       );
       // The node metrics poller reads bcoin's getmempoolinfo and getnetworkinfo (whose `version`
@@ -95,6 +122,21 @@ Deno.test({
         for (const event of found) {
           assert.equal(event.accepted, true, `${event.hash}: ${event.reject_reason}`);
         }
+
+        // A block bcoin mines itself ("the network"): its long poll answer brings the pool's
+        // next job onto it (the tip poll is 60 s).
+        const answered = pool.source.longPollsAnswered;
+        const [external] = await node.call<string[]>("generatetoaddress", [
+          1,
+          BCOIN_OP_TRUE_ADDRESS,
+        ]);
+        await until(
+          "the engine's job on bcoin's own block",
+          () =>
+            Promise.resolve(pool.runtime.engine.jobs.current?.template.prevHashHex === external),
+          5_000,
+        );
+        assert.ok(pool.source.longPollsAnswered > answered, "by long poll");
       } finally {
         await miner.stop();
         client.close();

@@ -18,6 +18,14 @@ if [ -f "$MARK" ]; then
   printf '%s\n' "$PREFIX"
   exit 0
 fi
+# Two test processes may install at once on a fresh machine: one installs, the other waits.
+mkdir -p "${HOME}/.cache/tbg"
+exec 9>"${HOME}/.cache/tbg/bcoin-${VERSION}.lock"
+flock 9
+if [ -f "$MARK" ]; then
+  printf '%s\n' "$PREFIX"
+  exit 0
+fi
 for program in node npm; do
   if ! command -v "$program" >/dev/null 2>&1; then
     printf 'Cannot install bcoin %s: %s not found (tools/ensure_tools.sh installs the npm package)\n' \

@@ -33,6 +33,7 @@ ps              procps
 faketime        faketime
 stress-ng       stress-ng
 taskset         util-linux
+flock           util-linux
 mount           mount
 umount          mount
 tail            coreutils
