@@ -5,7 +5,7 @@
  *
  * ```sh
  * deno run --allow-net=127.0.0.1 --allow-read --allow-write=tests/fixtures/nodes --allow-run \
- *   --allow-env tests/support/bcoin/record_bcoin_fixtures.ts
+ *   --allow-env --allow-ffi --allow-sys tests/support/bcoin/record_bcoin_fixtures.ts
  * ```
  *
  * Not recorded: getblocktemplate's -10 ("Bitcoin is downloading blocks...") and -9 ("Bitcoin is
