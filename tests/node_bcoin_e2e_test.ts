@@ -3,8 +3,11 @@
  * implementation in JavaScript), installed into ~/.cache/tbg by tools/ensure_bcoin.sh when missing
  * (the test fails, it does not skip, when it cannot be installed). bcoin runs on regtest in memory
  * without peers; the pool reaches it by RPC only (bcoin has no ZMQ: long polls and tip polling).
- * The support CPU miner finds a block through the pool, and bcoin, validating it with its own
- * consensus code, takes it as its tip, paying the miner's address.
+ * The pool refuses bcoin at genesis (no `initialblockdownload`: derived syncing) and takes it once
+ * synced; the support CPU miner finds blocks through the pool, and bcoin, validating them with its
+ * own consensus code, takes them as its tip, paying the miner's address (the first with a witness
+ * transaction from bcoin's mempool); a block bcoin mines itself reaches the pool by long poll; the
+ * node metrics read bcoin's getmempoolinfo and getnetworkinfo. About 1.5 s.
  */
 import assert from "node:assert/strict";
 import * as bitcoin from "bitcoinjs-lib";
