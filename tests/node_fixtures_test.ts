@@ -11,6 +11,7 @@ import {
   BitcoindRpc,
   isNodeUnavailable,
   isTemplateRefusal,
+  parseMempoolInfo,
   RpcError,
   RpcTransportError,
   TransportFailure,
@@ -149,6 +150,74 @@ for (const dialect of DIALECTS) {
     );
   });
 }
+
+// bcoin 1.0.2: recorded from the real node (tests/support/bcoin/record_bcoin_fixtures.ts), not the
+// devnet, so it is not in DIALECTS; no -10/-9 fixtures (bcoin skips both checks on regtest).
+Deno.test("bcoin: getblockchaininfo without initialblockdownload, synced and syncing", async () => {
+  const synced = await fixture("bcoin", "getblockchaininfo");
+  const info = await withFixtureNode(synced, (rpc) => rpc.getBlockchainInfo());
+  assert.equal(info.chain, "regtest");
+  assert.equal(info.blocks, resultOf(synced).blocks);
+  assert.equal(info.initialblockdownload, false);
+  assert.equal(info.initialBlockDownloadDerived, true);
+  const syncing = await fixture("bcoin", "getblockchaininfo_ibd");
+  const ibd = await withFixtureNode(syncing, (rpc) => rpc.getBlockchainInfo());
+  assert.equal(ibd.initialblockdownload, true);
+  // bcoin reports verificationprogress 0 at genesis: the first rule that says syncing.
+  assert.equal(ibd.syncReason, "verification progress 0");
+});
+
+Deno.test("bcoin: getblocktemplate parses and its commitment is the pool's own", async () => {
+  const served = await fixture("bcoin", "getblocktemplate");
+  const gbt = await withFixtureNode(served, (rpc) => rpc.getBlockTemplate());
+  const template = templateFromGbt(gbt, 0);
+  const result = resultOf(served);
+  assert.equal(template.height, result.height);
+  assert.equal(template.prevHashHex, result.previousblockhash);
+  assert.equal(template.transactions.length, 1, "the recorded witness transaction");
+  const computed = bytesToHex(witnessCommitmentScript(template.transactions.map((t) => t.wtxid)));
+  assert.equal(computed, result.default_witness_commitment);
+  const { default_witness_commitment: _dropped, ...bare } = result;
+  assert.equal(bytesToHex(templateFromGbt(bare, 0).witnessCommitment!), computed);
+  assert.equal(template.longPollId, result.longpollid);
+});
+
+Deno.test("bcoin: header, network, mempool, address and submitblock answers", async () => {
+  const tip = await fixture("bcoin", "getbestblockhash");
+  const tipHash = (tip.body as { result: string }).result;
+  assert.equal(await withFixtureNode(tip, (rpc) => rpc.getBestBlockHash()), tipHash);
+  // bcoin sends getblockheader's bits as an integer (545259519), Core as hex.
+  const header = await fixture("bcoin", "getblockheader");
+  const parsedHeader = await withFixtureNode(header, (rpc) => rpc.getBlockHeader(tipHash));
+  assert.equal(parsedHeader.hash, tipHash);
+  assert.equal(parsedHeader.bits, "207fffff");
+  assert.equal(parsedHeader.confirmations, 1);
+  // bcoin's version is a string ("v1.0.2"), Core's an integer.
+  const network = await fixture("bcoin", "getnetworkinfo");
+  const info = await withFixtureNode(network, (rpc) => rpc.getNetworkInfo());
+  assert.equal(info.version, "v1.0.2");
+  assert.match(info.subversion, /^\/bcoin:v1\.0\.2\/$/);
+  assert.equal(info.connections, 0);
+  const mempool = await fixture("bcoin", "getmempoolinfo");
+  assert.deepEqual(
+    { ...parseMempoolInfo(resultOf(mempool), "bcoin") },
+    { size: 1, bytes: resultOf(mempool).bytes },
+  );
+  // bcoin 1.0.2's regtest has its own address prefixes: Core's bcrt1… is not valid there.
+  const own = await fixture("bcoin", "validateaddress");
+  assert.equal((await withFixtureNode(own, (rpc) => rpc.validateAddress("x"))).isvalid, true);
+  const core = await fixture("bcoin", "validateaddress_core_regtest");
+  assert.equal((await withFixtureNode(core, (rpc) => rpc.validateAddress("x"))).isvalid, false);
+  const answers: [string, string | null][] = [
+    ["submitblock_accepted", null],
+    ["submitblock_duplicate", "rejected: duplicate"],
+    ["submitblock_rejected", "rejected: bad-txnmrklroot"],
+  ];
+  for (const [name, answer] of answers) {
+    const served = await fixture("bcoin", name);
+    assert.equal(await withFixtureNode(served, (rpc) => rpc.submitBlock("00")), answer, name);
+  }
+});
 
 Deno.test("a hostile getblockchaininfo gets an error naming the field and what was sent", async () => {
   const base = await fixture("core", "getblockchaininfo");

@@ -2,6 +2,7 @@
 # Installs, with apt-get, every Debian package whose program the tests start and that this machine
 # lacks. Run by the README's test command (`deno task test`) before `deno test`, and by .ci/run, so
 # a fresh machine needs nothing installed by hand. Exits 0 at once when everything is present.
+# Also installs bcoin from npm (tools/ensure_bcoin.sh).
 #
 # Each row: the program the tests run, then the Debian package that ships it. A test that starts a
 # program missing from this list fails on a fresh machine: add the row here.
@@ -23,6 +24,7 @@ openssl         openssl
 nmap            nmap
 testssl         testssl.sh
 npm             npm
+node            nodejs
 ip              iproute2
 ss              iproute2
 sysctl          procps
@@ -31,6 +33,7 @@ ps              procps
 faketime        faketime
 stress-ng       stress-ng
 taskset         util-linux
+flock           util-linux
 mount           mount
 umount          mount
 tail            coreutils
@@ -51,20 +54,25 @@ while read -r program package; do
   [ -z "$program" ] && continue
   found "$program" || missing+=("$package")
 done <<<"$TOOLS"
-[ "${#missing[@]}" -eq 0 ] && exit 0
-
-printf '== installing with apt-get (tests need them): %s\n' "${missing[*]}" >&2
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  if ! command -v sudo >/dev/null 2>&1; then
-    printf 'Cannot install %s: not root and no sudo; install these Debian packages first\n' \
-      "${missing[*]}" >&2
-    exit 1
+install_missing() {
+  printf '== installing with apt-get (tests need them): %s\n' "${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null 2>&1; then
+      printf 'Cannot install %s: not root and no sudo; install these Debian packages first\n' \
+        "${missing[*]}" >&2
+      exit 1
+    fi
+    SUDO="sudo"
   fi
-  SUDO="sudo"
-fi
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-for package in "${missing[@]}"; do
-  printf '== installed %s\n' "$package" >&2
-done
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  for package in "${missing[@]}"; do
+    printf '== installed %s\n' "$package" >&2
+  done
+}
+[ "${#missing[@]}" -eq 0 ] || install_missing
+
+# Not a Debian package: bcoin from npm into ~/.cache/tbg (tests/node_bcoin_e2e_test.ts). Returns at
+# once when installed.
+bash "$(dirname "$0")/ensure_bcoin.sh" >/dev/null

@@ -184,7 +184,8 @@ export interface ValidateAddressResult {
 
 /** The fields of getnetworkinfo the pool reads. */
 export interface NetworkInfo {
-  readonly version: number;
+  /** Core, Knots: an integer (290000); bcoin: a string ("v1.0.2"). */
+  readonly version: number | string;
   readonly subversion: string;
   readonly connections: number;
   readonly networkactive: boolean | undefined;
@@ -420,7 +421,7 @@ export class BitcoindRpc {
       confirmations: f.integer("confirmations", -1),
       previousblockhash: f.optionalHash("previousblockhash"),
       time: f.integer("time"),
-      bits: f.string("bits"),
+      bits: f.compactBits("bits"),
     }));
   }
 
@@ -442,7 +443,7 @@ export class BitcoindRpc {
   async getNetworkInfo(options: RpcCallOptions = {}): Promise<NetworkInfo> {
     const r = await this.call("getnetworkinfo", [], options);
     return this.#read("getnetworkinfo", r, (f) => ({
-      version: f.integer("version"),
+      version: f.integerOrString("version"),
       subversion: f.string("subversion"),
       connections: f.integer("connections"),
       networkactive: f.optionalBoolean("networkactive"),

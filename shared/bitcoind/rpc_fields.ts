@@ -104,6 +104,32 @@ export class RpcFields {
     return this.has(key) ? this.integer(key, min, max) : undefined;
   }
 
+  /**
+   * A required non-negative integer or non-empty string, for fields whose JSON type differs
+   * between implementations (getnetworkinfo `version`: Core 290000, bcoin "v1.0.2").
+   */
+  integerOrString(key: string): number | string {
+    const value = this.#record[key];
+    if (typeof value === "string" && value.length > 0) return value;
+    if (typeof value === "number" && Number.isSafeInteger(value) && value >= 0) return value;
+    throw this.#error(key, "a non-negative integer or a non-empty string", value);
+  }
+
+  /**
+   * Compact target bits as hex: Core's and btcd's string as sent, or bcoin's integer
+   * (getblockheader `bits` 545259519) as 8 hex digits ("207fffff").
+   */
+  compactBits(key: string): string {
+    const value = this.#record[key];
+    if (typeof value === "string" && /^[0-9a-fA-F]{1,8}$/.test(value)) return value;
+    if (
+      typeof value === "number" && Number.isSafeInteger(value) && value >= 0 && value <= 0xffffffff
+    ) {
+      return value.toString(16).padStart(8, "0");
+    }
+    throw this.#error(key, "compact bits (up to 8 hex digits, or a 32-bit integer)", value);
+  }
+
   /** A required finite number in [min, max]. */
   number(key: string, min = -Infinity, max = Infinity): number {
     const value = this.#record[key];

@@ -41,3 +41,29 @@ Deno.test("RpcFields lower-cases hashes and clips long values in messages", () =
   );
   void error;
 });
+
+Deno.test("RpcFields reads fields whose type differs between node implementations", () => {
+  const f = new RpcFields("getblockheader", {
+    core: "207fffff",
+    btcd: "1d00ffff",
+    bcoin: 545259519,
+    small: 0x1d00ff,
+    vcore: 290000,
+    vbcoin: "v1.0.2",
+  });
+  assert.equal(f.compactBits("core"), "207fffff");
+  assert.equal(f.compactBits("bcoin"), "207fffff");
+  assert.equal(f.compactBits("small"), "001d00ff");
+  assert.equal(f.integerOrString("vcore"), 290000);
+  assert.equal(f.integerOrString("vbcoin"), "v1.0.2");
+  const bad = new RpcFields("getblockheader", { a: "xyz", b: 2 ** 32, c: -1, d: "", e: 1.5 });
+  for (const key of ["a", "b", "c", "missing"]) {
+    assert.throws(() => bad.compactBits(key), /getblockheader\.\w+ must be compact bits/);
+  }
+  for (const key of ["c", "d", "e", "missing"]) {
+    assert.throws(
+      () => bad.integerOrString(key),
+      /getblockheader\.\w+ must be a non-negative integer or a non-empty string/,
+    );
+  }
+});

@@ -90,7 +90,7 @@ export interface BlockSubmitResult {
   /**
    * Some node accepted the block: submitblock answered null, or `duplicate` (Core's answer when
    * it already holds the block fully validated, e.g. relayed by another of our nodes; btcd's is
-   * "rejected: already have block <hash>").
+   * "rejected: already have block <hash>", bcoin's "rejected: duplicate").
    */
   readonly accepted: boolean;
   /** Per node, in `btcd[]` order. */
@@ -160,7 +160,8 @@ const MIN_LONG_POLL_SPACING_MS = 100;
 /** Default `update_interval`, s. */
 export const DEFAULT_UPDATE_INTERVAL_S = 30;
 
-const SUBMIT_ACCEPTED = new Set<string | null>([null, "duplicate"]);
+/** Core's and bcoin's answers for a block the node already has ("duplicate"), besides null. */
+const SUBMIT_ACCEPTED = new Set<string | null>([null, "duplicate", "rejected: duplicate"]);
 /** btcd's answer for a block it already has (ErrDuplicateBlock), Core's "duplicate". */
 const BTCD_DUPLICATE = /^rejected: already have block [0-9a-f]{64}$/;
 

@@ -249,6 +249,29 @@ Deno.test("submitBlock() reports acceptance, tipMoved, and fetches a template on
   }
 });
 
+Deno.test("submitBlock(): each node's answer for a block it already has counts as accepted", async () => {
+  const core = fakeCore();
+  const templates = source(core);
+  try {
+    await templates.start(() => {});
+    const answers: [string, boolean][] = [
+      ["duplicate", true], // Core, Knots
+      ["rejected: duplicate", true], // bcoin
+      [`rejected: already have block ${BLOCK_HASH}`, true], // btcd
+      ["rejected: bad-prevblk", false], // bcoin, a block on an unknown parent
+      ["rejected: high-hash", false],
+      ["inconclusive", false],
+    ];
+    for (const [answer, accepted] of answers) {
+      core.state.submit = answer;
+      assert.equal((await templates.submitBlock(BLOCK_HEX)).accepted, accepted, answer);
+    }
+  } finally {
+    await templates.stop();
+    await core.node.close();
+  }
+});
+
 Deno.test("a failing getblocktemplate is retried after retryDelayMs, not on every poll", async () => {
   const core = fakeCore();
   const templates = source(core, { retryDelayMs: 3_600_000 });

@@ -21,12 +21,13 @@ export interface InProcessPool {
 }
 
 /**
- * Starts a pool on a free loopback port; `overrides` are merged over a regtest config. Events go
+ * Starts a pool on a free loopback port against a node on loopback (the devnet, or a real node
+ * such as bcoin); `overrides` are merged over a regtest config. Events go
  * to `events` when given (a recording sink), nowhere otherwise; `poolOptions` tune the node pool
  * (e.g. a faster health check).
  */
 export async function startInProcessPool(
-  devnet: Devnet,
+  devnet: Pick<Devnet, "rpcPort" | "user" | "password">,
   overrides: Record<string, unknown> = {},
   events: EventSink | null = null,
   poolOptions: { readonly healthCheckIntervalMs?: number } = {},
