@@ -48,7 +48,14 @@ function startDialectDevnet(dialect: Dialect, omitWitnessCommitment = false): Pr
 async function minesABlock(dialect: Dialect, omitWitnessCommitment: boolean): Promise<void> {
   const devnet = await startDialectDevnet(dialect, omitWitnessCommitment);
   // No zmqblock and a slow tip poll: only long polling brings the external block below quickly.
-  const pool = await startInProcessPool(devnet, { blockpoll: 60_000, startdiff: 0.000001 });
+  // update_interval 5 s: a long poll the node answered at once with an unchanged id waits that
+  // long before the next (the anti-spin rule), which under a loaded machine can be the one due
+  // when the external block comes; the default 30 s would outlast the test's bound.
+  const pool = await startInProcessPool(devnet, {
+    blockpoll: 60_000,
+    startdiff: 0.000001,
+    update_interval: 5,
+  });
   const { address, scriptHex } = regtestAddress("p2wpkh", 7);
   const client = await StratumClient.start({
     host: "127.0.0.1",
