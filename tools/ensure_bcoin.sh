@@ -39,6 +39,11 @@ rm -rf "$PREFIX"
 mkdir -p "$PREFIX"
 npm install --prefix "$PREFIX" --ignore-scripts --no-audit --no-fund --loglevel=error \
   "bcoin@${VERSION}" >&2
+# node-gyp downloads Node's headers from nodejs.org unless told where they are; that host is not
+# reachable from these machines, and Debian's nodejs package ships them under /usr/include/node.
+if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node.h ]; then
+  export npm_config_nodedir=/usr
+fi
 (cd "$PREFIX" && npm rebuild mrmr --loglevel=error >&2)
 if [ ! -f "${PREFIX}/node_modules/mrmr/build/Release/mrmr.node" ]; then
   printf 'Cannot install bcoin %s: building mrmr (node-gyp) failed\n' "$VERSION" >&2

@@ -2,7 +2,8 @@
 # Installs, with apt-get, every Debian package whose program the tests start and that this machine
 # lacks. Run by the README's test command (`deno task test`) before `deno test`, and by .ci/run, so
 # a fresh machine needs nothing installed by hand. Exits 0 at once when everything is present.
-# Also installs bcoin from npm (tools/ensure_bcoin.sh).
+# Also installs bcoin from npm (tools/ensure_bcoin.sh; g++, make and python3 build its one native
+# add-on with node-gyp, against the Node headers Debian's nodejs ships).
 #
 # Each row: the program the tests run, then the Debian package that ships it. A test that starts a
 # program missing from this list fails on a fresh machine: add the row here.
@@ -25,6 +26,9 @@ nmap            nmap
 testssl         testssl.sh
 npm             npm
 node            nodejs
+g++             g++
+make            make
+python3         python3
 ip              iproute2
 ss              iproute2
 sysctl          procps
