@@ -255,16 +255,28 @@ export interface StackOptions {
  * stopped.
  */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
-  const cleanups: (() => Promise<unknown>)[] = [];
+  // Closed last in, first out: miners, clients, pool, collector, then the servers.
+  return await buildWithCleanups((cleanups, close) => buildStack(options, cleanups, close));
+}
+
+/** What a test host stops on close: each entry undoes one thing it started. */
+export type Cleanups = (() => Promise<unknown>)[];
+
+/**
+ * Runs `build` with the list it registers its cleanups on and the `close` that runs them (last in,
+ * first out, each bounded to 15 s); when `build` fails, closes what it had started and rethrows.
+ */
+export async function buildWithCleanups<T>(
+  build: (cleanups: Cleanups, close: () => Promise<void>) => Promise<T>,
+): Promise<T> {
+  const cleanups: Cleanups = [];
   const close = async () => {
-    // Last in, first out: miners, clients, pool, collector, then the servers.
-    for (const cleanup of cleanups.reverse()) {
+    for (const cleanup of cleanups.splice(0).reverse()) {
       await Promise.race([cleanup().catch(() => {}), delay(15_000)]);
     }
-    cleanups.length = 0;
   };
   try {
-    return await buildStack(options, cleanups, close);
+    return await build(cleanups, close);
   } catch (error) {
     await close();
     throw error;

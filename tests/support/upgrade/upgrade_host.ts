@@ -30,7 +30,7 @@ import { type NatsServerHandle, pickFreePort, startNatsServer } from "../servers
 import { type PostgresServerHandle, startPostgres } from "../servers/postgres_server.ts";
 import { type RedisServerHandle, startRedisServer } from "../servers/redis_server.ts";
 import type { RingLog } from "../pipeline/ring_log.ts";
-import { startTestCollector } from "../pipeline/stack.ts";
+import { buildWithCleanups, startTestCollector } from "../pipeline/stack.ts";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 /** The stand-in for systemctl, relative to the repository root. */
@@ -74,22 +74,9 @@ export interface UpgradeHostOptions {
   readonly drainWindowMs: number;
 }
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Starts the servers and the collector and writes the instances' configs (none started). */
 export async function startUpgradeHost(options: UpgradeHostOptions): Promise<UpgradeHost> {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const close = async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) {
-      await Promise.race([cleanup().catch(() => {}), delay(15_000)]);
-    }
-  };
-  try {
-    return await build(options, cleanups, close);
-  } catch (error) {
-    await close();
-    throw error;
-  }
+  return await buildWithCleanups((cleanups, close) => build(options, cleanups, close));
 }
 
 async function build(
