@@ -262,6 +262,13 @@ Deno.test({
         "a block seen by the local node first triggers a preemptive clean_jobs",
         async () => {
           await r.twins.link.waitInSync();
+          // A block the miner found in an earlier step may still be on its way to the relay as a
+          // local template (itself a preemptive clean_jobs); count from work on the synced tip.
+          const syncedTip = r.twins.b.chain.tipHash();
+          await waitUntil("the relay's work on the synced tip", () => {
+            const job = r.client.currentJob;
+            return job !== null && bytesToHex(reverseBytes(job.prevHash)) === syncedTip;
+          });
           const notifies: { prevHash: string; clean: boolean }[] = [];
           r.client.onNotification((method, params) => {
             if (method === "mining.notify") {
