@@ -8,7 +8,7 @@ import { addressToScriptPubKey } from "../bitcoin/mod.ts";
 import { getLogger, type StructuredLogger } from "../log/mod.ts";
 import { ManualClock } from "./clock.ts";
 import { InMemoryDifficultyMemory } from "./difficulty_memory.ts";
-import { Engine, type EngineObserver, type EngineOptions } from "./engine.ts";
+import { Engine, type EngineObserver, type EngineOptions, type EventSink } from "./engine.ts";
 import type { RateLimitOptions } from "./rate_limit.ts";
 import type { Session } from "./session.ts";
 import { validateShare } from "./share.ts";
@@ -61,6 +61,8 @@ export interface TestEngineSettings {
   readonly bits?: string;
   readonly rateLimits?: Partial<RateLimitOptions>;
   readonly engine?: Partial<EngineOptions>;
+  /** Where events go (none unless given). */
+  readonly events?: EventSink;
   /** Where the engine logs (a recording logger in tests that check a log line). */
   readonly log?: StructuredLogger;
 }
@@ -115,7 +117,7 @@ export function startTestEngine(settings: TestEngineSettings = {}): TestEngine {
   const engine = new Engine(options, {
     clock,
     submitter: { submitBlock: () => Promise.resolve({ accepted: true, results: [] }) },
-    events: null,
+    events: settings.events ?? null,
     observer,
     difficultyMemory: memory,
     log: settings.log ?? getLogger(["test-engine"]),

@@ -16,6 +16,7 @@ import { blockRejectReason } from "./block_reject_reason.ts";
 import type { Clock } from "./clock.ts";
 import type { DifficultyMemory } from "./difficulty_memory.ts";
 import { HashrateMeter } from "./hashrate.ts";
+import { HashrateSchedule } from "./hashrate_schedule.ts";
 import { JobManager, type JobManagerOptions, type Workbase } from "./jobs.ts";
 import { IpLimiter } from "./rate_limit.ts";
 import {
@@ -77,7 +78,7 @@ export interface EngineOptions extends SessionOptions {
    * 0 never closes them (config `dropidle`).
    */
   readonly idleTimeoutMs: number;
-  /** How often hashrate_update events are emitted per worker. */
+  /** How often each worker's hashrate_update is emitted (spread over the interval's seconds). */
   readonly hashrateUpdateIntervalMs: number;
   /** Region label put on block_found. */
   readonly region: string;
@@ -121,7 +122,7 @@ export class Engine implements SessionHost {
   #counter = 0;
   #nextSessionId = 1;
   #draining = false;
-  #lastHashrateEmitMs = 0;
+  readonly #hashrateSchedule: HashrateSchedule;
   /** Blocks found by this engine, newest last (bounded). */
   readonly blocks: { hashHex: string; height: number; user: string; accepted: boolean }[] = [];
 
@@ -142,6 +143,7 @@ export class Engine implements SessionHost {
       extranonce2Size: options.extranonce2Size,
     });
     this.#ipLimiter = new IpLimiter(options.rateLimits, options.maxClients, deps.clock);
+    this.#hashrateSchedule = new HashrateSchedule(options.hashrateUpdateIntervalMs);
   }
 
   /** Sessions opened since the engine started (connections that got past admission). */
@@ -251,8 +253,8 @@ export class Engine implements SessionHost {
   tick(): void {
     const nowMs = this.clock.nowMs();
     const idleTimeoutMs = this.options.idleTimeoutMs;
-    const emitHashrate = nowMs - this.#lastHashrateEmitMs >= this.options.hashrateUpdateIntervalMs;
-    if (emitHashrate) this.#lastHashrateEmitMs = nowMs;
+    const schedule = this.#hashrateSchedule;
+    schedule.beginTick(nowMs);
     let total = 0;
     for (const session of this.sessions) {
       if (!session.authorized) {
@@ -268,7 +270,9 @@ export class Engine implements SessionHost {
       session.tick();
       const meter = this.#meters.get(session);
       if (meter === undefined) continue;
-      if (!emitHashrate || session.payout === null || this.#deps.events === null) {
+      if (
+        !schedule.isDue(meter.reportSlot) || session.payout === null || this.#deps.events === null
+      ) {
         total += meter.hashrate5m(nowMs);
         continue;
       }
@@ -379,7 +383,11 @@ export class Engine implements SessionHost {
 
   /** @inheritdoc */
   onAuthorized(session: Session, worker: AuthorizedWorker, first: boolean): void {
-    if (first) this.#meters.set(session, new HashrateMeter(this.clock.nowMs()));
+    if (first) {
+      const meter = new HashrateMeter(this.clock.nowMs());
+      meter.reportSlot = this.#hashrateSchedule.assign();
+      this.#meters.set(session, meter);
+    }
     this.#deps.events?.emit("miner_connected", {
       user: worker.address,
       worker: worker.worker,

@@ -23,6 +23,8 @@ export class HashrateMeter {
   #minuteShares = 0;
   #minuteStartMs: number;
   #lastMinuteShares = 0;
+  /** The second of the report interval in which this worker's hashrate_update goes out. */
+  reportSlot = 0;
 
   /** @param nowMs start of measurement. */
   constructor(nowMs: number) {
