@@ -24,8 +24,8 @@ import { difficultyToTarget, targetToBits } from "@tbg/shared/bitcoin";
 import { applyPlan } from "@tbg/shared/nats";
 import type { Collector } from "@tbg/collector";
 import { planAll } from "../../../tools/nats_provision.ts";
-import { type Devnet, startDevnet } from "../devnet/mod.ts";
-import { writePoolConfig } from "../pool_process.ts";
+import { type DevnetEndpoint, writePoolConfig } from "../pool_process.ts";
+import { startDevnetMeshProcess } from "../sim/devnet_mesh_process.ts";
 import { type NatsServerHandle, pickFreePort, startNatsServer } from "../servers/nats_server.ts";
 import { type PostgresServerHandle, startPostgres } from "../servers/postgres_server.ts";
 import { type RedisServerHandle, startRedisServer } from "../servers/redis_server.ts";
@@ -40,13 +40,20 @@ export const INSTANCE_CTL = "tests/support/upgrade/instance_ctl.sh";
 export const SHARE_DIFFICULTY = 0.0000002;
 /** About one block per 150 shares. */
 const NETWORK_DIFFICULTY = 0.00003;
+/** The one node's name in the devnet process. */
+const DEVNET_REGION = "host";
 
 /** A running host. */
 export interface UpgradeHost {
   /** The /etc/tbg stand-in: stratum-<n>.json, and each instance's log and pid file. */
   readonly etc: string;
   readonly stratumPort: number;
-  readonly devnet: Devnet;
+  /**
+   * The node, in a process of its own: the test process also runs the collector and the CPU
+   * miners, and on a loaded host their turns delayed the node's answers past the pool's 2 s
+   * probe timeout, so a starting instance found no usable node within the health timeout.
+   */
+  readonly devnet: DevnetEndpoint;
   readonly nats: NatsServerHandle;
   readonly pg: PostgresServerHandle;
   readonly redis: RedisServerHandle;
@@ -84,13 +91,18 @@ async function build(
   cleanups: (() => Promise<unknown>)[],
   close: () => Promise<void>,
 ): Promise<UpgradeHost> {
-  const [nats, pg, redis, devnet] = await Promise.all([
+  const [nats, pg, redis, mesh] = await Promise.all([
     startNatsServer({ jetstream: true }),
     startPostgres(),
     startRedisServer({ persistent: true }),
-    startDevnet({ bits: targetToBits(difficultyToTarget(NETWORK_DIFFICULTY)) }),
+    startDevnetMeshProcess({
+      regions: [DEVNET_REGION],
+      bits: targetToBits(difficultyToTarget(NETWORK_DIFFICULTY)),
+      links: [],
+    }),
   ]);
-  cleanups.push(() => nats.stop(), () => pg.stop(), () => redis.stop(), () => devnet.stop());
+  cleanups.push(() => nats.stop(), () => pg.stop(), () => redis.stop(), () => mesh.stop());
+  const devnet = mesh.node(DEVNET_REGION);
   const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, timeout: 5_000 });
   cleanups.push(() => nc.close());
   const jsm = await jetstreamManager(nc);
