@@ -39,15 +39,28 @@ export interface SummaryDeltaArrays {
   readonly g: string;
 }
 
-const ARRAY_SPECIAL = /["\\]/;
 const ARRAY_SPECIAL_ALL = /["\\]/g;
 
 /**
- * One element of a text array literal: always double-quoted, `"` and `\` escaped, so any text
- * (braces, commas, spaces, `NULL`) reads back as itself.
+ * A text array literal: each element double-quoted with `"` and `\` escaped (so braces, commas,
+ * spaces and the word NULL read back as text), null as NULL (or `null`: PostgreSQL takes either).
+ * `JSON.stringify` writes exactly that between its brackets when it escaped nothing, faster than
+ * building the text here; otherwise (a quote, backslash or control character) it is built here.
  */
-function quoted(value: string): string {
-  return `"${ARRAY_SPECIAL.test(value) ? value.replace(ARRAY_SPECIAL_ALL, "\\$&") : value}"`;
+export function textArrayLiteral(values: readonly (string | null)[]): string {
+  const json = JSON.stringify(values);
+  if (!json.includes("\\")) return `{${json.slice(1, -1)}}`;
+  return `{${
+    values.map((v) => v === null ? "NULL" : `"${v.replace(ARRAY_SPECIAL_ALL, "\\$&")}"`).join(",")
+  }}`;
+}
+
+/**
+ * A numeric array literal; null as NULL. Non-finite numbers become NULL, as they did in the JSON
+ * deltas of migration 006 (validated events carry none).
+ */
+export function numberArrayLiteral(values: readonly (number | null)[]): string {
+  return `{${JSON.stringify(values).slice(1, -1)}}`;
 }
 
 function sortKey(us: number, text: string): string {
@@ -78,73 +91,59 @@ export function summaryDeltaArrays(aggregates: BatchAggregates): SummaryDeltaArr
   const hb: number[] = [];
   const f: number[] = [];
   const ln: string[] = [];
-  const s: string[] = [];
+  const s: (number | null)[] = [];
   const mb: number[] = [];
-  const g: string[] = [];
+  const g: (string | null)[] = [];
   let next = 0;
   for (const miner of miners) {
-    const user = quoted(miner.user);
-    const worker = quoted(miner.worker);
-    const latest = quoted(sortKey(miner.lastSeenUs, miner.region));
-    const share = miner.lastShareUs === null ? "NULL" : String(miner.lastShareUs);
+    const latest = sortKey(miner.lastSeenUs, miner.region);
+    const agent = miner.userAgent === null ? null : sortKey(miner.userAgentUs, miner.userAgent);
     const best = miner.bestDiff ?? 0;
-    const agent = miner.userAgent === null
-      ? "NULL"
-      : quoted(sortKey(miner.userAgentUs, miner.userAgent));
-    const push = (
-      hourUs: number,
-      accepted: number,
-      rejected: number,
-      diff: number,
-      hourBest: number,
-    ) => {
-      u.push(user);
-      w.push(worker);
-      h.push(hourUs);
-      a.push(accepted);
-      r.push(rejected);
-      d.push(diff);
-      hb.push(hourBest);
+    const start = next;
+    for (;;) {
+      const hour = workerHours[next];
+      const mine = hour !== undefined && hour.user === miner.user && hour.worker === miner.worker;
+      if (!mine && next > start) break;
+      u.push(miner.user);
+      w.push(miner.worker);
+      if (mine) {
+        h.push(hour.hourUs);
+        a.push(hour.sharesAccepted);
+        r.push(hour.sharesRejected);
+        d.push(hour.diffAccepted);
+        hb.push(hour.bestDiff ?? 0);
+      } else {
+        // A worker without shares in the batch: one entry with zero counts.
+        h.push(miner.lastSeenUs - (miner.lastSeenUs % MICROS_PER_HOUR));
+        a.push(0);
+        r.push(0);
+        d.push(0);
+        hb.push(0);
+      }
       f.push(miner.firstSeenUs);
       ln.push(latest);
-      s.push(share);
+      s.push(miner.lastShareUs);
       mb.push(best);
       g.push(agent);
-    };
-    let hours = 0;
-    while (next < workerHours.length) {
-      const hour = workerHours[next]!;
-      if (hour.user !== miner.user || hour.worker !== miner.worker) break;
-      push(
-        hour.hourUs,
-        hour.sharesAccepted,
-        hour.sharesRejected,
-        hour.diffAccepted,
-        hour.bestDiff ?? 0,
-      );
+      if (!mine) break;
       next++;
-      hours++;
-    }
-    if (hours === 0) {
-      push(miner.lastSeenUs - (miner.lastSeenUs % MICROS_PER_HOUR), 0, 0, 0, 0);
     }
   }
   if (next !== workerHours.length) {
     throw new Error("Cannot build a summary delta: worker-hours not in the order of the miners");
   }
-  const list = (values: readonly (string | number)[]) => `{${values.join(",")}}`;
   return {
-    u: list(u),
-    w: list(w),
-    h: list(h),
-    a: list(a),
-    r: list(r),
-    d: list(d),
-    hb: list(hb),
-    f: list(f),
-    ln: list(ln),
-    s: list(s),
-    mb: list(mb),
-    g: list(g),
+    u: textArrayLiteral(u),
+    w: textArrayLiteral(w),
+    h: numberArrayLiteral(h),
+    a: numberArrayLiteral(a),
+    r: numberArrayLiteral(r),
+    d: numberArrayLiteral(d),
+    hb: numberArrayLiteral(hb),
+    f: numberArrayLiteral(f),
+    ln: textArrayLiteral(ln),
+    s: numberArrayLiteral(s),
+    mb: numberArrayLiteral(mb),
+    g: textArrayLiteral(g),
   };
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { EventType, makeEvent, type MiningEvent } from "@tbg/shared/events";
 import { aggregateBatch, MICROS_PER_HOUR } from "./aggregates.ts";
-import { summaryDeltaArrays } from "./summary_delta.ts";
+import { numberArrayLiteral, summaryDeltaArrays, textArrayLiteral } from "./summary_delta.ts";
 
 const USER = "bcrt1qexampleuser0";
 const HOUR = 1_716_555_600_000_000; // 2024-05-24T13:00:00Z
@@ -53,7 +53,7 @@ Deno.test("summaryDeltaArrays() writes one entry per worker-hour with the worker
     hb: "{0,1000.5,0}",
     f: `{${HOUR + 40},${HOUR + 10},${HOUR + 10}}`,
     ln: `{"${HOUR + 40}us","${HOUR + MICROS_PER_HOUR + 1}eu","${HOUR + MICROS_PER_HOUR + 1}eu"}`,
-    s: `{NULL,${HOUR + MICROS_PER_HOUR + 1},${HOUR + MICROS_PER_HOUR + 1}}`,
+    s: `{null,${HOUR + MICROS_PER_HOUR + 1},${HOUR + MICROS_PER_HOUR + 1}}`,
     mb: "{0,1000.5,1000.5}",
     g: `{"${HOUR + 40}say \\"hi\\" \\\\o/",NULL,NULL}`,
   });
@@ -73,4 +73,18 @@ Deno.test("summaryDeltaArrays() is null for a batch without worker events", () =
     source: "zmq",
   });
   assert.equal(summaryDeltaArrays(aggregateBatch([network])), null);
+});
+
+Deno.test("textArrayLiteral() quotes every element and escapes only quote and backslash", () => {
+  assert.equal(
+    textArrayLiteral(["a", "NULL", "{b,c}", " ", null]),
+    '{"a","NULL","{b,c}"," ",null}',
+  );
+  // A control character makes JSON escape it, which an array literal would misread: built here.
+  assert.equal(textArrayLiteral(["tab\there", 'q"', "b\\s"]), '{"tab\there","q\\"","b\\\\s"}');
+  assert.equal(textArrayLiteral([]), "{}");
+});
+
+Deno.test("numberArrayLiteral() writes numbers as JSON does, null as NULL", () => {
+  assert.equal(numberArrayLiteral([1, 0.5, 1e21, null, -0]), "{1,0.5,1e+21,null,0}");
 });
