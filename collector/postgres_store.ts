@@ -18,6 +18,7 @@ import type { MiningEvent } from "@tbg/shared/events";
 import { isConnectionLoss, transaction } from "@tbg/shared/postgres";
 import { aggregateBatch, type BatchAggregates } from "./aggregates.ts";
 import { eventRowsCopy, eventRowsJson, microsToIso } from "./event_rows.ts";
+import { summaryDeltaArrays } from "./summary_delta.ts";
 
 /** The postgres.js client type used throughout the collector. */
 export type Sql = postgres.Sql<Record<string, never>>;
@@ -141,16 +142,16 @@ interface CopyStream {
 }
 
 /**
- * Sends `text` as the whole input of a `COPY … FROM STDIN` and waits for its outcome.
+ * Sends `text` as the whole input of a `COPY … FROM STDIN` and returns once postgres.js has sent
+ * the end of the input (CopyDone), not when the COPY's outcome is known.
  *
  * postgres.js reports a COPY that the server refuses only to the stream, and only while the
- * stream is open: once the input is complete (CopyDone sent) the refusal is dropped and the
- * stream never finishes (postgres.js 3.4.9). So this does not wait for the stream; as soon as
- * postgres.js has sent the end of the input, it sends `SELECT 1` on the same connection, which
- * runs after the COPY: it succeeds when the COPY did, and fails with SQLSTATE 25P02 (transaction
- * aborted) when the COPY failed.
+ * stream is open: once the input is complete the refusal is dropped and the stream never finishes
+ * (postgres.js 3.4.9). The caller learns the outcome from the next statement it sends on the same
+ * connection, which runs after the COPY: it fails with SQLSTATE 25P02 (transaction aborted) when
+ * the COPY failed ({@link PostgresStore}'s `#copyOnce`).
  */
-async function copyIn(tx: Sql, stream: CopyStream, text: string): Promise<void> {
+async function copySent(stream: CopyStream, text: string): Promise<void> {
   const sent = new Promise<void>((resolve, reject) => {
     const final = stream._final.bind(stream);
     stream._final = (callback) => {
@@ -161,7 +162,6 @@ async function copyIn(tx: Sql, stream: CopyStream, text: string): Promise<void> 
   });
   stream.end(text);
   await sent;
-  await tx`SELECT 1`;
 }
 
 function compareText(a: string, b: string): number {
@@ -289,8 +289,12 @@ export class PostgresStore {
       const stream = await tx`
         COPY mining_events (event_id, event_type, region, source, ts, payload, stream_seq)
         FROM STDIN`.writable();
-      await copyIn(tx as unknown as Sql, stream as unknown as CopyStream, text);
-      await Promise.all(writeAggregates(tx as unknown as Sql, aggregateBatch(events)));
+      await copySent(stream as unknown as CopyStream, text);
+      // The summary writes are the statements after the COPY that tell its outcome (see
+      // copySent); a batch without any (only network events) sends `SELECT 1` for it instead.
+      const queries = writeAggregates(tx as unknown as Sql, aggregateBatch(events));
+      if (queries.length === 0) queries.push(tx`SELECT 1`.execute());
+      await Promise.all(queries);
       return { inserted: events.map((e) => e.event_id), stored: new Map() };
     }) as TransactionResult;
   }
@@ -393,15 +397,11 @@ export class PostgresStore {
 
 /**
  * The summary writes of one batch, started at once (postgres.js pipelines them on the
- * transaction's connection): the `blocks` rows, and one `summary_deltas` row with what the batch
- * adds to `miners` and `worker_hourly`, which {@link PostgresStore.foldSummaries} adds to those
- * tables later (migration 006). Like the events, the rows travel as JSON text, read with
- * `json_to_recordset` (no jsonb is built: every field becomes a column); one array parameter per
- * column made postgres.js escape every element, which cost the client about 4 µs per event.
- *
- * Times are integer microseconds since the epoch (cheaper to read than ISO text). `ut` is the
- * time of the connect that set a miner's user agent, so the fold takes the agent of the latest
- * connect across batches, whatever order they committed in.
+ * transaction's connection): the `blocks` rows (JSON text read with `json_to_recordset`), and one
+ * `summary_deltas` row with what the batch adds to `miners` and `worker_hourly`, which
+ * {@link PostgresStore.foldSummaries} adds to those tables later (migration 007): one array
+ * literal per field ({@link summaryDeltaArrays}), built here as text so postgres.js sends each as
+ * one string instead of escaping element by element.
  */
 function writeAggregates(tx: Sql, a: BatchAggregates): Promise<unknown>[] {
   const queries: Promise<unknown>[] = [];
@@ -426,30 +426,13 @@ function writeAggregates(tx: Sql, a: BatchAggregates): Promise<unknown>[] {
         g text, a bool, j text, f timestamptz, e uuid)
       ON CONFLICT DO NOTHING`.execute());
   }
-  if (a.miners.length > 0 || a.workerHours.length > 0) {
-    const miners = JSON.stringify(a.miners.map((r) => ({
-      u: r.user,
-      w: r.worker,
-      f: r.firstSeenUs,
-      l: r.lastSeenUs,
-      s: r.lastShareUs,
-      a: r.sharesAccepted,
-      r: r.sharesRejected,
-      b: r.bestDiff ?? 0,
-      g: r.userAgent,
-      ut: r.userAgent === null ? null : r.userAgentUs,
-      n: r.region,
-    })));
-    const hours = JSON.stringify(a.workerHours.map((r) => ({
-      u: r.user,
-      w: r.worker,
-      h: r.hourUs,
-      a: r.sharesAccepted,
-      r: r.sharesRejected,
-      d: r.diffAccepted,
-      b: r.bestDiff ?? 0,
-    })));
-    queries.push(tx`INSERT INTO summary_deltas (miners, hours) VALUES (${miners}, ${hours})`
+  const delta = summaryDeltaArrays(a);
+  if (delta !== null) {
+    queries.push(tx`
+      INSERT INTO summary_deltas (u, w, h, a, r, d, hb, f, ln, s, mb, g)
+      VALUES (${delta.u}::text[], ${delta.w}::text[], ${delta.h}::int8[], ${delta.a}::int8[],
+        ${delta.r}::int8[], ${delta.d}::float8[], ${delta.hb}::float8[], ${delta.f}::int8[],
+        ${delta.ln}::text[], ${delta.s}::int8[], ${delta.mb}::float8[], ${delta.g}::text[])`
       .execute());
   }
   return queries;

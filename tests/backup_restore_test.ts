@@ -197,7 +197,7 @@ Deno.test({
       assert.equal(made?.n, 2);
       const [indexes] = await restored`
         SELECT count(*)::int AS n FROM pg_indexes
-        WHERE indexname IN ('mining_events_share_user_ts_idx', 'blocks_found_at_idx', 'miners_last_seen_idx')`;
+        WHERE indexname IN ('mining_events_share_user_ts_idx', 'blocks_found_at_idx', 'worker_hourly_hour_idx')`;
       assert.equal(indexes?.n, 3);
 
       const again = await runScript("pg_restore.sh", [

@@ -14,6 +14,8 @@ import blocksAndMiners from "./migrations/003_blocks_and_miners.sql" with { type
 import workerHourly from "./migrations/004_worker_hourly.sql" with { type: "text" };
 import streamSeq from "./migrations/005_mining_events_stream_seq.sql" with { type: "text" };
 import summaryDeltas from "./migrations/006_summary_deltas.sql" with { type: "text" };
+import summaryDeltaArrays from "./migrations/007_summary_delta_arrays.sql" with { type: "text" };
+import summaryHotUpdates from "./migrations/008_summary_hot_updates.sql" with { type: "text" };
 
 /** One migration: its version (the file name without `.sql`) and its SQL text. */
 export interface Migration {
@@ -31,4 +33,6 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: "004_worker_hourly", sql: workerHourly },
   { version: "005_mining_events_stream_seq", sql: streamSeq },
   { version: "006_summary_deltas", sql: summaryDeltas },
+  { version: "007_summary_delta_arrays", sql: summaryDeltaArrays },
+  { version: "008_summary_hot_updates", sql: summaryHotUpdates },
 ]);

@@ -5,7 +5,10 @@
  * (`fsync` on). CPU is utime + stime of the postmaster and all its children; the summary fold
  * runs every `--fold-every` batches (as the collector's timer would) and once at the end.
  *
- * `deno run --allow-all tests/bench/pg_write_cost.ts [--batches 150] [--fold-every 30]`
+ * `deno run --allow-all tests/bench/pg_write_cost.ts [--batches 150] [--fold-every 30] [--setup-sql S]`
+ *
+ * `--setup-sql` runs S after the migrations, for trying a schema change (an index dropped, a
+ * storage parameter) before writing a migration for it.
  *
  * A ratio of one server's CPU to the events written, so it moves far less with the machine's load
  * than a rate does; run it twice and compare code states under the same conditions.
@@ -29,7 +32,11 @@ const IN_FLIGHT = 2;
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { batches: { type: "string", default: "150" }, "fold-every": { type: "string" } },
+  options: {
+    batches: { type: "string", default: "150" },
+    "fold-every": { type: "string" },
+    "setup-sql": { type: "string" },
+  },
 });
 const batches = Number(values.batches);
 const foldEvery = Number(values["fold-every"] ?? 30);
@@ -49,6 +56,7 @@ try {
   const sql = postgres(pg.url, { max: 1, onnotice: () => {} });
   await migrate(sql, { info: () => {}, warn: () => {} });
   await sql`SELECT tbg_ensure_partitions(3)`;
+  if (values["setup-sql"] !== undefined) await sql.unsafe(values["setup-sql"]);
   await sql.end();
   const store = new PostgresStore(pg.url, { maxConnections: IN_FLIGHT });
   const events = mixedEvents({ ...BENCH_MIX, seed: 7 });
