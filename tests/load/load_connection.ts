@@ -54,6 +54,18 @@ function connectErrorName(e: unknown): string {
   return String(e);
 }
 
+/**
+ * The pool process that serves a connection, from the extranonce1 it was given: its first two
+ * bytes (4 hex digits) are the region index and the instance index of the process
+ * (shared/config/extranonce_space.ts), so miners of several `reuse_port` processes on one port
+ * can be told apart. "" when extranonce1 is not such a hex string.
+ */
+export function notifySource(extranonce1: unknown): string {
+  return typeof extranonce1 === "string" && /^[0-9a-f]{4}/i.test(extranonce1)
+    ? extranonce1.slice(0, 4).toLowerCase()
+    : "";
+}
+
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   const out = new Uint8Array(a.length + b.length);
   out.set(a, 0);
@@ -75,6 +87,8 @@ export class LoadConnection {
   #subscribed = false;
   #authorized = false;
   #extranonce2Chars = 0;
+  /** Which pool process serves this connection (see {@link notifySource}); "" until subscribed. */
+  #source = "";
   #jobId = "";
   #ntimeHex = "";
   #extranonce2 = 0;
@@ -230,6 +244,7 @@ export class LoadConnection {
         return;
       }
       this.#extranonce2Chars = result[2] * 2;
+      this.#source = notifySource(result[1]);
       this.#subscribed = true;
       this.#maybeReady();
       return;
@@ -260,6 +275,7 @@ export class LoadConnection {
         jobId,
         params[8] === true,
         performance.timeOrigin + performance.now(),
+        this.#source,
       );
     }
     this.#jobId = jobId;
