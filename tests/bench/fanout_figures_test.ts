@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { NotifyArrival } from "../load/load_summary.ts";
 import {
+  broadcastCpuMs,
   cpuOfInstance,
   fanoutFigures,
   finiteMedian,
@@ -68,4 +69,19 @@ Deno.test("finiteMedian(), instanceSource() and cpuOfInstance()", () => {
   assert.equal(instanceSource(0), "0000");
   assert.equal(instanceSource(11), "000b");
   assert.deepEqual([0, 1, 2, 3].map((i) => cpuOfInstance(i, 2)), ["0", "1", "0", "1"]);
+});
+
+Deno.test("broadcastCpuMs() subtracts the idle window's CPU from the broadcast window's", async () => {
+  // Two processes; each reading adds 0.01 s of idle time, the broadcast adds 0.05 s to one.
+  const cpu = new Map([[1, 1], [2, 2]]);
+  const read = (pid: number) => {
+    cpu.set(pid, cpu.get(pid)! + 0.01);
+    return Promise.resolve(cpu.get(pid)!);
+  };
+  const { value, cpuMs } = await broadcastCpuMs([1, 2], 1, read, () => {
+    cpu.set(1, cpu.get(1)! + 0.05);
+    return Promise.resolve("sent");
+  });
+  assert.equal(value, "sent");
+  assert.equal(Math.round(cpuMs), 50);
 });

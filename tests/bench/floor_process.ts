@@ -19,6 +19,8 @@ export interface FloorBroadcast {
 /** A running responder. */
 export interface FloorProcess {
   readonly port: number;
+  /** The responder's process id (`taskset` execs deno). */
+  readonly pid: number;
   /** The command line, for reports. */
   readonly commandLine: string;
   /** SIGUSR1: a new clean job to every authorized connection; resolves with its start and loop time. */
@@ -111,6 +113,7 @@ export async function startFloorProcess(options: FloorProcessOptions = {}): Prom
   }
   return {
     port,
+    pid: child.pid,
     commandLine: `taskset -c ${cpus} deno run ${flags.join(" ")} tests/bench/floor_responder.ts ` +
       responderArgs.join(" "),
     async broadcast() {

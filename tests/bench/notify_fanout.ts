@@ -8,7 +8,8 @@
  * Reported, per block: the broadcast loop (ckpool_notify_broadcast_ms) and template → last
  * notify of each process (its loop plus its "new job" log line → the last of its miners'
  * arrivals), the slowest process's; first → last arrival over all miners; block → new job in
- * the last process to get it; block → the last miner's notify. The miners of each process are
+ * the last process to get it; block → the last miner's notify; and the CPU the pools spent on
+ * the block (a 3 s window from the block, less an idle 3 s window just before it). The miners of each process are
  * told apart by their extranonce1 (region and instance bytes). Load processes stamp arrivals
  * with timeOrigin + now, one clock on one machine.
  */
@@ -16,8 +17,9 @@ import type { Devnet } from "../support/devnet/mod.ts";
 import { startDevnet } from "../support/devnet/mod.ts";
 import { type BenchPool, startBenchPool } from "./bench_pool.ts";
 import { startBenchPools } from "./bench_pools.ts";
-import { loadAverage1m, sleep } from "./bench_setup.ts";
+import { loadAverage1m } from "./bench_setup.ts";
 import {
+  broadcastCpuMs,
   cpuOfInstance,
   type FanoutFigures,
   fanoutFigures,
@@ -27,6 +29,7 @@ import {
 } from "./fanout_figures.ts";
 import { startIdleMiners } from "./idle_miners.ts";
 import { histogramTotals } from "./metrics_text.ts";
+import { cpuSeconds } from "./proc_stats.ts";
 import type { BenchContext, RunResult, Scenario } from "./scenario.ts";
 import { LOAD_CPU, POOL_CPU } from "./submit_workload.ts";
 import { profileWindow } from "./window_profile.ts";
@@ -41,6 +44,7 @@ export const BLOCKS_PER_RUN = 3;
 interface BlockFigures {
   readonly figures: FanoutFigures;
   readonly triggerEpochMs: number;
+  readonly cpuMs: number;
 }
 
 /** Mean broadcast loop of each pool between two scrapes (NaN when it logged none). */
@@ -82,6 +86,7 @@ export const notifyFanout: Scenario = {
     { key: "spreadMs", label: "first → last arrival ms", digits: 1 },
     { key: "triggerToJobMs", label: "block → template ms (last process)", digits: 1 },
     { key: "triggerToLastMs", label: "block → last notify ms", digits: 1 },
+    { key: "cpuMs", label: "pools' CPU ms per block (all processes)", digits: 0 },
     { key: "loadAvg", label: "load avg 1m", digits: 2 },
   ],
   async run(context: BenchContext): Promise<RunResult> {
@@ -103,6 +108,7 @@ export const notifyFanout: Scenario = {
         triggerEpochMs: number;
         jobs: Record<string, unknown>[];
         loops: number[];
+        cpuMs: number;
       }[] = [];
       try {
         const ready = await load.ready;
@@ -120,34 +126,39 @@ export const notifyFanout: Scenario = {
             notes.push(`pool ${i}: no after-burst collection within 15 s of ready`);
           }
         }));
-        await sleep(3_000);
         for (let block = 0; block < BLOCKS_PER_RUN; block++) {
           const before = await Promise.all(
             pools.map(async (p) => histogramTotals(await p.metrics(), BROADCAST_METRIC)),
           );
-          const triggerEpochMs = epochNow();
-          const profiled = await profileWindow(
-            context,
-            pools[0]!,
-            `notify-fanout-${block}`,
-            async () => {
-              await devnet.mineExternalBlock();
-              const height = devnet.chain.tipHeight() + 1;
-              const jobs = await Promise.all(pools.map((pool) =>
-                pool.waitForLog(
-                  (l) => l.msg === "new job" && l.clean === true && l.height === height,
-                  20_000,
-                )
-              ));
-              await sleep(ARRIVAL_WAIT_MS);
-              return jobs;
-            },
+          let triggerEpochMs = NaN;
+          // An idle window before the block (its CPU is subtracted), then the block's window.
+          const measured = await broadcastCpuMs(
+            pools.map((p) => p.servicePid),
+            ARRIVAL_WAIT_MS,
+            cpuSeconds,
+            () =>
+              profileWindow(context, pools[0]!, `notify-fanout-${block}`, async () => {
+                triggerEpochMs = epochNow();
+                await devnet.mineExternalBlock();
+                const height = devnet.chain.tipHeight() + 1;
+                return await Promise.all(pools.map((pool) =>
+                  pool.waitForLog(
+                    (l) => l.msg === "new job" && l.clean === true && l.height === height,
+                    20_000,
+                  )
+                ));
+              }),
           );
-          notes.push(...profiled.notes);
+          notes.push(...measured.value.notes);
           const after = await Promise.all(
             pools.map(async (p) => histogramTotals(await p.metrics(), BROADCAST_METRIC)),
           );
-          blocks.push({ triggerEpochMs, jobs: profiled.value, loops: loopMeans(before, after) });
+          blocks.push({
+            triggerEpochMs,
+            jobs: measured.value.value,
+            loops: loopMeans(before, after),
+            cpuMs: measured.cpuMs,
+          });
         }
       } finally {
         load.stop();
@@ -159,7 +170,7 @@ export const notifyFanout: Scenario = {
             `closed by server ${summary.closedByServer}`,
         );
       }
-      const results: BlockFigures[] = blocks.map(({ triggerEpochMs, jobs, loops }, b) => {
+      const results: BlockFigures[] = blocks.map(({ triggerEpochMs, jobs, loops, cpuMs }, b) => {
         const figures = fanoutFigures(
           summary.notify,
           jobs.map((job, i) => {
@@ -181,7 +192,7 @@ export const notifyFanout: Scenario = {
         if (figures.silent.length > 0) {
           notes.push(`block ${b + 1}: no miner of ${figures.silent.join(", ")} got the job`);
         }
-        return { figures, triggerEpochMs };
+        return { figures, triggerEpochMs, cpuMs };
       });
       const of = (pick: (r: BlockFigures) => number) => finiteMedian(results.map(pick));
       return {
@@ -193,6 +204,7 @@ export const notifyFanout: Scenario = {
           spreadMs: of((r) => r.figures.spreadMs),
           triggerToJobMs: of((r) => r.figures.lastStartEpochMs - r.triggerEpochMs),
           triggerToLastMs: of((r) => r.figures.lastArrivalEpochMs - r.triggerEpochMs),
+          cpuMs: of((r) => r.cpuMs),
           loadAvg,
         },
         commands: [load.commandLine],

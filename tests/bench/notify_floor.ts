@@ -6,11 +6,14 @@
  * (SO_REUSEPORT, `--instance 0…N−1`, responder i on CPU i mod the CPU count, the load generator
  * unpinned), the same split as notify_fanout's pools, and all are signalled at once. Broadcast
  * start → last arrival and the arrival spread are what Deno's socket writes and the load side's
- * reads cost by themselves; notify_fanout's figures sit on top.
+ * reads cost by themselves; notify_fanout's figures sit on top. The responders' CPU per
+ * broadcast is taken like the pools' there (a 3 s window less an idle 3 s window before it).
  */
 import { pickFreePort } from "../support/servers/nats_server.ts";
-import { loadAverage1m, sleep } from "./bench_setup.ts";
+import { loadAverage1m } from "./bench_setup.ts";
+import { cpuSeconds } from "./proc_stats.ts";
 import {
+  broadcastCpuMs,
   cpuOfInstance,
   type FanoutFigures,
   fanoutFigures,
@@ -64,6 +67,7 @@ export const notifyFloor: Scenario = {
     { key: "slowestMs", label: "start → last notify ms (slowest process)", digits: 1 },
     { key: "startToLastMs", label: "first start → last notify ms", digits: 1 },
     { key: "spreadMs", label: "first → last arrival ms", digits: 1 },
+    { key: "cpuMs", label: "responders' CPU ms per broadcast (all processes)", digits: 0 },
     { key: "loadAvg", label: "load avg 1m", digits: 2 },
   ],
   async run(context: BenchContext): Promise<RunResult> {
@@ -78,13 +82,20 @@ export const notifyFloor: Scenario = {
         processes === 1 ? LOAD_CPU : null,
       );
       const rounds: FloorBroadcast[][] = [];
+      const cpu: number[] = [];
       try {
         const ready = await load.ready;
         context.progress(`  ready: ${ready.established} established, ${ready.failed} failed`);
-        await sleep(3_000);
         for (let round = 0; round < BLOCKS_PER_RUN; round++) {
-          rounds.push(await Promise.all(responders.map((r) => r.broadcast())));
-          await sleep(ARRIVAL_WAIT_MS);
+          // An idle window before the broadcast (its CPU is subtracted), then the broadcast's.
+          const measured = await broadcastCpuMs(
+            responders.map((r) => r.pid),
+            ARRIVAL_WAIT_MS,
+            cpuSeconds,
+            () => Promise.all(responders.map((r) => r.broadcast())),
+          );
+          rounds.push(measured.value);
+          cpu.push(measured.cpuMs);
         }
       } finally {
         load.stop();
@@ -101,7 +112,10 @@ export const notifyFloor: Scenario = {
             loopMs: broadcast.loopMs,
           })),
         );
-        notes.push(perProcessNote(`broadcast ${b + 1}`, figures));
+        notes.push(
+          perProcessNote(`broadcast ${b + 1}`, figures) +
+            `; responders' CPU ${cpu[b]!.toFixed(0)} ms`,
+        );
         if (figures.silent.length > 0) {
           notes.push(`broadcast ${b + 1}: no miner of ${figures.silent.join(", ")} got the job`);
         }
@@ -116,6 +130,7 @@ export const notifyFloor: Scenario = {
           slowestMs: of((f) => f.slowestStartToLastMs),
           startToLastMs: of((f) => f.firstStartToLastMs),
           spreadMs: of((f) => f.spreadMs),
+          cpuMs: finiteMedian(cpu),
           loadAvg,
         },
         commands: [...responders.map((r) => r.commandLine), load.commandLine],
