@@ -64,8 +64,9 @@ class Writer {
   constructor(conn: Deno.TcpConn) {
     this.#conn = conn;
   }
-  write(text: string): Promise<void> {
-    const bytes = encoder.encode(text);
+  /** Queues `data`; a broadcast passes the same bytes to every writer (encoded once). */
+  write(data: string | Uint8Array): Promise<void> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
     this.#chain = this.#chain.then(async () => {
       for (let offset = 0; offset < bytes.length;) {
         offset += await this.#conn.write(bytes.subarray(offset));
@@ -87,7 +88,8 @@ function broadcast(): { jobId: string; epochMs: number; loopMs: number } {
   const epochMs = performance.timeOrigin + performance.now();
   const start = performance.now();
   const jobId = String(2 + broadcasts++);
-  const line = notifyLine(jobId);
+  // Bare writes: one buffer for every socket, as nothing differs between them.
+  const line = encoder.encode(notifyLine(jobId));
   for (const writer of authorized) writer.write(line).catch(() => authorized.delete(writer));
   return { jobId, epochMs, loopMs: performance.now() - start };
 }
