@@ -126,24 +126,28 @@ export function perProcessNote(label: string, figures: FanoutFigures): string {
 }
 
 /**
- * CPU milliseconds a broadcast cost the processes `pids`, over a window of `windowMs` around it,
- * less what the same processes spent in an idle window of the same length just before it (their
+ * CPU milliseconds a broadcast cost each group of processes (`groups[g]` is a list of process
+ * ids: the pools, the load generator), over a window of `windowMs` from the broadcast, less what
+ * the same processes spent in an idle window of the same length just before it (their
  * per-second ticks). `read` gives a process's CPU seconds (user + system).
  */
 export async function broadcastCpuMs<T>(
-  pids: readonly number[],
+  groups: readonly (readonly number[])[],
   windowMs: number,
   read: (pid: number) => Promise<number>,
   broadcast: () => Promise<T>,
-): Promise<{ value: T; cpuMs: number }> {
-  const total = async () => (await Promise.all(pids.map(read))).reduce((a, b) => a + b, 0);
-  const c0 = await total();
+): Promise<{ value: T; cpuMs: number[] }> {
+  const totals = () =>
+    Promise.all(
+      groups.map(async (pids) => (await Promise.all(pids.map(read))).reduce((a, b) => a + b, 0)),
+    );
+  const c0 = await totals();
   await new Promise((resolve) => setTimeout(resolve, windowMs));
-  const c1 = await total();
+  const c1 = await totals();
   const started = performance.now();
   const value = await broadcast();
   const rest = windowMs - (performance.now() - started);
   if (rest > 0) await new Promise((resolve) => setTimeout(resolve, rest));
-  const c2 = await total();
-  return { value, cpuMs: ((c2 - c1) - (c1 - c0)) * 1000 };
+  const c2 = await totals();
+  return { value, cpuMs: c2.map((c, g) => ((c - c1[g]!) - (c1[g]! - c0[g]!)) * 1000) };
 }

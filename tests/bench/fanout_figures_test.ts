@@ -78,10 +78,11 @@ Deno.test("broadcastCpuMs() subtracts the idle window's CPU from the broadcast w
     cpu.set(pid, cpu.get(pid)! + 0.01);
     return Promise.resolve(cpu.get(pid)!);
   };
-  const { value, cpuMs } = await broadcastCpuMs([1, 2], 1, read, () => {
+  const { value, cpuMs } = await broadcastCpuMs([[1, 2], [2]], 1, read, () => {
     cpu.set(1, cpu.get(1)! + 0.05);
+    cpu.set(2, cpu.get(2)! + 0.02);
     return Promise.resolve("sent");
   });
   assert.equal(value, "sent");
-  assert.equal(Math.round(cpuMs), 50);
+  assert.deepEqual(cpuMs.map(Math.round), [70, 20]);
 });

@@ -8,8 +8,8 @@
  * Reported, per block: the broadcast loop (ckpool_notify_broadcast_ms) and template → last
  * notify of each process (its loop plus its "new job" log line → the last of its miners'
  * arrivals), the slowest process's; first → last arrival over all miners; block → new job in
- * the last process to get it; block → the last miner's notify; and the CPU the pools spent on
- * the block (a 5 s window from the block, less an idle 5 s window just before it). The miners of each process are
+ * the last process to get it; block → the last miner's notify; and the CPU the pools and the load generator spent
+ * on the block (a 5 s window from the block, less an idle 5 s window just before it). The miners of each process are
  * told apart by their extranonce1 (region and instance bytes). Load processes stamp arrivals
  * with timeOrigin + now, one clock on one machine.
  */
@@ -29,7 +29,7 @@ import {
 } from "./fanout_figures.ts";
 import { startIdleMiners } from "./idle_miners.ts";
 import { histogramTotals } from "./metrics_text.ts";
-import { cpuSeconds } from "./proc_stats.ts";
+import { childPids, cpuSeconds } from "./proc_stats.ts";
 import type { BenchContext, RunResult, Scenario } from "./scenario.ts";
 import { LOAD_CPU, POOL_CPU } from "./submit_workload.ts";
 import { profileWindow } from "./window_profile.ts";
@@ -48,6 +48,7 @@ interface BlockFigures {
   readonly figures: FanoutFigures;
   readonly triggerEpochMs: number;
   readonly cpuMs: number;
+  readonly loadCpuMs: number;
 }
 
 /** Mean broadcast loop of each pool between two scrapes (NaN when it logged none). */
@@ -90,6 +91,7 @@ export const notifyFanout: Scenario = {
     { key: "triggerToJobMs", label: "block → template ms (last process)", digits: 1 },
     { key: "triggerToLastMs", label: "block → last notify ms", digits: 1 },
     { key: "cpuMs", label: "pools' CPU ms per block (all processes)", digits: 0 },
+    { key: "loadCpuMs", label: "load generator CPU ms per block", digits: 0 },
     { key: "loadAvg", label: "load avg 1m", digits: 2 },
   ],
   async run(context: BenchContext): Promise<RunResult> {
@@ -107,15 +109,18 @@ export const notifyFanout: Scenario = {
       );
       const epochNow = () => performance.timeOrigin + performance.now();
       const notes: string[] = [];
+      const loadPids: number[] = [];
       const blocks: {
         triggerEpochMs: number;
         jobs: Record<string, unknown>[];
         loops: number[];
         cpuMs: number;
+        loadCpuMs: number;
       }[] = [];
       try {
         const ready = await load.ready;
         context.progress(`  ready: ${ready.established} established, ${ready.failed} failed`);
+        loadPids.push(load.pid, ...await childPids(load.pid));
         // Each pool collects once after the miners' burst of connections (stratum/
         // burst_collection.ts); the blocks are mined after that pause, which is not what this
         // scenario measures (idle_memory reports it).
@@ -136,7 +141,7 @@ export const notifyFanout: Scenario = {
           let triggerEpochMs = NaN;
           // An idle window before the block (its CPU is subtracted), then the block's window.
           const measured = await broadcastCpuMs(
-            pools.map((p) => p.servicePid),
+            [pools.map((p) => p.servicePid), loadPids],
             ARRIVAL_WAIT_MS,
             cpuSeconds,
             () =>
@@ -160,7 +165,8 @@ export const notifyFanout: Scenario = {
             triggerEpochMs,
             jobs: measured.value.value,
             loops: loopMeans(before, after),
-            cpuMs: measured.cpuMs,
+            cpuMs: measured.cpuMs[0]!,
+            loadCpuMs: measured.cpuMs[1]!,
           });
         }
       } finally {
@@ -173,30 +179,32 @@ export const notifyFanout: Scenario = {
             `closed by server ${summary.closedByServer}`,
         );
       }
-      const results: BlockFigures[] = blocks.map(({ triggerEpochMs, jobs, loops, cpuMs }, b) => {
-        const figures = fanoutFigures(
-          summary.notify,
-          jobs.map((job, i) => {
-            const loopMs = loops[i]!;
-            // The "new job" line is logged after the loop; the template arrived a loop earlier.
-            const logged = Date.parse(String(job.ts));
-            return {
-              source: instanceSource(processes === 1 ? 0 : i),
-              jobId: String(job.job),
-              startEpochMs: Number.isNaN(loopMs) ? logged : logged - loopMs,
-              loopMs,
-            };
-          }),
-        );
-        notes.push(
-          perProcessNote(`block ${b + 1}`, figures) +
-            `; block → last ${(figures.lastArrivalEpochMs - triggerEpochMs).toFixed(1)} ms`,
-        );
-        if (figures.silent.length > 0) {
-          notes.push(`block ${b + 1}: no miner of ${figures.silent.join(", ")} got the job`);
-        }
-        return { figures, triggerEpochMs, cpuMs };
-      });
+      const results: BlockFigures[] = blocks.map(
+        ({ triggerEpochMs, jobs, loops, cpuMs, loadCpuMs }, b) => {
+          const figures = fanoutFigures(
+            summary.notify,
+            jobs.map((job, i) => {
+              const loopMs = loops[i]!;
+              // The "new job" line is logged after the loop; the template arrived a loop earlier.
+              const logged = Date.parse(String(job.ts));
+              return {
+                source: instanceSource(processes === 1 ? 0 : i),
+                jobId: String(job.job),
+                startEpochMs: Number.isNaN(loopMs) ? logged : logged - loopMs,
+                loopMs,
+              };
+            }),
+          );
+          notes.push(
+            perProcessNote(`block ${b + 1}`, figures) +
+              `; block → last ${(figures.lastArrivalEpochMs - triggerEpochMs).toFixed(1)} ms`,
+          );
+          if (figures.silent.length > 0) {
+            notes.push(`block ${b + 1}: no miner of ${figures.silent.join(", ")} got the job`);
+          }
+          return { figures, triggerEpochMs, cpuMs, loadCpuMs };
+        },
+      );
       const of = (pick: (r: BlockFigures) => number) => finiteMedian(results.map(pick));
       return {
         values: {
@@ -208,6 +216,7 @@ export const notifyFanout: Scenario = {
           triggerToJobMs: of((r) => r.figures.lastStartEpochMs - r.triggerEpochMs),
           triggerToLastMs: of((r) => r.figures.lastArrivalEpochMs - r.triggerEpochMs),
           cpuMs: of((r) => r.cpuMs),
+          loadCpuMs: of((r) => r.loadCpuMs),
           loadAvg,
         },
         commands: [load.commandLine],

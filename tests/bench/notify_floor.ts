@@ -11,7 +11,7 @@
  */
 import { pickFreePort } from "../support/servers/nats_server.ts";
 import { loadAverage1m } from "./bench_setup.ts";
-import { cpuSeconds } from "./proc_stats.ts";
+import { childPids, cpuSeconds } from "./proc_stats.ts";
 import {
   broadcastCpuMs,
   cpuOfInstance,
@@ -71,6 +71,7 @@ export const notifyFloor: Scenario = {
     { key: "startToLastMs", label: "first start → last notify ms", digits: 1 },
     { key: "spreadMs", label: "first → last arrival ms", digits: 1 },
     { key: "cpuMs", label: "responders' CPU ms per broadcast (all processes)", digits: 0 },
+    { key: "loadCpuMs", label: "load generator CPU ms per broadcast", digits: 0 },
     { key: "loadAvg", label: "load avg 1m", digits: 2 },
   ],
   async run(context: BenchContext): Promise<RunResult> {
@@ -86,19 +87,23 @@ export const notifyFloor: Scenario = {
       );
       const rounds: FloorBroadcast[][] = [];
       const cpu: number[] = [];
+      const loadCpu: number[] = [];
+      const loadPids: number[] = [];
       try {
         const ready = await load.ready;
         context.progress(`  ready: ${ready.established} established, ${ready.failed} failed`);
+        loadPids.push(load.pid, ...await childPids(load.pid));
         for (let round = 0; round < BLOCKS_PER_RUN; round++) {
           // An idle window before the broadcast (its CPU is subtracted), then the broadcast's.
           const measured = await broadcastCpuMs(
-            responders.map((r) => r.pid),
+            [responders.map((r) => r.pid), loadPids],
             ARRIVAL_WAIT_MS,
             cpuSeconds,
             () => Promise.all(responders.map((r) => r.broadcast())),
           );
           rounds.push(measured.value);
-          cpu.push(measured.cpuMs);
+          cpu.push(measured.cpuMs[0]!);
+          loadCpu.push(measured.cpuMs[1]!);
         }
       } finally {
         load.stop();
@@ -117,7 +122,9 @@ export const notifyFloor: Scenario = {
         );
         notes.push(
           perProcessNote(`broadcast ${b + 1}`, figures) +
-            `; responders' CPU ${cpu[b]!.toFixed(0)} ms`,
+            `; CPU: responders ${cpu[b]!.toFixed(0)} ms, load generator ${
+              loadCpu[b]!.toFixed(0)
+            } ms`,
         );
         if (figures.silent.length > 0) {
           notes.push(`broadcast ${b + 1}: no miner of ${figures.silent.join(", ")} got the job`);
@@ -134,6 +141,7 @@ export const notifyFloor: Scenario = {
           startToLastMs: of((f) => f.firstStartToLastMs),
           spreadMs: of((f) => f.spreadMs),
           cpuMs: finiteMedian(cpu),
+          loadCpuMs: finiteMedian(loadCpu),
           loadAvg,
         },
         commands: [...responders.map((r) => r.commandLine), load.commandLine],
