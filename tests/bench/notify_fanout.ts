@@ -47,7 +47,8 @@ export const BLOCKS_PER_RUN = 3;
 interface BlockFigures {
   readonly figures: FanoutFigures;
   readonly triggerEpochMs: number;
-  readonly cpuMs: number;
+  /** CPU ms of each pool process, in instance order. */
+  readonly cpuMs: readonly number[];
   readonly loadCpuMs: number;
 }
 
@@ -91,6 +92,7 @@ export const notifyFanout: Scenario = {
     { key: "triggerToJobMs", label: "block → template ms (last process)", digits: 1 },
     { key: "triggerToLastMs", label: "block → last notify ms", digits: 1 },
     { key: "cpuMs", label: "pools' CPU ms per block (all processes)", digits: 0 },
+    { key: "maxCpuMs", label: "CPU ms of the busiest pool process", digits: 0 },
     { key: "loadCpuMs", label: "load generator CPU ms per block", digits: 0 },
     { key: "loadAvg", label: "load avg 1m", digits: 2 },
   ],
@@ -114,7 +116,7 @@ export const notifyFanout: Scenario = {
         triggerEpochMs: number;
         jobs: Record<string, unknown>[];
         loops: number[];
-        cpuMs: number;
+        cpuMs: number[];
         loadCpuMs: number;
       }[] = [];
       try {
@@ -141,7 +143,7 @@ export const notifyFanout: Scenario = {
           let triggerEpochMs = NaN;
           // An idle window before the block (its CPU is subtracted), then the block's window.
           const measured = await broadcastCpuMs(
-            [pools.map((p) => p.servicePid), loadPids],
+            [...pools.map((p) => [p.servicePid]), loadPids],
             ARRIVAL_WAIT_MS,
             cpuSeconds,
             () =>
@@ -165,8 +167,8 @@ export const notifyFanout: Scenario = {
             triggerEpochMs,
             jobs: measured.value.value,
             loops: loopMeans(before, after),
-            cpuMs: measured.cpuMs[0]!,
-            loadCpuMs: measured.cpuMs[1]!,
+            cpuMs: measured.cpuMs.slice(0, pools.length),
+            loadCpuMs: measured.cpuMs[pools.length]!,
           });
         }
       } finally {
@@ -197,7 +199,10 @@ export const notifyFanout: Scenario = {
           );
           notes.push(
             perProcessNote(`block ${b + 1}`, figures) +
-              `; block → last ${(figures.lastArrivalEpochMs - triggerEpochMs).toFixed(1)} ms`,
+              `; block → last ${(figures.lastArrivalEpochMs - triggerEpochMs).toFixed(1)} ms` +
+              `; CPU ms: pools ${cpuMs.map((c) => c.toFixed(0)).join(" + ")}, load generator ${
+                loadCpuMs.toFixed(0)
+              }`,
           );
           if (figures.silent.length > 0) {
             notes.push(`block ${b + 1}: no miner of ${figures.silent.join(", ")} got the job`);
@@ -215,7 +220,8 @@ export const notifyFanout: Scenario = {
           spreadMs: of((r) => r.figures.spreadMs),
           triggerToJobMs: of((r) => r.figures.lastStartEpochMs - r.triggerEpochMs),
           triggerToLastMs: of((r) => r.figures.lastArrivalEpochMs - r.triggerEpochMs),
-          cpuMs: of((r) => r.cpuMs),
+          cpuMs: of((r) => r.cpuMs.reduce((a, b) => a + b, 0)),
+          maxCpuMs: of((r) => Math.max(...r.cpuMs)),
           loadCpuMs: of((r) => r.loadCpuMs),
           loadAvg,
         },
