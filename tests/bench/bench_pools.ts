@@ -26,6 +26,8 @@ export interface BenchPoolsOptions {
   readonly count: number;
   /** `taskset -c` CPU list of instance `i`; unpinned when it returns undefined. */
   readonly cpusOf: (instance: number) => string | undefined;
+  /** Merged over the benchmark config of every pool. */
+  readonly overrides?: Record<string, unknown>;
 }
 
 /** Starts `options.count` pools sharing one port; stops all of them if any fails to start. */
@@ -47,6 +49,7 @@ export async function startBenchPools(
           ...benchConfig(devnet, stratumPort, metricsBase),
           reuse_port: true,
           blocks_dir: `${dir}/blocks`,
+          ...options.overrides,
         }),
       );
       started.push({
