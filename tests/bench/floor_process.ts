@@ -9,13 +9,22 @@ const RESPONDER = fileURLToPath(new URL("./floor_responder.ts", import.meta.url)
 const START_TIMEOUT_MS = 30_000;
 const BROADCAST_TIMEOUT_MS = 30_000;
 
+/** One broadcast: the job id sent, when it started (wall clock) and its queueing loop's time. */
+export interface FloorBroadcast {
+  readonly jobId: string;
+  readonly epochMs: number;
+  readonly loopMs: number;
+}
+
 /** A running responder. */
 export interface FloorProcess {
   readonly port: number;
+  /** The responder's process id (`taskset` execs deno). */
+  readonly pid: number;
   /** The command line, for reports. */
   readonly commandLine: string;
   /** SIGUSR1: a new clean job to every authorized connection; resolves with its start and loop time. */
-  broadcast(): Promise<{ epochMs: number; loopMs: number }>;
+  broadcast(): Promise<FloorBroadcast>;
   stop(): Promise<void>;
 }
 
@@ -29,19 +38,33 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   ]).finally(() => clearTimeout(timer));
 }
 
-/** Starts the responder on a free port, pinned to the pool's core. */
-export async function startFloorProcess(): Promise<FloorProcess> {
+/** Where and how to start one responder (the defaults: a free port, the pool's core). */
+export interface FloorProcessOptions {
+  /** Port to listen on; 0 (default) picks a free one. */
+  readonly port?: number;
+  /** Share the port with other responders (SO_REUSEPORT), like the pool's `reuse_port`. */
+  readonly reusePort?: boolean;
+  /** Instance index: the second byte of the extranonce1 values it hands out. */
+  readonly instance?: number;
+  /** `taskset -c` CPU list; POOL_CPU when absent. */
+  readonly cpus?: string;
+}
+
+/** Starts the responder (on a free port, pinned to the pool's core unless told otherwise). */
+export async function startFloorProcess(options: FloorProcessOptions = {}): Promise<FloorProcess> {
+  const cpus = options.cpus ?? POOL_CPU;
+  const responderArgs = [
+    "--port",
+    String(options.port ?? 0),
+    ...(options.instance === undefined ? [] : ["--instance", String(options.instance)]),
+    ...(options.reusePort === true ? ["--reuse-port"] : []),
+  ];
+  const flags = [
+    "--allow-net=127.0.0.1",
+    ...(options.reusePort === true ? ["--unstable-net"] : []),
+  ];
   const child = new Deno.Command("taskset", {
-    args: [
-      "-c",
-      POOL_CPU,
-      Deno.execPath(),
-      "run",
-      "--allow-net=127.0.0.1",
-      RESPONDER,
-      "--port",
-      "0",
-    ],
+    args: ["-c", cpus, Deno.execPath(), "run", ...flags, RESPONDER, ...responderArgs],
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
@@ -90,13 +113,14 @@ export async function startFloorProcess(): Promise<FloorProcess> {
   }
   return {
     port,
-    commandLine:
-      `taskset -c ${POOL_CPU} deno run --allow-net=127.0.0.1 tests/bench/floor_responder.ts --port 0`,
+    pid: child.pid,
+    commandLine: `taskset -c ${cpus} deno run ${flags.join(" ")} tests/bench/floor_responder.ts ` +
+      responderArgs.join(" "),
     async broadcast() {
       const event = nextEvent("broadcast");
       child.kill("SIGUSR1");
       const e = await withTimeout(event, BROADCAST_TIMEOUT_MS, "broadcast");
-      return { epochMs: Number(e.epochMs), loopMs: Number(e.loopMs) };
+      return { jobId: String(e.jobId), epochMs: Number(e.epochMs), loopMs: Number(e.loopMs) };
     },
     stop,
   };

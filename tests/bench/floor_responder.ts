@@ -6,10 +6,16 @@
  * themselves, so the pool's latency can be read against that floor.
  *
  *   deno run --allow-net=127.0.0.1 tests/bench/floor_responder.ts --port 0
+ *   deno run --allow-net=127.0.0.1 --unstable-net tests/bench/floor_responder.ts --port P \
+ *     --instance 1 --reuse-port
+ *
+ * Several responders can share one port (`--reuse-port`, SO_REUSEPORT) like the pool's
+ * processes; each hands out extranonce1 values whose first two bytes are region 0 and its
+ * `--instance` (0–255), as the pool does, so the load generator tells their miners apart.
  *
  * Prints `{"event":"listening","port":N}` on stdout once bound; runs until SIGTERM. On SIGUSR1
- * it sends one new clean job (id "2") to every authorized connection, the way the pool fans out
- * a new block, and prints `{"event":"broadcast","epochMs":…,"loopMs":…}` (the notify_floor
+ * it sends one new clean job (id "2", then "3", …) to every authorized connection, the way the pool fans out
+ * a new block, and prints `{"event":"broadcast","jobId":…,"epochMs":…,"loopMs":…}` (the notify_floor
  * calibration).
  *
  * @module
@@ -58,8 +64,9 @@ class Writer {
   constructor(conn: Deno.TcpConn) {
     this.#conn = conn;
   }
-  write(text: string): Promise<void> {
-    const bytes = encoder.encode(text);
+  /** Queues `data`; a broadcast passes the same bytes to every writer (encoded once). */
+  write(data: string | Uint8Array): Promise<void> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
     this.#chain = this.#chain.then(async () => {
       for (let offset = 0; offset < bytes.length;) {
         offset += await this.#conn.write(bytes.subarray(offset));
@@ -71,13 +78,20 @@ class Writer {
 
 const authorized = new Set<Writer>();
 
-/** Sends a new clean job to every authorized connection; returns the queueing loop's time. */
-function broadcast(): { epochMs: number; loopMs: number } {
+let broadcasts = 0;
+
+/**
+ * Sends a new clean job to every authorized connection (ids "2", "3", … in turn); returns its id
+ * and the queueing loop's time.
+ */
+function broadcast(): { jobId: string; epochMs: number; loopMs: number } {
   const epochMs = performance.timeOrigin + performance.now();
   const start = performance.now();
-  const line = notifyLine("2");
+  const jobId = String(2 + broadcasts++);
+  // Bare writes: one buffer for every socket, as nothing differs between them.
+  const line = encoder.encode(notifyLine(jobId));
   for (const writer of authorized) writer.write(line).catch(() => authorized.delete(writer));
-  return { epochMs, loopMs: performance.now() - start };
+  return { jobId, epochMs, loopMs: performance.now() - start };
 }
 
 async function serve(conn: Deno.TcpConn, extranonce1: string): Promise<void> {
@@ -111,9 +125,32 @@ async function serve(conn: Deno.TcpConn, extranonce1: string): Promise<void> {
   }
 }
 
+/** The extranonce1 of the `counter`th connection of responder `instance`: 00, instance, counter. */
+export function floorExtranonce1(instance: number, counter: number): string {
+  return "00" + instance.toString(16).padStart(2, "0") +
+    (counter & 0xffff).toString(16).padStart(4, "0");
+}
+
 if (import.meta.main) {
-  const { values } = parseArgs({ args: Deno.args, options: { port: { type: "string" } } });
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: Number(values.port ?? 0) });
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      port: { type: "string" },
+      instance: { type: "string", default: "0" },
+      "reuse-port": { type: "boolean", default: false },
+    },
+  });
+  const instance = Number(values.instance);
+  if (!Number.isInteger(instance) || instance < 0 || instance > 255) {
+    throw new RangeError(
+      `--instance expects a whole number from 0 to 255, got "${values.instance}"`,
+    );
+  }
+  const listener = Deno.listen({
+    hostname: "127.0.0.1",
+    port: Number(values.port ?? 0),
+    ...(values["reuse-port"] ? { reusePort: true } : {}),
+  });
   Deno.stdout.writeSync(
     encoder.encode(JSON.stringify({ event: "listening", port: listener.addr.port }) + "\n"),
   );
@@ -124,6 +161,6 @@ if (import.meta.main) {
   });
   let counter = 0;
   for await (const conn of listener) {
-    void serve(conn, (++counter).toString(16).padStart(8, "0"));
+    void serve(conn, floorExtranonce1(instance, ++counter));
   }
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { floorReply } from "./floor_responder.ts";
+import { floorExtranonce1, floorReply } from "./floor_responder.ts";
+import { notifySource } from "../load/load_connection.ts";
 
 Deno.test("floorReply() rejects every submit as low difficulty under the request's id", () => {
   assert.equal(
@@ -26,4 +27,10 @@ Deno.test("floorReply() gives subscribe the extranonce1 and an 8-byte extranonce
 
 Deno.test("floorReply() ignores lines that are not JSON", () => {
   assert.equal(floorReply("not json", "01"), "");
+});
+
+Deno.test("floorExtranonce1() starts with region 0 and the instance, as the pool's do", () => {
+  assert.equal(floorExtranonce1(0, 10), "0000000a");
+  assert.equal(floorExtranonce1(3, 0x1_0001), "00030001");
+  assert.equal(notifySource(floorExtranonce1(17, 1)), "0011");
 });

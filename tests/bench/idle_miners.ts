@@ -14,13 +14,14 @@ export const IDLE_PROCESSES = 2;
 const IDLE_HOLD_S = 180;
 
 /**
- * Starts the idle miners (`count`, or IDLE_MINERS); the caller awaits `ready`, then calls
- * `stop()` and awaits `summary`.
+ * Starts the idle miners (`count`, or IDLE_MINERS) pinned to `cpus` (the load core unless told;
+ * null: unpinned); the caller awaits `ready`, then calls `stop()` and awaits `summary`.
  */
 export function startIdleMiners(
   context: BenchContext,
   port: number,
   count: number = IDLE_MINERS,
+  cpus: string | null = LOAD_CPU,
 ): LoadProcess {
   const load = startLoadProcess(port, [
     "--connections",
@@ -38,7 +39,7 @@ export function startIdleMiners(
     String(IDLE_HOLD_S),
     "--handshake-timeout-s",
     "30",
-  ], LOAD_CPU);
+  ], cpus ?? undefined);
   context.progress(`  load: ${load.commandLine}`);
   return load;
 }

@@ -8,6 +8,10 @@
  *   deno task bench --only idle_memory --idle-miners 16667
  *                                                    the idle_memory scenarios with that many
  *                                                    miners instead of 10,000 (1,000 to 19,000)
+ *   deno task bench --only notify_fanout,notify_floor --processes 2
+ *                                                    the fan-out scenarios with that many
+ *                                                    reuse_port pool (or responder) processes
+ *                                                    on one port, one per CPU in turn (1 to 16)
  *   REDIS_MEMORY_RATE=10000 REDIS_MEMORY_DURATION_S=600 deno task bench --only redis_memory
  *                                                    Redis memory at a fixed event rate (these
  *                                                    are the defaults: 10 minutes)
@@ -83,6 +87,7 @@ async function main(args: string[]): Promise<number> {
       runs: { type: "string", default: "1" },
       profile: { type: "boolean", default: false },
       "idle-miners": { type: "string" },
+      processes: { type: "string" },
     },
     strict: true,
   });
@@ -105,6 +110,13 @@ async function main(args: string[]): Promise<number> {
     );
     return 2;
   }
+  const processes = values.processes === undefined ? undefined : Number(values.processes);
+  if (
+    processes !== undefined && (!Number.isInteger(processes) || processes < 1 || processes > 16)
+  ) {
+    err(`bench: --processes expects a whole number from 1 to 16, got "${values.processes}"`);
+    return 2;
+  }
   const names = (values.only ?? []).flatMap((n) => n.split(","));
   const unknown = names.filter((n) => !SCENARIOS.some((s) => s.name === n));
   if (unknown.length > 0) {
@@ -117,6 +129,7 @@ async function main(args: string[]): Promise<number> {
     profileDir,
     progress: err,
     ...(idleMiners === undefined ? {} : { idleMiners }),
+    ...(processes === undefined ? {} : { processes }),
   };
   const nproc = navigator.hardwareConcurrency;
   out(`machine: ${nproc} CPUs, ${await cpuModel()}, Deno ${Deno.version.deno}; ${await commit()}`);
@@ -129,6 +142,7 @@ async function main(args: string[]): Promise<number> {
   for (const scenario of selected) {
     const command = `deno task bench --only ${scenario.name}${runs > 1 ? ` --runs ${runs}` : ""}` +
       (idleMiners !== undefined ? ` --idle-miners ${idleMiners}` : "") +
+      (processes !== undefined ? ` --processes ${processes}` : "") +
       (profileDir !== null ? " --profile" : "");
     out("");
     out(`### ${scenario.name}`);

@@ -29,6 +29,11 @@ export interface BenchContext {
   readonly progress: (line: string) => void;
   /** Idle miners of the idle_memory scenarios (`--idle-miners`); 10,000 when absent. */
   readonly idleMiners?: number;
+  /**
+   * Pool processes of the fan-out scenarios (`--processes`): `reuse_port` processes on one port,
+   * one `--instance` each, spread over the CPUs; 1 (a single pinned pool) when absent.
+   */
+  readonly processes?: number;
 }
 
 /** A benchmark scenario. */

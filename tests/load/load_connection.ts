@@ -6,7 +6,12 @@
  */
 import { connectDenoSocket, connectNodeSocket, type LoadSocket } from "./load_socket.ts";
 import type { LoadStats } from "./load_stats.ts";
-import { type ScannedResponse, scanResponse } from "./reply_scan.ts";
+import {
+  type ScannedNotify,
+  type ScannedResponse,
+  scanNotify,
+  scanResponse,
+} from "./reply_scan.ts";
 
 /** A line longer than this closes the connection (the pool never sends one). */
 export const MAX_LINE_BYTES = 64 * 1024;
@@ -40,6 +45,7 @@ export interface ConnectionHost {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const scratch: ScannedResponse = { id: 0, errorCode: 0, accepted: false };
+const notifyScratch: ScannedNotify = { jobId: "", ntimeHex: "", cleanJobs: false };
 
 function hex32(value: number): string {
   return (value >>> 0).toString(16).padStart(8, "0");
@@ -52,6 +58,18 @@ function connectErrorName(e: unknown): string {
     return typeof code === "string" ? code : e.name;
   }
   return String(e);
+}
+
+/**
+ * The pool process that serves a connection, from the extranonce1 it was given: its first two
+ * bytes (4 hex digits) are the region index and the instance index of the process
+ * (shared/config/extranonce_space.ts), so miners of several `reuse_port` processes on one port
+ * can be told apart. "" when extranonce1 is not such a hex string.
+ */
+export function notifySource(extranonce1: unknown): string {
+  return typeof extranonce1 === "string" && /^[0-9a-f]{4}/i.test(extranonce1)
+    ? extranonce1.slice(0, 4).toLowerCase()
+    : "";
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
@@ -75,6 +93,8 @@ export class LoadConnection {
   #subscribed = false;
   #authorized = false;
   #extranonce2Chars = 0;
+  /** Which pool process serves this connection (see {@link notifySource}); "" until subscribed. */
+  #source = "";
   #jobId = "";
   #ntimeHex = "";
   #extranonce2 = 0;
@@ -201,6 +221,10 @@ export class LoadConnection {
       this.#response(scratch.id, scratch.errorCode, scratch.accepted, null, now);
       return;
     }
+    if (scanNotify(buffer, start, end, notifyScratch)) {
+      this.#notify(notifyScratch.jobId, notifyScratch.ntimeHex, notifyScratch.cleanJobs);
+      return;
+    }
     let message: Record<string, unknown>;
     try {
       message = JSON.parse(decoder.decode(buffer.subarray(start, end)));
@@ -208,8 +232,11 @@ export class LoadConnection {
       return;
     }
     if (typeof message.method === "string") {
-      if (message.method === "mining.notify" && Array.isArray(message.params)) {
-        this.#notify(message.params);
+      const params = message.params;
+      if (
+        message.method === "mining.notify" && Array.isArray(params) && typeof params[7] === "string"
+      ) {
+        this.#notify(String(params[0]), params[7], params[8] === true);
       }
       return;
     }
@@ -230,6 +257,7 @@ export class LoadConnection {
         return;
       }
       this.#extranonce2Chars = result[2] * 2;
+      this.#source = notifySource(result[1]);
       this.#subscribed = true;
       this.#maybeReady();
       return;
@@ -251,15 +279,13 @@ export class LoadConnection {
     if (this.#host.closedLoop > 0 && this.#host.running) this.#want++;
   }
 
-  #notify(params: unknown[]): void {
-    const jobId = String(params[0]);
-    const ntime = params[7];
-    if (typeof ntime !== "string") return;
+  #notify(jobId: string, ntime: string, cleanJobs: boolean): void {
     if (this.state === ConnectionState.ready) {
       this.#host.stats.notify(
         jobId,
-        params[8] === true,
+        cleanJobs,
         performance.timeOrigin + performance.now(),
+        this.#source,
       );
     }
     this.#jobId = jobId;

@@ -96,6 +96,8 @@ Deno.test({
       assert.ok(job, JSON.stringify(summary.notify));
       assert.equal(job.clean, true);
       assert.equal(job.count, 4);
+      // Region 0, instance 0: the first two bytes of every extranonce1 (load_connection.ts).
+      assert.equal(job.source, "0000");
       assert.ok(job.lastEpochMs >= job.firstEpochMs);
       assert.equal(summary.responses, 0);
     } finally {

@@ -9,6 +9,7 @@ import {
   type LoadSummary,
   newLatencyHistogram,
   type NotifyArrival,
+  notifyKey,
 } from "./load_summary.ts";
 import type { LoadMode } from "./load_options.ts";
 
@@ -16,6 +17,8 @@ import type { LoadMode } from "./load_options.ts";
 const MAX_NOTIFY_JOBS = 64;
 
 interface Arrivals {
+  jobId: string;
+  source: string;
   clean: boolean;
   count: number;
   firstEpochMs: number;
@@ -99,16 +102,28 @@ export class LoadStats {
     };
   }
 
-  /** A mining.notify for `jobId` reached a ready connection at `epochMs`. */
-  notify(jobId: string, clean: boolean, epochMs: number): void {
-    const seen = this.#notify.get(jobId);
+  /**
+   * A mining.notify for `jobId` reached a ready connection at `epochMs`; `source` is the pool
+   * process that sent it (load_connection.ts `notifySource`), "" when unknown. Arrivals are kept
+   * per job and source.
+   */
+  notify(jobId: string, clean: boolean, epochMs: number, source = ""): void {
+    const key = notifyKey(jobId, source);
+    const seen = this.#notify.get(key);
     if (seen !== undefined) {
       seen.count++;
       if (epochMs < seen.firstEpochMs) seen.firstEpochMs = epochMs;
       if (epochMs > seen.lastEpochMs) seen.lastEpochMs = epochMs;
       return;
     }
-    this.#notify.set(jobId, { clean, count: 1, firstEpochMs: epochMs, lastEpochMs: epochMs });
+    this.#notify.set(key, {
+      jobId,
+      source,
+      clean,
+      count: 1,
+      firstEpochMs: epochMs,
+      lastEpochMs: epochMs,
+    });
     if (this.#notify.size > MAX_NOTIFY_JOBS) {
       this.#notify.delete(this.#notify.keys().next().value!);
     }
@@ -116,8 +131,9 @@ export class LoadStats {
 
   /** The summary of this process. */
   summary(context: SummaryContext): LoadSummary {
-    const notify: NotifyArrival[] = [...this.#notify].map(([jobId, a]) => ({
-      jobId,
+    const notify: NotifyArrival[] = [...this.#notify.values()].map((a) => ({
+      jobId: a.jobId,
+      source: a.source,
       clean: a.clean,
       count: a.count,
       firstEpochMs: a.firstEpochMs,

@@ -20,6 +20,11 @@ export interface LatencySummary {
 /** When one job's mining.notify reached the miners (wall clock: timeOrigin + now). */
 export interface NotifyArrival {
   readonly jobId: string;
+  /**
+   * The pool process that sent it: the first 4 hex digits of the miners' extranonce1 (region and
+   * instance index); "" when unknown. Each job has one entry per source.
+   */
+  readonly source: string;
   readonly clean: boolean;
   /** Connections that received it. */
   readonly count: number;
@@ -67,6 +72,39 @@ export interface LoadSummary {
   readonly readyAtEpochMs: number;
   /** Compressed latency histogram (microseconds), for merging. */
   readonly histogram?: string;
+}
+
+/** The key of one job's arrivals from one source (several processes may reuse a job id). */
+export function notifyKey(jobId: string, source: string): string {
+  return `${source}/${jobId}`;
+}
+
+/**
+ * One job's arrivals over every source: the earliest first, the latest last arrival, the
+ * connections summed (`source` is "" when they came from more than one). Undefined when no
+ * miner received `jobId`.
+ */
+export function notifyAcrossSources(
+  notify: readonly NotifyArrival[],
+  jobId: string,
+): NotifyArrival | undefined {
+  const parts = notify.filter((n) => n.jobId === jobId);
+  if (parts.length === 0) return undefined;
+  return parts.reduce(combineArrivals);
+}
+
+function combineArrivals(a: NotifyArrival, b: NotifyArrival): NotifyArrival {
+  const firstEpochMs = Math.min(a.firstEpochMs, b.firstEpochMs);
+  const lastEpochMs = Math.max(a.lastEpochMs, b.lastEpochMs);
+  return {
+    jobId: a.jobId,
+    source: a.source === b.source ? a.source : "",
+    clean: a.clean || b.clean,
+    count: a.count + b.count,
+    firstEpochMs,
+    lastEpochMs,
+    spreadMs: lastEpochMs - firstEpochMs,
+  };
 }
 
 /** Latencies are recorded in microseconds up to one minute with three significant digits. */
@@ -129,22 +167,14 @@ export function mergeSummaries(parts: readonly LoadSummary[]): LoadSummary {
       );
     }
     for (const arrival of part.notify) {
-      const seen = notify.get(arrival.jobId);
+      const key = notifyKey(arrival.jobId, arrival.source);
+      const seen = notify.get(key);
       if (seen === undefined) {
-        notify.set(arrival.jobId, arrival);
-        notifyOrder.set(arrival.jobId, order++);
+        notify.set(key, arrival);
+        notifyOrder.set(key, order++);
         continue;
       }
-      const firstEpochMs = Math.min(seen.firstEpochMs, arrival.firstEpochMs);
-      const lastEpochMs = Math.max(seen.lastEpochMs, arrival.lastEpochMs);
-      notify.set(arrival.jobId, {
-        jobId: arrival.jobId,
-        clean: seen.clean || arrival.clean,
-        count: seen.count + arrival.count,
-        firstEpochMs,
-        lastEpochMs,
-        spreadMs: lastEpochMs - firstEpochMs,
-      });
+      notify.set(key, combineArrivals(seen, arrival));
     }
   }
   const sum = (pick: (s: LoadSummary) => number) => parts.reduce((acc, s) => acc + pick(s), 0);
@@ -171,9 +201,8 @@ export function mergeSummaries(parts: readonly LoadSummary[]): LoadSummary {
     starvedConnections: sum((s) => s.starvedConnections),
     errorsByCode,
     latency: latencyFromHistogram(histogram),
-    notify: [...notify.values()].sort((a, b) =>
-      notifyOrder.get(a.jobId)! - notifyOrder.get(b.jobId)!
-    ),
+    notify: [...notify.entries()].sort(([a], [b]) => notifyOrder.get(a)! - notifyOrder.get(b)!)
+      .map(([, arrival]) => arrival),
     cpuUserS: sum((s) => s.cpuUserS),
     cpuSystemS: sum((s) => s.cpuSystemS),
     readyAtEpochMs: Math.max(...parts.map((s) => s.readyAtEpochMs)),

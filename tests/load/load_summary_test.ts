@@ -1,14 +1,20 @@
 import assert from "node:assert/strict";
 import { LoadStats } from "./load_stats.ts";
-import { mergeSummaries } from "./load_summary.ts";
+import { mergeSummaries, notifyAcrossSources } from "./load_summary.ts";
+import { notifySource } from "./load_connection.ts";
 import { LoadMode } from "./load_options.ts";
 
-function part(latenciesUs: number[], notify: [string, number][], codes: number[]) {
+function part(
+  latenciesUs: number[],
+  notify: [string, number][],
+  codes: number[],
+  source = "",
+) {
   const stats = new LoadStats();
   stats.established = latenciesUs.length;
   stats.windowOpen = true;
   for (const [i, us] of latenciesUs.entries()) stats.response(codes[i] ?? 23, false, us);
-  for (const [job, at] of notify) stats.notify(job, true, at);
+  for (const [job, at] of notify) stats.notify(job, true, at, source);
   return stats.summary({
     mode: LoadMode.outstanding,
     connectionsTarget: latenciesUs.length,
@@ -47,6 +53,31 @@ Deno.test("mergeSummaries() keeps the earliest first and latest last arrival of 
     ["5", 4, 90, 40],
     ["6", 1, 500, 0],
   ]);
+});
+
+Deno.test("mergeSummaries() keeps each source's arrivals apart; notifyAcrossSources() joins them", () => {
+  // Two pool processes both call their new-block job "5"; load process b hears from both.
+  const a = part([1], [["5", 100], ["5", 130]], [], "0000");
+  const b0 = part([1], [["5", 95]], [], "0000");
+  const b1 = part([1], [["5", 105], ["5", 160]], [], "0001");
+  const merged = mergeSummaries([a, b0, b1]);
+  assert.deepEqual(
+    merged.notify.map((n) => [n.source, n.jobId, n.count, n.firstEpochMs, n.lastEpochMs]),
+    [["0000", "5", 3, 95, 130], ["0001", "5", 2, 105, 160]],
+  );
+  const total = notifyAcrossSources(merged.notify, "5");
+  assert.deepEqual(
+    total && [total.source, total.count, total.firstEpochMs, total.lastEpochMs, total.spreadMs],
+    ["", 5, 95, 160, 65],
+  );
+  assert.equal(notifyAcrossSources(merged.notify, "6"), undefined);
+});
+
+Deno.test("notifySource() is the region and instance bytes of extranonce1", () => {
+  assert.equal(notifySource("0003a1b2"), "0003");
+  assert.equal(notifySource("0A03"), "0a03");
+  assert.equal(notifySource("zz03a1b2"), "");
+  assert.equal(notifySource(7), "");
 });
 
 Deno.test("mergeSummaries() refuses parts whose latency cannot be merged, and no parts", () => {

@@ -86,3 +86,69 @@ export function scanResponse(
   out.accepted = accepted;
   return true;
 }
+
+/** What {@link scanNotify} read. */
+export interface ScannedNotify {
+  jobId: string;
+  /** ntime, 8 hex digits. */
+  ntimeHex: string;
+  cleanJobs: boolean;
+}
+
+const NOTIFY_PREFIX = enc.encode('{"id":null,"method":"mining.notify","params":["');
+const CLEAN_END = enc.encode('",true]}');
+const UPDATE_END = enc.encode('",false]}');
+/** ntime: a quote and 8 hex digits before the end. */
+const NTIME_CHARS = 8;
+const MAX_JOB_ID_CHARS = 64;
+
+function isHexDigit(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70);
+}
+
+/**
+ * Reads the job id, ntime and clean flag of a mining.notify line `buf[start, end)` without
+ * JSON.parse (idle miners receive one per new job; parsing whole lines was a large part of the
+ * load generator's cost in the fan-out benchmarks). Only the layout the pool writes (id null
+ * first, then method, then params; a plain job id; ntime and clean_jobs last) takes this path;
+ * returns false for anything else, and the caller parses the line.
+ */
+export function scanNotify(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  out: ScannedNotify,
+): boolean {
+  if (!matches(buf, start, end, NOTIFY_PREFIX)) return false;
+  const idStart = start + NOTIFY_PREFIX.length;
+  let i = idStart;
+  while (i < end && i - idStart <= MAX_JOB_ID_CHARS) {
+    const c = buf[i]!;
+    if (c === 34) break;
+    // A backslash would need JSON unescaping: leave that line to JSON.parse.
+    if (c === 92 || c < 32 || c > 126) return false;
+    i++;
+  }
+  if (i === idStart || i >= end || buf[i] !== 34) return false;
+  const jobIdEnd = i;
+  let cleanJobs: boolean;
+  let tailStart: number;
+  if (matches(buf, end - CLEAN_END.length, end, CLEAN_END)) {
+    cleanJobs = true;
+    tailStart = end - CLEAN_END.length;
+  } else if (matches(buf, end - UPDATE_END.length, end, UPDATE_END)) {
+    cleanJobs = false;
+    tailStart = end - UPDATE_END.length;
+  } else {
+    return false;
+  }
+  const ntimeStart = tailStart - NTIME_CHARS;
+  if (ntimeStart <= jobIdEnd + 1 || buf[ntimeStart - 1] !== 34 || buf[ntimeStart - 2] !== 44) {
+    return false;
+  }
+  for (let k = ntimeStart; k < tailStart; k++) if (!isHexDigit(buf[k]!)) return false;
+  out.jobId = String.fromCharCode(...buf.subarray(idStart, jobIdEnd));
+  out.ntimeHex = String.fromCharCode(...buf.subarray(ntimeStart, tailStart));
+  out.cleanJobs = cleanJobs;
+  return true;
+}

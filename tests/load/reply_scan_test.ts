@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { type ScannedResponse, scanResponse } from "./reply_scan.ts";
+import { encodeNotify } from "@tbg/shared/stratum";
+import {
+  type ScannedNotify,
+  type ScannedResponse,
+  scanNotify,
+  scanResponse,
+} from "./reply_scan.ts";
 
 const enc = new TextEncoder();
 
@@ -56,4 +62,52 @@ Deno.test("scanResponse() agrees with JSON.parse on every prefix of a response (
     assert.equal(scan(full.slice(0, end)), null, full.slice(0, end));
   }
   assert.deepEqual(scan(full), { id: 99, errorCode: 21, accepted: false });
+});
+
+function scanN(line: string): ScannedNotify | null {
+  const bytes = enc.encode(`xx${line}\nyy`);
+  const out: ScannedNotify = { jobId: "", ntimeHex: "", cleanJobs: false };
+  return scanNotify(bytes, 2, 2 + line.length, out) ? out : null;
+}
+
+function notifyLine(jobId: string, cleanJobs: boolean, merkleBranch: string[] = []): string {
+  return encodeNotify({
+    jobId,
+    prevHash: "ab".repeat(32),
+    coinb1: "01".repeat(50),
+    coinb2: "02".repeat(80),
+    merkleBranch,
+    version: "20000000",
+    nbits: "1d00ffff",
+    ntime: "6571a2b3",
+    cleanJobs,
+  }).trimEnd();
+}
+
+Deno.test("scanNotify() reads what JSON.parse reads from the pool's notify lines", () => {
+  for (
+    const line of [
+      notifyLine("1a", true),
+      notifyLine("ffffffff", false, ["cd".repeat(32), "ef".repeat(32)]),
+    ]
+  ) {
+    const params = JSON.parse(line).params;
+    assert.deepEqual(scanN(line), { jobId: params[0], ntimeHex: params[7], cleanJobs: params[8] });
+  }
+});
+
+Deno.test("scanNotify() leaves other lines and layouts to JSON.parse", () => {
+  assert.equal(scanN('{"id":7,"result":true,"error":null}'), null);
+  assert.equal(scanN('{"id":null,"method":"mining.set_difficulty","params":[1000]}'), null);
+  // An escaped job id, a short ntime, a missing clean flag, params in another order.
+  assert.equal(scanN(notifyLine('a\\"b', true)), null);
+  assert.equal(scanN(notifyLine("1", true).replace('"6571a2b3"', '"71a2b3"')), null);
+  assert.equal(scanN(notifyLine("1", true).replace(",true]}", "]}")), null);
+  assert.equal(
+    scanN(
+      '{"method":"mining.notify","id":null,"params":["1","x","x","x",[],"x","x","6571a2b3",true]}',
+    ),
+    null,
+  );
+  assert.equal(scanN(""), null);
 });

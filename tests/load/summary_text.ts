@@ -28,9 +28,9 @@ export function summaryText(summary: LoadSummary): string {
   ];
   for (const n of summary.notify) {
     lines.push(
-      `notify ${n.jobId}${n.clean ? " (clean)" : ""}: ${n.count} miners, spread ${
-        n.spreadMs.toFixed(1)
-      } ms`,
+      `notify ${n.jobId}${n.source === "" ? "" : ` from ${n.source}`}${
+        n.clean ? " (clean)" : ""
+      }: ${n.count} miners, spread ${n.spreadMs.toFixed(1)} ms`,
     );
   }
   return lines.join("\n");
