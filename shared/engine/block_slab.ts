@@ -62,6 +62,12 @@ export class BlockSlab<T extends SlabArray> {
     return this.#chunks.size * this.#blocksPerChunk;
   }
 
+  /** True if `block` is one of this slab's blocks (handed out or free). */
+  owns(block: SlabArray): boolean {
+    return block.length === this.#length && block.constructor === this.#make &&
+      this.#chunks.has(block.buffer as ArrayBuffer);
+  }
+
   /** A zeroed block, owned by the caller until it is released. */
   allocate(): T {
     if (this.#free.size === 0) this.#grow();
@@ -82,7 +88,7 @@ export class BlockSlab<T extends SlabArray> {
    * @throws {Error} when the block is already free or not from this slab.
    */
   release(block: SlabArray): void {
-    if (!this.#chunks.has(block.buffer as ArrayBuffer) || block.length !== this.#length) {
+    if (!this.owns(block)) {
       throw new Error("Cannot release block: it is not from this slab");
     }
     if (this.#free.has(block as T)) throw new Error("Cannot release block: it is already free");
