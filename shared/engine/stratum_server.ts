@@ -7,6 +7,7 @@
 import type { StructuredLogger } from "../log/mod.ts";
 import { encodeError, LineDecoder, stratumError, StratumErrorCode } from "../stratum/mod.ts";
 import { runAcceptLoop } from "../net/accept_loop.ts";
+import { readInto, readOpRid } from "../net/read_op.ts";
 import { ConnectionTransport } from "./connection_transport.ts";
 import type { Engine } from "./engine.ts";
 import { BlockSlab } from "./block_slab.ts";
@@ -291,6 +292,8 @@ class ServedConnection {
   readonly transport: ConnectionTransport;
   readonly session: Session;
   readonly #conn: Deno.Conn;
+  /** Resource id for the runtime's read op, or null to read through `Conn.read()`. */
+  readonly #rid: number | null;
   readonly #decoder: LineDecoder;
   readonly #context: ReadContext;
   /** The read buffer: a slab block (256 B) until a read fills it, then one of the full size. */
@@ -298,7 +301,8 @@ class ServedConnection {
   #fromSlab: boolean;
   #ended = false;
   readonly #onLine = (line: string) => this.session.handleLine(line);
-  readonly #onRead = (n: number | null) => this.#handle(n);
+  /** The op answers 0 at end of stream, `Conn.read()` null. */
+  readonly #onRead = (n: number | null) => this.#handle(n === 0 ? null : n);
   readonly #onError = (e: unknown) =>
     this.#end(
       e instanceof Deno.errors.ConnectionReset ? "connection reset" : `read error: ${String(e)}`,
@@ -311,6 +315,7 @@ class ServedConnection {
     context: ReadContext,
   ) {
     this.#conn = conn;
+    this.#rid = readOpRid(conn);
     this.transport = transport;
     this.session = session;
     this.#context = context;
@@ -326,7 +331,10 @@ class ServedConnection {
     if (this.transport.closed) return this.#end("client closed");
     let pending: Promise<number | null>;
     try {
-      pending = this.#conn.read(this.#buffer);
+      // Through the op an idle miner's pending read holds no suspended Conn.read() frame (read_op.ts).
+      pending = this.#rid === null
+        ? this.#conn.read(this.#buffer)
+        : readInto(this.#rid, this.#buffer);
     } catch (e) {
       return this.#onError(e);
     }
