@@ -7,7 +7,7 @@
 import type { StructuredLogger } from "../log/mod.ts";
 import { encodeError, LineDecoder, stratumError, StratumErrorCode } from "../stratum/mod.ts";
 import { runAcceptLoop } from "../net/accept_loop.ts";
-import { readInto, readOpRid } from "../net/read_op.ts";
+import { OpConn, readInto, readOpRid, type WritableConn } from "../net/read_op.ts";
 import { ConnectionTransport } from "./connection_transport.ts";
 import type { Engine } from "./engine.ts";
 import { BlockSlab } from "./block_slab.ts";
@@ -191,7 +191,11 @@ export class StratumServer {
     } catch {
       // Not fatal: only latency.
     }
-    void this.#serve(conn, ip);
+    // From here the miner is served through the connection's resource id: the TcpConn object,
+    // with its address objects and pending-read set, is left to the collector (read_op.ts).
+    const byId = OpConn.of(conn);
+    if (byId === null) this.#serve(conn, conn, ip);
+    else this.#serve(byId, null, ip);
   }
 
   /** Logs once per episode at the connection cap (the metric counts every refusal). */
@@ -215,7 +219,7 @@ export class StratumServer {
         this.#endServing();
       }
     }
-    if (accepted !== null) await this.#serve(accepted.conn, ip);
+    if (accepted !== null) this.#serve(accepted.conn, accepted.conn, ip);
   }
 
   #endServing(): void {
@@ -226,13 +230,19 @@ export class StratumServer {
     }
   }
 
-  #serve(conn: Deno.Conn, ip: string): void {
+  /**
+   * Serves one miner: `conn` for writes and closing; reads through the op when `conn` is an
+   * `OpConn` or `readable` has a resource id, else through `readable.read()`.
+   */
+  #serve(conn: WritableConn, readable: Deno.Conn | null, ip: string): void {
     let transport: ConnectionTransport | null = null;
     try {
       transport = new ConnectionTransport(conn, this.#options.maxQueuedBytes);
       this.#transports.add(transport);
       const session = this.#engine.open(ip, transport);
-      new ServedConnection(conn, transport, session, this.#reading).read();
+      const rid = conn instanceof OpConn ? conn.rid : readOpRid(readable!);
+      new ServedConnection(rid === null ? readable : null, rid, transport, session, this.#reading)
+        .read();
     } catch (e) {
       // Nothing above is expected to throw; if it does, the connection must not leak.
       this.#log.warn("cannot serve connection", { error: String(e) });
@@ -291,7 +301,8 @@ const readBuffers = new BlockSlab(Uint8Array, INITIAL_READ_BUFFER_BYTES);
 class ServedConnection {
   readonly transport: ConnectionTransport;
   readonly session: Session;
-  readonly #conn: Deno.Conn;
+  /** Read through `Conn.read()` when there is no resource id for the op, else null. */
+  readonly #conn: Deno.Conn | null;
   /** Resource id for the runtime's read op, or null to read through `Conn.read()`. */
   readonly #rid: number | null;
   readonly #decoder: LineDecoder;
@@ -309,13 +320,14 @@ class ServedConnection {
     );
 
   constructor(
-    conn: Deno.Conn,
+    conn: Deno.Conn | null,
+    rid: number | null,
     transport: ConnectionTransport,
     session: Session,
     context: ReadContext,
   ) {
     this.#conn = conn;
-    this.#rid = readOpRid(conn);
+    this.#rid = rid;
     this.transport = transport;
     this.session = session;
     this.#context = context;
@@ -333,7 +345,7 @@ class ServedConnection {
     try {
       // Through the op an idle miner's pending read holds no suspended Conn.read() frame (read_op.ts).
       pending = this.#rid === null
-        ? this.#conn.read(this.#buffer)
+        ? this.#conn!.read(this.#buffer)
         : readInto(this.#rid, this.#buffer);
     } catch (e) {
       return this.#onError(e);

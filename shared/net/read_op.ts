@@ -9,16 +9,22 @@
  * cancellation when the connection is closed, its result is the byte count with 0 for end of
  * stream.
  *
- * The op is reached through `Deno[Deno.internal].core`, which is not a public API. When it is not
- * there (another Deno version) or the connection has no resource id, `readOp` returns null and the
- * caller uses `Conn.read()`.
+ * The ops are reached through `Deno[Deno.internal].core`, which is not a public API. When they are
+ * not there (another Deno version) or the connection has no resource id, `readOpRid` and
+ * `OpConn.of` return null and the caller uses the `Deno.Conn`.
  */
 
 /** The runtime's read op: bytes read into `buffer`, 0 at end of stream. */
 type CoreRead = (rid: number, buffer: Uint8Array) => Promise<number>;
+/** The runtime's write op: bytes the kernel took. */
+type CoreWrite = (rid: number, bytes: Uint8Array) => Promise<number>;
+/** The runtime's close: releases the resource (throws if it is already closed). */
+type CoreClose = (rid: number) => void;
 
 interface Core {
   readonly read?: unknown;
+  readonly write?: unknown;
+  readonly close?: unknown;
   readonly internalRidSymbol?: unknown;
 }
 
@@ -27,6 +33,12 @@ const core = (Deno as unknown as Record<symbol, { core?: Core } | undefined>)[
 ]?.core;
 
 const coreRead: CoreRead | null = typeof core?.read === "function" ? core.read as CoreRead : null;
+const coreWrite: CoreWrite | null = typeof core?.write === "function"
+  ? core.write as CoreWrite
+  : null;
+const coreClose: CoreClose | null = typeof core?.close === "function"
+  ? core.close as CoreClose
+  : null;
 const ridSymbol: symbol | null = typeof core?.internalRidSymbol === "symbol"
   ? core.internalRidSymbol
   : null;
@@ -45,4 +57,42 @@ export function readOpRid(conn: Deno.Conn): number | null {
  */
 export function readInto(rid: number, buffer: Uint8Array): Promise<number> {
   return coreRead!(rid, buffer);
+}
+
+/** What a connection's writer needs of it. */
+export type WritableConn = Pick<Deno.Conn, "write" | "close">;
+
+/**
+ * A connection kept by its resource id alone. A served miner keeps this instead of its
+ * `Deno.TcpConn`, which holds its address objects (with their strings and their shapes) and its
+ * pending-read set for as long as it lives. The resource stays open until `close()`: Deno closes
+ * a connection when told to, not when its object is collected.
+ */
+export class OpConn implements WritableConn {
+  /** The resource id, to read with {@linkcode readInto}. */
+  readonly rid: number;
+
+  private constructor(rid: number) {
+    this.rid = rid;
+  }
+
+  /**
+   * The id-only form of `conn`, or null when the ops are not reachable (then keep `conn`). The
+   * caller must not use `conn` afterwards, except to read what it already has (its addresses).
+   */
+  static of(conn: Deno.Conn): OpConn | null {
+    if (coreWrite === null || coreClose === null) return null;
+    const rid = readOpRid(conn);
+    return rid === null ? null : new OpConn(rid);
+  }
+
+  /** As `Conn.write()`: the bytes the kernel took. */
+  write(bytes: Uint8Array): Promise<number> {
+    return coreWrite!(this.rid, bytes);
+  }
+
+  /** As `Conn.close()`: throws when already closed. */
+  close(): void {
+    coreClose!(this.rid);
+  }
 }

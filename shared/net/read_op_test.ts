@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readInto, readOpRid } from "./read_op.ts";
+import { OpConn, readInto, readOpRid } from "./read_op.ts";
 
 /** A connected pair over loopback: [accepted side, client side]. */
 async function pair(): Promise<[Deno.TcpConn, Deno.TcpConn]> {
@@ -54,4 +54,22 @@ Deno.test("a read pending when the connection is closed rejects, as Conn.read() 
 
 Deno.test("readOpRid returns null for an object without a resource id", () => {
   assert.equal(readOpRid({} as Deno.Conn), null);
+});
+
+Deno.test("OpConn writes and closes the connection by its resource id", async () => {
+  const [server, client] = await pair();
+  try {
+    const byId = OpConn.of(server);
+    assert.ok(byId !== null);
+    assert.equal(byId.rid, readOpRid(server));
+    assert.equal(await byId.write(new TextEncoder().encode("hello\n")), 6);
+    const buffer = new Uint8Array(16);
+    const n = await client.read(buffer);
+    assert.equal(new TextDecoder().decode(buffer.subarray(0, n!)), "hello\n");
+    byId.close();
+    assert.equal(await client.read(buffer), null, "the peer sees the close");
+    assert.throws(() => byId.close(), Deno.errors.BadResource);
+  } finally {
+    client.close();
+  }
 });
