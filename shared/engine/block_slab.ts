@@ -30,9 +30,17 @@ export class BlockSlab<T extends SlabArray> {
   readonly #make: SlabArrayConstructor<T>;
   readonly #length: number;
   readonly #blocksPerChunk: number;
-  /** Blocks not handed out; a Set, so a double release is caught in O(1). */
+  /** Blocks released and not handed out again; a Set, so a double release is caught in O(1). */
   readonly #free = new Set<T>();
   readonly #chunks = new Set<ArrayBuffer>();
+  /**
+   * The newest chunk and its next block never handed out: views are made as blocks are first
+   * needed, not a chunk's worth at a time (a chunk of 4-byte blocks has 16,384).
+   */
+  #current: ArrayBuffer | null = null;
+  #nextIndex = 0;
+  /** Views made so far (handed out or free). */
+  #made = 0;
 
   /**
    * @param make the typed array type of the blocks.
@@ -54,7 +62,7 @@ export class BlockSlab<T extends SlabArray> {
 
   /** Blocks handed out and not yet released. */
   get inUse(): number {
-    return this.#chunks.size * this.#blocksPerChunk - this.#free.size;
+    return this.#made - this.#free.size;
   }
 
   /** Blocks the slab's chunks hold, in use or free. */
@@ -70,15 +78,15 @@ export class BlockSlab<T extends SlabArray> {
 
   /** A zeroed block, owned by the caller until it is released. */
   allocate(): T {
-    if (this.#free.size === 0) this.#grow();
     let block: T | undefined;
     for (const free of this.#free) {
       block = free;
       break;
     }
-    this.#free.delete(block!);
-    block!.fill(0);
-    return block!;
+    if (block === undefined) return this.#newBlock();
+    this.#free.delete(block);
+    block.fill(0);
+    return block;
   }
 
   /**
@@ -95,12 +103,16 @@ export class BlockSlab<T extends SlabArray> {
     this.#free.add(block as T);
   }
 
-  #grow(): void {
+  /** A new view on the next unused block (a new chunk when the newest is used up). */
+  #newBlock(): T {
     const bytesPerElement = this.#make.BYTES_PER_ELEMENT;
-    const chunk = new ArrayBuffer(this.#blocksPerChunk * this.#length * bytesPerElement);
-    this.#chunks.add(chunk);
-    for (let i = 0; i < this.#blocksPerChunk; i++) {
-      this.#free.add(new this.#make(chunk, i * this.#length * bytesPerElement, this.#length));
+    if (this.#current === null || this.#nextIndex === this.#blocksPerChunk) {
+      this.#current = new ArrayBuffer(this.#blocksPerChunk * this.#length * bytesPerElement);
+      this.#chunks.add(this.#current);
+      this.#nextIndex = 0;
     }
+    const offset = this.#nextIndex++ * this.#length * bytesPerElement;
+    this.#made++;
+    return new this.#make(this.#current, offset, this.#length);
   }
 }
