@@ -3,11 +3,11 @@
  *
  * `Conn.read()` is an async function around that op: while a read is pending (which, for an idle
  * miner, is always) it keeps a suspended function frame, its promise and an entry in the
- * connection's pending-read set. Measured with 10,000 loopback connections each waiting on a
- * 256-byte read: 2,220 B of V8 heap per connection through `Conn.read()`, 721 B through the op
- * (RssAnon 5.4–5.8 KB against 4.4–4.7 KB). The op is what `Conn.read()` calls: same buffer, same
- * cancellation when the connection is closed, its result is the byte count with 0 for end of
- * stream.
+ * connection's pending-read set. With 10,000 loopback connections each waiting on a 256-byte read
+ * (tests/bench/pending_read_cost.ts): 2,245 B of V8 heap per connection through `Conn.read()`,
+ * 748 B through the op; RssAnon 5.5–5.6 KB against 4.7 KB, and 3.8 KB when only the resource id
+ * is kept (`OpConn`). The op is what `Conn.read()` calls: same buffer, same cancellation when the
+ * connection is closed, its result is the byte count with 0 for end of stream.
  *
  * The ops are reached through `Deno[Deno.internal].core`, which is not a public API. When they are
  * not there (another Deno version) or the connection has no resource id, `readOpRid` and
