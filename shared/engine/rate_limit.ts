@@ -472,6 +472,11 @@ const CONNECTION_COUNTS = CONNECTION_RULES * (SLOTS + 1);
  * ArrayBuffer and a malloc'd backing store per miner (about 550 B whatever its size).
  */
 const connectionCounts = new BlockSlab(Uint16Array, CONNECTION_COUNTS);
+
+/** Connections' counter blocks handed out and not yet released, process-wide (for tests). */
+export function connectionCountsInUse(): number {
+  return connectionCounts.inUse;
+}
 /**
  * What a released limiter points at: never read for a decision (its session is closed), so every
  * released limiter can share it.

@@ -45,3 +45,10 @@ export function releaseSmallBytes(bytes: Uint8Array): void {
   const slab = slabs.get(bytes.length);
   if (slab !== undefined && slab.owns(bytes)) slab.release(bytes);
 }
+
+/** Slab blocks handed out and not yet returned, all lengths, process-wide (for tests). */
+export function smallBytesInUse(): number {
+  let inUse = 0;
+  for (const slab of slabs.values()) inUse += slab.inUse;
+  return inUse;
+}

@@ -292,6 +292,11 @@ interface ReadContext {
  */
 const readBuffers = new BlockSlab(Uint8Array, INITIAL_READ_BUFFER_BYTES);
 
+/** Small read buffers handed out and not yet returned, process-wide (for tests). */
+export function readBuffersInUse(): number {
+  return readBuffers.inUse;
+}
+
 /**
  * One connection's read loop, written as promise callbacks rather than an async function: an idle
  * miner waits on its pending read without a suspended function frame (generator, register file,
