@@ -11,6 +11,7 @@
  * than each scheduling its own: a new-block broadcast queues ten thousand transports at the cost
  * of an array push each.
  */
+import type { WritableConn } from "../net/read_op.ts";
 import type { Transport } from "./session.ts";
 
 const encoder = new TextEncoder();
@@ -21,9 +22,9 @@ const encoder = new TextEncoder();
  */
 export const DEFAULT_MAX_QUEUED_BYTES = 128 * 1024;
 
-/** A Transport over a Deno TCP connection. */
+/** A Transport over a Deno TCP connection (or its id-only form, `OpConn`). */
 export class ConnectionTransport implements Transport {
-  readonly #conn: Deno.Conn;
+  readonly #conn: WritableConn;
   readonly #maxQueuedBytes: number;
   /** Output not yet handed to the socket: the queued lines, concatenated. */
   #queued = "";
@@ -40,7 +41,7 @@ export class ConnectionTransport implements Transport {
    * @param maxQueuedBytes a miner that lets this much output pile up (queued, plus a write the
    *   kernel has not taken) is disconnected.
    */
-  constructor(conn: Deno.Conn, maxQueuedBytes: number) {
+  constructor(conn: WritableConn, maxQueuedBytes: number) {
     this.#conn = conn;
     this.#maxQueuedBytes = maxQueuedBytes;
   }

@@ -7,6 +7,7 @@
  * Only the process's event loop touches an Engine. Nothing in a session's request handling awaits
  * the network: block submission, events and difficulty memory are fire-and-forget from here.
  */
+import { keepSmallBytes, releaseSmallBytes } from "./small_bytes.ts";
 import { bytesToHex } from "../bitcoin/mod.ts";
 import type { EventPayloads, EventType, NetworkBlockSource } from "../events/mod.ts";
 import type { StructuredLogger } from "../log/mod.ts";
@@ -335,7 +336,7 @@ export class Engine implements SessionHost {
     ) {
       this.#released.delete(resumeId);
       this.#inUse.add(resumeId);
-      return { extranonce1: hexBytes(resumeId), resumed: true };
+      return { extranonce1: keepSmallBytes(hexBytes(resumeId)), resumed: true };
     }
     const prefix = this.options.extranonce1Prefix;
     const counterBytes = size - prefix.length;
@@ -352,7 +353,8 @@ export class Engine implements SessionHost {
       const hex = bytesToHex(en1);
       if (this.#inUse.has(hex) || this.#released.has(hex)) continue;
       this.#inUse.add(hex);
-      return { extranonce1: en1, resumed: false };
+      // Kept for the session's life: a slab block (releaseExtranonce1 returns it).
+      return { extranonce1: keepSmallBytes(en1), resumed: false };
     }
     throw new RangeError("Cannot allocate extranonce1: space exhausted");
   }
@@ -360,6 +362,7 @@ export class Engine implements SessionHost {
   /** @inheritdoc */
   releaseExtranonce1(extranonce1: Uint8Array): void {
     const hex = bytesToHex(extranonce1);
+    releaseSmallBytes(extranonce1);
     this.#inUse.delete(hex);
     this.#released.set(hex, this.clock.nowMs());
     if (this.#released.size > RESUME_KEEP_MAX) {

@@ -46,6 +46,7 @@
  * @module
  */
 
+import { BlockSlab } from "./block_slab.ts";
 import type { Clock } from "./clock.ts";
 import { type AddressGrouping, addressGroupKey, validateAddressGrouping } from "../net/mod.ts";
 
@@ -463,19 +464,37 @@ const INVALID_REQUESTS = 5;
 const CONFIGURES = 6;
 const SUGGESTS = 7;
 const CONNECTION_RULES = 8;
+/** Counters of one connection: a window of buckets per rule. */
+const CONNECTION_COUNTS = CONNECTION_RULES * (SLOTS + 1);
+
+/**
+ * Every connection's counters, as blocks of shared chunks: a Uint16Array of its own would cost an
+ * ArrayBuffer and a malloc'd backing store per miner (about 550 B whatever its size).
+ */
+const connectionCounts = new BlockSlab(Uint16Array, CONNECTION_COUNTS);
+
+/** Connections' counter blocks handed out and not yet released, process-wide (for tests). */
+export function connectionCountsInUse(): number {
+  return connectionCounts.inUse;
+}
+/**
+ * What a released limiter points at: never read for a decision (its session is closed), so every
+ * released limiter can share it.
+ */
+const RELEASED_COUNTS = new Uint16Array(CONNECTION_COUNTS);
 
 /**
  * Per-connection limits on every request class: all lines, subscribes, authorizes, configures,
  * difficulty suggestions, submits, invalid shares and requests answered with a protocol error.
  *
- * Small by design (one 224-byte counter array and three numbers) since there is one per
+ * Small by design (one 224-byte block of counters and three numbers) since there is one per
  * connection; the options object is shared, never copied. Owned by one session and called in
- * its request order.
+ * its request order; `release()` returns the counters when the connection has ended.
  */
 export class ConnectionLimiter {
   readonly #opts: ConnectionLimitOptions;
   readonly #clock: Clock;
-  readonly #counts = new Uint16Array(CONNECTION_RULES * (SLOTS + 1));
+  #counts = connectionCounts.allocate();
   #lastBucket: number;
   #bannedUntilMs = Number.NEGATIVE_INFINITY;
 
@@ -588,6 +607,17 @@ export class ConnectionLimiter {
   onInvalidShare(): LimitAction {
     const ok = this.#hit(INVALID, this.#opts.max_invalid_shares_per_minute, this.#clock.nowMs());
     return ok ? "ok" : "disconnect";
+  }
+
+  /**
+   * Returns the counters to the shared slab once the connection has ended. Idempotent; a released
+   * limiter still answers (from counters it shares with other released ones) but its answers no
+   * longer mean anything.
+   */
+  release(): void {
+    if (this.#counts === RELEASED_COUNTS) return;
+    connectionCounts.release(this.#counts);
+    this.#counts = RELEASED_COUNTS;
   }
 
   #hit(rule: number, limit: number, now: number): boolean {

@@ -265,6 +265,28 @@ Deno.test("ConnectionLimiter disconnects on the 4th subscribe within a minute", 
   assert.equal(limiter.onSubscribe(), "ok");
 });
 
+Deno.test("ConnectionLimiter: a limiter made after another was released starts from zero", () => {
+  const clock = new ManualClock(0);
+  // Enough limiters to use every block of a slab chunk at least once, so reuse is certain.
+  const released: ConnectionLimiter[] = [];
+  for (let i = 0; i < 400; i++) {
+    const limiter = new ConnectionLimiter(LIMITS, clock);
+    for (let j = 0; j < 3; j++) assert.equal(limiter.onSubscribe(), "ok");
+    limiter.release();
+    limiter.release(); // idempotent
+    released.push(limiter);
+  }
+  for (let i = 0; i < 400; i++) {
+    const fresh = new ConnectionLimiter(LIMITS, clock);
+    for (let j = 0; j < 2; j++) assert.equal(fresh.onSubscribe(), "ok", `limiter ${i}`);
+    // A released limiter is never consulted again; touching it must not reach a live one.
+    for (let j = 0; j < 3; j++) released[i]!.onSubscribe();
+    assert.equal(fresh.onSubscribe(), "ok", `limiter ${i}: its third subscribe`);
+    assert.equal(fresh.onSubscribe(), "disconnect");
+    fresh.release();
+  }
+});
+
 Deno.test("ConnectionLimiter disconnects on the 6th authorize within a minute", () => {
   const clock = new ManualClock(0);
   const limiter = new ConnectionLimiter(LIMITS, clock);

@@ -28,6 +28,7 @@ import { clampRequestedDifficulty } from "./requested_difficulty.ts";
 import { nodeClockSec, type ShareInput, validateShare } from "./share.ts";
 import type { AuthorizedWorker, DifficultyReason, SessionHost, Transport } from "./session_host.ts";
 import { VarDiff } from "./vardiff.ts";
+import { keepSmallBytes, releaseSmallBytes } from "./small_bytes.ts";
 
 export type {
   AuthorizedWorker,
@@ -246,10 +247,12 @@ export class Session {
   /** Releases resources when the connection ended. */
   dispose(): void {
     this.#closed = true;
+    this.#limiter.release();
     if (this.payout !== null && this.#earnedDifficulty !== null) {
       this.#host.rememberDifficulty(this.payout.username, this.#earnedDifficulty);
     }
     if (this.extranonce1 !== null) this.#host.releaseExtranonce1(this.extranonce1);
+    if (this.payout !== null) releaseSmallBytes(this.payout.payoutScript);
   }
 
   #subscribe(id: RequestId, userAgent: string, resumeId: string | null): void {
@@ -315,7 +318,9 @@ export class Session {
       username,
       address,
       worker,
-      payoutScript,
+      // Every worker of a connection pays the same address: one copy, a slab block that
+      // dispose() returns.
+      payoutScript: this.payout?.payoutScript ?? keepSmallBytes(payoutScript),
       payoutKey: this.payout?.payoutKey ?? bytesToHex(payoutScript),
     };
     const first = this.payout === null;

@@ -7,8 +7,11 @@
 import type { StructuredLogger } from "../log/mod.ts";
 import { encodeError, LineDecoder, stratumError, StratumErrorCode } from "../stratum/mod.ts";
 import { runAcceptLoop } from "../net/accept_loop.ts";
+import { OpConn, readInto, readOpRid, type WritableConn } from "../net/read_op.ts";
 import { ConnectionTransport } from "./connection_transport.ts";
 import type { Engine } from "./engine.ts";
+import { BlockSlab } from "./block_slab.ts";
+import type { Session } from "./session.ts";
 import type { TlsTerminator } from "./tls_terminator.ts";
 
 /** Read buffer a connection starts with: a Stratum request is about 100–200 bytes. */
@@ -188,7 +191,11 @@ export class StratumServer {
     } catch {
       // Not fatal: only latency.
     }
-    void this.#serve(conn, ip);
+    // From here the miner is served through the connection's resource id: the TcpConn object,
+    // with its address objects and pending-read set, is left to the collector (read_op.ts).
+    const byId = OpConn.of(conn);
+    if (byId === null) this.#serve(conn, conn, ip);
+    else this.#serve(byId, null, ip);
   }
 
   /** Logs once per episode at the connection cap (the metric counts every refusal). */
@@ -212,7 +219,7 @@ export class StratumServer {
         this.#endServing();
       }
     }
-    if (accepted !== null) await this.#serve(accepted.conn, ip);
+    if (accepted !== null) this.#serve(accepted.conn, accepted.conn, ip);
   }
 
   #endServing(): void {
@@ -223,53 +230,172 @@ export class StratumServer {
     }
   }
 
-  async #serve(conn: Deno.Conn, ip: string): Promise<void> {
+  /**
+   * Serves one miner: `conn` for writes and closing; reads through the op when `conn` is an
+   * `OpConn` or `readable` has a resource id, else through `readable.read()`.
+   */
+  #serve(conn: WritableConn, readable: Deno.Conn | null, ip: string): void {
+    let transport: ConnectionTransport | null = null;
     try {
-      const transport = new ConnectionTransport(conn, this.#options.maxQueuedBytes);
+      transport = new ConnectionTransport(conn, this.#options.maxQueuedBytes);
       this.#transports.add(transport);
       const session = this.#engine.open(ip, transport);
-      const decoder = new LineDecoder(this.#options.maxLineBytes);
-      const maxBuffer = this.#options.readBufferBytes;
-      // Idle miners are the many: each holds a small buffer under its pending read, and only a
-      // connection whose read filled it (a pipelined burst) moves to the full size.
-      let buffer = new Uint8Array(Math.min(INITIAL_READ_BUFFER_BYTES, maxBuffer));
-      const onLine = (line: string) => session.handleLine(line);
-      let reason = "client closed";
-      try {
-        while (!transport.closed) {
-          const n = await conn.read(buffer);
-          if (n === null) break;
-          const result = decoder.feed(buffer, onLine, n);
-          if (n === buffer.length && n < maxBuffer) buffer = new Uint8Array(maxBuffer);
-          if (result === "overflow") {
-            this.#engine.onProtocolError(session, "line_too_long");
-            transport.send(
-              encodeError(
-                null,
-                stratumError(
-                  StratumErrorCode.other,
-                  `Line too long: over ${this.#options.maxLineBytes} bytes`,
-                ),
-              ),
-            );
-            session.close("line too long");
-            break;
-          }
-        }
-        if (transport.closeReason !== null) reason = transport.closeReason;
-      } catch (e) {
-        reason = e instanceof Deno.errors.ConnectionReset
-          ? "connection reset"
-          : `read error: ${String(e)}`;
-      } finally {
-        this.#engine.close(session, transport.closeReason ?? reason);
-        // Let a queued goodbye (an error line, client.reconnect) reach the miner before the socket goes.
-        await transport.settle(1_000);
+      const rid = conn instanceof OpConn ? conn.rid : readOpRid(readable!);
+      new ServedConnection(rid === null ? readable : null, rid, transport, session, this.#reading)
+        .read();
+    } catch (e) {
+      // Nothing above is expected to throw; if it does, the connection must not leak.
+      this.#log.warn("cannot serve connection", { error: String(e) });
+      if (transport !== null) {
         transport.dispose();
         this.#transports.delete(transport);
       }
-    } finally {
       this.#endServing();
     }
+  }
+
+  /** What every connection's reader shares: limits, and what to do when a connection ends. */
+  readonly #reading: ReadContext = {
+    maxLineBytes: () => this.#options.maxLineBytes,
+    maxReadBytes: () => this.#options.readBufferBytes,
+    lineTooLong: (session) => this.#engine.onProtocolError(session, "line_too_long"),
+    ended: (served, reason) => this.#connectionEnded(served, reason),
+  };
+
+  #connectionEnded(served: ServedConnection, reason: string): void {
+    const transport = served.transport;
+    try {
+      this.#engine.close(served.session, transport.closeReason ?? reason);
+    } catch (e) {
+      this.#log.warn("error closing session", { error: String(e) });
+    }
+    // Let a queued goodbye (an error line, client.reconnect) reach the miner before the socket goes.
+    void transport.settle(1_000).finally(() => {
+      transport.dispose();
+      this.#transports.delete(transport);
+      this.#endServing();
+    });
+  }
+}
+
+/** What a connection's reader needs from its server (one object per server, not per miner). */
+interface ReadContext {
+  maxLineBytes(): number;
+  maxReadBytes(): number;
+  lineTooLong(session: Session): void;
+  ended(served: ServedConnection, reason: string): void;
+}
+
+/**
+ * Small read buffers, shared by all connections of the process: a block is a view on a shared
+ * ArrayBuffer, where a buffer of its own would cost an ArrayBuffer and a malloc'd backing store.
+ */
+const readBuffers = new BlockSlab(Uint8Array, INITIAL_READ_BUFFER_BYTES);
+
+/** Small read buffers handed out and not yet returned, process-wide (for tests). */
+export function readBuffersInUse(): number {
+  return readBuffers.inUse;
+}
+
+/**
+ * One connection's read loop, written as promise callbacks rather than an async function: an idle
+ * miner waits on its pending read without a suspended function frame (generator, register file,
+ * promise and reaction: about half a kilobyte each). Lines are handed to the session in order and
+ * synchronously, as before.
+ */
+class ServedConnection {
+  readonly transport: ConnectionTransport;
+  readonly session: Session;
+  /** Read through `Conn.read()` when there is no resource id for the op, else null. */
+  readonly #conn: Deno.Conn | null;
+  /** Resource id for the runtime's read op, or null to read through `Conn.read()`. */
+  readonly #rid: number | null;
+  readonly #decoder: LineDecoder;
+  readonly #context: ReadContext;
+  /** The read buffer: a slab block (256 B) until a read fills it, then one of the full size. */
+  #buffer: Uint8Array;
+  #fromSlab: boolean;
+  #ended = false;
+  readonly #onLine = (line: string) => this.session.handleLine(line);
+  /** The op answers 0 at end of stream, `Conn.read()` null. */
+  readonly #onRead = (n: number | null) => this.#handle(n === 0 ? null : n);
+  readonly #onError = (e: unknown) =>
+    this.#end(
+      e instanceof Deno.errors.ConnectionReset ? "connection reset" : `read error: ${String(e)}`,
+    );
+
+  constructor(
+    conn: Deno.Conn | null,
+    rid: number | null,
+    transport: ConnectionTransport,
+    session: Session,
+    context: ReadContext,
+  ) {
+    this.#conn = conn;
+    this.#rid = rid;
+    this.transport = transport;
+    this.session = session;
+    this.#context = context;
+    this.#decoder = new LineDecoder(context.maxLineBytes());
+    // Idle miners are the many: each holds a small buffer under its pending read, and only a
+    // connection whose read filled it (a pipelined burst) moves to the full size.
+    this.#fromSlab = context.maxReadBytes() >= INITIAL_READ_BUFFER_BYTES;
+    this.#buffer = this.#fromSlab ? readBuffers.allocate() : new Uint8Array(context.maxReadBytes());
+  }
+
+  /** Starts the next read (or ends, once the transport is closed). */
+  read(): void {
+    if (this.transport.closed) return this.#end("client closed");
+    let pending: Promise<number | null>;
+    try {
+      // Through the op an idle miner's pending read holds no suspended Conn.read() frame (read_op.ts).
+      pending = this.#rid === null
+        ? this.#conn!.read(this.#buffer)
+        : readInto(this.#rid, this.#buffer);
+    } catch (e) {
+      return this.#onError(e);
+    }
+    pending.then(this.#onRead, this.#onError);
+  }
+
+  #handle(n: number | null): void {
+    if (n === null) return this.#end("client closed");
+    let result;
+    try {
+      result = this.#decoder.feed(this.#buffer, this.#onLine, n);
+    } catch (e) {
+      return this.#onError(e);
+    }
+    const maxBuffer = this.#context.maxReadBytes();
+    if (n === this.#buffer.length && n < maxBuffer) {
+      // No read is pending on the small block here: it can go back to the slab.
+      if (this.#fromSlab) readBuffers.release(this.#buffer);
+      this.#fromSlab = false;
+      this.#buffer = new Uint8Array(maxBuffer);
+    }
+    if (result === "overflow") {
+      const maxLineBytes = this.#context.maxLineBytes();
+      this.#context.lineTooLong(this.session);
+      this.transport.send(
+        encodeError(
+          null,
+          stratumError(StratumErrorCode.other, `Line too long: over ${maxLineBytes} bytes`),
+        ),
+      );
+      this.session.close("line too long");
+      return this.#end("client closed");
+    }
+    this.read();
+  }
+
+  /** Called once, never while a read is pending (so the buffer can be returned). */
+  #end(reason: string): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#fromSlab) {
+      this.#fromSlab = false;
+      readBuffers.release(this.#buffer);
+    }
+    this.#context.ended(this, reason);
   }
 }

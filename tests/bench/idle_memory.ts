@@ -12,9 +12,28 @@ import { rssByMapping } from "./fresh_memory.ts";
 import { parseSmapsRollup, readProcFile, rssBytes } from "./proc_stats.ts";
 import type { BenchContext, Column, RunResult, Scenario } from "./scenario.ts";
 import { POOL_CPU } from "./submit_workload.ts";
+import { type Census, censusBytes, censusGrowth, heapCensus } from "./heap_census.ts";
 
 /** Settling time before each reading (timers, lazy allocations). */
 const SETTLE_MS = 5_000;
+/** Kinds of heap object listed per connection in a --profile run's census note. */
+const CENSUS_TOP = 30;
+
+/** The pool's heap census after a full collection, when it runs under the inspector. */
+async function census(pool: BenchPool): Promise<Census | null> {
+  const text = await pool.inspector?.heapSnapshot();
+  return text === undefined ? null : heapCensus(text);
+}
+
+/** What each connection added to the JS heap, by kind of object (largest first). */
+function censusNote(before: Census, after: Census, connections: number): string {
+  const total = (censusBytes(after) - censusBytes(before)) / connections;
+  const rows = censusGrowth(before, after, connections).slice(0, CENSUS_TOP)
+    .map((g) => `    ${g.bytesPerUnit.toFixed(0)} B  ${g.countPerUnit.toFixed(2)}×  ${g.kind}`);
+  return `heap snapshot growth per connection: ${total.toFixed(0)} B of self size\n` +
+    rows.join("\n");
+}
+
 /** How long the steady variant holds the miners while jobs churn. */
 const STEADY_HOLD_MS = 90_000;
 
@@ -89,6 +108,7 @@ function idleMemoryScenario(steady: boolean): Scenario {
         async (_devnet, pool) => {
           await sleep(SETTLE_MS);
           const baseline = await heapNote(pool, "before", 0, 0);
+          const censusBefore = await census(pool);
           const before = await rssBytes(pool.servicePid);
           const rollupBefore = await rollup(pool);
           let rollupAfter: Record<string, number> = {};
@@ -127,6 +147,10 @@ function idleMemoryScenario(steady: boolean): Scenario {
             burstGcs = burstGcPauses(pool);
             const afterHeap = await heapNote(pool, "after", established, baseline.usedSize);
             if (afterHeap.note !== null) notes.push(afterHeap.note);
+            const censusAfter = censusBefore === null ? null : await census(pool);
+            if (censusBefore !== null && censusAfter !== null && established > 0) {
+              notes.push(censusNote(censusBefore, censusAfter, established));
+            }
             if (steady) {
               const jobsAtReady = pool.logs.filter((l) => l.msg === "new job").length;
               await sleep(STEADY_HOLD_MS);

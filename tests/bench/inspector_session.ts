@@ -18,12 +18,19 @@ export interface HeapUsage {
 export class InspectorSession {
   readonly #socket: WebSocket;
   readonly #pending = new Map<number, (message: Record<string, unknown>) => void>();
+  /** Chunks of the heap snapshot being taken, or null when none is. */
+  #snapshotChunks: string[] | null = null;
   #nextId = 1;
 
   private constructor(socket: WebSocket) {
     this.#socket = socket;
     socket.onmessage = (event) => {
       const message = JSON.parse(String(event.data)) as Record<string, unknown>;
+      if (message.method === "HeapProfiler.addHeapSnapshotChunk") {
+        const params = message.params as { chunk: string };
+        this.#snapshotChunks?.push(params.chunk);
+        return;
+      }
       if (typeof message.id !== "number") return;
       const resolve = this.#pending.get(message.id);
       this.#pending.delete(message.id);
@@ -88,6 +95,18 @@ export class InspectorSession {
   async heapAfterGc(): Promise<HeapUsage> {
     await this.call("HeapProfiler.collectGarbage");
     return await this.call<HeapUsage>("Runtime.getHeapUsage");
+  }
+
+  /** Collects garbage fully, then takes a heap snapshot and returns its JSON text. */
+  async heapSnapshot(): Promise<string> {
+    await this.call("HeapProfiler.collectGarbage");
+    this.#snapshotChunks = [];
+    try {
+      await this.call("HeapProfiler.takeHeapSnapshot", { reportProgress: false });
+      return this.#snapshotChunks.join("");
+    } finally {
+      this.#snapshotChunks = null;
+    }
   }
 
   /** Closes the session. */
