@@ -102,6 +102,7 @@ export function startDriver(options: LoadOptions, hooks: DriverHooks = {}): Driv
               established: readyInfos.reduce((a, r) => a + r.established, 0),
               failed: readyInfos.reduce((a, r) => a + r.failed, 0),
               epochMs: Math.max(...readyInfos.map((r) => r.epochMs)),
+              firstEpochMs: Math.min(...readyInfos.map((r) => r.epochMs)),
             });
           }
           return;

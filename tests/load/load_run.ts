@@ -16,6 +16,11 @@ export interface ReadyInfo {
   readonly established: number;
   readonly failed: number;
   readonly epochMs: number;
+  /**
+   * When the first of several load processes was ready (its window, and so its end, comes
+   * first); the same as `epochMs` for one process.
+   */
+  readonly firstEpochMs?: number;
 }
 
 /** Callbacks of a run. */

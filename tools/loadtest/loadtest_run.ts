@@ -18,12 +18,12 @@ import { type FleetScrape, fleetWindow, readFleetScrape } from "./fleet_metrics.
 import { formatLiveLine, LiveProgress } from "./live_line.ts";
 import { type HostLimits, type LoadtestOptions, sourceAddressList } from "./loadtest_options.ts";
 import { type PoolFleet, startPoolFleet } from "./pool_fleet.ts";
+import { poolHoldMs } from "./pool_hold.ts";
 import { coresBetween, type GroupSample, sampleGroup } from "./proc_memory.ts";
 import type { GroupFigures, LoadtestResult } from "./result_file.ts";
 import { RESULT_FORMAT } from "./result_file.ts";
 
 /** The pools' hold ends this much before the generator's, so miners closing is not in it. */
-const POOL_WINDOW_TRIM_S = 1;
 
 /** What a run needs besides its options. */
 export interface LoadtestContext {
@@ -126,9 +126,12 @@ async function run(
     if (isStopped()) throw new Error("Stopped before the miners started");
     const live = new LiveProgress();
     const ready = Promise.withResolvers<void>();
+    /** When the first generator process was ready: its window ends first. */
+    let firstReadyEpochMs = 0;
     const loadOptions = generatorOptions(options, fleet.stratumPort);
     driver = startDriver(loadOptions, {
       onReady: (info) => {
+        firstReadyEpochMs = info.firstEpochMs ?? info.epochMs;
         print(
           `miners ready: ${info.established} established, ${info.failed} failed, after ` +
             `${((performance.now() - t0) / 1000).toFixed(1)} s`,
@@ -242,7 +245,11 @@ async function run(
       phase = "warmup";
       const warm = setTimeout(() => {
         openWindow().then(() => {
-          const holdMs = Math.max(0, options.durationS - POOL_WINDOW_TRIM_S) * 1000;
+          const holdMs = poolHoldMs(
+            options,
+            firstReadyEpochMs,
+            performance.timeOrigin + performance.now(),
+          );
           const end = setTimeout(() => void closeWindow().catch(() => {}), holdMs);
           timers.add(end);
         }, (e) => print(`loadtest: cannot open the hold: ${e instanceof Error ? e.message : e}`));
