@@ -212,12 +212,16 @@ Deno.test({
             }),
           }).then((r) => r.json()) as { result: { hash: string } | null };
           assert.equal(block.result?.hash, found.hash, "the primary's node has the relay's block");
+          // The primary path answered with a verdict. "accepted" is not required: with blocks
+          // every few seconds in three regions, the primary's node may already have had another
+          // block at that height, and its "inconclusive" is counted as rejected (CI saw it).
           const samples = await metrics(sim, found.region);
+          const primaryVerdicts = ["accepted", "rejected"].map((outcome) =>
+            sumValues(samples, "ckpool_relay_block_submit_total", { path: "primary", outcome })
+          );
           assert.ok(
-            sumValues(samples, "ckpool_relay_block_submit_total", {
-              path: "primary",
-              outcome: "accepted",
-            }) >= 1,
+            primaryVerdicts[0]! + primaryVerdicts[1]! >= 1,
+            `primary path accepted ${primaryVerdicts[0]}, rejected ${primaryVerdicts[1]}`,
           );
           report(
             `MR-03 block ${
