@@ -6,9 +6,9 @@
  */
 import { pickFreePortRun } from "../../tools/loadtest/pool_fleet.ts";
 import { pickFreePort } from "../support/servers/nats_server.ts";
-import { benchConfig, type BenchDevnet, type BenchPool, launchStratumArgs } from "./bench_pool.ts";
-import { type BenchProcess, spawnBenchProcess } from "./bench_process.ts";
-import { childPids } from "./proc_stats.ts";
+import { benchConfig, type BenchDevnet, type BenchPool } from "./bench_pool.ts";
+import type { BenchProcess } from "./bench_process.ts";
+import { type InstanceSpec, startInstances } from "./instance_pools.ts";
 
 /** How long all pools together may take to log "pool ready" (they start side by side). */
 const READY_TIMEOUT_MS = 120_000;
@@ -37,9 +37,10 @@ export async function startBenchPools(
 ): Promise<InstancePool[]> {
   const stratumPort = pickFreePort();
   const metricsBase = pickFreePortRun(options.count);
-  const started: { instance: number; process: BenchProcess }[] = [];
-  const stopAll = () => Promise.all(started.map((p) => p.process.stop()));
+  const spawned: BenchProcess[] = [];
+  const stopAll = () => Promise.all(spawned.map((p) => p.stop()));
   try {
+    const specs: InstanceSpec[] = [];
     for (let instance = 0; instance < options.count; instance++) {
       const dir = await Deno.makeTempDir({ prefix: `tbg-bench-pool-${instance}-` });
       const configPath = `${dir}/stratum.json`;
@@ -52,37 +53,22 @@ export async function startBenchPools(
           ...options.overrides,
         }),
       );
-      started.push({
-        instance,
-        process: spawnBenchProcess({
-          denoArgs: launchStratumArgs(configPath, ["--instance", String(instance)]),
-          cpus: options.cpusOf(instance),
-          tempDir: dir,
-          killAfterMs: KILL_AFTER_MS,
-        }),
-      });
+      const cpus = options.cpusOf(instance);
+      specs.push({ instance, configPath, tempDir: dir, ...(cpus === undefined ? {} : { cpus }) });
     }
-    await Promise.all(
-      started.map((p) =>
-        p.process.logs.waitFor(
-          (l) => l.msg === "pool ready",
-          READY_TIMEOUT_MS,
-          `pool ${p.instance}`,
-        )
-      ),
+    const started = await startInstances(
+      specs,
+      { readyTimeoutMs: READY_TIMEOUT_MS, killAfterMs: KILL_AFTER_MS },
+      spawned,
     );
     const pools: InstancePool[] = [];
     for (const p of started) {
-      const children = await childPids(p.process.pid);
-      if (children.length !== 1) {
-        throw new Error(`Cannot find pool ${p.instance}'s service: launcher has ${children}`);
-      }
       const metricsPort = metricsBase + p.instance;
       pools.push({
         instance: p.instance,
         stratumPort,
         metricsPort,
-        servicePid: children[0]!,
+        servicePid: p.servicePid,
         logs: p.process.logs.logs,
         inspector: null,
         waitForLog: (predicate, timeoutMs = 30_000) =>

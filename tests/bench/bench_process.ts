@@ -33,6 +33,8 @@ export interface BenchProcess {
   readonly logs: JsonLogCollector;
   /** SIGTERM, then SIGKILL after `killAfterMs`; resolves with the exit code. */
   stop(): Promise<number>;
+  /** How it exited ("exit code 1", "signal SIGSEGV"), or null if it still runs after `ms`. */
+  exitDescription(ms: number): Promise<string | null>;
 }
 
 /** Spawns `deno` with `options.denoArgs`; does not wait for it to become ready. */
@@ -50,7 +52,8 @@ export function spawnBenchProcess(options: BenchProcessOptions): BenchProcess {
   }).spawn();
   const logs = new JsonLogCollector([child.stdout, child.stderr]);
   let exitedFlag = false;
-  const exited = child.status.then(async (status) => {
+  const status = child.status;
+  const exited = status.then(async (status) => {
     exitedFlag = true;
     await logs.done;
     await Deno.remove(options.tempDir, { recursive: true }).catch(() => {});
@@ -66,6 +69,13 @@ export function spawnBenchProcess(options: BenchProcessOptions): BenchProcess {
   return {
     pid: child.pid,
     logs,
+    async exitDescription(ms) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), ms));
+      const ended = await Promise.race([status, late]).finally(() => clearTimeout(timer));
+      if (ended === null) return null;
+      return ended.signal === null ? `exit code ${ended.code}` : `signal ${ended.signal}`;
+    },
     async stop() {
       if (!exitedFlag) kill("SIGTERM");
       const killer = setTimeout(() => kill("SIGKILL"), options.killAfterMs);

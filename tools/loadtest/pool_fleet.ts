@@ -10,10 +10,10 @@
 import { connect } from "nats";
 import { jetstreamManager } from "nats/jetstream";
 import { miningEventsStreamConfig } from "@tbg/shared/nats";
-import { benchConfig, launchStratumArgs } from "../../tests/bench/bench_pool.ts";
-import { type BenchProcess, spawnBenchProcess } from "../../tests/bench/bench_process.ts";
+import { benchConfig } from "../../tests/bench/bench_pool.ts";
+import type { BenchProcess } from "../../tests/bench/bench_process.ts";
 import { DIFFICULTY_1_BITS } from "../../tests/bench/bench_setup.ts";
-import { childPids } from "../../tests/bench/proc_stats.ts";
+import { type InstanceSpec, startInstances } from "../../tests/bench/instance_pools.ts";
 import { type Devnet, startDevnet } from "../../tests/support/devnet/mod.ts";
 import { type NatsServerHandle, startNatsServer } from "../../tests/support/servers/nats_server.ts";
 
@@ -126,8 +126,9 @@ export async function startPoolFleet(processes: number): Promise<PoolFleet> {
         events: { enabled: true, nats_url: nats.url, spool_dir: `${dir}/spool` },
       }),
     );
-    const started: { instance: number; process: BenchProcess }[] = [];
-    cleanups.push(() => Promise.all(started.map((p) => p.process.stop())));
+    const spawned: BenchProcess[] = [];
+    cleanups.push(() => Promise.all(spawned.map((p) => p.stop())));
+    const specs: InstanceSpec[] = [];
     for (let instance = 0; instance < processes; instance++) {
       // Each instance spools into its own directory (the spool is locked per process).
       const instanceConfig = `${dir}/stratum-${instance}.json`;
@@ -136,48 +137,19 @@ export async function startPoolFleet(processes: number): Promise<PoolFleet> {
       config.blocks_dir = `${dir}/blocks-${instance}`;
       await Deno.writeTextFile(instanceConfig, JSON.stringify(config));
       const tempDir = await Deno.makeTempDir({ prefix: `tbg-loadtest-pool-${instance}-` });
-      started.push({
-        instance,
-        process: spawnBenchProcess({
-          denoArgs: launchStratumArgs(instanceConfig, ["--instance", String(instance)]),
-          tempDir,
-          killAfterMs: POOL_KILL_AFTER_MS,
-        }),
-      });
+      specs.push({ instance, configPath: instanceConfig, tempDir });
     }
-    await Promise.all(
-      started.map((p) =>
-        p.process.logs.waitFor(
-          (l) => l.msg === "pool ready",
-          POOLS_READY_TIMEOUT_MS,
-          `pool ${p.instance}`,
-        ).catch((e) => {
-          // The last lines are often routine; the reason is in a warning, an error or a line
-          // that is not JSON (an uncaught exception).
-          const reasons = p.process.logs.logs.filter((l) =>
-            l.level === "error" || l.level === "fatal" || "raw" in l
-          ).slice(-5);
-          throw new Error(
-            `${e instanceof Error ? e.message : e}; errors: ${JSON.stringify(reasons)}`,
-          );
-        })
-      ),
+    const started = await startInstances(
+      specs,
+      { readyTimeoutMs: POOLS_READY_TIMEOUT_MS, killAfterMs: POOL_KILL_AFTER_MS },
+      spawned,
     );
-    const pools: FleetPool[] = [];
-    for (const p of started) {
-      const children = await childPids(p.process.pid);
-      if (children.length !== 1) {
-        throw new Error(
-          `Cannot find pool ${p.instance}'s service: its launcher has children ${children}`,
-        );
-      }
-      pools.push({
-        instance: p.instance,
-        servicePid: children[0]!,
-        metricsPort: metricsBase + p.instance,
-        process: p.process,
-      });
-    }
+    const pools: FleetPool[] = started.map((p) => ({
+      instance: p.instance,
+      servicePid: p.servicePid,
+      metricsPort: metricsBase + p.instance,
+      process: p.process,
+    }));
     let stopping: Promise<void> | null = null;
     return {
       stratumPort,
