@@ -461,6 +461,9 @@ export async function startPoolRuntime(deps: PoolRuntimeDeps): Promise<PoolRunti
       // Relays' block submissions in flight are answered before the source (and its nodes) stop.
       await distribution?.stop();
       await deps.source.stop();
+      // A block submitted just before the drain finishes renaming its file (to accepted, or to
+      // pending for the next start) before this process is gone.
+      await keeper.idle();
       // Publish what NATS takes within the budget; the rest is fsync'd to the spool for the next start.
       await emitter?.drain(5_000);
       await Promise.all(httpServers.map((h) => h.shutdown()));

@@ -197,9 +197,8 @@ Deno.test("the next process re-submits a block left pending, and marks one the c
     const keeper = keeperFor(h, 10_000);
     assert.equal(await keeper.resubmitPending(block.height), 1);
     const accepted = foundBlockFileName(block.height, block.hash, FoundBlockState.accepted);
-    for (let i = 0; i < 500 && !(await names(h.dir)).includes(accepted); i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    // idle() waits for the background re-submission and its rename: no polling needed.
+    await keeper.idle();
     assert.equal(h.devnet.chain.tipHash(), block.hash);
     assert.deepEqual(
       await names(h.dir),
@@ -218,6 +217,9 @@ Deno.test("stop() ends the retries and leaves the block pending for the next sta
     const pending = keeper.submit(block.hex, block.hash, block.height);
     await new Promise((r) => setTimeout(r, 300));
     keeper.stop();
+    // After idle() the file is renamed for good: a pool stopping (or a test removing the
+    // directory) does not race the rename.
+    await keeper.idle();
     const result = await pending;
     assert.equal(result.accepted, false);
     assert.deepEqual(await names(h.dir), [

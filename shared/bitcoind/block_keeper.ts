@@ -68,6 +68,8 @@ export class BlockKeeper {
   readonly #stop = new AbortController();
   /** Ends the pauses between attempts early ({@link BlockKeeper.wake}). */
   readonly #sleepers = new Set<() => void>();
+  /** Submissions (with their file marking) not yet finished, for {@link BlockKeeper.idle}. */
+  readonly #inFlight = new Set<Promise<unknown>>();
 
   /**
    * @param sink submits a block by every path (the template source's `submitBlock`)
@@ -85,7 +87,11 @@ export class BlockKeeper {
    *
    * @returns the last submission's result
    */
-  async submit(blockHex: string, hashHex: string, height: number): Promise<BlockSubmitResult> {
+  submit(blockHex: string, hashHex: string, height: number): Promise<BlockSubmitResult> {
+    return this.#track(this.#submit(blockHex, hashHex, height));
+  }
+
+  async #submit(blockHex: string, hashHex: string, height: number): Promise<BlockSubmitResult> {
     const kept = saveFoundBlock(this.#options.dir, height, hashHex, blockHex).then(
       (path) => {
         this.#log.info("block kept", { hash: hashHex, height, path });
@@ -139,7 +145,9 @@ export class BlockKeeper {
         hash: block.hashHex,
         height: block.height,
       });
-      void this.#deliver(hex, block.hashHex, block.height).then((r) => this.#mark(block.path, r));
+      void this.#track(
+        this.#deliver(hex, block.hashHex, block.height).then((r) => this.#mark(block.path, r)),
+      );
     }
     return count;
   }
@@ -156,6 +164,28 @@ export class BlockKeeper {
   /** Ends retries: pending attempts resolve with their last result. */
   stop(): void {
     this.#stop.abort();
+  }
+
+  /**
+   * Resolves once every submission has finished and its file has been renamed to its state, so
+   * that a caller stopping the process (or removing the directory) does not race a rename.
+   * Gives up after `timeoutMs` (a node that never answers must not hold a shutdown).
+   */
+  async idle(timeoutMs = 10_000): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.#inFlight.size > 0 && performance.now() < deadline) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((r) => timer = setTimeout(r, deadline - performance.now()));
+      await Promise.race([Promise.allSettled([...this.#inFlight]), late]);
+      clearTimeout(timer);
+    }
+  }
+
+  #track<T>(work: Promise<T>): Promise<T> {
+    this.#inFlight.add(work);
+    const forget = () => this.#inFlight.delete(work);
+    work.then(forget, forget);
+    return work;
   }
 
   async #deliver(blockHex: string, hashHex: string, height: number): Promise<BlockSubmitResult> {
