@@ -51,12 +51,19 @@ interface NotifyCount {
   readonly cleanPrevHashes: Set<string>;
   /** clean_jobs notifies whose prevhash an earlier notify already carried (not a new tip). */
   cleanRepeats: number;
+  /** prevhash of the latest notify. */
+  lastPrevHash: string;
 }
 
 function countNotifies(stack: Stack): Map<string, NotifyCount> {
   const counts = new Map<string, NotifyCount>();
   for (const rig of stack.rigs) {
-    const count: NotifyCount = { all: 0, cleanPrevHashes: new Set(), cleanRepeats: 0 };
+    const count: NotifyCount = {
+      all: 0,
+      cleanPrevHashes: new Set(),
+      cleanRepeats: 0,
+      lastPrevHash: "",
+    };
     counts.set(rig.worker, count);
     const seen = new Set<string>();
     rig.client.onNotification((method, params) => {
@@ -68,6 +75,7 @@ function countNotifies(stack: Stack): Map<string, NotifyCount> {
         count.cleanPrevHashes.add(prevHash);
       }
       seen.add(prevHash);
+      count.lastPrevHash = prevHash;
     });
   }
   return counts;
@@ -132,7 +140,19 @@ Deno.test({
       }
       assert.equal((await health(stack)).status, 200, "healthy on the standby");
 
-      // 2. The standby dies too: no node left.
+      // 2. The standby dies too: no node left. Nobody mines across the edge: a block the standby
+      // accepts in the instant it goes down moves its tip while the pool, unable to fetch a
+      // template, keeps the miners on the old one, and every block kept in the outage would be
+      // stale (a clean-clone CI run on a loaded host saw exactly that). So mining stops, every
+      // block submission ends and every miner's work is on the standby's tip first.
+      await stopMining(stack.rigs);
+      await waitFor("every block submission answered and the work on the standby's tip", () => {
+        const found = stack.pool.logs.filter((l) => l.msg === "block candidate found, submitting");
+        const submitted = stack.pool.logs.filter((l) => l.msg === "block submitted");
+        const tip = stratumPrevHash(standby.chain.tipHash());
+        return found.length === submitted.length &&
+          [...notifies.values()].every((count) => count.lastPrevHash === tip);
+      });
       await standby.setUnreachable(true);
       const downAt = Date.now();
       await waitFor("/health to say the node is unreachable", async (note) => {
@@ -147,6 +167,7 @@ Deno.test({
         "ckpool_bitcoin_connected to read 0",
         async () => await poolMetric(stack, "ckpool_bitcoin_connected") === 0,
       );
+      startMining(stack);
       const atOutage = snapshot(notifies);
       const acceptedAtOutage = accepted(stack);
       const answeredAtOutage = answered(stack.rigs);
