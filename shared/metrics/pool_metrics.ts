@@ -88,10 +88,22 @@ export interface PoolMetricsOptions {
   readonly clock?: Clock;
   /** Resident set size in bytes, read at scrape; `Deno.memoryUsage().rss` unless given. */
   readonly rssBytes?: () => number;
+  /** The V8 heap's used, total and external bytes, read at scrape; `Deno.memoryUsage()` unless given. */
+  readonly heapBytes?: () => HeapBytes;
   /** Rule names besides {@linkcode RATE_LIMIT_RULES} whose series should exist from the start. */
   readonly rateLimitRules?: readonly string[];
   /** Kinds besides {@linkcode PROTOCOL_ERROR_KINDS} whose series should exist from the start. */
   readonly protocolErrorKinds?: readonly string[];
+}
+
+/** The V8 heap's figures, as `Deno.memoryUsage()` gives them. */
+export interface HeapBytes {
+  /** Live and not yet collected objects. */
+  readonly heapUsed: number;
+  /** The heap's reserved size (used plus free space V8 keeps). */
+  readonly heapTotal: number;
+  /** Memory outside the heap that V8 objects hold (ArrayBuffers' backing stores). */
+  readonly external: number;
 }
 
 /** Counts of shares answered since start, for ratios such as the relay's stale percentage. */
@@ -316,6 +328,19 @@ export class PoolMetrics {
       name: "ckpool_memory_bytes",
       help: "Resident set size of the process in bytes.",
     }).sample(rssBytes);
+    // Beside RSS so that growth can be told apart: live objects, garbage awaiting a collection
+    // (used grows, then drops at each major GC), free heap V8 keeps, or memory outside V8.
+    const heapBytes = options.heapBytes ?? ((): HeapBytes => Deno.memoryUsage());
+    const heap = new CellGauge<"kind">({
+      registry,
+      name: "ckpool_heap_bytes",
+      help: 'V8 heap of the process in bytes: kind="used" (objects, live or not yet collected), ' +
+        '"total" (reserved) and "external" (buffers held by JavaScript objects).',
+      labelNames: ["kind"],
+    });
+    heap.sample(() => heapBytes().heapUsed, { kind: "used" });
+    heap.sample(() => heapBytes().heapTotal, { kind: "total" });
+    heap.sample(() => heapBytes().external, { kind: "external" });
     new CellGauge({
       registry,
       name: "ckpool_uptime_seconds",

@@ -19,6 +19,7 @@ const REQUIRED: ReadonlyArray<readonly [name: string, type: string]> = [
   ["ckpool_submit_latency_us", "histogram"],
   ["ckpool_notify_broadcast_ms", "histogram"],
   ["ckpool_memory_bytes", "gauge"],
+  ["ckpool_heap_bytes", "gauge"],
   ["ckpool_uptime_seconds", "gauge"],
   ["ckpool_template_age_seconds", "gauge"],
   ["ckpool_node_clock_offset_seconds", "gauge"],
@@ -27,7 +28,13 @@ const REQUIRED: ReadonlyArray<readonly [name: string, type: string]> = [
 ];
 
 function makeMetrics(clock = new ManualClock(1_000_000)): PoolMetrics {
-  return new PoolMetrics({ region: "eu", instance: "eu-1", clock, rssBytes: () => 123_456_789 });
+  return new PoolMetrics({
+    region: "eu",
+    instance: "eu-1",
+    clock,
+    rssBytes: () => 123_456_789,
+    heapBytes: () => ({ heapUsed: 1_000, heapTotal: 2_000, external: 300 }),
+  });
 }
 
 async function scrape(metrics: PoolMetrics): Promise<Exposition> {
@@ -152,6 +159,9 @@ Deno.test("PoolMetrics computes uptime, template age and memory at scrape time",
   assert.equal(sampleValue(parsed, "ckpool_uptime_seconds"), 90);
   assert.equal(sampleValue(parsed, "ckpool_template_age_seconds"), Infinity);
   assert.equal(sampleValue(parsed, "ckpool_memory_bytes"), 123_456_789);
+  assert.equal(sampleValue(parsed, "ckpool_heap_bytes", { kind: "used" }), 1_000);
+  assert.equal(sampleValue(parsed, "ckpool_heap_bytes", { kind: "total" }), 2_000);
+  assert.equal(sampleValue(parsed, "ckpool_heap_bytes", { kind: "external" }), 300);
   metrics.noteTemplate();
   clock.advance(2_500);
   parsed = await scrape(metrics);

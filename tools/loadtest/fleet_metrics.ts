@@ -18,6 +18,9 @@ export const SUBMIT_LATENCY_METRIC = "ckpool_submit_latency_us";
 /** New template → mining.notify written to every miner, milliseconds; for diagnosis. */
 export const NOTIFY_BROADCAST_METRIC = "ckpool_notify_broadcast_ms";
 
+/** The V8 heap gauge, by `kind`. */
+export const HEAP_METRIC = "ckpool_heap_bytes";
+
 /** One scrape of every pool, reduced to what the table needs. */
 export interface FleetScrape {
   readonly emitBuckets: Buckets;
@@ -27,6 +30,10 @@ export interface FleetScrape {
   readonly stale: number;
   readonly published: number;
   readonly dropped: number;
+  /** The pools' V8 heaps summed (`ckpool_heap_bytes`): objects live or awaiting collection. */
+  readonly heapUsedBytes: number;
+  /** The pools' V8 heaps' reserved size, summed. */
+  readonly heapTotalBytes: number;
 }
 
 /** Sum of a counter or gauge over all its label sets (`name{…} v` and `name v` lines). */
@@ -38,6 +45,16 @@ export function metricSum(text: string, name: string): number {
     if (Number.isFinite(value)) sum += value;
   }
   return sum;
+}
+
+/** The value of the first `name{…}` line whose labels include `label` (`kind="used"`), or 0. */
+function labelledValue(text: string, name: string, label: string): number {
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) || !line.includes(label)) continue;
+    const value = Number(line.slice(line.lastIndexOf(" ") + 1));
+    return Number.isFinite(value) ? value : 0;
+  }
+  return 0;
 }
 
 function addBuckets(into: Map<number, number>, from: Buckets): void {
@@ -53,6 +70,8 @@ export function readFleetScrape(texts: readonly string[]): FleetScrape {
   let stale = 0;
   let published = 0;
   let dropped = 0;
+  let heapUsedBytes = 0;
+  let heapTotalBytes = 0;
   for (const text of texts) {
     addBuckets(emit, histogramBuckets(text, EMIT_LATENCY_METRIC));
     addBuckets(submit, histogramBuckets(text, SUBMIT_LATENCY_METRIC));
@@ -61,6 +80,8 @@ export function readFleetScrape(texts: readonly string[]): FleetScrape {
     stale += metricSum(text, "ckpool_stale_shares_total");
     published += metricSum(text, "ckpool_events_published_total");
     dropped += metricSum(text, "ckpool_events_dropped_total");
+    heapUsedBytes += labelledValue(text, HEAP_METRIC, 'kind="used"');
+    heapTotalBytes += labelledValue(text, HEAP_METRIC, 'kind="total"');
   }
   const sorted = (m: Map<number, number>) => new Map([...m].sort((a, b) => a[0] - b[0]));
   return {
@@ -71,6 +92,8 @@ export function readFleetScrape(texts: readonly string[]): FleetScrape {
     stale,
     published,
     dropped,
+    heapUsedBytes,
+    heapTotalBytes,
   };
 }
 

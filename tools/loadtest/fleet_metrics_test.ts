@@ -10,6 +10,9 @@ function exposition(emit: [string, number][], shares: number, stale: number): st
     `ckpool_shares_total{valid="false",reason="stale",region="eu"} ${stale}`,
     `ckpool_stale_shares_total{region="eu"} ${stale}`,
     `ckpool_events_published_total{region="eu"} ${shares}`,
+    `ckpool_heap_bytes{kind="used",region="eu"} ${shares * 10}`,
+    `ckpool_heap_bytes{kind="total",region="eu"} ${shares * 20}`,
+    `ckpool_heap_bytes{kind="external",region="eu"} 7`,
   ].join("\n");
 }
 
@@ -35,6 +38,9 @@ Deno.test("fleetWindow() merges the pools and takes what the window added", () =
   assert.equal(w.stale, 2);
   assert.equal(w.staleRatePct, 0.1);
   assert.equal(w.published, 2000);
+  // The heap gauges are summed over the pools, each kind on its own.
+  assert.equal(after.heapUsedBytes, 21_000);
+  assert.equal(after.heapTotalBytes, 42_000);
   // 200 emissions: 100 at ≤ 100 µs, 100 in (100, 1000]; the 198th lies 98 % into that bucket.
   assert.ok(Math.abs(w.emissionP99Ms! - 0.982) < 1e-9, String(w.emissionP99Ms));
 });

@@ -49,6 +49,8 @@ export interface LiveFigures {
   readonly poolCores: number | null;
   readonly poolRssBytes: number;
   readonly poolPssBytes: number;
+  /** The pools' V8 heaps, used / reserved, summed; null when a pool could not be scraped. */
+  readonly poolHeap: { readonly usedBytes: number; readonly totalBytes: number } | null;
   readonly generatorCores: number | null;
   readonly generatorRssBytes: number;
 }
@@ -68,7 +70,9 @@ export function formatLiveLine(f: LiveFigures): string {
     `conns ${f.established}/${f.miners}${f.failed > 0 ? ` (${f.failed} failed)` : ""}`,
     `answered ${f.sharesPerS.toFixed(0)}/s`,
     `p99 ${f.p99Ms === null ? "—" : `${f.p99Ms.toFixed(1)} ms`}`,
-    `pools cpu ${cores(f.poolCores)} rss ${mb(f.poolRssBytes)} pss ${mb(f.poolPssBytes)}`,
+    `pools cpu ${cores(f.poolCores)} rss ${mb(f.poolRssBytes)} pss ${mb(f.poolPssBytes)} heap ${
+      f.poolHeap === null ? "—" : `${mb(f.poolHeap.usedBytes)}/${mb(f.poolHeap.totalBytes)}`
+    }`,
     `generator cpu ${cores(f.generatorCores)} rss ${mb(f.generatorRssBytes)}`,
   ].join(" | ");
 }

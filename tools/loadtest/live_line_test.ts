@@ -41,12 +41,13 @@ Deno.test("formatLiveLine() shows connections, rate, p99, pool and generator fig
     poolCores: 0.5,
     poolRssBytes: 400e6,
     poolPssBytes: 300e6,
+    poolHeap: { usedBytes: 90e6, totalBytes: 150e6 },
     generatorCores: 0.25,
     generatorRssBytes: 120e6,
   });
   assert.equal(
     line,
     "[   30 s hold  ] | conns 9990/10000 (10 failed) | answered 1000/s | p99 3.3 ms | " +
-      "pools cpu 0.50 cores rss 400 MB pss 300 MB | generator cpu 0.25 cores rss 120 MB",
+      "pools cpu 0.50 cores rss 400 MB pss 300 MB heap 90 MB/150 MB | generator cpu 0.25 cores rss 120 MB",
   );
 });

@@ -165,7 +165,11 @@ async function run(
       if (ticking) return;
       ticking = true;
       try {
-        const [pool, gen] = await Promise.all([sampleGroup(poolPids), sampleGroup(generatorPids)]);
+        const [pool, gen, scrape] = await Promise.all([
+          sampleGroup(poolPids),
+          sampleGroup(generatorPids),
+          fleet.scrape().then(readFleetScrape, () => null),
+        ]);
         const merged = live.merged();
         const now = performance.now();
         if (phase === "hold") {
@@ -185,6 +189,9 @@ async function run(
           poolCores: coresBetween(lastPool, pool),
           poolRssBytes: pool.rssBytes,
           poolPssBytes: pool.pssBytes,
+          poolHeap: scrape === null
+            ? null
+            : { usedBytes: scrape.heapUsedBytes, totalBytes: scrape.heapTotalBytes },
           generatorCores: coresBetween(lastGenerator, gen),
           generatorRssBytes: gen.rssBytes,
         }));
