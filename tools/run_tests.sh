@@ -5,8 +5,10 @@
 # suite's permissions. Without, it runs every test file in one `deno test`, except the files listed
 # in BESIDE, which a second `deno test` process runs at the same time. Those files spend most of
 # their wall time waiting, not computing (tests/collector_test.ts: ~4 min wall, ~30 % of one core,
-# mostly JetStream's 30 s ack wait before redelivering a killed collector's batches), so running
-# them beside the rest shortens the suite by their length while adding little load. They are
+# mostly JetStream's 30 s ack wait before redelivering a killed collector's batches;
+# tests/nats_topology_test.ts: 41 s wall for 13 s of CPU, servers' start-up and leaf reconnects;
+# tests/emitter_test.ts: 17 s for 10 s, NATS outages and backoff), so running them beside the rest
+# shortens the suite by their length while adding little load. They are
 # separate processes, not `--parallel` workers, because several tests inspect their own process
 # (its children, its RSS), which workers of one process would share.
 #
@@ -25,6 +27,8 @@ fi
 
 BESIDE=(
   tests/collector_test.ts
+  tests/nats_topology_test.ts
+  tests/emitter_test.ts
 )
 
 IGNORE="$(IFS=,; printf '%s' "${BESIDE[*]}")"
