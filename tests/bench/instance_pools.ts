@@ -19,6 +19,8 @@ export interface InstanceSpec {
   readonly tempDir: string;
   /** `taskset -c` CPU list; unpinned when absent. */
   readonly cpus?: string;
+  /** Environment added to the process's (e.g. `DENO_V8_FLAGS`). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** A started instance: the launcher process and the service it runs. */
@@ -52,6 +54,7 @@ export async function startInstances(
     const process = spawnBenchProcess({
       denoArgs: launchStratumArgs(spec.configPath, ["--instance", String(spec.instance)]),
       ...(spec.cpus === undefined ? {} : { cpus: spec.cpus }),
+      ...(spec.env === undefined ? {} : { env: spec.env }),
       tempDir: spec.tempDir,
       killAfterMs: bounds.killAfterMs,
     });

@@ -33,6 +33,8 @@ export interface LoadtestOptions {
   readonly regressionMarginPct: number;
   /** Where the result is saved (the previous one moves beside it as `previous.json`). */
   readonly out: string;
+  /** V8 flags for the pool processes only (`DENO_V8_FLAGS`), for tuning runs; empty for none. */
+  readonly poolV8Flags: string;
 }
 
 /** The usage text. */
@@ -50,6 +52,7 @@ export const LOADTEST_USAGE = [
   "  --handshake-timeout S    a connection not ready by then failed (default 60)",
   "  --regression-margin PCT  flag rows worse than the previous run by more than PCT % (default 10)",
   "  --out PATH               result file (default .tbg/loadtest/last.json)",
+  "  --pool-v8-flags=FLAGS    V8 flags for the pools only, e.g. --pool-v8-flags=--max-semi-space-size=2",
 ].join("\n");
 
 /** Upper bounds that keep a run finite on one host. */
@@ -88,6 +91,19 @@ function number(
   return value;
 }
 
+/** `--pool-v8-flags`: V8 flags separated by spaces, each starting with `--`. */
+function poolV8Flags(text: string | undefined): string {
+  if (text === undefined) return "";
+  const flags = text.trim().split(/\s+/).filter((f) => f !== "");
+  const bad = flags.find((f) => !/^--[a-z0-9][a-z0-9_-]*(=[A-Za-z0-9_.,-]+)?$/.test(f));
+  if (bad !== undefined) {
+    throw new TypeError(
+      `Cannot parse --pool-v8-flags: expected V8 flags such as --max-semi-space-size=2, got "${bad}"`,
+    );
+  }
+  return flags.join(" ");
+}
+
 /** Parses the command line; throws RangeError or TypeError naming the bad flag. */
 export function parseLoadtestArgs(args: readonly string[]): LoadtestOptions {
   let values;
@@ -107,6 +123,7 @@ export function parseLoadtestArgs(args: readonly string[]): LoadtestOptions {
         "handshake-timeout": { type: "string" },
         "regression-margin": { type: "string" },
         out: { type: "string" },
+        "pool-v8-flags": { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -162,6 +179,7 @@ export function parseLoadtestArgs(args: readonly string[]): LoadtestOptions {
       integer: false,
     }),
     out: values.out ?? ".tbg/loadtest/last.json",
+    poolV8Flags: poolV8Flags(values["pool-v8-flags"]),
   };
   if (options.generatorProcesses > options.miners) {
     throw new RangeError(

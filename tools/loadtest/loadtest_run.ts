@@ -113,7 +113,7 @@ async function run(
       `processes, ${options.generatorProcesses} generator processes, ${options.sourceAddresses} ` +
       `source addresses; load average ${loadAverage1mStart.toFixed(2)}`,
   );
-  const fleet: PoolFleet = await startPoolFleet(options.processes);
+  const fleet: PoolFleet = await startPoolFleet(options.processes, options.poolV8Flags);
   print(
     `pools ready on 127.0.0.1:${fleet.stratumPort} (pids ${
       fleet.pools.map((p) => p.servicePid).join(", ")

@@ -101,8 +101,11 @@ async function provisionStream(nats: NatsServerHandle): Promise<void> {
   }
 }
 
-/** Starts nats-server, the devnet and `processes` pools; everything started is stopped on failure. */
-export async function startPoolFleet(processes: number): Promise<PoolFleet> {
+/**
+ * Starts nats-server, the devnet and `processes` pools; everything started is stopped on failure.
+ * `v8Flags` (space-separated, may be empty) go to the pools only, as `DENO_V8_FLAGS`.
+ */
+export async function startPoolFleet(processes: number, v8Flags = ""): Promise<PoolFleet> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const stopAll = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
@@ -137,7 +140,12 @@ export async function startPoolFleet(processes: number): Promise<PoolFleet> {
       config.blocks_dir = `${dir}/blocks-${instance}`;
       await Deno.writeTextFile(instanceConfig, JSON.stringify(config));
       const tempDir = await Deno.makeTempDir({ prefix: `tbg-loadtest-pool-${instance}-` });
-      specs.push({ instance, configPath: instanceConfig, tempDir });
+      specs.push({
+        instance,
+        configPath: instanceConfig,
+        tempDir,
+        ...(v8Flags === "" ? {} : { env: { DENO_V8_FLAGS: v8Flags } }),
+      });
     }
     const started = await startInstances(
       specs,
