@@ -54,3 +54,61 @@ Deno.test("ConnectionTransport keeps a reader that takes its output", async () =
   assert.equal(written.reduce((a, b) => a + b, 0), 50 * 100 * line.length);
   assert.equal(transport.bufferedBytes, 0);
 });
+
+/** A socket that records what each write was given and takes it all, or stalls when told. */
+function recordingConn(): {
+  conn: Deno.Conn;
+  writes: Uint8Array[];
+  stall: (on: boolean) => void;
+} {
+  const writes: Uint8Array[] = [];
+  let stalled = false;
+  const conn = {
+    write(bytes: Uint8Array): Promise<number> {
+      writes.push(bytes);
+      return stalled ? new Promise<number>(() => {}) : Promise.resolve(bytes.length);
+    },
+    close() {},
+  } as unknown as Deno.Conn;
+  return { conn, writes, stall: (on) => stalled = on };
+}
+
+Deno.test("ConnectionTransport.sendBytes keeps the order of lines sent as bytes and as text", async () => {
+  const socket = recordingConn();
+  const transport = new ConnectionTransport(socket.conn, DEFAULT_MAX_QUEUED_BYTES);
+  const encode = (s: string) => new TextEncoder().encode(s);
+  transport.sendBytes(encode("a\n"));
+  transport.send("b\n");
+  transport.sendBytes(encode("c\n"));
+  await tick();
+  transport.send("d\n");
+  transport.sendBytes(encode("e\n"));
+  await tick();
+  const text = socket.writes.map((w) => new TextDecoder().decode(w)).join("");
+  assert.equal(text, "a\nb\nc\nd\ne\n");
+  assert.equal(transport.bufferedBytes, 0);
+});
+
+Deno.test("ConnectionTransport.sendBytes writes an idle connection's view as it is and copies one queued behind a stalled write", async () => {
+  const socket = recordingConn();
+  const transport = new ConnectionTransport(socket.conn, DEFAULT_MAX_QUEUED_BYTES);
+  const chunk = new TextEncoder().encode("first\nsecond\n");
+  const first = chunk.subarray(0, 6);
+  const second = chunk.subarray(6);
+  socket.stall(true);
+  transport.sendBytes(first);
+  await tick();
+  // Idle: the view itself went to the socket, no copy.
+  assert.equal(socket.writes.length, 1);
+  assert.equal(socket.writes[0], first);
+  // Behind a write the kernel has not taken, the next line is held as text: the stalled reader
+  // keeps the shared chunk through its one write only.
+  transport.sendBytes(second);
+  assert.equal(transport.bufferedBytes, first.length + second.length);
+  await tick();
+  assert.equal(socket.writes.length, 1, "nothing more is written while the first write waits");
+  // Both count against the cap, as text lines do.
+  transport.sendBytes(new Uint8Array(DEFAULT_MAX_QUEUED_BYTES).fill(0x78));
+  assert.equal(transport.closed, true);
+  assert.equal(transport.closeReason, "output backlog over limit (client not reading)");
+});
