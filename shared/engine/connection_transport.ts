@@ -15,7 +15,6 @@ import type { WritableConn } from "../net/read_op.ts";
 import type { Transport } from "./session.ts";
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /**
  * Output a connection may hold unsent (queued plus handed to a write the kernel has not taken)
@@ -29,11 +28,6 @@ export class ConnectionTransport implements Transport {
   readonly #maxQueuedBytes: number;
   /** Output not yet handed to the socket: the queued lines, concatenated. */
   #queued = "";
-  /**
-   * A line given as bytes (a broadcast's view into a shared chunk), written as it is when nothing
-   * was queued or being written before it; comes before {@link #queued}.
-   */
-  #queuedBytes: Uint8Array | null = null;
   /** Bytes of the write in progress that the kernel has not taken yet (0 when none). */
   #inFlight = 0;
   #writing = false;
@@ -59,7 +53,7 @@ export class ConnectionTransport implements Transport {
 
   /** Output held for this connection: queued, plus the part of a write the kernel has not taken. */
   get bufferedBytes(): number {
-    return this.#queued.length + (this.#queuedBytes?.length ?? 0) + this.#inFlight;
+    return this.#queued.length + this.#inFlight;
   }
 
   /** Queues a line; the write happens after the current turn. */
@@ -67,32 +61,10 @@ export class ConnectionTransport implements Transport {
     if (this.#closing || this.#closed) return;
     // One line (the usual case) is kept as it is; more become a rope that encode() flattens.
     this.#queued = this.#queued === "" ? line : this.#queued + line;
-    this.#queuedMore();
-  }
-
-  /**
-   * Queues a line given as ASCII bytes. Written as it is when the connection is idle; behind other
-   * output it is copied into the text queue, so that a reader that stopped reading holds a shared
-   * broadcast chunk only through the one write in progress.
-   */
-  sendBytes(bytes: Uint8Array): void {
-    if (this.#closing || this.#closed) return;
-    if (this.#queuedBytes === null && this.#queued === "" && !this.#writing) {
-      this.#queuedBytes = bytes;
-    } else {
-      this.#queued = this.#queued === ""
-        ? decoder.decode(bytes)
-        : this.#queued + decoder.decode(bytes);
-    }
-    this.#queuedMore();
-  }
-
-  #queuedMore(): void {
     // Lines are ASCII, so length is bytes. A write the kernel has not taken counts too: its buffer
     // is held until the reader makes room.
-    if (this.bufferedBytes > this.#maxQueuedBytes) {
+    if (this.#queued.length + this.#inFlight > this.#maxQueuedBytes) {
       this.#queued = "";
-      this.#queuedBytes = null;
       this.#hardClose("output backlog over limit (client not reading)");
       return;
     }
@@ -110,11 +82,7 @@ export class ConnectionTransport implements Transport {
   /** Resolves once queued output is written (or after `timeoutMs`, whichever is first). */
   async settle(timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
-    while (
-      (this.#writing || this.#flushScheduled || this.#queued !== "" ||
-        this.#queuedBytes !== null) &&
-      !this.#closed
-    ) {
+    while ((this.#writing || this.#flushScheduled || this.#queued !== "") && !this.#closed) {
       if (performance.now() >= deadline) return;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
@@ -154,15 +122,9 @@ export class ConnectionTransport implements Transport {
     if (this.#writing || this.#closed) return;
     this.#writing = true;
     try {
-      while (this.#queued !== "" || this.#queuedBytes !== null) {
-        let bytes: Uint8Array;
-        if (this.#queuedBytes !== null) {
-          bytes = this.#queuedBytes;
-          this.#queuedBytes = null;
-        } else {
-          bytes = encoder.encode(this.#queued);
-          this.#queued = "";
-        }
+      while (this.#queued !== "") {
+        const bytes = encoder.encode(this.#queued);
+        this.#queued = "";
         this.#inFlight = bytes.length;
         let written = await this.#conn.write(bytes);
         this.#inFlight = bytes.length - written;

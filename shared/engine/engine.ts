@@ -19,7 +19,6 @@ import type { DifficultyMemory } from "./difficulty_memory.ts";
 import { HashrateMeter } from "./hashrate.ts";
 import { HashrateSchedule } from "./hashrate_schedule.ts";
 import { JobManager, type JobManagerOptions, type Workbase } from "./jobs.ts";
-import { NotifyBroadcast } from "./notify_broadcast.ts";
 import { IpLimiter } from "./rate_limit.ts";
 import {
   type AuthorizedWorker,
@@ -241,10 +240,9 @@ export class Engine implements SessionHost {
     }
     const start = performance.now();
     let sent = 0;
-    const broadcast = new NotifyBroadcast(workbase, workbase.cleanJobs);
     for (const session of this.sessions) {
       if (session.authorized && session.subscribed) {
-        session.sendJob(workbase, workbase.cleanJobs, broadcast);
+        session.sendJob(workbase, workbase.cleanJobs);
         sent++;
       }
     }

@@ -70,11 +70,6 @@ const SHORT_LENGTH_HEX: readonly string[] = Array.from(
   (_, n) => n.toString(16).padStart(2, "0"),
 );
 
-/** The payout script's length as it precedes the script in the coinbase output (CompactSize hex). */
-export function payoutLengthHex(length: number): string {
-  return length < 0xfd ? SHORT_LENGTH_HEX[length]! : bytesToHex(encodeCompactSize(length));
-}
-
 /** Holds the live jobs. */
 export class JobManager {
   readonly #options: JobManagerOptions;
@@ -190,7 +185,11 @@ export class JobManager {
     payoutScript: Uint8Array,
     cleanJobs: boolean,
   ): string {
-    return workbase.notifyHead + payoutLengthHex(payoutScript.length) + payoutKey +
+    const length = payoutScript.length;
+    const lengthHex = length < 0xfd
+      ? SHORT_LENGTH_HEX[length]!
+      : bytesToHex(encodeCompactSize(length));
+    return workbase.notifyHead + lengthHex + payoutKey +
       (cleanJobs ? workbase.notifyTailClean : workbase.notifyTailUpdate);
   }
 

@@ -23,7 +23,6 @@ import {
   u32Hex,
 } from "../stratum/mod.ts";
 import type { Workbase } from "./jobs.ts";
-import type { NotifyBroadcast } from "./notify_broadcast.ts";
 import { ConnectionLimiter, RateLimitRule } from "./rate_limit.ts";
 import { clampRequestedDifficulty } from "./requested_difficulty.ts";
 import { nodeClockSec, type ShareInput, validateShare } from "./share.ts";
@@ -200,19 +199,10 @@ export class Session {
     }
   }
 
-  /**
-   * Sends a job if this session is ready for work; a broadcast to many sessions passes its
-   * encoder so that the line is written into shared chunks (notify_broadcast.ts).
-   */
-  sendJob(workbase: Workbase, cleanJobs: boolean, broadcast?: NotifyBroadcast): void {
+  /** Sends a job if this session is ready for work. */
+  sendJob(workbase: Workbase, cleanJobs: boolean): void {
     if (this.#closed || this.payout === null || this.extranonce1 === null) return;
     this.#lastJobSent = workbase;
-    if (broadcast !== undefined && this.#transport.sendBytes !== undefined) {
-      this.#transport.sendBytes(
-        broadcast.line(this.payout.payoutScript.length, this.payout.payoutKey),
-      );
-      return;
-    }
     this.#transport.send(
       this.#host.jobs.notifyLine(
         workbase,

@@ -16,12 +16,6 @@ import type { VarDiffOptions } from "./vardiff.ts";
 export interface Transport {
   /** Queues one complete line for the miner. */
   send(line: string): void;
-  /**
-   * Queues one complete line given as ASCII bytes, possibly a view into a buffer other miners'
-   * lines share (a broadcast): the transport must not write to it and should not hold it longer
-   * than a write. Optional: without it the session sends the line as text.
-   */
-  sendBytes?(bytes: Uint8Array): void;
   /** Flushes queued lines and closes the connection. */
   close(reason: string): void;
 }
