@@ -33,8 +33,10 @@ export interface LoadtestOptions {
   readonly regressionMarginPct: number;
   /** Where the result is saved (the previous one moves beside it as `previous.json`). */
   readonly out: string;
-  /** V8 flags for the pool processes only (`DENO_V8_FLAGS`), for tuning runs; empty for none. */
+  /** V8 flags for the pool processes only, comma-separated as `DENO_V8_FLAGS` takes them; empty for none. */
   readonly poolV8Flags: string;
+  /** Directory the pools' output lines are saved into at the end (`pool-<i>.log`), or null. */
+  readonly poolLogDir: string | null;
 }
 
 /** The usage text. */
@@ -53,6 +55,7 @@ export const LOADTEST_USAGE = [
   "  --regression-margin PCT  flag rows worse than the previous run by more than PCT % (default 10)",
   "  --out PATH               result file (default .tbg/loadtest/last.json)",
   "  --pool-v8-flags=FLAGS    V8 flags for the pools only, e.g. --pool-v8-flags=--max-semi-space-size=2",
+  "  --pool-log-dir DIR       save each pool's output lines (its log, --trace-gc lines) to DIR/pool-<i>.log",
 ].join("\n");
 
 /** Upper bounds that keep a run finite on one host. */
@@ -91,17 +94,17 @@ function number(
   return value;
 }
 
-/** `--pool-v8-flags`: V8 flags separated by spaces, each starting with `--`. */
+/** `--pool-v8-flags`: V8 flags separated by spaces or commas, each starting with `--`. */
 function poolV8Flags(text: string | undefined): string {
   if (text === undefined) return "";
-  const flags = text.trim().split(/\s+/).filter((f) => f !== "");
-  const bad = flags.find((f) => !/^--[a-z0-9][a-z0-9_-]*(=[A-Za-z0-9_.,-]+)?$/.test(f));
+  const flags = text.trim().split(/[\s,]+/).filter((f) => f !== "");
+  const bad = flags.find((f) => !/^--[a-z0-9][a-z0-9_-]*(=[A-Za-z0-9_.-]+)?$/.test(f));
   if (bad !== undefined) {
     throw new TypeError(
       `Cannot parse --pool-v8-flags: expected V8 flags such as --max-semi-space-size=2, got "${bad}"`,
     );
   }
-  return flags.join(" ");
+  return flags.join(",");
 }
 
 /** Parses the command line; throws RangeError or TypeError naming the bad flag. */
@@ -124,6 +127,7 @@ export function parseLoadtestArgs(args: readonly string[]): LoadtestOptions {
         "regression-margin": { type: "string" },
         out: { type: "string" },
         "pool-v8-flags": { type: "string" },
+        "pool-log-dir": { type: "string" },
       },
       strict: true,
       allowPositionals: false,
@@ -180,6 +184,7 @@ export function parseLoadtestArgs(args: readonly string[]): LoadtestOptions {
     }),
     out: values.out ?? ".tbg/loadtest/last.json",
     poolV8Flags: poolV8Flags(values["pool-v8-flags"]),
+    poolLogDir: values["pool-log-dir"] ?? null,
   };
   if (options.generatorProcesses > options.miners) {
     throw new RangeError(

@@ -37,6 +37,7 @@ Deno.test("parseLoadtestArgs() defaults fit a small run", () => {
   assert.equal(o.generatorProcesses, 1);
   assert.equal(o.sourceAddresses, 1);
   assert.equal(o.poolV8Flags, "");
+  assert.equal(o.poolLogDir, null);
   checkFitsHost(o, HOST);
 });
 
@@ -44,7 +45,8 @@ Deno.test("parseLoadtestArgs() takes V8 flags for the pools and refuses anything
   const o = parseLoadtestArgs([
     "--pool-v8-flags= --max-semi-space-size=2  --optimize-for-size",
   ]);
-  assert.equal(o.poolV8Flags, "--max-semi-space-size=2 --optimize-for-size");
+  // DENO_V8_FLAGS takes a comma-separated list.
+  assert.equal(o.poolV8Flags, "--max-semi-space-size=2,--optimize-for-size");
   // Not a shell: a flag list cannot smuggle another argument or a command.
   for (const bad of ["max-semi-space-size=2", "--a=1;rm", "--a $(x)", "--A=1"]) {
     assert.throws(() => parseLoadtestArgs([`--pool-v8-flags=${bad}`]), /--pool-v8-flags: expected/);

@@ -353,6 +353,18 @@ async function run(
     for (const t of timers) clearTimeout(t);
     driver?.stop();
     await driver?.done.catch(() => {});
+    if (options.poolLogDir !== null) await savePoolLogs(fleet, options.poolLogDir);
     await fleet.stop();
+  }
+}
+
+/** Writes each pool's output lines (JSON log lines, and raw ones such as V8's) to `dir`. */
+async function savePoolLogs(fleet: PoolFleet, dir: string): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  for (const pool of fleet.pools) {
+    const lines = pool.process.logs.logs.map((l) =>
+      "raw" in l && typeof l.raw === "string" ? l.raw : JSON.stringify(l)
+    );
+    await Deno.writeTextFile(`${dir}/pool-${pool.instance}.log`, lines.join("\n") + "\n");
   }
 }

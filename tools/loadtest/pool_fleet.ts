@@ -103,7 +103,7 @@ async function provisionStream(nats: NatsServerHandle): Promise<void> {
 
 /**
  * Starts nats-server, the devnet and `processes` pools; everything started is stopped on failure.
- * `v8Flags` (space-separated, may be empty) go to the pools only, as `DENO_V8_FLAGS`.
+ * `v8Flags` (comma-separated, may be empty) go to the pools only, as `DENO_V8_FLAGS`.
  */
 export async function startPoolFleet(processes: number, v8Flags = ""): Promise<PoolFleet> {
   const cleanups: (() => Promise<unknown>)[] = [];
