@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { EventType, makeEvent, type MiningEvent } from "@tbg/shared/events";
+import { shareEventAt } from "./_test_events.ts";
 import { aggregateBatch, MICROS_PER_HOUR } from "./aggregates.ts";
 
 const USER = "bcrt1qexampleuser0";
@@ -12,20 +13,7 @@ function share(
   shareDiff: number,
   user = USER,
 ): MiningEvent {
-  return {
-    ...makeEvent(EventType.ShareSubmitted, "eu", "stratum-eu-1", {
-      user,
-      worker,
-      session_id: "0a",
-      job_id: "1",
-      share_diff: shareDiff,
-      pool_diff: 256,
-      accepted,
-      ...(accepted ? {} : { reject_reason: "stale" as const }),
-      block_candidate: false,
-    }),
-    timestamp: timestampUs,
-  };
+  return shareEventAt(user, worker, timestampUs, accepted, shareDiff);
 }
 
 Deno.test("aggregateBatch() sums shares per worker and per UTC hour", () => {

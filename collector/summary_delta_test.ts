@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { EventType, makeEvent, type MiningEvent } from "@tbg/shared/events";
+import { connectEventAt, shareEventAt } from "./_test_events.ts";
 import { aggregateBatch, MICROS_PER_HOUR } from "./aggregates.ts";
 import { numberArrayLiteral, summaryDeltaArrays, textArrayLiteral } from "./summary_delta.ts";
 
@@ -7,34 +8,11 @@ const USER = "bcrt1qexampleuser0";
 const HOUR = 1_716_555_600_000_000; // 2024-05-24T13:00:00Z
 
 function share(worker: string, timestampUs: number, accepted: boolean, diff: number): MiningEvent {
-  return {
-    ...makeEvent(EventType.ShareSubmitted, "eu", "stratum-eu-1", {
-      user: USER,
-      worker,
-      session_id: "0a",
-      job_id: "1",
-      share_diff: diff,
-      pool_diff: 256,
-      accepted,
-      ...(accepted ? {} : { reject_reason: "stale" as const }),
-      block_candidate: false,
-    }),
-    timestamp: timestampUs,
-  };
+  return shareEventAt(USER, worker, timestampUs, accepted, diff);
 }
 
 function connect(worker: string, timestampUs: number, agent: string): MiningEvent {
-  return {
-    ...makeEvent(EventType.MinerConnected, "us", "stratum-us-1", {
-      user: USER,
-      worker,
-      session_id: "0b",
-      ip: "10.0.0.1",
-      user_agent: agent,
-      resumed: false,
-    }),
-    timestamp: timestampUs,
-  };
+  return connectEventAt(USER, worker, timestampUs, agent, "us");
 }
 
 Deno.test("summaryDeltaArrays() writes one entry per worker-hour with the worker's fields", () => {

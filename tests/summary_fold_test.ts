@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import postgres from "postgres";
 import { EventType, makeEvent, type MiningEvent } from "@tbg/shared/events";
 import { MICROS_PER_HOUR } from "../collector/aggregates.ts";
+import { connectEventAt, shareEventAt } from "../collector/_test_events.ts";
 import { PostgresStore } from "../collector/postgres_store.ts";
 import { migrate, MIGRATIONS } from "../tools/migrate.ts";
 import { startPostgres } from "./support/servers/postgres_server.ts";
@@ -29,34 +30,11 @@ function share(
   shareDiff: number,
   region = "eu",
 ): MiningEvent {
-  return at(
-    makeEvent(EventType.ShareSubmitted, region, `stratum-${region}-1`, {
-      user: USER,
-      worker,
-      session_id: "0a",
-      job_id: "1",
-      share_diff: shareDiff,
-      pool_diff: 256,
-      accepted,
-      ...(accepted ? {} : { reject_reason: "stale" as const }),
-      block_candidate: false,
-    }),
-    timestampUs,
-  );
+  return shareEventAt(USER, worker, timestampUs, accepted, shareDiff, region);
 }
 
 function connect(worker: string, timestampUs: number, agent: string): MiningEvent {
-  return at(
-    makeEvent(EventType.MinerConnected, "eu", "stratum-eu-1", {
-      user: USER,
-      worker,
-      session_id: "0b",
-      ip: "10.0.0.1",
-      user_agent: agent,
-      resumed: false,
-    }),
-    timestampUs,
-  );
+  return connectEventAt(USER, worker, timestampUs, agent);
 }
 
 function bestDiff(worker: string, timestampUs: number, best: number): MiningEvent {
