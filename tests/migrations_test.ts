@@ -72,6 +72,22 @@ async function insertEvents(sql: Sql, rows: readonly EventRow[]): Promise<string
   return inserted.map((r) => String(r.event_id));
 }
 
+/** A partitioned index and every partition's index attached to it (theirs get generated names). */
+async function indexTree(sql: Sql, parent: string): Promise<string[]> {
+  const rows = await sql`
+    WITH RECURSIVE tree(oid) AS (
+      SELECT ${parent}::regclass::oid
+      UNION ALL
+      SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
+    SELECT oid::regclass::text AS name FROM tree`;
+  return rows.map((r) => String(r.name));
+}
+
+/** Whether a plan names one of the indexes. */
+function usesIndex(plan: string, names: readonly string[]): boolean {
+  return names.some((name) => plan.includes(` ${name} `));
+}
+
 async function partitionOf(sql: Sql, eventId: string): Promise<string> {
   const [row] = await sql`
     SELECT tableoid::regclass::text AS part FROM mining_events WHERE event_id = ${eventId}`;
@@ -291,7 +307,10 @@ Deno.test({
         const defs = new Map(rows.map((r) => [String(r.indexname), String(r.indexdef)]));
         const expected: Record<string, RegExp> = {
           mining_events_pkey: /ON ONLY public\.mining_events USING btree \(event_id, ts\)/,
-          mining_events_type_ts_idx: /USING btree \(event_type, ts DESC\)/,
+          mining_events_rare_type_ts_idx:
+            /USING btree \(event_type, ts DESC\) WHERE \(event_type <> 'share_submitted'::text\)/,
+          mining_events_ts_brin:
+            /ON ONLY public\.mining_events USING brin \(ts\) WITH \(pages_per_range='32'\)/,
           mining_events_share_user_ts_idx:
             /USING btree \(\(\(payload ->> 'user'::text\)\), ts DESC\) WHERE \(event_type = 'share_submitted'::text\)/,
           blocks_pkey: /ON public\.blocks USING btree \(hash\)/,
@@ -309,6 +328,8 @@ Deno.test({
         // Migration 008: every fold changes last_seen, so an index on it made every miners
         // update write index entries; the summary tables leave room for in-place updates.
         assert.equal(defs.has("miners_last_seen_idx"), false, "miners_last_seen_idx dropped");
+        // Migration 009: shares, 95% of the rows, have no entry in the (event_type, ts) index.
+        assert.equal(defs.has("mining_events_type_ts_idx"), false, "type_ts index replaced");
         const options = await sql`
           SELECT relname, reloptions FROM pg_class
           WHERE relname IN ('miners', 'worker_hourly') AND relnamespace = current_schema()::regnamespace
@@ -324,7 +345,7 @@ Deno.test({
         async () => {
           const sql = await freshDatabase();
           // Anchored at noon UTC, not now: a window ending just after midnight holds a few
-          // minutes of the previous day's partition, and there the (event_type, ts) index is the
+          // minutes of the previous day's partition, and there the BRIN index on ts is the
           // planner's right choice, so the plan would depend on the time of day.
           const noon = new Date();
           noon.setUTCHours(12, 0, 0, 0);
@@ -337,14 +358,7 @@ Deno.test({
             await insertEvents(sql, rows.slice(i, i + 5_000));
           }
           await sql`ANALYZE mining_events`;
-          // Partition indexes get generated names; collect every one attached to the parent index.
-          const children = await sql`
-            WITH RECURSIVE tree(oid) AS (
-              SELECT 'mining_events_share_user_ts_idx'::regclass::oid
-              UNION ALL
-              SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
-            SELECT oid::regclass::text AS name FROM tree`;
-          const indexNames = children.map((r) => String(r.name));
+          const indexNames = await indexTree(sql, "mining_events_share_user_ts_idx");
           assert.ok(indexNames.length > 2);
 
           const plan = await transaction(sql, async (tx) => {
@@ -356,12 +370,79 @@ Deno.test({
               ORDER BY ts DESC LIMIT 100`;
             return lines.map((r) => String(r["QUERY PLAN"])).join("\n");
           });
-          assert.ok(
-            indexNames.some((name) => plan.includes(` ${name} `)),
-            `expected one of ${indexNames.join(", ")} in:\n${plan}`,
-          );
-          assert.doesNotMatch(plan, /mining_events_type_ts_idx|_event_type_ts_idx/);
+          assert.ok(usesIndex(plan, indexNames), `expected one of ${indexNames} in:\n${plan}`);
+          assert.doesNotMatch(plan, /_ts_brin|_rare_type_ts_idx|_event_type_ts_idx/);
           assert.doesNotMatch(plan, /Seq Scan/);
+        },
+      );
+
+      await t.step(
+        "EXPLAIN: a rare type by time uses the partial index, shares of a window the BRIN index",
+        async () => {
+          const sql = await freshDatabase();
+          const noon = new Date();
+          noon.setUTCHours(12, 0, 0, 0);
+          const anchor = noon.getTime();
+          const rows: EventRow[] = [];
+          for (let i = 0; i < 20_000; i++) {
+            const ts = new Date(anchor - (20_000 - i) * 1_000); // one a second until noon
+            if (i % 20 === 0) {
+              rows.push({
+                event_id: uuidv7(),
+                event_type: "miner_connected",
+                region: "eu",
+                source: "stratum-eu-1",
+                ts,
+                payload: { user: `bc1quser${i % 200}`, worker: "rig1" },
+              });
+            } else rows.push(shareEvent(`bc1quser${i % 200}`, ts));
+          }
+          for (let i = 0; i < rows.length; i += 5_000) {
+            await insertEvents(sql, rows.slice(i, i + 5_000));
+          }
+          await sql`ANALYZE mining_events`;
+          const explain = (query: string, since: Date) =>
+            transaction(sql, async (tx) => {
+              await tx`SET LOCAL enable_seqscan = off`;
+              const lines = await tx.unsafe(`EXPLAIN ${query}`, [since]);
+              return lines.map((r) => String(r["QUERY PLAN"])).join("\n");
+            });
+
+          const connects = await explain(
+            `SELECT ts, payload FROM mining_events
+             WHERE event_type = 'miner_connected' AND ts >= $1 ORDER BY ts DESC LIMIT 50`,
+            new Date(anchor - 3_600_000),
+          );
+          const rare = await indexTree(sql, "mining_events_rare_type_ts_idx");
+          assert.ok(usesIndex(connects, rare), `expected one of ${rare} in:\n${connects}`);
+          assert.doesNotMatch(connects, /Seq Scan/);
+
+          const window = await explain(
+            "SELECT count(*) FROM shares WHERE ts > $1 AND NOT accepted",
+            new Date(anchor - 15 * 60_000),
+          );
+          const brin = await indexTree(sql, "mining_events_ts_brin");
+          assert.ok(usesIndex(window, brin), `expected one of ${brin} in:\n${window}`);
+          assert.match(window, /Bitmap Index Scan/);
+          assert.doesNotMatch(window, /Seq Scan/);
+
+          // The answers are the rows, whichever index finds them.
+          const [counted] = await sql`
+            SELECT
+              (SELECT count(*)::int FROM mining_events
+               WHERE event_type = 'miner_connected' AND ts >= ${new Date(anchor - 3_600_000)})
+                AS connects,
+              (SELECT count(*)::int FROM shares WHERE ts > ${new Date(anchor - 15 * 60_000)})
+                AS shares`;
+          const since = (ms: number, type: string, inclusive: boolean) =>
+            rows.filter((r) =>
+              r.event_type === type &&
+              (inclusive ? r.ts.getTime() >= ms : r.ts.getTime() > ms)
+            ).length;
+          assert.deepEqual(counted, {
+            connects: since(anchor - 3_600_000, "miner_connected", true),
+            shares: since(anchor - 15 * 60_000, "share_submitted", false),
+          });
         },
       );
 

@@ -150,7 +150,7 @@ Deno.test({
           WHERE "user" = ${ALICE} AND ts >= ${new Date(dayStartMs(0) - 1000)}
             AND ts < ${new Date(dayStartMs(0) + 1000)}`;
         assert.equal(midnight[0]?.n, 2);
-        // Counts by type over a range (the (event_type, ts) index).
+        // Counts of shares over a range (the partitions and BRIN on ts, migration 009).
         const [byType] = await sql`
           SELECT count(*)::int AS n FROM mining_events
           WHERE event_type = 'share_submitted' AND ts >= ${new Date(noon(-6))}`;

@@ -16,6 +16,7 @@ import streamSeq from "./migrations/005_mining_events_stream_seq.sql" with { typ
 import summaryDeltas from "./migrations/006_summary_deltas.sql" with { type: "text" };
 import summaryDeltaArrays from "./migrations/007_summary_delta_arrays.sql" with { type: "text" };
 import summaryHotUpdates from "./migrations/008_summary_hot_updates.sql" with { type: "text" };
+import rareTypeIndex from "./migrations/009_rare_type_index.sql" with { type: "text" };
 
 /** One migration: its version (the file name without `.sql`) and its SQL text. */
 export interface Migration {
@@ -35,4 +36,5 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   { version: "006_summary_deltas", sql: summaryDeltas },
   { version: "007_summary_delta_arrays", sql: summaryDeltaArrays },
   { version: "008_summary_hot_updates", sql: summaryHotUpdates },
+  { version: "009_rare_type_index", sql: rareTypeIndex },
 ]);
