@@ -284,7 +284,12 @@ interface Harness {
   readonly spoolDir: string;
   readonly log: MemoryLog;
   newEmitter(
-    options?: { bufferSize?: number; tuning?: Partial<EmitterTuning> },
+    options?: {
+      bufferSize?: number;
+      tuning?: Partial<EmitterTuning>;
+      /** Called with every frame the emitter's NATS client writes to its socket. */
+      onWrite?: (frame: Uint8Array) => void;
+    },
   ): { emitter: EventEmitter; metrics: PoolMetrics };
 }
 
@@ -310,11 +315,26 @@ async function withHarness(
           include: ALL_EVENT_TYPES,
           bufferSize: settings.bufferSize ?? 65_536,
           spoolDir: `${dir}/spool`,
-          connector: natsConnector({
-            servers: [server.url],
-            name: "stratum-eu-0",
-            connectTimeoutMs: 1_000,
-          }),
+          connector: async () => {
+            const nc = await natsConnector({
+              servers: [server.url],
+              name: "stratum-eu-0",
+              connectTimeoutMs: 1_000,
+            })();
+            const onWrite = settings.onWrite;
+            if (onWrite !== undefined) {
+              // The client's socket writes: it gathers what was published until its flush.
+              const transport = (nc as unknown as {
+                protocol: { transport: { send(frame: Uint8Array): void } };
+              }).protocol.transport;
+              const send = transport.send.bind(transport);
+              transport.send = (frame: Uint8Array) => {
+                onWrite(frame);
+                send(frame);
+              };
+            }
+            return nc;
+          },
           metrics,
           log,
           tuning: { retryInitialMs: 20, retryMaxMs: 250, ...settings.tuning },
@@ -381,6 +401,37 @@ Deno.test("EventEmitter publishes 10,000 mixed events to MINING_EVENTS exactly o
     assert.match(text, /^ckpool_event_publish_errors_total\{[^}]*\} 0$/m);
     assert.match(text, /^ckpool_events_spooled_total\{[^}]*\} 0$/m);
     assert.match(text, /^ckpool_events_dropped_total\{[^}]*\} 0$/m);
+  });
+});
+
+Deno.test("EventEmitter lets events of nearby turns share a write to NATS (publishLingerMs)", async () => {
+  await withHarness({ stream: true }, async ({ server, newEmitter, log }) => {
+    const events = 20;
+    const published: number[] = [];
+    for (const [i, lingerMs] of [0, 1_000].entries()) {
+      let writes = 0;
+      const { emitter, metrics } = newEmitter({
+        tuning: { publishLingerMs: lingerMs },
+        onWrite: (frame) => {
+          if (new TextDecoder().decode(frame).includes("HPUB ")) writes++;
+        },
+      });
+      await emitter.start();
+      // One event a turn, as a pool answering one share at a time emits them.
+      for (let seq = i * events; seq < (i + 1) * events; seq++) {
+        emitRange(emitter, seq, 1);
+        await delay(0);
+      }
+      await waitFor("every event acknowledged", () => metrics.eventsPublished.value >= events, log);
+      await emitter.drain(5_000);
+      published.push(writes);
+    }
+    // Without a linger (almost) every event leaves in the turn it was emitted in; with one, the
+    // events of the turns that follow the first join it (at least four a write, unless four turns
+    // of this loop take over a second).
+    assert.ok(published[0]! >= events * 3 / 4, `socket writes with publishes: ${published}`);
+    assert.ok(published[1]! <= events / 4, `socket writes with publishes: ${published}`);
+    assertExactlyOnceInOrder(await readStream(server.url), 2 * events);
   });
 });
 

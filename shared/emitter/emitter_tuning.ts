@@ -34,6 +34,13 @@ export interface EmitterTuning {
   readonly spoolBatch: number;
   /** Spool left at or below which replay pauses spooling to hand over to direct publishing. */
   readonly handoffBytes: number;
+  /**
+   * Longest time an event waits in the buffer for others to share its socket write to NATS
+   * (0: each turn's events go at once). Below a burst's worth of events the publisher waits
+   * this long, so a pool answering one share at a time writes to NATS once per few shares
+   * instead of once per share.
+   */
+  readonly publishLingerMs: number;
 }
 
 /** Defaults of {@linkcode EmitterTuning}. */
@@ -50,4 +57,5 @@ export const DEFAULT_EMITTER_TUNING: EmitterTuning = Object.freeze({
   spoolRetryMaxMs: 1_000,
   spoolBatch: 512,
   handoffBytes: 512 * 1024,
+  publishLingerMs: 5,
 });

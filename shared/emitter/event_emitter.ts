@@ -137,6 +137,8 @@ export class EventEmitter implements EventSink {
   readonly #metrics: EmitterMetrics;
   readonly #log: StructuredLogger;
   readonly #wakeup = new Wakeup();
+  /** The direct loop just waited for more events to share a write (`#linger`). */
+  #lingered = false;
   readonly #deadline = new AbortController();
   readonly #hooks: PublishWindowHooks;
   #life: LifeCycle = LifeCycle.New;
@@ -373,6 +375,26 @@ export class EventEmitter implements EventSink {
     }
   }
 
+  /**
+   * Waits `publishLingerMs` once when fewer than a burst of events wait, so that events of
+   * nearby turns leave in one socket write: each write to NATS is a syscall that, on loopback,
+   * also runs the server's receive path, and at one share per turn it was most of a pool's CPU
+   * per share. Not while draining, and never twice in a row (what arrived meanwhile goes).
+   *
+   * @returns true when it waited (the caller re-checks its state first).
+   */
+  async #linger(deadline: AbortSignal): Promise<boolean> {
+    const lingerMs = this.#tuning.publishLingerMs;
+    if (this.#lingered || lingerMs <= 0 || this.#draining) {
+      this.#lingered = false;
+      return false;
+    }
+    if (this.#buffer.length + this.#spill.length >= SEND_BURST) return false;
+    this.#lingered = true;
+    await sleep(lingerMs, deadline);
+    return true;
+  }
+
   #openWindow(nc: AckedPublisher): PublishWindow {
     const { maxInFlight, publishTimeoutMs } = this.#tuning;
     return new PublishWindow(nc, maxInFlight, publishTimeoutMs, this.#hooks);
@@ -417,6 +439,7 @@ export class EventEmitter implements EventSink {
         break;
       }
       if (window.hasRoom && (this.#spill.length > 0 || this.#buffer.length > 0)) {
+        if (await this.#linger(deadline)) continue;
         for (let sent = 0; sent < SEND_BURST && window.hasRoom; sent++) {
           const event = this.#spill.shift() ?? this.#buffer.shift();
           if (event === undefined) break;
