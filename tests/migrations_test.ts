@@ -72,6 +72,19 @@ async function insertEvents(sql: Sql, rows: readonly EventRow[]): Promise<string
   return inserted.map((r) => String(r.event_id));
 }
 
+/** Noon UTC today: plans of windows ending then stay in one day's partition. */
+function todayNoonMs(): number {
+  const noon = new Date();
+  noon.setUTCHours(12, 0, 0, 0);
+  return noon.getTime();
+}
+
+/** Inserts rows 5,000 at a time (one statement's parameters), then refreshes the statistics. */
+async function insertInBatches(sql: Sql, rows: readonly EventRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 5_000) await insertEvents(sql, rows.slice(i, i + 5_000));
+  await sql`ANALYZE mining_events`;
+}
+
 /** A partitioned index and every partition's index attached to it (theirs get generated names). */
 async function indexTree(sql: Sql, parent: string): Promise<string[]> {
   const rows = await sql`
@@ -347,17 +360,12 @@ Deno.test({
           // Anchored at noon UTC, not now: a window ending just after midnight holds a few
           // minutes of the previous day's partition, and there the BRIN index on ts is the
           // planner's right choice, so the plan would depend on the time of day.
-          const noon = new Date();
-          noon.setUTCHours(12, 0, 0, 0);
-          const anchor = noon.getTime();
+          const anchor = todayNoonMs();
           const rows: EventRow[] = [];
           for (let i = 0; i < 20_000; i++) {
             rows.push(shareEvent(`bc1quser${i % 200}`, new Date(anchor - (i % 40) * 3_600_000)));
           }
-          for (let i = 0; i < rows.length; i += 5_000) {
-            await insertEvents(sql, rows.slice(i, i + 5_000));
-          }
-          await sql`ANALYZE mining_events`;
+          await insertInBatches(sql, rows);
           const indexNames = await indexTree(sql, "mining_events_share_user_ts_idx");
           assert.ok(indexNames.length > 2);
 
@@ -380,9 +388,7 @@ Deno.test({
         "EXPLAIN: a rare type by time uses the partial index, shares of a window the BRIN index",
         async () => {
           const sql = await freshDatabase();
-          const noon = new Date();
-          noon.setUTCHours(12, 0, 0, 0);
-          const anchor = noon.getTime();
+          const anchor = todayNoonMs();
           const rows: EventRow[] = [];
           for (let i = 0; i < 20_000; i++) {
             const ts = new Date(anchor - (20_000 - i) * 1_000); // one a second until noon
@@ -397,10 +403,7 @@ Deno.test({
               });
             } else rows.push(shareEvent(`bc1quser${i % 200}`, ts));
           }
-          for (let i = 0; i < rows.length; i += 5_000) {
-            await insertEvents(sql, rows.slice(i, i + 5_000));
-          }
-          await sql`ANALYZE mining_events`;
+          await insertInBatches(sql, rows);
           const explain = (query: string, since: Date) =>
             transaction(sql, async (tx) => {
               await tx`SET LOCAL enable_seqscan = off`;
