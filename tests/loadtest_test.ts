@@ -97,6 +97,10 @@ Deno.test({
       result.pools.peakPssBytes > 0 && result.pools.peakPssBytes < result.pools.peakRssBytes,
     );
     assert.ok(result.generator.peakRssBytes > 0);
+    // nats-server stored every event of the hold, so it used some CPU and memory.
+    assert.equal(result.natsServer?.processes, 1);
+    assert.ok((result.natsServer?.cpuCores ?? 0) > 0, "nats-server's CPU over the hold");
+    assert.ok((result.natsServer?.peakRssBytes ?? 0) > 0);
     assert.ok(lines.some((l) => l.includes("| conns ")), "live lines printed");
     assert.notEqual(sources, null, "a live line during the hold");
     const bySource = await sources!;

@@ -74,6 +74,10 @@ function apartLines(result: LoadtestResult): string[] {
     `peak PSS ${mb(p.peakPssBytes)}`,
     `generator, ${g.processes} process(es), reported apart: CPU ${cores(g.cpuCores)}, ` +
     `peak RSS ${mb(g.peakRssBytes)}, peak PSS ${mb(g.peakPssBytes)}`,
+    ...(result.natsServer === undefined ? [] : [
+      `nats-server, reported apart: CPU ${cores(result.natsServer.cpuCores)} over the hold, ` +
+      `RSS ${mb(result.natsServer.peakRssBytes)}`,
+    ]),
     `pools' hold ${w.seconds.toFixed(1)} s: ${w.shares} shares answered, ${w.stale} stale, ` +
     `${w.emissions} events emitted, ${w.eventsPublished} published to JetStream, ` +
     `${w.eventsDropped} dropped; in-engine submit handling p99 ${

@@ -150,6 +150,11 @@ async function run(
     let poolEnd: GroupSample | null = null;
     let generatorStart: GroupSample | null = null;
     let generatorEnd: GroupSample | null = null;
+    // nats-server takes every event the pools publish, on the same cores: its CPU belongs in the
+    // budget of what the host carries.
+    const natsPids = [fleet.nats.pid];
+    let natsStart: GroupSample | null = null;
+    let natsEnd: GroupSample | null = null;
     let scrapeStart: FleetScrape | null = null;
     let scrapeEnd: FleetScrape | null = null;
     let windowStartMs = 0;
@@ -216,9 +221,10 @@ async function run(
       }
     };
     const openWindow = async () => {
-      [poolStart, generatorStart] = await Promise.all([
+      [poolStart, generatorStart, natsStart] = await Promise.all([
         sampleGroup(poolPids),
         sampleGroup(generatorPids),
+        sampleGroup(natsPids),
       ]);
       scrapeStart = await scrapeOrNull("hold start");
       windowStartMs = performance.now();
@@ -232,9 +238,10 @@ async function run(
     const closeWindow = () =>
       closing ??= (async () => {
         if (phase !== "hold") return;
-        [poolEnd, generatorEnd] = await Promise.all([
+        [poolEnd, generatorEnd, natsEnd] = await Promise.all([
           sampleGroup(poolPids),
           sampleGroup(generatorPids),
+          sampleGroup(natsPids),
         ]);
         scrapeEnd = await scrapeOrNull("hold end");
         windowEndMs = performance.now();
@@ -295,6 +302,11 @@ async function run(
     const poolWindowS = windowEndMs > windowStartMs ? (windowEndMs - windowStartMs) / 1000 : 0;
     const pools = figures(options.processes, poolStart, poolEnd, poolPeak);
     const gen = figures(options.generatorProcesses, generatorStart, generatorEnd, generatorPeak);
+    const natsEnds: (GroupSample | null)[] = [natsStart, natsEnd];
+    const nats = figures(1, natsStart, natsEnd, {
+      rss: Math.max(0, ...natsEnds.map((sample) => sample?.rssBytes ?? 0)),
+      pss: Math.max(0, ...natsEnds.map((sample) => sample?.pssBytes ?? 0)),
+    });
     const fw = scrapeStart !== null && scrapeEnd !== null
       ? fleetWindow(scrapeStart, scrapeEnd)
       : null;
@@ -336,6 +348,7 @@ async function run(
           : null,
       },
       generator: gen,
+      natsServer: nats,
       poolWindow: {
         seconds: poolWindowS,
         shares: fw?.shares ?? 0,

@@ -37,6 +37,8 @@ export interface LoadtestResult {
   readonly rows: readonly JudgedRow[];
   readonly pools: GroupFigures & { readonly cpuSPer1kShares: number | null };
   readonly generator: GroupFigures;
+  /** nats-server over the hold (its RSS and PSS at the hold's ends); absent in older files. */
+  readonly natsServer?: GroupFigures;
   /** The pools' own count of the hold (metrics): shares answered, events published. */
   readonly poolWindow: {
     readonly seconds: number;
